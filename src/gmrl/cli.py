@@ -1,0 +1,194 @@
+"""The `gmrl` command line: run recipes from YAML configs, list what is available, benchmark."""
+
+import runpy
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import gmrl
+from gmrl.core.config import RecipeConfig, dump_config, load_config, validate_config
+from gmrl.core.errors import GmrlError, RunInterrupted
+from gmrl.core.rundir import RunDir
+from gmrl.recipes import load_recipe, recipe_names
+
+DEFAULT_CONFIG = Path("configs/quickstart.yaml")
+
+app = typer.Typer(
+    name="gmrl",
+    help="Generative models meet reinforcement learning.\n\n"
+    "Examples:\n\n"
+    "  gmrl run                                  # the quickstart job\n\n"
+    "  gmrl run configs/generative/flow.yaml epochs=50 model.params.hidden=128\n\n"
+    "  gmrl run --resume runs/generative-20261125-120000\n\n"
+    "  gmrl list",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gmrl {gmrl.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Generative models meet reinforcement learning."""
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _recipe_config_class(name: str) -> type[RecipeConfig]:
+    return load_recipe(name).Config
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(help="YAML config (default configs/quickstart.yaml), or a key=value."),
+    ] = None,
+    overrides: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(help="Dotted key=value overrides, e.g. seed=3 model.hidden=64."),
+    ] = None,
+    resume: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--resume", help="Continue an interrupted run directory from its last checkpoint."),
+    ] = None,
+    runs_root: Annotated[Path, typer.Option("--runs", help="Where run directories go.")] = Path("runs"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run a recipe from a YAML config.
+
+    Examples:
+
+      gmrl run                                    # configs/quickstart.yaml
+
+      gmrl run configs/generative/moons.yaml model=flow epochs=20
+
+      gmrl run --resume runs/generative-20261125-120000
+    """
+    items = ([config] if config else []) + list(overrides or [])
+    if items and "=" in items[0] and not items[0].endswith((".yaml", ".yml")):
+        config_path, override_list = None, items
+    else:
+        config_path, override_list = (Path(items[0]) if items else None), items[1:]
+    try:
+        if resume is not None:
+            if config_path is not None:
+                raise GmrlError("--resume takes the run directory's own config; drop the CONFIG argument")
+            run_dir = RunDir.open_existing(resume, quiet=quiet)
+            resolved = load_config(run_dir.path / "config.yaml", override_list, _recipe_config_class)
+        else:
+            path = config_path or DEFAULT_CONFIG
+            resolved = load_config(path, override_list, _recipe_config_class)
+        recipe = load_recipe(resolved.recipe)
+        prepare = getattr(recipe, "prepare", None)
+        if prepare is not None:  # recipe-level checks (env ids, model params) before any writing
+            prepare(resolved)
+        if resume is None:
+            run_dir = RunDir.create(runs_root, resolved.recipe, dump_config(resolved), quiet=quiet)
+        console.print(f"[bold]gmrl[/] {resolved.recipe} → {run_dir.path}", highlight=False)
+        try:
+            with run_dir.interrupt_guard():
+                summary = recipe.run(resolved, run_dir)
+        finally:
+            run_dir.close()
+    except RunInterrupted as stop:
+        console.print(
+            f"interrupted: checkpoint saved at step {stop.step}; "
+            f"continue with: gmrl run --resume {run_dir.path}",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    except GmrlError as exc:
+        _fail(str(exc))
+    run_dir.write_summary(summary)
+    table = Table(title=f"{resolved.recipe} summary", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    typer.echo(f"run directory: {run_dir.path}")
+
+
+@app.command("list")
+def list_things() -> None:
+    """List recipes, generative models and RL algorithms."""
+    from gmrl.generative import MODEL_REGISTRY
+    from gmrl.rl import ALGORITHMS
+
+    out = Console()
+    table = Table(title="recipes (gmrl run configs/...)")
+    table.add_column("recipe")
+    table.add_column("what it does")
+    for name in recipe_names():
+        try:
+            summary = getattr(load_recipe(name), "SUMMARY", "")
+        except GmrlError as exc:
+            summary = f"(unavailable: {exc})"
+        table.add_row(name, summary)
+    out.print(table)
+    models = Table(title="generative models (model=...)")
+    models.add_column("name")
+    models.add_column("family")
+    for name, (_, family) in MODEL_REGISTRY.items():
+        models.add_row(name, family)
+    out.print(models)
+    algos = Table(title="RL algorithms (algo=...)")
+    algos.add_column("name")
+    algos.add_column("kind")
+    for name, kind in ALGORITHMS.items():
+        algos.add_row(name, kind)
+    out.print(algos)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Benchmark name, e.g. worldmodel or seqgan.")],
+) -> None:
+    """Run a benchmark script from benchmarks/ (extra arguments are passed through).
+
+    Examples:
+
+      gmrl bench worldmodel --seeds 5
+
+      gmrl bench seqgan --quick
+    """
+    folder = Path("benchmarks")
+    matches = sorted(folder.glob(f"{name}*.py")) if folder.is_dir() else []
+    if not matches:
+        available = sorted(p.stem for p in folder.glob("*.py")) if folder.is_dir() else []
+        _fail(
+            f"no benchmark '{name}' in {folder.resolve()}: run from the repository root "
+            f"(available: {', '.join(available) or 'none'})"
+        )
+    script = matches[0]
+    sys.argv = [str(script), *ctx.args]
+    runpy.run_path(str(script), run_name="__main__")
+
+
+def validate_only(config_path: Path, overrides: list[str]) -> RecipeConfig:
+    """Validate a config without running it (used by tests and editors)."""
+    resolved = load_config(config_path, overrides, _recipe_config_class)
+    return validate_config(type(resolved), resolved.model_dump(), str(config_path))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

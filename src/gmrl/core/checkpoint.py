@@ -1,0 +1,141 @@
+"""Safetensors checkpoints: atomic writes, nested state, one-line errors on bad files.
+
+A checkpoint is one `.safetensors` file. Tensors live in the file's tensor table; everything else
+(hyper-parameters, step counters, the shape of nested optimizer state) is JSON in its metadata
+header under the key `"gmrl"`. Nothing is ever unpickled, so loading a file cannot run code.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from gmrl.core.errors import CheckpointError
+
+_META_KEY = "gmrl"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file and a rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Text version of `atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None
+) -> Path:
+    """Atomically save a flat dict of tensors plus JSON-serialisable metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
+    header = {_META_KEY: json.dumps(metadata or {}, sort_keys=True)}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(clean, tmp, metadata=header)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load a file written by `save_tensors`; any problem becomes a one-line `CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist: check the path")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(
+            f"'{path}' is not a readable safetensors checkpoint ({reason}): "
+            "it may be truncated or of another format; use a file saved by gmrl"
+        ) from exc
+    if _META_KEY not in header:
+        raise CheckpointError(
+            f"'{path}' is a safetensors file without gmrl metadata: use a file saved by gmrl"
+        )
+    try:
+        metadata = json.loads(header[_META_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"'{path}' has corrupt gmrl metadata: re-save the model") from exc
+    return tensors, metadata
+
+
+def flatten_state(state: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], Any]:
+    """Split a nested structure of dicts/lists/tensors/scalars into tensors and a JSON skeleton.
+
+    Dict keys keep their type (optimizer states use integer keys), which plain JSON would lose.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+
+    def walk(node: Any, key: str) -> Any:
+        if isinstance(node, torch.Tensor):
+            tensors[key] = node
+            return {"__tensor__": key}
+        if isinstance(node, dict):
+            return {"__dict__": [[k, walk(v, f"{key}.{k}" if key else str(k))] for k, v in node.items()]}
+        if isinstance(node, (list, tuple)):
+            items = [walk(v, f"{key}.{i}" if key else str(i)) for i, v in enumerate(node)]
+            return {"__tuple__": items} if isinstance(node, tuple) else items
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        raise TypeError(f"cannot checkpoint a value of type {type(node).__name__} at '{key}'")
+
+    skeleton = walk(state, prefix)
+    return tensors, skeleton
+
+
+def unflatten_state(tensors: dict[str, torch.Tensor], skeleton: Any) -> Any:
+    """Inverse of `flatten_state`."""
+    if isinstance(skeleton, dict):
+        if "__tensor__" in skeleton:
+            return tensors[skeleton["__tensor__"]]
+        if "__dict__" in skeleton:
+            return {k: unflatten_state(tensors, v) for k, v in skeleton["__dict__"]}
+        if "__tuple__" in skeleton:
+            return tuple(unflatten_state(tensors, v) for v in skeleton["__tuple__"])
+    if isinstance(skeleton, list):
+        return [unflatten_state(tensors, v) for v in skeleton]
+    return skeleton
+
+
+def save_state(path: str | Path, state: dict[str, Any], metadata: dict[str, Any] | None = None) -> Path:
+    """Atomically save an arbitrary nested state (model, optimizer, RNG, counters)."""
+    tensors, skeleton = flatten_state(state)
+    return save_tensors(path, tensors, {"state": skeleton, **(metadata or {})})
+
+
+def load_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load a state saved by `save_state`; returns (state, metadata)."""
+    tensors, metadata = load_tensors(path)
+    if "state" not in metadata:
+        raise CheckpointError(f"'{path}' holds weights, not a run state: resume from a run directory")
+    state = unflatten_state(tensors, metadata.pop("state"))
+    return state, metadata

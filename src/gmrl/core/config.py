@@ -1,0 +1,153 @@
+"""Experiment configs: YAML files validated by pydantic, with dotted `key=value` overrides.
+
+Every problem is reported before any work starts as one `ConfigError` line that names the file and
+the key, with a close-match suggestion for misspelt keys.
+"""
+
+import difflib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gmrl.core.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RecipeConfig(StrictModel):
+    """Fields shared by every recipe's config."""
+
+    recipe: str = Field(description="which recipe runs this config (see `gmrl list`)")
+    seed: int = Field(0, description="the one seed every random draw derives from")
+    device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N")
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; problems become one-line `ConfigError`s."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' not found: check the path (see configs/)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse `a.b.c=value`; the value is read as YAML so `lr=1e-3` and `flag=true` are typed."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like key=value (e.g. seed=3)")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override '{text}' has an empty key part")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of `data` with each dotted override set (creating nested mappings)."""
+    import copy
+
+    result = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = result
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _fields_at(model: type[BaseModel], location: Sequence[Any]) -> list[str]:
+    """Names of the fields allowed at `location` inside `model` (best effort)."""
+    current: Any = model
+    for part in location:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = field.annotation
+        for candidate in getattr(current, "__args__", ()) or ():
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                current = candidate
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def describe_validation_error(model: type[BaseModel], exc: ValidationError, source: str) -> str:
+    """Turn the first pydantic error into one line naming the key (with a suggestion)."""
+    error = exc.errors()[0]
+    location = [str(p) for p in error["loc"]]
+    key = ".".join(location) or "<root>"
+    if error["type"] == "extra_forbidden":
+        allowed = _fields_at(model, location[:-1])
+        close = difflib.get_close_matches(location[-1], allowed, n=1, cutoff=0.6)
+        hint = f"; did you mean '{'.'.join([*location[:-1], close[0]])}'?" if close else ""
+        choices = f" (allowed: {', '.join(allowed)})" if allowed and not close else ""
+        return f"{source}: unknown key '{key}'{hint}{choices}"
+    if error["type"] == "missing":
+        return f"{source}: missing required key '{key}'"
+    value = error.get("input")
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{source}: bad value {shown} for key '{key}': {error['msg']}"
+
+
+def validate_config(model: type[BaseModel], data: dict[str, Any], source: str) -> Any:
+    """Validate `data` against `model`, raising one-line `ConfigError`s."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(model, exc, source)) from exc
+    except (TypeError, ValueError) as exc:  # validators raising plain errors on odd input
+        raise ConfigError(f"{source}: invalid config: {str(exc).splitlines()[0]}") from exc
+
+
+def load_config(
+    path: str | Path,
+    overrides: Sequence[str],
+    resolve_recipe: Callable[[str], type[RecipeConfig]],
+) -> RecipeConfig:
+    """Read YAML, apply overrides, pick the recipe's config class and validate.
+
+    `resolve_recipe(name)` returns the config class of a recipe or raises `ConfigError`.
+    """
+    data = apply_overrides(read_yaml_mapping(path), overrides)
+    name = data.get("recipe")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{path}: missing key 'recipe' naming what to run (see `gmrl list`)")
+    config_class = resolve_recipe(name)
+    return validate_config(config_class, data, str(path))
+
+
+def dump_config(config: BaseModel) -> str:
+    """The resolved config as YAML (what a run directory stores in `config.yaml`)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,54 @@
+"""Seeding in one place, and capture/restore of every random number generator gmrl uses.
+
+A run is reproducible when it calls `seed_everything(seed)` once at the start and threads the
+returned `torch.Generator` (or generators derived from the seed) through its work. Checkpoints
+store `rng_state()` so that a resumed run draws exactly the numbers an uninterrupted one would.
+"""
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA) and return a CPU generator seeded with `seed`."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """The state of the global Python, NumPy and torch generators, as tensors."""
+    version, mt_state, gauss = random.getstate()
+    _, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state(legacy=True)
+    state = {
+        "python": torch.tensor([version, *mt_state], dtype=torch.int64),
+        "python_gauss": torch.tensor([float("nan") if gauss is None else gauss]),
+        "numpy_keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+        "numpy_meta": torch.tensor([np_pos, np_has_gauss], dtype=torch.int64),
+        "numpy_gauss": torch.tensor([np_gauss], dtype=torch.float64),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        for index, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
+            state[f"cuda_{index}"] = cuda_state
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    """Restore generators captured by `rng_state`."""
+    python = state["python"].tolist()
+    gauss = float(state["python_gauss"][0])
+    random.setstate((python[0], tuple(python[1:]), None if gauss != gauss else gauss))
+    pos, has_gauss = state["numpy_meta"].tolist()
+    keys = state["numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, pos, has_gauss, float(state["numpy_gauss"][0])))
+    torch.set_rng_state(state["torch"])
+    if torch.cuda.is_available():
+        cuda_states = [state[k] for k in sorted(state) if k.startswith("cuda_")]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)

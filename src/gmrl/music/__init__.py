@@ -1,0 +1,1 @@
+"""Creative tasks: melody generation tuned by RL with a music-theory reward."""

@@ -1,0 +1,1 @@
+"""Generative models producing synthetic experience for RL agents."""
