@@ -47,6 +47,9 @@ def save_tensors(
     """Atomically save a flat dict of tensors plus JSON-serialisable metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    bad = [name for name, t in tensors.items() if not isinstance(t, torch.Tensor)]
+    if bad:
+        raise TypeError(f"save_tensors() needs tensors; '{bad[0]}' is a {type(tensors[bad[0]]).__name__}")
     clean = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
     header = {_META_KEY: json.dumps(metadata or {}, sort_keys=True)}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

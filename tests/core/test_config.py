@@ -1,0 +1,113 @@
+"""Config loading: overrides, one-line errors with suggestions, robustness to random YAML."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import Field
+
+from gmrl.core.config import (
+    RecipeConfig,
+    StrictModel,
+    apply_overrides,
+    load_config,
+    parse_override,
+    read_yaml_mapping,
+)
+from gmrl.core.errors import ConfigError
+
+
+class Inner(StrictModel):
+    hidden: int = 32
+    rate: float = 0.1
+
+
+class DemoConfig(RecipeConfig):
+    epochs: int = Field(3, ge=1)
+    model: Inner = Field(default_factory=Inner)
+
+
+def resolve(name: str) -> type[RecipeConfig]:
+    if name != "demo":
+        raise ConfigError(f"unknown recipe '{name}'")
+    return DemoConfig
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_overrides_are_typed_and_nested(tmp_path: Path) -> None:
+    path = write(tmp_path, "recipe: demo\nmodel: {hidden: 8}\n")
+    config = load_config(path, ["epochs=7", "model.rate=1e-3", "seed=4"], resolve)
+    assert (config.epochs, config.model.hidden, config.model.rate, config.seed) == (7, 8, 1e-3, 4)
+
+
+def test_parse_override_reads_yaml_values() -> None:
+    assert parse_override("a.b=true") == (["a", "b"], True)
+    assert parse_override("x=[1, 2]") == (["x"], [1, 2])
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_override("novalue")
+
+
+def test_apply_overrides_does_not_mutate_input() -> None:
+    data = {"model": {"hidden": 1}}
+    apply_overrides(data, ["model.hidden=2"])
+    assert data == {"model": {"hidden": 1}}
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "expected"),
+    [
+        ("recipe: demo\nepoch: 3\n", [], "unknown key 'epoch'; did you mean 'epochs'?"),
+        ("recipe: demo\n", ["model.hiden=3"], "did you mean 'model.hidden'?"),
+        ("recipe: demo\nepochs: many\n", [], "bad value 'many' for key 'epochs'"),
+        ("recipe: demo\nepochs: 0\n", [], "key 'epochs'"),
+        ("epochs: 3\n", [], "missing key 'recipe'"),
+        ("recipe: demo\nepochs: [1, 2\n", [], "malformed YAML at line"),
+        ("- just\n- a list\n", [], "top level must be a mapping"),
+        ("recipe: nope\n", [], "unknown recipe 'nope'"),
+    ],
+)
+def test_bad_configs_give_one_line_errors(tmp_path: Path, text: str, overrides: list[str], expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides, resolve)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        read_yaml_mapping(tmp_path / "absent.yaml")
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    document=st.one_of(
+        st.text(max_size=80),
+        yaml_values.map(lambda v: yaml.safe_dump(v)),
+        st.dictionaries(
+            st.sampled_from(["recipe", "seed", "epochs", "model", "device", "bogus"]), yaml_values, max_size=5
+        ).map(lambda d: yaml.safe_dump({"recipe": "demo", **d})),
+    )
+)
+def test_random_yaml_never_crashes(tmp_path: Path, document: str) -> None:
+    """Whatever the file holds, the loader returns a config or raises a one-line ConfigError."""
+    path = write(tmp_path, document)
+    try:
+        load_config(path, [], resolve)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
