@@ -1,0 +1,263 @@
+"""Making Gymnasium environments from a name, with one-line errors for every way that can fail.
+
+```python
+env = make_env("CartPole-v1")                          # a registered Gymnasium id
+env = make_env("my_pkg.envs:GridWorld", size=5)        # a user class, checked with check_env
+envs = make_vector_env("CartPole-v1", num_envs=8)      # gymnasium.vector.SyncVectorEnv
+check_algorithm_supports("dqn", env)                   # EnvError: DQN needs Discrete actions
+```
+
+Errors are `gmrl.core.errors.EnvError` with a single line: an unknown id gets the closest
+registered ids as a suggestion, a failing import path names what failed, a user environment that
+fails `gymnasium.utils.env_checker.check_env` gets its first problem summarised, and an algorithm
+that cannot handle the env's spaces says which space it needs.
+"""
+
+import difflib
+import importlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils.env_checker import check_env
+
+from gmrl.core.errors import EnvError
+
+# What each algorithm can handle: (observation space kinds, action space kinds, needs env.P).
+# "box" is a continuous vector space, "discrete" an integer space; SB3's on-policy agents also
+# take MultiDiscrete / MultiBinary actions and Dict observations (via MultiInputPolicy).
+_SPACE_NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
+    "q_learning": (("discrete",), ("discrete",), False),
+    "sarsa": (("discrete",), ("discrete",), False),
+    "value_iteration": (("discrete",), ("discrete",), True),
+    "policy_iteration": (("discrete",), ("discrete",), True),
+    "mcts": (("discrete", "box"), ("discrete",), False),
+    "reinforce": (("discrete", "box"), ("discrete", "box"), False),
+    "actor_critic": (("discrete", "box"), ("discrete", "box"), False),
+    "ppo": (("discrete", "box", "multi", "dict"), ("discrete", "box", "multi"), False),
+    "a2c": (("discrete", "box", "multi", "dict"), ("discrete", "box", "multi"), False),
+    "dqn": (("discrete", "box", "multi", "dict"), ("discrete",), False),
+    "sac": (("box", "dict"), ("box",), False),
+    "td3": (("box", "dict"), ("box",), False),
+}
+
+_KIND_WORDS = {
+    "discrete": "Discrete",
+    "box": "Box (continuous)",
+    "multi": "MultiDiscrete/MultiBinary",
+    "dict": "Dict",
+}
+
+
+def space_kind(space: spaces.Space) -> str:
+    """Classify a space as 'discrete', 'box', 'multi', 'dict' or its class name."""
+    if isinstance(space, spaces.Discrete):
+        return "discrete"
+    if isinstance(space, spaces.Box):
+        return "box"
+    if isinstance(space, (spaces.MultiDiscrete, spaces.MultiBinary)):
+        return "multi"
+    if isinstance(space, spaces.Dict):
+        return "dict"
+    return type(space).__name__
+
+
+def describe_space(space: spaces.Space) -> str:
+    """A short space description for messages: Box(shape=(4,)) rather than its full bounds."""
+    if isinstance(space, spaces.Box):
+        return f"Box(shape={space.shape})"
+    return str(space)
+
+
+def env_name(env: gym.Env) -> str:
+    """The env's registered id when it has one, else its class name (for messages)."""
+    spec = getattr(env, "spec", None)
+    return spec.id if spec is not None and spec.id else type(env.unwrapped).__name__
+
+
+def _suggest_ids(env_id: str) -> str:
+    """'; did you mean ...?' built from Gymnasium's registry, or '' when nothing is close."""
+    ids = list(gym.envs.registry.keys())
+    close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.6)
+    if not close:  # ids that differ only in version or case
+        stem = env_id.split("-v")[0].lower()
+        close = [i for i in ids if i.split("-v")[0].lower() == stem][:3]
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _import_target(path: str) -> Any:
+    """Import 'package.module:Name' and return `Name` (or the module's registered env id)."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise EnvError(f"env '{path}' must look like 'package.module:ClassName'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EnvError(
+            f"cannot import module '{module_name}' for env '{path}' ({_first_line(exc)}): "
+            "check the module path and that the package is installed"
+        ) from exc
+    except Exception as exc:  # user module raising while imported
+        raise EnvError(
+            f"importing '{module_name}' for env '{path}' raised "
+            f"{type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
+    if attribute in gym.envs.registry:  # 'module:Env-v0' registers the id on import
+        return attribute
+    target = getattr(module, attribute, None)
+    if target is None:
+        names = [n for n in dir(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(attribute, names, n=1)
+        hint = f"; did you mean '{module_name}:{close[0]}'?" if close else ""
+        raise EnvError(f"module '{module_name}' has no attribute '{attribute}'{hint}")
+    return target
+
+
+def check_user_env(env: gym.Env, name: str) -> None:
+    """Run Gymnasium's `check_env`; its first complaint becomes a one-line `EnvError`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # warnings are advice, not failures
+            check_env(env, skip_render_check=True)
+    except Exception as exc:
+        problem = " ".join(_first_line(exc).split())
+        if len(problem) > 200:
+            problem = problem[:197] + "..."
+        raise EnvError(
+            f"env '{name}' fails gymnasium's check_env: {problem} "
+            "(fix the env; see gymnasium.utils.env_checker)"
+        ) from exc
+
+
+def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
+    """Create an environment from a registered id or a 'package.module:ClassName' path.
+
+    `kwargs` go to `gymnasium.make` (e.g. `is_slippery=False`, `max_episode_steps=200`) or to the
+    user class. A user class is run through `check_env` unless `check=False` (used for the extra
+    copies of an env that has already been checked).
+    """
+    if not isinstance(env_id, str) or not env_id.strip():
+        raise EnvError("env id is empty: give a Gymnasium id such as 'CartPole-v1'")
+    target: Any = env_id
+    user_class = False
+    if ":" in env_id and env_id not in gym.envs.registry:
+        target = _import_target(env_id)
+        user_class = not isinstance(target, str)
+    if not user_class:
+        if target not in gym.envs.registry:
+            raise EnvError(
+                f"unknown Gymnasium env '{env_id}'{_suggest_ids(env_id)} "
+                "(registered ids: gymnasium.pprint_registry())"
+            )
+        try:
+            return gym.make(target, **kwargs)
+        except gym.error.DependencyNotInstalled as exc:
+            raise EnvError(f"env '{env_id}' needs an extra package: {_first_line(exc)}") from exc
+        except TypeError as exc:
+            raise EnvError(
+                f"env '{env_id}' rejected its arguments {sorted(kwargs)}: {_first_line(exc)}"
+            ) from exc
+        except gym.error.Error as exc:
+            raise EnvError(f"cannot make env '{env_id}': {_first_line(exc)}") from exc
+    if not (isinstance(target, type) and issubclass(target, gym.Env)) and not callable(target):
+        raise EnvError(f"'{env_id}' is not a gymnasium.Env class or factory")
+    try:
+        env = target(**kwargs)
+    except Exception as exc:
+        raise EnvError(
+            f"creating env '{env_id}' raised {type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
+    if not isinstance(env, gym.Env):
+        raise EnvError(f"'{env_id}' returned a {type(env).__name__}, not a gymnasium.Env")
+    if check:
+        check_user_env(env, env_id)
+    return env
+
+
+def env_factory(env_id: str, **kwargs: Any) -> Callable[[], gym.Env]:
+    """A no-argument constructor for vector envs (user envs are checked once, by the caller)."""
+    return lambda: make_env(env_id, check=False, **kwargs)
+
+
+def make_vector_env(
+    env_id: str, num_envs: int, *, env_kwargs: dict[str, Any] | None = None,
+    autoreset_mode: gym.vector.AutoresetMode = gym.vector.AutoresetMode.SAME_STEP,
+) -> gym.vector.SyncVectorEnv:
+    """`num_envs` copies of an env stepped in lock-step in this process.
+
+    The default SAME_STEP autoreset returns the first observation of the next episode together
+    with the last step of the previous one; the true final observation (needed to bootstrap a
+    truncated episode) is in `info["final_obs"]`.
+    """
+    factory = env_factory(env_id, **(env_kwargs or {}))
+    return gym.vector.SyncVectorEnv([factory] * num_envs, autoreset_mode=autoreset_mode)
+
+
+def _space_problem(algo: str, env: gym.Env) -> str | None:
+    """Why `algo` cannot handle `env` (one clause), or None when it can."""
+    obs_kinds, action_kinds, needs_model = _SPACE_NEEDS[algo]
+    name = env_name(env)
+    for role, space, allowed in (
+        ("actions", env.action_space, action_kinds),
+        ("observations", env.observation_space, obs_kinds),
+    ):
+        if space_kind(space) not in allowed:
+            needed = " or ".join(_KIND_WORDS.get(k, k) for k in allowed)
+            return f"{algo} needs {needed} {role}, but '{name}' has {describe_space(space)}"
+    action = env.action_space
+    if algo in ("sac", "td3") and not (
+        np.all(np.isfinite(action.low)) and np.all(np.isfinite(action.high))
+    ):
+        return f"{algo} needs a bounded action Box, but '{name}' has {describe_space(action)}"
+    if needs_model and not hasattr(env.unwrapped, "P"):
+        return f"{algo} needs the env's transition model env.unwrapped.P, which '{name}' lacks"
+    return None
+
+
+def supported_algorithms(env: gym.Env) -> list[str]:
+    """Every algorithm whose space needs `env` meets (for error messages and docs)."""
+    return [algo for algo in _SPACE_NEEDS if _space_problem(algo, env) is None]
+
+
+def check_algorithm_supports(algo: str, env: gym.Env) -> None:
+    """Raise a one-line `EnvError` when `algo` cannot handle `env`'s spaces (or needs env.P)."""
+    if algo not in _SPACE_NEEDS:
+        close = difflib.get_close_matches(algo, list(_SPACE_NEEDS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise EnvError(f"unknown algorithm '{algo}'{hint} (available: {', '.join(_SPACE_NEEDS)})")
+    problem = _space_problem(algo, env)
+    if problem is not None:
+        works = ", ".join(supported_algorithms(env)) or "none of gmrl's algorithms"
+        raise EnvError(f"{problem}: choose another algorithm (this env works with: {works})")
+
+
+def evaluate_policy(
+    act: Callable[[np.ndarray], np.ndarray], env_id: str, *, episodes: int = 10, seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Undiscounted return of `episodes` episodes, run side by side in a vector env.
+
+    `act` maps a batch of observations `(episodes, ...)` to a batch of actions; it is called once
+    per time step for all episodes together. Episode `i` is reset with seed `seed + i`, so two
+    policies evaluated with the same seed face the same start states.
+    """
+    envs = make_vector_env(env_id, episodes, env_kwargs=env_kwargs)
+    try:
+        obs, _ = envs.reset(seed=seed)
+        returns = np.zeros(episodes)
+        running = np.ones(episodes, dtype=bool)
+        while running.any():
+            obs, reward, terminated, truncated, _ = envs.step(act(obs))
+            returns += np.where(running, reward, 0.0)
+            running &= ~(terminated | truncated)
+    finally:
+        envs.close()
+    return returns

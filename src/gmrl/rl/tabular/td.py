@@ -1,0 +1,201 @@
+"""Q-learning and SARSA: one-step temporal-difference control on a table of action values.
+
+Both learn `Q[s, a]` by epsilon-greedy interaction with a Gymnasium env whose observation and
+action spaces are `Discrete`. They differ only in the bootstrap target:
+
+- Q-learning (off-policy): `r + gamma * max_a' Q[s', a']`, so it learns the greedy policy's
+  values while exploring;
+- SARSA (on-policy): `r + gamma * Q[s', a']` with `a'` the action actually taken next, so it
+  learns the values of the epsilon-greedy policy it follows (and prefers safe paths while
+  exploration is on, e.g. away from the cliff in CliffWalking).
+
+Truncation (a time limit) ends the episode but still bootstraps; only `terminated` stops it.
+Step size and epsilon follow per-episode schedules (see `schedules`), computed as arrays up front;
+random numbers are drawn in blocks. The env is stepped one transition at a time: a Gymnasium env
+is sequential, and the per-step work here is a few array lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from gmrl.core.errors import ConfigError, EnvError
+from gmrl.rl.tabular.schedules import Schedule, schedule_values
+
+
+@dataclass
+class TabularResult:
+    """What a tabular learner returns.
+
+    `q` is the `(n_states, n_actions)` action-value table, `policy` its greedy policy
+    (`q.argmax(1)`, ties to the lowest action), `episode_returns` / `episode_lengths` the
+    undiscounted return and length of each training episode (for learning curves).
+    """
+
+    q: np.ndarray
+    policy: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+
+    @property
+    def episodes(self) -> int:
+        """How many episodes were run (fewer than asked if a callback stopped training)."""
+        return len(self.episode_returns)
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """Passed to the per-episode callback after each training episode."""
+
+    episode: int
+    episode_return: float
+    length: int
+    epsilon: float
+    alpha: float
+    q: np.ndarray  # the live table: read it, do not modify it
+
+
+# Called after every episode; returning False stops training early (e.g. on Ctrl-C).
+EpisodeCallback = Callable[[EpisodeStats], bool | None]
+
+
+def discrete_sizes(env: gym.Env) -> tuple[int, int]:
+    """`(n_states, n_actions)` of an env with Discrete spaces, or a one-line `EnvError`."""
+    obs_space, act_space = env.observation_space, env.action_space
+    if not isinstance(obs_space, gym.spaces.Discrete) or not isinstance(
+        act_space, gym.spaces.Discrete
+    ):
+        name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+        raise EnvError(
+            f"tabular methods need Discrete observation and action spaces, but {name} has "
+            f"{obs_space} and {act_space}; use a toy-text env (FrozenLake-v1, CliffWalking-v1, "
+            "Taxi-v3) or a function-approximation agent"
+        )
+    if obs_space.start != 0 or act_space.start != 0:
+        raise EnvError("tabular methods need Discrete spaces that start at 0")
+    return int(obs_space.n), int(act_space.n)
+
+
+class _RandomBlock:
+    """Uniform floats and action indices drawn from a numpy Generator in blocks of 4096."""
+
+    def __init__(self, rng: np.random.Generator, n_actions: int, size: int = 4096) -> None:
+        self.rng, self.n_actions, self.size = rng, n_actions, size
+        self._refill()
+
+    def _refill(self) -> None:
+        self.uniform = self.rng.random(self.size)
+        self.actions = self.rng.integers(self.n_actions, size=self.size)
+        self.index = 0
+
+    def next(self) -> tuple[float, int]:
+        if self.index == self.size:
+            self._refill()
+        i = self.index
+        self.index += 1
+        return float(self.uniform[i]), int(self.actions[i])
+
+
+def _epsilon_greedy(row: np.ndarray, epsilon: float, draws: _RandomBlock) -> int:
+    """Random action with probability epsilon, else a greedy one (ties broken at random)."""
+    u, random_action = draws.next()
+    if u < epsilon:
+        return random_action
+    best = np.flatnonzero(row == row.max())
+    return int(best[0]) if len(best) == 1 else int(best[random_action % len(best)])
+
+
+def _td_control(
+    env: gym.Env, *, on_policy: bool, episodes: int, gamma: float, alpha: float | Schedule,
+    epsilon: float | Schedule, seed: int, q_init: float, max_episode_steps: int | None,
+    callback: EpisodeCallback | None,
+) -> TabularResult:
+    n_states, n_actions = discrete_sizes(env)
+    if episodes < 1:
+        raise ConfigError(f"episodes must be at least 1, got {episodes}")
+    if not 0.0 <= gamma <= 1.0:
+        raise ConfigError(f"gamma must be in [0, 1], got {gamma}")
+    alphas = schedule_values(alpha, episodes, name="alpha", low=0.0, high=1.0)
+    epsilons = schedule_values(epsilon, episodes, name="epsilon", low=0.0, high=1.0)
+    draws = _RandomBlock(np.random.default_rng(seed), n_actions)
+    q = np.full((n_states, n_actions), float(q_init))
+    returns = np.zeros(episodes)
+    lengths = np.zeros(episodes, dtype=np.int64)
+    limit = max_episode_steps if max_episode_steps is not None else np.iinfo(np.int64).max
+
+    for episode in range(episodes):
+        step_size, eps = alphas[episode], epsilons[episode]
+        state = int(env.reset(seed=seed if episode == 0 else None)[0])
+        action = _epsilon_greedy(q[state], eps, draws)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            next_state, steps, total = int(next_obs), steps + 1, total + float(reward)
+            next_action = _epsilon_greedy(q[next_state], eps, draws)
+            if terminated:
+                bootstrap = 0.0
+            elif on_policy:
+                bootstrap = q[next_state, next_action]
+            else:
+                bootstrap = q[next_state].max()
+            q[state, action] += step_size * (reward + gamma * bootstrap - q[state, action])
+            state, action = next_state, next_action
+            done = terminated or truncated or steps >= limit
+        returns[episode], lengths[episode] = total, steps
+        if callback is not None:
+            stats = EpisodeStats(episode, total, steps, float(eps), float(step_size), q)
+            if callback(stats) is False:
+                returns, lengths = returns[: episode + 1], lengths[: episode + 1]
+                break
+    return TabularResult(q, q.argmax(axis=1), returns, lengths)
+
+
+def q_learning(
+    env: gym.Env, *, episodes: int, gamma: float = 0.99, alpha: float | Schedule = 0.1,
+    epsilon: float | Schedule = 0.1, seed: int = 0, q_init: float = 0.0,
+    max_episode_steps: int | None = None, callback: EpisodeCallback | None = None,
+) -> TabularResult:
+    """Off-policy TD control (Watkins' Q-learning) with epsilon-greedy exploration.
+
+    Args:
+        env: a Gymnasium env with Discrete observation and action spaces (not closed here).
+        episodes: number of training episodes.
+        gamma: discount factor in [0, 1].
+        alpha: step size, a number or a per-episode `Schedule` (Constant, Linear, Exponential).
+        epsilon: exploration rate, a number or a per-episode `Schedule`.
+        seed: seeds the env (`env.reset(seed=seed)` on the first episode) and the numpy
+            Generator used for exploration and tie-breaking, so a run is reproducible.
+        q_init: initial value of every table entry (optimistic values encourage exploration).
+        max_episode_steps: cut episodes after this many steps (for envs without a time limit);
+            a cut episode bootstraps like a truncated one.
+        callback: called with `EpisodeStats` after every episode; returning False stops.
+
+    Returns:
+        `TabularResult` with the Q table, its greedy policy and per-episode returns/lengths.
+    """
+    return _td_control(
+        env, on_policy=False, episodes=episodes, gamma=gamma, alpha=alpha, epsilon=epsilon,
+        seed=seed, q_init=q_init, max_episode_steps=max_episode_steps, callback=callback,
+    )
+
+
+def sarsa(
+    env: gym.Env, *, episodes: int, gamma: float = 0.99, alpha: float | Schedule = 0.1,
+    epsilon: float | Schedule = 0.1, seed: int = 0, q_init: float = 0.0,
+    max_episode_steps: int | None = None, callback: EpisodeCallback | None = None,
+) -> TabularResult:
+    """On-policy TD control (SARSA) with epsilon-greedy exploration.
+
+    Same arguments and result as `q_learning`; the target uses the next action actually taken,
+    so the learned values are those of the exploring policy. With epsilon kept above zero this
+    favours paths that are safe under exploration; let epsilon decay to (near) zero for SARSA to
+    approach the optimal greedy policy.
+    """
+    return _td_control(
+        env, on_policy=True, episodes=episodes, gamma=gamma, alpha=alpha, epsilon=epsilon,
+        seed=seed, q_init=q_init, max_episode_steps=max_episode_steps, callback=callback,
+    )

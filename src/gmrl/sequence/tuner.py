@@ -1,0 +1,432 @@
+"""KL-regularised reward tuning of any `AutoregressiveModel` (RL fine-tuning of a generator).
+
+The generator is a policy over tokens. Each step samples a batch, scores it with the user's
+reward, and pushes the policy toward higher reward while a per-token KL penalty to a frozen copy
+of the pre-trained model keeps it close to what it learned from data (Jaques et al. 2017,
+Ziegler et al. 2019):
+
+    r_t = step_reward_t - beta * (log pi(x_t | x_<t) - log p_ref(x_t | x_<t)),
+    r_{T-1} += reward_fn(x),        G_t = sum_{s >= t} r_s.
+
+Estimators of the gradient of E[G_0]:
+
+- "reinforce": REINFORCE on the returns-to-go with a moving-average or learned baseline;
+- "rloo": REINFORCE with the leave-one-out mean of the other k-1 samples of the same group
+  (same prompt) as the baseline (Kool et al. 2019; Ahmadian et al. 2024);
+- "ppo": clipped importance ratios, a few epochs of minibatches over each sampled batch.
+
+```python
+tuner = RewardTuner(model, reward_fn, TunerConfig(estimator="rloo", beta=0.05, kl_limit=20))
+history = tuner.train(200)          # list of per-step diagnostics
+```
+
+Every step reports the reward, the KL to the reference, the policy entropy and distinct-n, so
+reward hacking (reward up, KL and diversity collapsing) is visible as it happens. A non-finite
+reward, loss, gradient or weight, or an update after which the KL (measured on the step's batch)
+exceeds `kl_limit`, stops tuning with a `TuningStopped` error after restoring the weights from
+before that step; a run directory's checkpoints are only ever written after good steps, so the
+last one on disk is the last good state. The policy is kept in eval mode (no dropout) so sampled and
+scored probabilities agree.
+"""
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+from torch.nn import functional as F
+
+from gmrl.core.config import StrictModel
+from gmrl.core.errors import GmrlError, RunInterrupted
+from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.rl.policy_gradient.losses import discounted_returns, policy_gradient_loss
+from gmrl.sequence.diversity import distinct_n, self_bleu, unique_fraction
+from gmrl.sequence.kl_control import AdaptiveKLController, FixedKLController
+from gmrl.sequence.tuning_baselines import LearnedBaseline, MovingAverageBaseline
+
+RewardFn = Callable[[torch.Tensor], torch.Tensor]
+StepCallback = Callable[[int, dict[str, float]], None]
+
+
+class TuningStopped(GmrlError):
+    """Tuning stopped on a bad step; the weights from before that step were restored."""
+
+    def __init__(self, message: str, step: int, metrics: dict[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.metrics = metrics or {}
+
+
+class KLLimitExceeded(TuningStopped):
+    """The policy drifted further from the reference than `kl_limit` allows."""
+
+
+class NonFiniteLoss(TuningStopped):
+    """A reward, loss or gradient became NaN or infinite."""
+
+
+class TunerConfig(StrictModel):
+    """How the tuner samples, estimates gradients and guards against drift."""
+
+    estimator: Literal["reinforce", "rloo", "ppo"] = Field("rloo", description="gradient estimator")
+    batch_size: int = Field(64, ge=2, description="sequences sampled per step")
+    group_size: int = Field(
+        4, ge=1, description="samples per prompt/group (rloo leave-one-out; divides batch_size)"
+    )
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate of the policy")
+    grad_clip: float = Field(1.0, ge=0, description="max gradient norm (0 = no clipping)")
+    beta: float = Field(0.05, ge=0, description="KL penalty coefficient (start value if adaptive)")
+    target_kl: float | None = Field(
+        None, gt=0, description="turns on the adaptive KL controller aiming at this KL per sequence"
+    )
+    kl_horizon: int = Field(1000, gt=0, description="adaptive controller horizon (in samples)")
+    kl_limit: float | None = Field(
+        None, gt=0, description="stop (restoring the previous weights) above this KL per sequence"
+    )
+    baseline: Literal["moving_average", "learned"] = Field(
+        "moving_average", description="baseline for reinforce and ppo"
+    )
+    baseline_decay: float = Field(0.9, ge=0, lt=1, description="moving-average decay")
+    value_lr: float = Field(1e-2, gt=0, description="learned baseline's learning rate")
+    normalize_advantages: bool = Field(True, description="whiten advantages over the batch")
+    entropy_coef: float = Field(0.0, ge=0, description="bonus on the policy's per-token entropy")
+    ppo_epochs: int = Field(4, ge=1, description="passes over each batch (ppo)")
+    ppo_minibatches: int = Field(2, ge=1, description="minibatches per pass (ppo)")
+    clip_ratio: float = Field(0.2, gt=0, description="PPO ratio clipping")
+    diversity_n: list[int] = Field([1, 2], description="report distinct-n for these n")
+    self_bleu: bool = Field(True, description="report self-BLEU-4 of each batch")
+
+    @model_validator(mode="after")
+    def _check_groups(self) -> "TunerConfig":
+        if self.batch_size % self.group_size:
+            raise ValueError(
+                f"batch_size {self.batch_size} must be a multiple of group_size {self.group_size}"
+            )
+        if self.estimator == "rloo" and self.group_size < 2:
+            raise ValueError("estimator 'rloo' needs group_size >= 2 (leave-one-out)")
+        if self.estimator == "ppo" and self.batch_size < self.ppo_minibatches:
+            raise ValueError("ppo_minibatches cannot exceed batch_size")
+        return self
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+class RewardTuner:
+    """Fine-tune `policy` toward `reward_fn` with a KL penalty to a frozen reference.
+
+    Args:
+        policy: the pre-trained model; tuned in place.
+        reward_fn: `tokens (B, T) -> (B,)` reward of whole sequences.
+        config: a `TunerConfig` (defaults when omitted).
+        step_reward_fn: optional `tokens (B, T) -> (B, T)` reward for each position (credited to
+            the token at that position; used for partial-sequence rewards).
+        reference: the model to stay close to (default: a frozen copy of `policy` as given).
+        prompts: optional `(P, k)` prefixes; each step completes `batch_size // group_size` of them
+            `group_size` times (only generated positions are trained and penalised).
+        generator: torch generator for sampling (reproducible runs).
+    """
+
+    def __init__(
+        self,
+        policy: AutoregressiveModel,
+        reward_fn: RewardFn,
+        config: TunerConfig | None = None,
+        *,
+        step_reward_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        reference: AutoregressiveModel | None = None,
+        prompts: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if not isinstance(policy, AutoregressiveModel):
+            raise TypeError(f"RewardTuner tunes AutoregressiveModels, got {type(policy).__name__}")
+        self.config = config or TunerConfig()
+        self.policy = policy.eval()
+        self.reward_fn = reward_fn
+        self.step_reward_fn = step_reward_fn
+        self.reference = copy.deepcopy(policy if reference is None else reference).eval()
+        self.reference.to(policy.device).requires_grad_(False)
+        self.generator = generator if generator is not None else torch.Generator()
+        if prompts is not None:
+            if prompts.dim() != 2 or prompts.shape[1] >= policy.seq_len:
+                raise ValueError(f"prompts must be (P, k) with k < seq_len={policy.seq_len}")
+            prompts = prompts.long().to(policy.device)
+        self.prompts = prompts
+        cfg = self.config
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+        self.baseline: nn.Module = (
+            LearnedBaseline(policy.vocab_size, policy.seq_len, lr=cfg.value_lr)
+            if cfg.baseline == "learned"
+            else MovingAverageBaseline(policy.seq_len, decay=cfg.baseline_decay)
+        ).to(policy.device)
+        self.kl_controller = (
+            AdaptiveKLController(cfg.beta, cfg.target_kl, cfg.kl_horizon)
+            if cfg.target_kl is not None
+            else FixedKLController(cfg.beta)
+        )
+        self.step_count = 0
+        self.history: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: weights, optimizers, baseline, beta, step, RNG."""
+        state: dict[str, Any] = {
+            "policy": dict(self.policy.state_dict()),
+            "reference": dict(self.reference.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "baseline": dict(self.baseline.state_dict()),
+            "beta": self.kl_controller.beta,
+            "step": self.step_count,
+            "generator": self.generator.get_state(),
+        }
+        if isinstance(self.baseline, LearnedBaseline):
+            state["baseline_optimizer"] = self.baseline.optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
+        self.policy.load_state_dict(state["policy"])
+        self.reference.load_state_dict(state["reference"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.baseline.load_state_dict(state["baseline"])
+        if isinstance(self.baseline, LearnedBaseline) and "baseline_optimizer" in state:
+            self.baseline.optimizer.load_state_dict(state["baseline_optimizer"])
+        self.kl_controller.beta = float(state["beta"])
+        self.step_count = int(state["step"])
+        self.generator.set_state(state["generator"])
+
+    def _snapshot(self) -> dict[str, Any]:
+        state = self.state_dict()
+        state.pop("reference")  # frozen: never changes
+        return copy.deepcopy(state)
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        self.load_state_dict({**snapshot, "reference": self.reference.state_dict()})
+
+    # ------------------------------------------------------------------ one step
+    def _sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of sequences and the mask of positions the policy generated."""
+        cfg, policy = self.config, self.policy
+        prefix = None
+        if self.prompts is not None:
+            groups = cfg.batch_size // cfg.group_size
+            pick = torch.randint(len(self.prompts), (groups,), generator=self.generator)
+            prefix = self.prompts[pick.to(self.prompts.device)]
+        tokens = policy.sample(cfg.batch_size, generator=self.generator, prefix=prefix)
+        mask = torch.ones(tokens.shape, device=tokens.device)
+        if prefix is not None:
+            mask[:, : prefix.shape[1]] = 0.0
+        return tokens, mask
+
+    def _stop(self, error: type[TuningStopped], why: str, snapshot: Any, metrics: Any) -> None:
+        """Restore the pre-step state and raise `error` with a one-line message and a remedy."""
+        self._restore(snapshot)
+        remedy = (
+            "lower lr, raise beta or raise kl_limit"
+            if error is KLLimitExceeded
+            else "check reward_fn for NaN/inf values, or lower lr"
+        )
+        raise error(
+            f"tuning stopped at step {self.step_count + 1}: {why}; the weights from before "
+            f"that step were restored ({remedy})",
+            self.step_count,
+            metrics,
+        )
+
+    def _scores(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-token log-probs, exact KL to the reference and entropy under the current policy."""
+        with torch.no_grad():
+            log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
+            log_ref = F.log_softmax(self.reference.sequence_logits(tokens), dim=-1)
+        probs = log_pi.exp()
+        index = tokens.unsqueeze(-1)
+        return {
+            "logp": log_pi.gather(-1, index).squeeze(-1),
+            "ref_logp": log_ref.gather(-1, index).squeeze(-1),
+            "kl": (probs * (log_pi - log_ref)).sum(-1),
+            "entropy": -(probs * log_pi).sum(-1),
+            "log_ref": log_ref,
+        }
+
+    def _rewards(self, tokens: torch.Tensor) -> torch.Tensor:
+        reward = torch.as_tensor(self.reward_fn(tokens)).to(tokens.device, torch.float32)
+        if reward.shape != (len(tokens),):
+            raise ValueError(
+                f"reward_fn must return shape ({len(tokens)},), got {tuple(reward.shape)}"
+            )
+        return reward
+
+    def _advantages(
+        self, tokens: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        cfg = self.config
+        value_loss = float("nan")
+        if cfg.estimator == "rloo":
+            k = cfg.group_size
+            grouped = returns.view(-1, k, returns.shape[1])
+            others = (grouped.sum(1, keepdim=True) - grouped) / (k - 1)
+            advantages = (grouped - others).view_as(returns)
+        else:
+            with torch.no_grad():
+                advantages = returns - self.baseline.predict(tokens)
+            value_loss = self.baseline.update(tokens, returns, mask)
+        if cfg.normalize_advantages:
+            mean = _masked_mean(advantages, mask)
+            std = _masked_mean((advantages - mean) ** 2, mask).sqrt()
+            advantages = (advantages - mean) / (std + 1e-8)
+        return advantages * mask, value_loss
+
+    def _optimise(self, loss: torch.Tensor, snapshot: Any, metrics: dict[str, float]) -> float:
+        if not torch.isfinite(loss):
+            self._stop(NonFiniteLoss, "the policy loss is not finite", snapshot, metrics)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        limit = self.config.grad_clip if self.config.grad_clip > 0 else math.inf
+        norm = float(nn.utils.clip_grad_norm_(self.policy.parameters(), limit))
+        if not math.isfinite(norm):
+            self._stop(NonFiniteLoss, "a gradient is not finite", snapshot, metrics)
+        self.optimizer.step()
+        return norm
+
+    def _policy_terms(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
+        logp = log_pi.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        entropy = -(log_pi.exp() * log_pi).sum(-1)
+        return logp, entropy
+
+    def step(self) -> dict[str, float]:
+        """Sample, score, update once (or `ppo_epochs` times); return the step's diagnostics."""
+        cfg = self.config
+        snapshot = self._snapshot()
+        tokens, mask = self._sample()
+        scores = self._scores(tokens)
+        kl_per_sequence = (scores["kl"] * mask).sum(1)
+        beta = self.kl_controller.beta
+        metrics: dict[str, float] = {
+            "kl": float(kl_per_sequence.mean()),
+            "kl_sample": float(((scores["logp"] - scores["ref_logp"]) * mask).sum(1).mean()),
+            "entropy": float(_masked_mean(scores["entropy"], mask)),
+            "beta": beta,
+            "unique": unique_fraction(tokens),
+        }
+        for n in cfg.diversity_n:
+            metrics[f"distinct_{n}"] = distinct_n(tokens, n)
+        if cfg.self_bleu:
+            metrics["self_bleu"] = self_bleu(tokens)
+        reward = self._rewards(tokens)
+        metrics["reward"] = float(reward.mean())
+        metrics["objective"] = metrics["reward"] - beta * metrics["kl"]
+        token_rewards = -beta * (scores["logp"] - scores["ref_logp"]) * mask
+        if self.step_reward_fn is not None:
+            step_rewards = torch.as_tensor(self.step_reward_fn(tokens)).to(token_rewards)
+            metrics["step_reward"] = float((step_rewards * mask).sum(1).mean())
+            token_rewards = token_rewards + step_rewards * mask
+        token_rewards[:, -1] += reward
+        if not torch.isfinite(token_rewards).all():
+            self._stop(NonFiniteLoss, "the reward is not finite (NaN or inf)", snapshot, metrics)
+        returns = discounted_returns(token_rewards, gamma=1.0)
+        advantages, value_loss = self._advantages(tokens, returns, mask)
+        if not math.isnan(value_loss):
+            metrics["value_loss"] = value_loss
+        if cfg.estimator == "ppo":
+            metrics.update(self._ppo_update(tokens, mask, scores["logp"], advantages, snapshot))
+        else:
+            logp, entropy = self._policy_terms(tokens)
+            loss = policy_gradient_loss(logp, advantages, mask)
+            loss = loss - cfg.entropy_coef * _masked_mean(entropy, mask)
+            metrics["grad_norm"] = self._optimise(loss, snapshot, metrics)
+            metrics["policy_loss"] = float(loss.detach())
+        self._check_after_update(tokens, mask, scores["log_ref"], snapshot, metrics)
+        self.kl_controller.update(metrics["kl"], cfg.batch_size)
+        self.step_count += 1
+        self.history.append(metrics)
+        return metrics
+
+    def _ppo_update(
+        self, tokens: torch.Tensor, mask: torch.Tensor, old_logp: torch.Tensor,
+        advantages: torch.Tensor, snapshot: Any,
+    ) -> dict[str, float]:
+        cfg = self.config
+        losses, clipped, norms = [], [], []
+        size = math.ceil(len(tokens) / cfg.ppo_minibatches)
+        for _ in range(cfg.ppo_epochs):
+            order = torch.randperm(len(tokens), generator=self.generator).to(tokens.device)
+            for start in range(0, len(tokens), size):
+                rows = order[start : start + size]
+                logp, entropy = self._policy_terms(tokens[rows])
+                ratio = torch.exp(logp - old_logp[rows])
+                adv, part = advantages[rows], mask[rows]
+                surrogate = torch.min(
+                    ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv
+                )
+                bonus = cfg.entropy_coef * _masked_mean(entropy, part)
+                loss = -_masked_mean(surrogate, part) - bonus
+                norms.append(self._optimise(loss, snapshot, {}))
+                losses.append(float(loss.detach()))
+                outside = ((ratio - 1).abs() > cfg.clip_ratio).float()
+                clipped.append(float(_masked_mean(outside, part)))
+        return {
+            "policy_loss": sum(losses) / len(losses),
+            "clip_frac": sum(clipped) / len(clipped),
+            "grad_norm": max(norms),
+        }
+
+    def _check_after_update(
+        self, tokens: torch.Tensor, mask: torch.Tensor, log_ref: torch.Tensor, snapshot: Any,
+        metrics: dict[str, float],
+    ) -> None:
+        """Stop if the update made weights non-finite or jumped past `kl_limit` on this batch."""
+        if not all(torch.isfinite(p).all() for p in self.policy.parameters()):
+            self._stop(NonFiniteLoss, "the update produced non-finite weights", snapshot, metrics)
+        with torch.no_grad():
+            log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
+            kl_after = float((((log_pi.exp() * (log_pi - log_ref)).sum(-1)) * mask).sum(1).mean())
+        metrics["kl_after"] = kl_after
+        limit = self.config.kl_limit
+        if limit is not None and not kl_after <= limit:
+            self._stop(
+                KLLimitExceeded,
+                f"the update pushed the KL to the reference to {kl_after:.3g} > kl_limit {limit:g}",
+                snapshot, metrics,
+            )
+
+    # ------------------------------------------------------------------ loop
+    def train(
+        self,
+        steps: int,
+        *,
+        callback: StepCallback | None = None,
+        run: Any = None,
+        checkpoint_every: int = 0,
+        step_offset: int = 0,
+        log_prefix: str = "tune/",
+        extra_state: dict[str, Any] | None = None,
+    ) -> list[dict[str, float]]:
+        """Run `steps` tuning steps; returns their diagnostics.
+
+        With a `RunDir` as `run`, each step is logged as `<log_prefix><name>` at run step
+        `step_offset + step`, and every `checkpoint_every` steps `{"tuner": state_dict()}` plus
+        `extra_state` is saved (after a good step only, so a stop never overwrites the last good
+        checkpoint). A Ctrl-C request (`run.stop_requested`) saves and raises `RunInterrupted`
+        after the current step. `callback(step, metrics)` sees every step.
+        """
+        done: list[dict[str, float]] = []
+        for _ in range(steps):
+            metrics = self.step()
+            done.append(metrics)
+            step = step_offset + self.step_count
+            if callback is not None:
+                callback(step, metrics)
+            if run is not None:
+                run.log(step, {f"{log_prefix}{k}": v for k, v in metrics.items()})
+                boundary = checkpoint_every > 0 and self.step_count % checkpoint_every == 0
+                if boundary or run.stop_requested:
+                    state = {**(extra_state or {}), "tuner": self.state_dict()}
+                    run.save_checkpoint(step, state, phase="tune")
+                    if run.stop_requested:
+                        raise RunInterrupted(step)
+        return done

@@ -1,0 +1,348 @@
+"""Probabilistic ensemble of Gaussian MLPs: the PETS / MBPO dynamics model for vector states.
+
+Each of `ensemble_size` members maps a normalised (obs, action) to a diagonal Gaussian over the
+normalised next-state delta (and, when not given in closed form, the reward) plus a termination
+logit. All members run as one batched tensor op (`BatchedLinear`, weights `(E, in, out)`), so an
+ensemble costs one forward pass, not `E`.
+
+Training follows PETS (Chua et al. 2018) and MBPO (Janner et al. 2019):
+- inputs and targets are standardised with statistics of the data seen so far;
+- the log-variance is squashed between learned soft bounds (`max_logvar`, `min_logvar`), with a
+  small penalty that keeps the bounds tight;
+- each member trains on its own bootstrap resample of the training split;
+- a held-out split drives early stopping, and each member keeps its best-on-holdout weights.
+
+`step` samples: each row goes through one randomly chosen member and draws from its Gaussian
+(TS-1), or uses the members' mean (`sampling="mean"`). `uncertainty` is the disagreement of the
+members' means (the epistemic part), which DreamEnv uses to cut off unreliable imagined rollouts.
+"""
+
+import copy
+import math
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gmrl.worldmodel.base import RewardFn, TerminationFn, Transitions, WorldModel
+
+Sampling = Literal["ts1", "mean"]
+
+
+def _randn(shape: torch.Size, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """Standard normals drawn on the generator's device (CPU generators work for CUDA models)."""
+    where = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=where).to(device)
+
+
+def _randint(high: int, n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    where = generator.device if generator is not None else device
+    return torch.randint(high, (n,), generator=generator, device=where).to(device)
+
+
+class BatchedLinear(nn.Module):
+    """`E` independent linear layers applied to `(E, batch, in)` with one `baddbmm`."""
+
+    def __init__(self, ensemble_size: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(
+            torch.empty(ensemble_size, in_features, out_features).uniform_(-bound, bound)
+        )
+        self.bias = nn.Parameter(torch.zeros(ensemble_size, 1, out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class GaussianEnsemble(WorldModel):
+    """Ensemble of Gaussian MLPs predicting next-state deltas, reward and termination.
+
+    Args:
+        obs_dim: length of the (flat) observation vector.
+        action_dim: length of a continuous action, or the number of discrete actions.
+        discrete: actions are integer indices (one-hot encoded for the network).
+        ensemble_size: number of members `E` (PETS uses 5, MBPO 7).
+        hidden, layers: width and depth of each member's MLP (SiLU activations).
+        reward_fn, termination_fn: known functions `(obs, action, next_obs) -> (B,)`; when given,
+            the network does not learn that quantity (the PETS convention for known tasks).
+        sampling: default for `step`: "ts1" (random member per row, sampled) or "mean".
+        weight_decay, lr: Adam(W) settings used by `fit`.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        *,
+        discrete: bool = False,
+        ensemble_size: int = 5,
+        hidden: int = 200,
+        layers: int = 3,
+        reward_fn: RewardFn | None = None,
+        termination_fn: TerminationFn | None = None,
+        sampling: Sampling = "ts1",
+        lr: float = 1e-3,
+        weight_decay: float = 5e-5,
+    ) -> None:
+        super().__init__()
+        if ensemble_size < 1 or hidden < 1 or layers < 1:
+            raise ValueError("ensemble_size, hidden and layers must be positive")
+        self.obs_dim, self.action_dim, self.discrete = obs_dim, action_dim, discrete
+        self.ensemble_size, self.sampling = ensemble_size, sampling
+        self.reward_fn, self.termination_fn = reward_fn, termination_fn
+        self.learn_reward = reward_fn is None
+        self.learn_termination = termination_fn is None
+        self.lr, self.weight_decay = lr, weight_decay
+        self.in_dim = obs_dim + action_dim
+        self.out_dim = obs_dim + int(self.learn_reward)  # Gaussian part: delta (+ reward)
+        head = 2 * self.out_dim + int(self.learn_termination)
+        sizes = [self.in_dim] + [hidden] * layers
+        self.body = nn.ModuleList(
+            BatchedLinear(ensemble_size, a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+        self.head = BatchedLinear(ensemble_size, hidden, head)
+        self.max_logvar = nn.Parameter(torch.full((self.out_dim,), 0.5))
+        self.min_logvar = nn.Parameter(torch.full((self.out_dim,), -10.0))
+        for name, size in (("in", self.in_dim), ("out", self.out_dim)):
+            self.register_buffer(f"{name}_mean", torch.zeros(size))
+            self.register_buffer(f"{name}_std", torch.ones(size))
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    # ------------------------------------------------------------------ construction helpers
+    @classmethod
+    def from_spaces(cls, observation_space: Any, action_space: Any, **kwargs: Any) -> "GaussianEnsemble":
+        """Build for Gymnasium spaces (Box observations; Box or Discrete actions)."""
+        import numpy as np
+        from gymnasium import spaces
+
+        if not isinstance(observation_space, spaces.Box):
+            raise TypeError("GaussianEnsemble needs a Box observation space (vector states)")
+        obs_dim = int(np.prod(observation_space.shape))
+        if isinstance(action_space, spaces.Discrete):
+            return cls(obs_dim, int(action_space.n), discrete=True, **kwargs)
+        if isinstance(action_space, spaces.Box):
+            return cls(obs_dim, int(np.prod(action_space.shape)), discrete=False, **kwargs)
+        raise TypeError(f"unsupported action space {type(action_space).__name__}: use Box or Discrete")
+
+    @property
+    def device(self) -> torch.device:
+        return self.max_logvar.device
+
+    # ------------------------------------------------------------------ forward
+    def encode_action(self, action: torch.Tensor) -> torch.Tensor:
+        """Discrete indices -> one-hot floats; continuous actions flattened to (B, action_dim)."""
+        if self.discrete:
+            return F.one_hot(action.long().reshape(-1), self.action_dim).float()
+        return action.float().reshape(action.shape[0], self.action_dim)
+
+    def _inputs(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs.float().reshape(obs.shape[0], -1), self.encode_action(action)], dim=-1)
+        return (x - self.in_mean) / self.in_std
+
+    def forward_members(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Normalised inputs `(E, B, in)` -> normalised (mean, logvar) `(E, B, out)`, term logit."""
+        h = x
+        for layer in self.body:
+            h = F.silu(layer(h))
+        out = self.head(h)
+        mean, raw = out[..., : self.out_dim], out[..., self.out_dim : 2 * self.out_dim]
+        logvar = self.max_logvar - F.softplus(self.max_logvar - raw)
+        logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
+        logit = out[..., -1] if self.learn_termination else None
+        return mean, logvar, logit
+
+    def predict_members(
+        self, obs: torch.Tensor, action: torch.Tensor, *, generator: torch.Generator | None = None,
+        sample: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every member's (next_obs, reward, terminated) for each row: shapes `(E, B, ...)`.
+
+        Rows may also come pre-split per member: `obs (E, B, d)`, `action (E, B, ...)` runs member
+        e on its own rows only (how planners propagate one particle per member, PETS's TS-inf).
+        """
+        per_member = obs.dim() == 3 and obs.shape[0] == self.ensemble_size
+        if per_member:
+            e, b = obs.shape[:2]
+            flat_obs = obs.reshape(e * b, -1)
+            flat_act = action.reshape(e * b, *action.shape[2:])
+            x = self._inputs(flat_obs, flat_act).reshape(e, b, -1)
+        else:
+            flat_obs, flat_act = obs, action
+            x = self._inputs(obs, action).unsqueeze(0).expand(self.ensemble_size, -1, -1)
+        mean, logvar, logit = self.forward_members(x)
+        if sample:
+            noise = _randn(mean.shape, generator, mean.device)
+            mean = mean + noise * torch.exp(0.5 * logvar)
+        out = mean * self.out_std + self.out_mean
+        obs_e = flat_obs.float().reshape(x.shape[0], x.shape[1], -1) if per_member else (
+            obs.float().reshape(1, obs.shape[0], -1).expand(self.ensemble_size, -1, -1)
+        )
+        next_obs = obs_e + out[..., : self.obs_dim]
+        act_e = flat_act.reshape(x.shape[0], x.shape[1], *flat_act.shape[1:]) if per_member else (
+            flat_act.unsqueeze(0).expand(self.ensemble_size, *flat_act.shape)
+        )
+        e, b = next_obs.shape[:2]
+        flat = (obs_e.reshape(e * b, -1), act_e.reshape(e * b, *act_e.shape[2:]),
+                next_obs.reshape(e * b, -1))
+        if self.learn_reward:
+            reward = out[..., self.obs_dim]
+        else:
+            reward = self.reward_fn(*flat).reshape(e, b).float()  # type: ignore[misc]
+        if self.learn_termination:
+            terminated = logit > 0  # type: ignore[operator]
+        else:
+            terminated = self.termination_fn(*flat).reshape(e, b).bool()  # type: ignore[misc]
+        return next_obs, reward, terminated
+
+    @torch.no_grad()
+    def step(
+        self, obs: torch.Tensor, action: torch.Tensor, *, generator: torch.Generator | None = None,
+        sampling: Sampling | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample (next_obs, reward, terminated) for `(B, obs_dim)` states and `(B, ...)` actions."""
+        obs = obs.to(self.device)
+        action = action.to(self.device)
+        mode = sampling or self.sampling
+        next_obs, reward, terminated = self.predict_members(
+            obs, action, generator=generator, sample=mode == "ts1"
+        )
+        if mode == "mean":
+            return next_obs.mean(0), reward.mean(0), terminated.float().mean(0) > 0.5
+        pick = _randint(self.ensemble_size, obs.shape[0], generator, self.device)
+        rows = torch.arange(obs.shape[0], device=self.device)
+        return next_obs[pick, rows], reward[pick, rows], terminated[pick, rows]
+
+    @torch.no_grad()
+    def uncertainty(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Member disagreement: the largest per-dimension std of the members' mean predictions."""
+        x = self._inputs(obs.to(self.device), action.to(self.device))
+        mean, _, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
+        return (mean * self.out_std).std(0).amax(-1) if self.ensemble_size > 1 else mean[0, :, 0] * 0
+
+    # ------------------------------------------------------------------ training
+    def _targets(self, batch: Transitions) -> torch.Tensor:
+        delta = (batch["next_obs"].float() - batch["obs"].float()).reshape(len(batch["obs"]), -1)
+        if self.learn_reward:
+            return torch.cat([delta, batch["reward"].float().reshape(-1, 1)], dim=-1)
+        return delta
+
+    def _set_normalisers(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.in_mean.copy_(x.mean(0))
+        self.in_std.copy_(x.std(0).clamp_min(1e-6) if len(x) > 1 else torch.ones_like(x[0]))
+        if self.discrete:  # one-hot columns are already well scaled
+            self.in_mean[self.obs_dim :] = 0.0
+            self.in_std[self.obs_dim :] = 1.0
+        self.out_mean.copy_(y.mean(0))
+        self.out_std.copy_(y.std(0).clamp_min(1e-6) if len(y) > 1 else torch.ones_like(y[0]))
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        """Gaussian NLL per member (summed over members) + termination BCE + logvar-bound penalty."""
+        mean, logvar, logit = self.forward_members(x)
+        nll = (((mean - y) ** 2) * torch.exp(-logvar) + logvar).mean(dim=(1, 2)).sum()
+        loss = nll + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
+        if logit is not None:
+            loss = loss + F.binary_cross_entropy_with_logits(logit, done, reduction="none").mean(
+                dim=1
+            ).sum()
+        return loss
+
+    @torch.no_grad()
+    def _holdout_error(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-member mean squared error of the normalised mean prediction on held-out rows."""
+        mean, _, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
+        return ((mean - y) ** 2).mean(dim=(1, 2))
+
+    @torch.no_grad()
+    def validation_mse(self, transitions: Transitions) -> float:
+        """MSE of the ensemble-mean next-state prediction on `transitions`, in original units."""
+        next_obs, _, _ = self.predict_members(
+            transitions["obs"].to(self.device), transitions["action"].to(self.device), sample=False
+        )
+        target = transitions["next_obs"].float().to(self.device).reshape(next_obs.shape[1], -1)
+        return float(((next_obs.mean(0) - target) ** 2).mean())
+
+    def fit(
+        self,
+        transitions: Transitions,
+        *,
+        max_epochs: int = 200,
+        batch_size: int = 64,
+        min_updates_per_epoch: int = 10,
+        holdout_ratio: float = 0.2,
+        max_holdout: int = 5000,
+        patience: int = 5,
+        generator: torch.Generator | None = None,
+        **_: Any,
+    ) -> dict[str, float]:
+        """(Continue to) fit all members on `transitions`; returns training metrics.
+
+        Metrics: `holdout_mse` (normalised targets, best epoch, mean over members),
+        `val_next_obs_mse` (ensemble mean, original units, on the held-out split), `epochs`.
+        """
+        obs = transitions["obs"].float().to(self.device)
+        n = obs.shape[0]
+        if n < 2:
+            raise ValueError("fit needs at least 2 transitions")
+        action = transitions["action"].to(self.device)
+        x_raw = torch.cat([obs.reshape(n, -1), self.encode_action(action)], dim=-1)
+        y_raw = self._targets({k: v.to(self.device) for k, v in transitions.items()})
+        done = transitions.get("terminated", torch.zeros(n)).float().to(self.device).reshape(-1)
+        perm = torch.randperm(n, generator=generator).to(self.device)
+        n_hold = min(max_holdout, max(1, int(n * holdout_ratio))) if n >= 5 else 0
+        hold, train = perm[:n_hold], perm[n_hold:]
+        with torch.no_grad():
+            self._set_normalisers(x_raw[train], y_raw[train])
+        x = (x_raw - self.in_mean) / self.in_std
+        y = (y_raw - self.out_mean) / self.out_std
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr,
+                                               weight_decay=self.weight_decay)
+        n_train = train.numel()
+        boot = train[torch.randint(n_train, (self.ensemble_size, n_train), generator=generator).to(
+            self.device)]
+        hx, hy = (x[hold], y[hold]) if n_hold else (x[train], y[train])
+        best = self._holdout_error(hx, hy)
+        best_state = copy.deepcopy(self.state_dict())
+        stale, epochs, last_loss = 0, 0, float("nan")
+        for epoch in range(max_epochs):
+            epochs = epoch + 1
+            order = boot[:, torch.randperm(n_train, generator=generator).to(self.device)]
+            starts = list(range(0, n_train, batch_size))
+            while len(starts) < min_updates_per_epoch:  # tiny data sets: several passes per check
+                starts += starts
+            for start in starts:
+                idx = order[:, start : start + batch_size]
+                loss = self._loss(x[idx], y[idx], done[idx])
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                last_loss = float(loss.detach())
+            err = self._holdout_error(hx, hy)
+            improved = (best - err) / best.clamp_min(1e-12) > 0.01
+            if bool(improved.any()):
+                stale = 0
+                best = torch.where(improved, err, best)
+                current = self.state_dict()
+                for key, value in current.items():  # keep each improved member's weights
+                    if value.dim() >= 1 and value.shape[0] == self.ensemble_size and key not in (
+                        "in_mean", "in_std", "out_mean", "out_std"
+                    ) and key.startswith(("body", "head")):
+                        best_state[key][improved] = value[improved].detach().clone()
+                    elif not key.startswith(("body", "head")):
+                        best_state[key] = value.detach().clone()
+            else:
+                stale += 1
+                if stale >= patience:
+                    break
+        self.load_state_dict(best_state)
+        held = {k: v[hold.cpu()] for k, v in transitions.items()} if n_hold else transitions
+        return {
+            "holdout_mse": float(best.mean()),
+            "val_next_obs_mse": self.validation_mse(held),
+            "train_loss": last_loss,
+            "epochs": float(epochs),
+        }

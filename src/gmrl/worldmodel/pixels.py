@@ -1,0 +1,134 @@
+"""Pixel observations for classic-control tasks: render, crop, shrink, grey, stack.
+
+```python
+env = make_pixel_env("CartPole-v1", size=(32, 64), stack=2)   # obs: uint8 (2, 32, 64)
+obs, info = env.reset(seed=0)
+```
+
+`PixelObservation` replaces an env's observation with its own `render()` output, cropped to the
+band where things move, reduced to one grey channel (the darkest RGB channel, which keeps
+CartPole's tan pole dark), shrunk with torch (`resize="area"`: anti-aliased, so sub-pixel
+positions of the thin pole survive as grey levels; `"max"`: max-pooled darkness, crisp lines) and
+stacked over the last `stack` frames. One frame shows where the cart and pole are but not where
+they are going; two frames make velocity observable, so a model of the frames can be Markovian.
+Observations are channel-first `uint8` (the layout SB3's CNN policies and our conv VAE expect);
+the wrapped env's true state is not exposed, so whatever learns from these frames learns from
+pixels alone.
+"""
+
+from collections import deque
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+
+from gmrl.core.errors import EnvError
+
+# Rows (fractions of the rendered height) that hold the moving parts, per task. CartPole's track
+# sits at 75% of the 400-pixel frame and the upright pole reaches 40%; the rest is empty sky.
+DEFAULT_CROPS: dict[str, tuple[float, float]] = {"CartPole-v1": (0.35, 0.825)}
+
+
+class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Observe `env.render()` frames (cropped, resized, grey, stacked) instead of the state."""
+
+    def __init__(
+        self,
+        env: gym.Env,
+        *,
+        size: tuple[int, int] = (32, 64),
+        stack: int = 2,
+        grayscale: bool = True,
+        crop_rows: tuple[float, float] | None = None,
+        resize: str = "area",
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(
+            self, size=size, stack=stack, grayscale=grayscale, crop_rows=crop_rows, resize=resize
+        )
+        super().__init__(env)
+        if env.render_mode != "rgb_array":
+            raise EnvError(
+                f"{env.spec.id if env.spec else env}: PixelObservation needs "
+                "render_mode='rgb_array' (use make_pixel_env)"
+            )
+        if stack < 1 or min(size) < 8:
+            raise EnvError(f"bad pixel settings stack={stack} size={size}: need stack>=1, size>=8")
+        if crop_rows is not None and not 0.0 <= crop_rows[0] < crop_rows[1] <= 1.0:
+            raise EnvError(f"crop_rows={crop_rows} must satisfy 0 <= top < bottom <= 1")
+        if resize not in ("area", "max"):
+            raise EnvError(f"resize='{resize}' is unknown: use 'area' or 'max'")
+        self.resize = resize
+        self.size = (int(size[0]), int(size[1]))
+        self.stack = int(stack)
+        self.grayscale = grayscale
+        self.crop_rows = crop_rows
+        self.frame_channels = 1 if grayscale else 3
+        self._frames: deque[np.ndarray] = deque(maxlen=self.stack)
+        self.observation_space = spaces.Box(
+            0, 255, (self.stack * self.frame_channels, *self.size), dtype=np.uint8
+        )
+
+    def frame(self) -> np.ndarray:
+        """The current rendered frame, processed to `(frame_channels, H, W)` uint8."""
+        image = self.env.render()
+        if image is None:
+            raise EnvError(
+                "the wrapped env rendered nothing: create it with render_mode='rgb_array'"
+            )
+        pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+        if self.crop_rows is not None:
+            height = pixels.shape[1]
+            top, bottom = (round(f * height) for f in self.crop_rows)
+            pixels = pixels[:, top:bottom]
+        if self.grayscale:  # the darkest channel: the pole (202, 152, 101) stays dark
+            pixels = pixels.amin(0, keepdim=True)
+        if self.resize == "area":  # anti-aliased: sub-pixel positions survive as grey levels
+            small = F.interpolate(pixels[None], size=self.size, mode="area")[0]
+        else:  # max-pool darkness: 1-pixel lines stay at full contrast
+            small = 255.0 - F.adaptive_max_pool2d(255.0 - pixels[None], self.size)[0]
+        return small.round().clamp(0, 255).to(torch.uint8).numpy()
+
+    def _observation(self) -> np.ndarray:
+        return np.concatenate(list(self._frames), axis=0)
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        _, info = self.env.reset(**kwargs)
+        first = self.frame()
+        for _ in range(self.stack):
+            self._frames.append(first)
+        return self._observation(), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        _, reward, terminated, truncated, info = self.env.step(action)
+        self._frames.append(self.frame())
+        return self._observation(), float(reward), terminated, truncated, info
+
+
+def make_pixel_env(
+    env_id: str,
+    *,
+    size: tuple[int, int] = (32, 64),
+    stack: int = 2,
+    grayscale: bool = True,
+    crop_rows: tuple[float, float] | str | None = "auto",
+    resize: str = "area",
+    **make_kwargs: Any,
+) -> PixelObservation:
+    """`gym.make(env_id, render_mode="rgb_array")` wrapped in `PixelObservation`.
+
+    `crop_rows="auto"` uses the task's entry in `DEFAULT_CROPS` (no crop for other tasks).
+    """
+    try:
+        env = gym.make(env_id, render_mode="rgb_array", **make_kwargs)
+    except gym.error.Error as exc:
+        raise EnvError(
+            f"cannot make pixel env '{env_id}': {str(exc).splitlines()[0]} "
+            "(use a Gymnasium id that supports render_mode='rgb_array', e.g. CartPole-v1)"
+        ) from exc
+    crop = DEFAULT_CROPS.get(env_id) if crop_rows == "auto" else crop_rows
+    return PixelObservation(  # type: ignore[arg-type]
+        env, size=size, stack=stack, grayscale=grayscale, crop_rows=crop, resize=resize
+    )

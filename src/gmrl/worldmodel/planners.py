@@ -1,0 +1,186 @@
+"""Model-predictive control through a learned world model: CEM for continuous and discrete actions.
+
+`CEMPlanner.plan(obs)` takes a batch of `N` real states (several environments at once) and
+returns one action per state. For each state it samples `population` action sequences of length
+`horizon`, rolls every sequence through the model, scores it by the imagined return and refits
+the sampling distribution to the `elites` best, `iterations` times (the cross-entropy method).
+Everything is one tensor program over `N x population x particles` rows per imagined step.
+
+- Continuous actions (Box): a diagonal Gaussian per time step, clipped to the bounds, with
+  momentum `alpha` between iterations (PETS, Chua et al. 2018).
+- Discrete actions: a categorical distribution per time step, refit to the elites' action
+  frequencies; `iterations=1` is plain random shooting.
+- Ensembles: each candidate is rolled out as `particles` particles (default: one per member),
+  particle rows being dealt to members in turn and each kept on its member for the whole
+  horizon (PETS's TS-inf propagation); a candidate's score is the mean over its particles, so
+  with `particles >= ensemble_size` a plan must look good under every member's hypothesis.
+  `particles=1` (each candidate judged by one member) is `ensemble_size` times cheaper.
+- Warm start: after acting, the distribution is shifted one step forward and kept for the next
+  call (`reset(mask)` forgets it for environments that start a new episode).
+"""
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from gmrl.worldmodel.base import WorldModel
+
+
+class CEMPlanner:
+    """Cross-entropy-method MPC over a `WorldModel` (batched over states, candidates, members)."""
+
+    def __init__(
+        self,
+        model: WorldModel,
+        action_space: spaces.Space,
+        *,
+        horizon: int = 25,
+        population: int = 300,
+        elites: int = 30,
+        iterations: int = 5,
+        alpha: float = 0.1,
+        particles: int | None = None,
+        discount: float = 1.0,
+        min_prob: float = 0.02,
+    ) -> None:
+        if not isinstance(action_space, (spaces.Box, spaces.Discrete)):
+            raise TypeError(f"CEM plans over Box or Discrete actions, not {type(action_space).__name__}")
+        if not 0 < elites <= population:
+            raise ValueError("need 0 < elites <= population")
+        self.model, self.action_space = model, action_space
+        self.horizon, self.population, self.elites = horizon, population, elites
+        self.iterations, self.alpha, self.discount = iterations, alpha, discount
+        members = int(getattr(model, "ensemble_size", 1))
+        self.particles = members if particles is None else particles
+        if self.particles < 1:
+            raise ValueError("particles must be >= 1")
+        self.min_prob = min_prob
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        if self.discrete:
+            self.n_actions = int(action_space.n)
+        else:
+            self.low = torch.as_tensor(action_space.low, dtype=torch.float32).reshape(-1)
+            self.high = torch.as_tensor(action_space.high, dtype=torch.float32).reshape(-1)
+        self._dist: torch.Tensor | None = None  # warm-start: (N, H, A) means or probabilities
+
+    # ------------------------------------------------------------------ distribution helpers
+    def _initial(self, n: int, steps: int, device: torch.device) -> torch.Tensor:
+        if self.discrete:
+            return torch.full((n, steps, self.n_actions), 1.0 / self.n_actions, device=device)
+        mid = ((self.low + self.high) / 2).to(device)
+        return mid.expand(n, steps, -1).clone()
+
+    def _initial_std(self, n: int, device: torch.device) -> torch.Tensor:
+        std = ((self.high - self.low) / 4).to(device)
+        return std.expand(n, self.horizon, -1).clone()
+
+    def reset(self, mask: np.ndarray | torch.Tensor | None = None) -> None:
+        """Forget the warm start (for all states, or for rows where `mask` is true)."""
+        if mask is None or self._dist is None:
+            self._dist = None
+            return
+        rows = torch.as_tensor(np.asarray(mask), dtype=torch.bool, device=self._dist.device)
+        if rows.any():
+            self._dist[rows] = self._initial(int(rows.sum()), self.horizon, self._dist.device)
+
+    # ------------------------------------------------------------------ imagined returns
+    def _members(self) -> int:
+        return int(getattr(self.model, "ensemble_size", 1))
+
+    @torch.no_grad()
+    def evaluate(
+        self, obs: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Mean imagined return of `actions (N, P, H, ...)` from `obs (N, d)`: shape `(N, P)`."""
+        n, p, h = actions.shape[:3]
+        members = self._members()
+        k = self.particles
+        rows = n * p * k
+        state = obs.unsqueeze(1).unsqueeze(2).expand(n, p, k, -1).reshape(rows, -1)
+        acts = actions.unsqueeze(2).expand(n, p, k, *actions.shape[2:]).reshape(rows, h, -1)
+        if self.discrete:
+            acts = acts[..., 0]
+        per_member = members > 1 and hasattr(self.model, "predict_members")
+        if per_member:
+            # row r -> member r % E (padding to a multiple of E), laid out as (E, rows / E)
+            padded = -(-rows // members) * members
+            position = torch.arange(padded, device=obs.device).reshape(-1, members).t().reshape(-1)
+            order = position % rows
+            state, acts = state[order], acts[order]
+            rows_run = padded
+        else:
+            rows_run = rows
+        total = torch.zeros(rows_run, device=obs.device)
+        alive = torch.ones(rows_run, device=obs.device)
+        for t in range(h):
+            if per_member:
+                nxt, reward, done = self.model.predict_members(  # type: ignore[operator]
+                    state.reshape(members, rows_run // members, -1),
+                    acts[:, t].reshape(members, rows_run // members, *acts.shape[2:]),
+                    generator=generator,
+                )
+                nxt, reward, done = nxt.reshape(rows_run, -1), reward.reshape(-1), done.reshape(-1)
+            else:
+                nxt, reward, done = self.model.step(state, acts[:, t], generator=generator)
+            total = total + alive * (self.discount**t) * reward.float()
+            alive = alive * (~done.bool()).float()
+            state = nxt
+        if per_member:  # undo the layout; padding rows are duplicates and are dropped
+            restored = torch.empty(rows, device=obs.device)
+            keep = position < rows
+            restored[position[keep]] = total[keep]
+            total = restored
+        return total.reshape(n, p, k).mean(-1)
+
+    # ------------------------------------------------------------------ planning
+    def _sample(
+        self, dist: torch.Tensor, std: torch.Tensor | None, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        n, h = dist.shape[:2]
+        if self.discrete:
+            flat = dist.reshape(n * h, -1)
+            draws = torch.multinomial(flat.cpu(), self.population, replacement=True,
+                                      generator=generator).to(dist.device)
+            return draws.reshape(n, h, self.population).permute(0, 2, 1).unsqueeze(-1)
+        noise = torch.randn((n, self.population, h, dist.shape[-1]), generator=generator,
+                            device=generator.device if generator is not None else dist.device)
+        sample = dist.unsqueeze(1) + std.unsqueeze(1) * noise.to(dist.device)  # type: ignore[union-attr]
+        return torch.maximum(torch.minimum(sample, self.high.to(dist.device)),
+                             self.low.to(dist.device))
+
+    @torch.no_grad()
+    def plan(self, obs: Any, generator: torch.Generator | None = None) -> np.ndarray:
+        """One action per row of `obs (N, d)`: ints `(N,)` (Discrete) or floats `(N, A)` (Box)."""
+        device = getattr(self.model, "device", torch.device("cpu"))
+        obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
+        obs_t = obs_t.reshape(obs_t.shape[0], -1)
+        n = obs_t.shape[0]
+        if self._dist is None or self._dist.shape[0] != n:
+            self._dist = self._initial(n, self.horizon, device)
+        dist = self._dist
+        std = None if self.discrete else self._initial_std(n, device)
+        for _ in range(self.iterations):
+            candidates = self._sample(dist, std, generator)
+            returns = self.evaluate(obs_t, candidates, generator)
+            top = returns.topk(self.elites, dim=1).indices
+            elite = torch.gather(
+                candidates, 1,
+                top.reshape(n, self.elites, 1, 1).expand(-1, -1, *candidates.shape[2:]),
+            )
+            if self.discrete:
+                freq = torch.nn.functional.one_hot(elite[..., 0].long(), self.n_actions).float()
+                dist = self.alpha * dist + (1 - self.alpha) * freq.mean(1)
+                dist = dist.clamp_min(self.min_prob)
+                dist = dist / dist.sum(-1, keepdim=True)
+            else:
+                dist = self.alpha * dist + (1 - self.alpha) * elite.mean(1)
+                std = self.alpha * std + (1 - self.alpha) * elite.std(1, unbiased=False)  # type: ignore[operator]
+        if self.discrete:
+            action = dist[:, 0].argmax(-1).cpu().numpy()
+        else:
+            action = dist[:, 0].cpu().numpy().reshape(n, *self.action_space.shape)
+        # warm start: shift one step forward, new last step from the prior
+        self._dist = torch.cat([dist[:, 1:], self._initial(n, 1, device)], dim=1)
+        return action

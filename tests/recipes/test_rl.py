@@ -1,0 +1,173 @@
+"""The `rl` recipe through the real CLI: every algorithm on a tiny budget, bad input, configs."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gmrl.cli import app, validate_only
+
+CONFIGS = sorted(Path("configs/rl").glob("*.yaml"))
+runner = CliRunner()
+
+# Tiny budgets: these check that each algorithm runs end to end, not that it learns.
+TINY = {
+    "q_learning": {"env": "FrozenLake-v1", "episodes": 30, "eval_every": 10},
+    "sarsa": {"env": "CliffWalking-v1", "episodes": 5, "params": {"max_episode_steps": 100}},
+    "value_iteration": {"env": "FrozenLake-v1"},
+    "policy_iteration": {"env": "Taxi-v4"},
+    "mcts": {"env": "CartPole-v1", "episodes": 2, "env_kwargs": {"max_episode_steps": 15},
+             "params": {"n_simulations": 8, "max_depth": 10, "rollouts_per_leaf": 1}},
+    "reinforce": {"env": "CartPole-v1", "total_steps": 300, "params": {"num_envs": 2}},
+    "actor_critic": {"env": "Pendulum-v1", "total_steps": 128,
+                     "params": {"num_envs": 2, "n_steps": 16}},
+    "ppo": {"env": "CartPole-v1", "total_steps": 128, "params": {"n_steps": 64, "batch_size": 32,
+                                                                 "n_epochs": 1}},
+    "a2c": {"env": "CartPole-v1", "total_steps": 64, "params": {"n_envs": 2, "n_steps": 8}},
+    "dqn": {"env": "CartPole-v1", "total_steps": 200, "params": {"learning_starts": 50}},
+    "sac": {"env": "Pendulum-v1", "total_steps": 220,
+            "params": {"learning_starts": 200, "batch_size": 16}},
+    "td3": {"env": "Pendulum-v1", "total_steps": 220,
+            "params": {"learning_starts": 200, "batch_size": 16,
+                       "action_noise": {"type": "normal", "sigma": 0.1}}},
+}
+
+
+def _write(tmp_path: Path, **config) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"recipe": "rl", "eval_episodes": 2, **config}))
+    return path
+
+
+def _run(tmp_path: Path, config: Path, *overrides: str):
+    runs = tmp_path / "runs"
+    result = runner.invoke(app, ["run", str(config), *overrides, "--runs", str(runs), "-q"])
+    return result, runs
+
+
+def _rows(run_dir: Path) -> list[dict]:
+    with (run_dir / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("algo", list(TINY))
+def test_every_algorithm_runs_a_tiny_budget(tmp_path, algo):
+    result, runs = _run(tmp_path, _write(tmp_path, algo=algo, **TINY[algo]))
+    assert result.exit_code == 0, result.output
+    (run_dir,) = runs.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "final_mean_return" in summary
+    assert (run_dir / "plots" / "learning_curve.png").stat().st_size > 0
+    assert any(row.get("eval/mean_return") for row in _rows(run_dir))
+    if algo not in ("mcts",):
+        assert list((run_dir / "checkpoints").glob("state-*.safetensors"))
+
+
+def test_sb3_metrics_reach_csv_and_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = _write(tmp_path, algo="ppo", env="CartPole-v1", total_steps=256, eval_every=128,
+                    params={"n_steps": 64, "batch_size": 64, "n_epochs": 2, "n_envs": 2})
+    result, runs = _run(tmp_path, config)
+    assert result.exit_code == 0, result.output
+    (run_dir,) = runs.iterdir()
+    columns = set(_rows(run_dir)[0])
+    for key in ("rollout/ep_rew_mean", "train/value_loss", "train/entropy_loss",
+                "charts/episodic_return", "eval/mean_return"):
+        assert key in columns
+    assert not any(key.startswith("time/") for key in columns)  # wall clock: TensorBoard only
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"rollout/ep_rew_mean", "train/value_loss", "time/fps", "eval/mean_return"} <= scalars
+    steps = [event.step for event in events.Scalars("train/value_loss")]
+    assert steps == sorted(steps) and steps[-1] <= 256
+
+
+def test_runs_are_deterministic(tmp_path):
+    config = _write(tmp_path, algo="actor_critic", env="CartPole-v1", total_steps=256,
+                    params={"num_envs": 2, "n_steps": 16})
+    first, runs = _run(tmp_path, config)
+    second, _ = _run(tmp_path, config)
+    assert first.exit_code == second.exit_code == 0
+    a, b = sorted(runs.iterdir())
+    assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"algo": "ppo", "env": "CartPol-v1", "total_steps": 10}, "did you mean 'CartPole-v1'"),
+        ({"algo": "dqn", "env": "Pendulum-v1", "total_steps": 10}, "dqn needs Discrete actions"),
+        ({"algo": "ppo", "env": "tests.recipes.test_rl:BrokenEnv", "total_steps": 10},
+         "fails gymnasium's check_env"),
+        ({"algo": "ppo", "env": "CartPole-v1", "total_steps": 10, "params": {"n_step": 8}},
+         "did you mean 'n_steps'"),
+        ({"algo": "q_learning", "env": "FrozenLake-v1", "total_steps": 10},
+         "counts its budget in episodes"),
+        ({"algo": "mcts", "env": "FrozenLake-v1"}, "mcts needs a model"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_run_dir(tmp_path, config, expected):
+    result, runs = _run(tmp_path, _write(tmp_path, **config))
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert expected in " ".join(result.output.split())
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+class BrokenEnv:
+    """Imported by the check_env case above: an env whose reset breaks the API."""
+
+    def __new__(cls, **kwargs):
+        import gymnasium as gym
+        import numpy as np
+
+        class _Broken(gym.Env):
+            observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+            action_space = gym.spaces.Discrete(2)
+
+            def reset(self, *, seed=None, options=None):
+                super().reset(seed=seed)
+                return np.zeros(2, np.float32)  # missing the info dict
+
+            def step(self, action):
+                return np.zeros(2, np.float32), 0.0, True, False, {}
+
+        return _Broken()
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_configs_validate(path):
+    config = validate_only(path, [])
+    assert config.recipe == "rl"
+
+
+def test_resume_continues_policy_gradient_run(tmp_path):
+    config = _write(tmp_path, algo="reinforce", env="CartPole-v1", total_steps=400,
+                    eval_every=100, params={"num_envs": 2})
+    first, runs = _run(tmp_path, config, "total_steps=200")
+    assert first.exit_code == 0, first.output
+    (run_dir,) = runs.iterdir()
+    # Raise the budget in the stored config, as if the first run had been interrupted.
+    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
+    stored["total_steps"] = 400
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(stored))
+    resumed = runner.invoke(app, ["run", "--resume", str(run_dir), "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    steps = [int(row["step"]) for row in _rows(run_dir)]
+    assert steps[0] < 200 and max(steps) >= 400 and steps == sorted(steps)
+
+
+@pytest.mark.slow
+def test_ppo_through_gmrl_run_solves_cartpole(tmp_path):
+    result, runs = _run(tmp_path, Path("configs/rl/cartpole.yaml"))
+    assert result.exit_code == 0, result.output
+    (run_dir,) = runs.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["final_mean_return"] >= 475
+    assert "rollout/ep_rew_mean" in _rows(run_dir)[0]

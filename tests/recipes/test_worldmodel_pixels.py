@@ -1,0 +1,57 @@
+"""End-to-end: `gmrl run configs/worldmodel/cartpole_pixels.yaml` with a tiny budget."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gmrl.cli import app
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "worldmodel" / "cartpole_pixels.yaml"
+TINY = [
+    "random_episodes=3",
+    "iterations=2",
+    "episodes_per_iteration=1",
+    "max_episode_steps=20",
+    "frames.size=[16,32]",
+    "model.first_vae_epochs=1",
+    "model.vae_epochs=1",
+    "model.first_rnn_steps=4",
+    "model.rnn_steps=2",
+    "model.hidden=16",
+    "model.vae_channels=4",
+    "controller.dream_steps=64",
+    "controller.num_envs=2",
+    "controller.ppo={n_steps: 32, batch_size: 32, n_epochs: 1}",
+    "controller.population=8",
+    "controller.elites=2",
+    "controller.plan_horizon=3",
+    "controller.plan_iterations=1",
+]
+
+
+@pytest.mark.parametrize("kind", ["ppo", "cem"])
+def test_tiny_pixel_run_completes(tmp_path, kind: str) -> None:
+    result = CliRunner().invoke(
+        app, ["run", str(CONFIG), *TINY, f"controller.kind={kind}", "--runs", str(tmp_path), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    run_dir = next(tmp_path.iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["real_env_steps"] > 0 and summary["final_return"] >= 1
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [0, 1, 2]
+    assert float(rows[-1]["charts/real_env_steps"]) == summary["real_env_steps"]
+    for plot in ("reconstructions.png", "dream_vs_real.png", "return.png"):
+        assert (run_dir / "plots" / plot).stat().st_size > 0
+    assert (run_dir / "checkpoints" / "world_model.safetensors").is_file()
+
+
+def test_bad_frame_size_is_a_one_line_config_error(tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["run", str(CONFIG), "frames.size=[30,64]", "--runs", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "frames.size" in result.output and not any(tmp_path.iterdir())

@@ -1,0 +1,205 @@
+"""RewardTuner: raises a reward under a KL leash, every estimator learns, bad steps stop cleanly."""
+
+import copy
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from gmrl.core.errors import GmrlError
+from gmrl.core.rundir import RunDir
+from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.sequence.markov import MarkovChain
+from gmrl.sequence.rewards import build_reward
+from gmrl.sequence.tuner import (
+    KLLimitExceeded,
+    NonFiniteLoss,
+    RewardTuner,
+    TunerConfig,
+    TuningStopped,
+)
+
+TARGET = 0  # a token the pre-trained model emits about 5% of the time
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> AutoregressiveModel:
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    data = MarkovChain.random(6, 0.5, g).sample(1000, 8, g)
+    torch.manual_seed(0)
+    model = AutoregressiveModel(vocab_size=6, seq_len=8, embed_dim=16, hidden=32, lr=1e-2)
+    model.fit(data, epochs=5, batch_size=100, generator=g)
+    return model
+
+
+def _reward_of(model: AutoregressiveModel, n: int = 2000) -> float:
+    samples = model.sample(n, generator=torch.Generator().manual_seed(123))
+    return float(build_reward("token_frequency", token=TARGET)(samples).mean())
+
+
+def _tune(model: AutoregressiveModel, steps: int, **settings) -> tuple[RewardTuner, list[dict]]:
+    policy = copy.deepcopy(model)
+    config = TunerConfig(**{"lr": 1e-2, "batch_size": 64, **settings})
+    tuner = RewardTuner(
+        policy, build_reward("token_frequency", token=TARGET), config,
+        generator=torch.Generator().manual_seed(1),
+    )
+    return tuner, tuner.train(steps)
+
+
+def _mean(history: list[dict], key: str, last: int = 10) -> float:
+    return sum(row[key] for row in history[-last:]) / last
+
+
+def test_reward_rises_while_the_kl_penalty_holds_the_policy_near_the_reference(pretrained) -> None:
+    before = _reward_of(pretrained)
+    loose, loose_history = _tune(pretrained, 40, estimator="rloo", beta=0.1)
+    tight, tight_history = _tune(pretrained, 40, estimator="rloo", beta=2.0)
+    loose_reward, tight_reward = _reward_of(loose.policy), _reward_of(tight.policy)
+    assert loose_reward > before + 0.1, (before, loose_reward)
+    # At the optimum, KL <= (max reward - reference reward) / beta < 10 nats; we stay well below.
+    assert _mean(loose_history, "kl") < 4.0
+    assert tight_reward < loose_reward - 0.08
+    assert _mean(tight_history, "kl") < _mean(loose_history, "kl") / 3
+    # The reference is frozen; the tuned policy is not.
+    assert all(torch.equal(a, b) for a, b in zip(
+        loose.reference.state_dict().values(), pretrained.state_dict().values(), strict=True
+    ))
+    for key in ("reward", "kl", "entropy", "distinct_1", "distinct_2", "unique", "beta"):
+        assert key in loose_history[-1]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"estimator": "reinforce"},
+        {"estimator": "reinforce", "baseline": "learned"},
+        {"estimator": "rloo", "group_size": 8},
+        {"estimator": "ppo", "ppo_epochs": 2},
+    ],
+    ids=["reinforce", "reinforce-learned", "rloo", "ppo"],
+)
+def test_every_estimator_raises_the_reward(pretrained, settings) -> None:
+    before = _reward_of(pretrained)
+    tuner, history = _tune(pretrained, 25, beta=0.1, **settings)
+    assert len(history) == 25 and tuner.step_count == 25
+    assert all(torch.isfinite(torch.tensor(list(row.values()))).all() for row in history)
+    assert _reward_of(tuner.policy) > before + 0.05
+
+
+def test_adaptive_kl_controller_pulls_the_kl_to_its_target(pretrained) -> None:
+    _, fixed = _tune(pretrained, 25, beta=0.1)
+    _, adaptive = _tune(pretrained, 25, beta=0.1, target_kl=0.05, kl_horizon=200)
+    assert adaptive[-1]["beta"] > 0.2  # the KL overshot the target, so beta was raised
+    assert _mean(adaptive, "kl", last=5) < 0.3 < _mean(fixed, "kl", last=5)
+
+
+def test_prompts_are_kept_and_only_completions_are_tuned(pretrained) -> None:
+    prompts = torch.tensor([[1, 2], [3, 3]])
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), build_reward("token_frequency", token=TARGET),
+        TunerConfig(batch_size=16, group_size=4), prompts=prompts,
+        generator=torch.Generator().manual_seed(0),
+    )
+    tokens, mask = tuner._sample()
+    assert any(torch.equal(row[:2], p) for row in tokens for p in prompts)
+    assert all(any(torch.equal(row[:2], p) for p in prompts) for row in tokens)
+    assert torch.equal(mask[:, :2], torch.zeros(16, 2)) and bool(mask[:, 2:].all())
+    assert tuner.step()["kl"] == pytest.approx(0.0, abs=1e-6)  # policy == reference at step 0
+
+
+def test_step_rewards_are_credited(pretrained) -> None:
+    def per_position(tokens: torch.Tensor) -> torch.Tensor:
+        return (tokens == TARGET).float()
+
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), lambda tokens: torch.zeros(len(tokens)),
+        TunerConfig(lr=1e-2, beta=0.1), step_reward_fn=per_position,
+        generator=torch.Generator().manual_seed(0),
+    )
+    before = _reward_of(pretrained)
+    tuner.train(25)
+    assert "step_reward" in tuner.history[-1]
+    assert _reward_of(tuner.policy) > before + 0.05
+
+
+def test_nan_reward_stops_and_keeps_the_last_good_weights(pretrained) -> None:
+    calls = {"n": 0}
+
+    def flaky(tokens: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        reward = (tokens == TARGET).float().mean(1)
+        return reward if calls["n"] <= 2 else reward * float("nan")
+
+    tuner = RewardTuner(copy.deepcopy(pretrained), flaky, TunerConfig(lr=1e-2),
+                        generator=torch.Generator().manual_seed(0))
+    tuner.train(2)
+    good = copy.deepcopy(tuner.policy.state_dict())
+    assert not all(torch.equal(good[k], v) for k, v in pretrained.state_dict().items())
+    with pytest.raises(NonFiniteLoss, match="not finite") as stop:
+        tuner.train(5)
+    assert isinstance(stop.value, GmrlError) and "\n" not in str(stop.value)
+    assert tuner.step_count == 2 and stop.value.step == 2
+    assert all(torch.equal(good[k], v) for k, v in tuner.policy.state_dict().items())
+    assert all(torch.isfinite(p).all() for p in tuner.policy.parameters())
+
+
+@pytest.mark.parametrize("estimator", ["rloo", "ppo"])
+def test_kl_explosion_stops_and_restores_the_pre_step_weights(pretrained, estimator) -> None:
+    policy = copy.deepcopy(pretrained)
+    initial = copy.deepcopy(policy.state_dict())
+    tuner = RewardTuner(
+        policy, build_reward("token_frequency", token=TARGET),
+        TunerConfig(estimator=estimator, lr=1e-2, kl_limit=1e-4),
+        generator=torch.Generator().manual_seed(0),
+    )
+    with pytest.raises(KLLimitExceeded, match="kl_limit"):
+        tuner.train(3)
+    assert tuner.step_count == 0
+    assert all(torch.equal(initial[k], v) for k, v in policy.state_dict().items())
+
+
+def test_a_stop_never_overwrites_the_last_good_checkpoint(pretrained, tmp_path) -> None:
+    run = RunDir.create(tmp_path, "tune", "recipe: tune\n", quiet=True)
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), build_reward("token_frequency", token=TARGET),
+        TunerConfig(lr=1e-2, beta=0.0, kl_limit=1.0), generator=torch.Generator().manual_seed(0),
+    )
+    with pytest.raises(KLLimitExceeded):
+        tuner.train(200, run=run, checkpoint_every=1)
+    run.close()
+    assert tuner.step_count >= 1  # some good steps happened before the KL blew past 1 nat
+    step, state = run.load_latest_checkpoint()
+    assert step == tuner.step_count
+    on_disk = state["tuner"]["policy"]
+    assert all(torch.equal(on_disk[k], v) for k, v in tuner.policy.state_dict().items())
+    assert [int(r["step"]) for r in run.rows][-1] == tuner.step_count  # bad step not logged
+
+
+def test_state_dict_round_trip_resumes_identically(pretrained) -> None:
+    first, _ = _tune(pretrained, 3, estimator="reinforce", beta=0.1)
+    saved = copy.deepcopy(first.state_dict())
+    expected = first.step()
+    second, _ = _tune(pretrained, 0, estimator="reinforce", beta=0.1)
+    second.load_state_dict(saved)
+    assert second.step() == pytest.approx(expected)
+
+
+def test_bad_settings_are_rejected(pretrained) -> None:
+    with pytest.raises(ValidationError, match="group_size"):
+        TunerConfig(estimator="rloo", group_size=1)
+    with pytest.raises(ValidationError, match="multiple"):
+        TunerConfig(batch_size=10, group_size=4)
+    tuner = RewardTuner(copy.deepcopy(pretrained), lambda t: torch.zeros(len(t), 2))
+    with pytest.raises(ValueError, match="reward_fn must return"):
+        tuner.step()
+    assert issubclass(KLLimitExceeded, TuningStopped)
