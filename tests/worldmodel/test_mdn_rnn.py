@@ -8,7 +8,6 @@ import torch
 
 from gmrl.core.errors import CheckpointError
 from gmrl.worldmodel.base import WorldModel
-from gmrl.worldmodel.latent_dream import LatentDreamVecEnv
 from gmrl.worldmodel.latent_model import LatentWorldModel, PaddedEpisodes, split_episodes
 from gmrl.worldmodel.mdn_rnn import MDNRNN, MDNOutput, mixture_log_prob
 
@@ -139,21 +138,3 @@ def test_fit_from_transitions_and_save_load(tmp_path) -> None:
     assert torch.equal(again.initial_state(frames[:3]), model.initial_state(frames[:3]))
     with pytest.raises(CheckpointError):
         LatentWorldModel.load(tmp_path / "missing.safetensors")
-
-
-def test_dream_vec_env_runs_sb3_style() -> None:
-    from gymnasium import spaces
-
-    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=8)
-    starts = torch.randn(10, model.state_dim)
-    env = LatentDreamVecEnv(model, starts, spaces.Discrete(2), num_envs=6, horizon=3)
-    obs = env.reset()
-    assert obs.shape == (6, 12) and obs.dtype == np.float32
-    ends = 0
-    for _ in range(3):
-        obs, reward, done, infos = env.step(np.ones(6, dtype=np.int64))
-        ends += int(done.sum())
-        assert obs.shape == (6, 12) and reward.shape == (6,) and done.shape == (6,)
-        for flag, info in zip(done, infos, strict=True):
-            assert flag == ("terminal_observation" in info)
-    assert ends >= 6  # the horizon of 3 ends every dream at least once

@@ -39,3 +39,20 @@ def test_bad_settings_are_env_errors() -> None:
         make_pixel_env("CartPol-v1")
     with pytest.raises(EnvError, match="resize"):
         make_pixel_env("CartPole-v1", resize="bicubic")
+    with pytest.raises(EnvError, match="action_repeat"):
+        make_pixel_env("CartPole-v1", action_repeat=0)
+
+
+def test_action_repeat_counts_env_steps_and_sums_rewards() -> None:
+    env = make_pixel_env("CartPole-v1", size=(16, 32), action_repeat=3)
+    check_env(env, skip_render_check=True)
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step(0)
+    assert (info["env_steps"], reward, terminated) == (3, 3.0, False)
+    steps, done = 3, False
+    while not done:  # pushing one way ends the episode; the last repeat may be cut short
+        _, reward, terminated, truncated, info = env.step(0)
+        steps += info["env_steps"]
+        done = terminated or truncated
+    assert info["env_steps"] == reward and 1 <= info["env_steps"] <= 3
+    assert 8 <= steps < 60  # a real CartPole episode under a constant push

@@ -179,11 +179,10 @@ class DDPM(VectorModel):
         mean_t, var_t = self.sqrt_alpha_bar[-1] * x0, 1 - self.sqrt_alpha_bar[-1] ** 2
         prior = 0.5 * (var_t + mean_t.pow(2) - 1 - var_t.log()).sum(-1)
         # All (point, step) pairs, flattened point-major and evaluated in chunks of rows.
-        point = torch.arange(n, device=self.device).repeat_interleave(steps)
-        step = torch.arange(steps, device=self.device).repeat(n)
         terms = []
-        for rows in torch.arange(n * steps, device=self.device).split(chunk_rows):
-            p, t = point[rows], step[rows]
+        for start in range(0, n * steps, chunk_rows):
+            rows = torch.arange(start, min(start + chunk_rows, n * steps), device=self.device)
+            p, t = rows // steps, rows % steps
             noise = standard_normal((len(rows), dim), generator, self.device)
             error = self.predict_noise(self._diffuse(x0[p], t, noise), t) - noise
             mean_gap2 = (self.mean_coef[t, None] * error).pow(2)  # (mu_q - mu_theta)^2

@@ -41,6 +41,7 @@ class FrameSection(StrictModel):
     size: tuple[int, int] = (32, 64)
     stack: int = Field(2, ge=1, le=4)
     resize: Literal["area", "max"] = "area"
+    action_repeat: int = Field(3, ge=1, description="env steps per decision (one frame each)")
 
 
 class ModelSection(StrictModel):
@@ -92,7 +93,7 @@ class Config(RecipeConfig):
     random_episodes: int = Field(
         40, ge=2, description="random-policy episodes before the first fit"
     )
-    iterations: int = Field(6, ge=1)
+    iterations: int = Field(10, ge=1)
     episodes_per_iteration: int = Field(
         5, ge=1, description="real episodes per iteration (data + eval)"
     )
@@ -106,6 +107,7 @@ def make_env(config: Config) -> PixelObservation:
         size=config.frames.size,
         stack=config.frames.stack,
         resize=config.frames.resize,
+        action_repeat=config.frames.action_repeat,
         **kwargs,
     )
 
@@ -142,25 +144,30 @@ def build_model(config: Config, env: PixelObservation) -> LatentWorldModel:
     )
 
 
-def random_episode(env: PixelObservation, generator: torch.Generator, seed: int) -> Episode:
-    """One real episode with uniformly random actions."""
+def random_episode(
+    env: PixelObservation, generator: torch.Generator, seed: int
+) -> tuple[Episode, int]:
+    """One real episode with uniformly random actions, and the env steps it took."""
     frame, _ = env.reset(seed=seed)
     frames, actions, rewards, terminals = [frame], [], [], []
-    done = False
+    done, env_steps = False, 0
+    n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     while not done:
-        action = int(torch.randint(env.action_space.n, (), generator=generator))  # type: ignore[attr-defined]
-        frame, reward, terminated, truncated, _ = env.step(action)
+        action = int(torch.randint(n_actions, (), generator=generator))
+        frame, reward, terminated, truncated, info = env.step(action)
+        env_steps += int(info.get("env_steps", 1))
         frames.append(frame)
         actions.append(action)
         rewards.append(reward)
         terminals.append(terminated)
         done = terminated or truncated
-    return Episode(
+    episode = Episode(
         torch.as_tensor(np.stack(frames)),
         torch.tensor(actions),
         torch.tensor(rewards, dtype=torch.float32),
         torch.tensor(terminals),
     )
+    return episode, env_steps
 
 
 # ---------------------------------------------------------------------------- checkpoint helpers
@@ -278,10 +285,10 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
 
     if start == 0:  # random warm-up
         for index in range(config.random_episodes):
-            episodes.append(
-                random_episode(env, action_generator, seed=config.seed * 100_000 + index)
-            )
-        real_steps = sum(len(e) for e in episodes)
+            seed = config.seed * 100_000 + index
+            episode, env_steps = random_episode(env, action_generator, seed=seed)
+            episodes.append(episode)
+            real_steps += env_steps
         random_return = float(np.mean([float(e.rewards.sum()) for e in episodes]))
         run.log(0, {"charts/episodic_return": random_return, "charts/real_env_steps": real_steps})
     random_return = float(
@@ -340,12 +347,12 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
             for index in range(config.episodes_per_iteration):
                 if reset_hook is not None:
                     reset_hook()
-                episode, episode_return = controller.run_episode(
+                episode, episode_return, env_steps = controller.run_episode(
                     env, seed=config.seed * 100_000 + 50_000 + iteration * 100 + index
                 )
                 episodes.append(episode)
                 new_returns.append(episode_return)
-                real_steps += len(episode)
+                real_steps += env_steps
             metrics.update(
                 {
                     "charts/episodic_return": float(np.mean(new_returns)),

@@ -5,7 +5,7 @@ ALGORITHMS: dict[str, str] = {
     "sarsa": "tabular, on-policy TD control",
     "value_iteration": "dynamic programming on a known model (env.P)",
     "policy_iteration": "dynamic programming on a known model (env.P)",
-    "mcts": "UCT tree search over a resettable model",
+    "mcts": "UCT/PUCT tree search over a batched functional model (true simulator or world model)",
     "reinforce": "policy gradient with a learned baseline (gmrl)",
     "actor_critic": "advantage actor-critic (gmrl)",
     "ppo": "Stable-Baselines3 PPO",

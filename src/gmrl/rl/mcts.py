@@ -131,7 +131,8 @@ class MCTS:
         with np.errstate(invalid="ignore", divide="ignore"):
             q = np.where(visits > 0, tree.value_sum[0] / visits, np.nan)
         best = np.flatnonzero(visits == visits.max())
-        action = int(best[np.nanargmax(q[best])]) if len(best) > 1 else int(best[0])
+        tied_and_tried = len(best) > 1 and not np.isnan(q[best]).all()
+        action = int(best[np.nanargmax(q[best])]) if tied_and_tried else int(best[0])
         root_value = float(tree.value_sum[0].sum() / max(visits.sum(), 1.0))
         return SearchResult(action, visits.copy(), q, root_value, done)
 

@@ -98,3 +98,18 @@ class CartPoleModel:
             np.abs(new_theta) > self.theta_threshold
         )
         return next_states, np.ones(len(next_states)), terminated
+
+
+def search_model_for(env: gym.Env) -> SearchModel:
+    """The true-dynamics `SearchModel` gmrl has for `env`, or a one-line `EnvError`.
+
+    Only CartPole has one so far; other envs need a learned world model wrapped for planning.
+    """
+    if isinstance(env.unwrapped, CartPoleEnv):
+        return CartPoleModel(env)
+    name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+    raise EnvError(
+        f"gmrl has no model of {name} for MCTS to plan with (only CartPole: "
+        "gmrl.rl.search_model.CartPoleModel); use CartPole-v1, a learned world model, "
+        "or another algorithm"
+    )

@@ -129,14 +129,20 @@ class LatentController:
     def __init__(self, model: LatentWorldModel, policy: Policy) -> None:
         self.model, self.policy = model, policy
 
-    def run_episode(self, env: gym.Env, seed: int | None = None) -> tuple[Episode, float]:
-        """One real episode: returns it (frames, actions, rewards, terminations) and its return."""
+    def run_episode(self, env: gym.Env, seed: int | None = None) -> tuple[Episode, float, int]:
+        """One real episode: (the episode, its return, underlying env steps taken).
+
+        Env steps come from `info["env_steps"]` (set by `PixelObservation` under action
+        repeat) and default to one per call of `env.step`.
+        """
         frame, _ = env.reset(seed=seed)
         frames, actions, rewards, terminals = [frame], [], [], []
+        env_steps = 0
         state = self.model.initial_state(torch.as_tensor(frame)[None])
         while True:
             action = np.asarray(self.policy(state.cpu().numpy().astype(np.float32)))[0]
-            frame, reward, terminated, truncated, _ = env.step(action)
+            frame, reward, terminated, truncated, info = env.step(action)
+            env_steps += int(info.get("env_steps", 1))
             frames.append(frame)
             actions.append(action)
             rewards.append(reward)
@@ -152,4 +158,4 @@ class LatentController:
             rewards=torch.tensor(rewards, dtype=torch.float32),
             terminated=torch.tensor(terminals, dtype=torch.bool),
         )
-        return episode, float(sum(rewards))
+        return episode, float(sum(rewards)), env_steps

@@ -13,7 +13,9 @@ stacked over the last `stack` frames. One frame shows where the cart and pole ar
 they are going; two frames make velocity observable, so a model of the frames can be Markovian.
 Observations are channel-first `uint8` (the layout SB3's CNN policies and our conv VAE expect);
 the wrapped env's true state is not exposed, so whatever learns from these frames learns from
-pixels alone.
+pixels alone. `action_repeat=k` holds each action for k env steps and renders once (the standard
+trick of pixel control, e.g. PlaNet): one decision's effect on the picture grows about k^2-fold,
+which is what makes CartPole's tiny per-step pushes visible at 32x64.
 """
 
 from collections import deque
@@ -44,9 +46,16 @@ class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         grayscale: bool = True,
         crop_rows: tuple[float, float] | None = None,
         resize: str = "area",
+        action_repeat: int = 1,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
-            self, size=size, stack=stack, grayscale=grayscale, crop_rows=crop_rows, resize=resize
+            self,
+            size=size,
+            stack=stack,
+            grayscale=grayscale,
+            crop_rows=crop_rows,
+            resize=resize,
+            action_repeat=action_repeat,
         )
         super().__init__(env)
         if env.render_mode != "rgb_array":
@@ -54,8 +63,12 @@ class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 f"{env.spec.id if env.spec else env}: PixelObservation needs "
                 "render_mode='rgb_array' (use make_pixel_env)"
             )
-        if stack < 1 or min(size) < 8:
-            raise EnvError(f"bad pixel settings stack={stack} size={size}: need stack>=1, size>=8")
+        if stack < 1 or min(size) < 8 or action_repeat < 1:
+            raise EnvError(
+                f"bad pixel settings stack={stack} size={size} action_repeat={action_repeat}: "
+                "need stack >= 1, size >= 8, action_repeat >= 1"
+            )
+        self.action_repeat = int(action_repeat)
         if crop_rows is not None and not 0.0 <= crop_rows[0] < crop_rows[1] <= 1.0:
             raise EnvError(f"crop_rows={crop_rows} must satisfy 0 <= top < bottom <= 1")
         if resize not in ("area", "max"):
@@ -102,9 +115,20 @@ class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return self._observation(), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        _, reward, terminated, truncated, info = self.env.step(action)
+        """Apply `action` `action_repeat` times (stopping at episode end), then render once.
+
+        The reward is the sum over the repeats; `info["env_steps"]` says how many underlying
+        env steps were taken, so sample counts stay honest.
+        """
+        total, steps = 0.0, 0
+        terminated = truncated = False
+        info: dict[str, Any] = {}
+        while steps < self.action_repeat and not (terminated or truncated):
+            _, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            steps += 1
         self._frames.append(self.frame())
-        return self._observation(), float(reward), terminated, truncated, info
+        return self._observation(), total, terminated, truncated, {**info, "env_steps": steps}
 
 
 def make_pixel_env(
@@ -115,6 +139,7 @@ def make_pixel_env(
     grayscale: bool = True,
     crop_rows: tuple[float, float] | str | None = "auto",
     resize: str = "area",
+    action_repeat: int = 1,
     **make_kwargs: Any,
 ) -> PixelObservation:
     """`gym.make(env_id, render_mode="rgb_array")` wrapped in `PixelObservation`.
@@ -130,5 +155,11 @@ def make_pixel_env(
         ) from exc
     crop = DEFAULT_CROPS.get(env_id) if crop_rows == "auto" else crop_rows
     return PixelObservation(  # type: ignore[arg-type]
-        env, size=size, stack=stack, grayscale=grayscale, crop_rows=crop, resize=resize
+        env,
+        size=size,
+        stack=stack,
+        grayscale=grayscale,
+        crop_rows=crop,
+        resize=resize,
+        action_repeat=action_repeat,
     )
