@@ -120,7 +120,7 @@ def test_algorithm_space_mismatch(algo, env_id, needed):
 def test_dp_needs_transition_model(user_module):
     env = make_env(f"{user_module}:GoodEnv")
     env.observation_space = spaces.Discrete(4)  # discrete, but no env.P
-    with pytest.raises(EnvError, match="env.unwrapped.P"):
+    with pytest.raises(EnvError, match=r"env\.unwrapped\.P"):
         check_algorithm_supports("value_iteration", env)
 
 

@@ -29,7 +29,9 @@ def test_dream_vec_env_steps_a_batch_and_resets_finished_dreams() -> None:
 def test_ppo_learns_in_the_dream_and_acts_from_frames() -> None:
     torch.manual_seed(0)
     model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=8, vae_channels=4)
-    dream = LatentDreamVecEnv(model, torch.randn(20, model.state_dim), spaces.Discrete(2), num_envs=4)
+    dream = LatentDreamVecEnv(
+        model, torch.randn(20, model.state_dim), spaces.Discrete(2), num_envs=4
+    )
     agent = PPO("MlpPolicy", dream, n_steps=16, batch_size=32, n_epochs=1, seed=0, device="cpu")
     agent.learn(64)
     env = make_pixel_env("CartPole-v1", size=(16, 32), action_repeat=2)

@@ -62,7 +62,7 @@ def test_mdn_rnn_beats_copy_and_unconditional_baselines(trained) -> None:
 
 def test_termination_head_beats_the_base_rate(trained) -> None:
     model, _, test = trained
-    out = model.rnn(test.z[:, :-1], test.actions)
+    out = model.rnn(test.z[:, :-1], test.actions, z_next=test.z[:, 1:])
     p = torch.sigmoid(out.done_logit)[test.mask]
     actual = test.terminated[test.mask]
     rate = actual.mean()
@@ -74,9 +74,7 @@ def test_termination_head_beats_the_base_rate(trained) -> None:
 
 def test_mixture_log_prob_matches_a_single_gaussian() -> None:
     mean, log_std = torch.tensor([[[0.5, -1.0]]]), torch.tensor([[[0.1, -0.3]]])
-    out = MDNOutput(
-        torch.zeros(1, 1), mean, log_std, torch.zeros(1), torch.zeros(1), torch.zeros(1, 4)
-    )
+    out = MDNOutput(torch.zeros(1, 1), mean, log_std, hidden=torch.zeros(1, 4))
     target = torch.tensor([[0.2, 0.0]])
     expected = torch.distributions.Normal(mean[0, 0], log_std[0, 0].exp()).log_prob(target[0]).sum()
     assert torch.allclose(mixture_log_prob(out, target)[0], expected, atol=1e-5)

@@ -180,9 +180,10 @@ class LatentWorldModel(WorldModel):
         out = self.rnn.heads(h_next, z)
         tau = self.temperature if temperature is None else temperature
         z_next = self.rnn.sample_next(out, temperature=tau, generator=generator)
-        uniform = torch.rand(out.done_logit.shape, generator=generator).to(z.device)
-        terminated = uniform < torch.sigmoid(out.done_logit)
-        return torch.cat([z_next, h_next], -1), out.reward, terminated
+        reward, done_logit = self.rnn.outcome(h_next, z_next)
+        uniform = torch.rand(done_logit.shape, generator=generator).to(z.device)
+        terminated = uniform < torch.sigmoid(done_logit)
+        return torch.cat([z_next, h_next], -1), reward, terminated
 
     def fit(self, transitions: Transitions, **kwargs: Any) -> dict[str, float]:
         """Fit to time-ordered transitions whose obs/next_obs are uint8 frames."""
@@ -311,7 +312,9 @@ class LatentWorldModel(WorldModel):
             valid = t < data.lengths[e][:, None]
             t = t.clamp_max(last_t)
             rows = e[:, None]
-            out = self.rnn(data.z[rows, t], data.actions[rows, t], hidden[e, s])
+            out = self.rnn(
+                data.z[rows, t], data.actions[rows, t], hidden[e, s], data.z[rows, t + 1]
+            )
             losses = self.rnn.loss(
                 out, data.z[rows, t + 1], data.rewards[rows, t], data.terminated[rows, t], valid
             )

@@ -2,15 +2,16 @@
 
 ```python
 rnn = MDNRNN(z_dim=16, action_dim=2, discrete=True)
-out = rnn(z[:, :-1], actions, h0)        # teacher-forced over (batch, T) sequences
+out = rnn(z[:, :-1], actions, h0, z[:, 1:])   # teacher-forced over (batch, T) sequences
 loss = rnn.loss(out, z[:, 1:], rewards, terminated, mask)
 h1 = rnn.advance(h, z_t, a_t)            # one step of the recurrence
 z_next = rnn.sample_next(h1, z_t, temperature=1.0, generator=g)
 ```
 
-The recurrence `h_{t+1} = GRU(h_t, [z_t, a_t])` summarises the past; the heads read
-`[h_{t+1}, z_t]` and give a K-component diagonal-Gaussian mixture over `z_{t+1}` (means are
-offsets from `z_t`, so "nothing moves" is the easy default), a reward and a termination logit.
+The recurrence `h_{t+1} = GRU(h_t, [z_t, a_t])` summarises the past; the mixture head reads
+`[h_{t+1}, z_t]` and gives a K-component diagonal-Gaussian mixture over `z_{t+1}` (means are
+offsets from `z_t`, so "nothing moves" is the easy default); the reward and termination heads
+read `[h_{t+1}, z_{t+1}]` (the real next latent in training, the sampled one in a dream).
 Sampling follows Ha & Schmidhuber: temperature `tau` divides the mixture logits and multiplies
 the variances, so `tau < 1` gives a calmer dream and `tau > 1` a harder one.
 """
@@ -30,9 +31,9 @@ class MDNOutput:
     logits: torch.Tensor  # (..., K)
     means: torch.Tensor  # (..., K, D)
     log_stds: torch.Tensor  # (..., K, D)
-    reward: torch.Tensor  # (...)
-    done_logit: torch.Tensor  # (...)
     hidden: torch.Tensor  # (..., H): h_{t+1} for every step
+    reward: torch.Tensor | None = None  # (...), when z_{t+1} was given
+    done_logit: torch.Tensor | None = None  # (...), when z_{t+1} was given
 
 
 def mixture_log_prob(out: MDNOutput, target: torch.Tensor) -> torch.Tensor:
@@ -75,29 +76,43 @@ class MDNRNN(nn.Module):
             return F.one_hot(action.long(), self.action_dim).float()
         return action.float()
 
-    def heads(self, hidden: torch.Tensor, z: torch.Tensor) -> MDNOutput:
-        features = torch.cat([hidden, z], -1)
-        raw = self.mdn(features)
+    def outcome(self, hidden: torch.Tensor, z_next: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Reward and termination logit of the transition into `z_next` (given `h_{t+1}`).
+
+        They read the *next* latent: whether CartPole's pole has fallen past 12 degrees is
+        visible in the next frame, a far easier question than foreseeing it from the current one.
+        """
+        features = torch.cat([hidden, z_next], -1)
+        return self.reward_head(features).squeeze(-1), self.done_head(features).squeeze(-1)
+
+    def heads(
+        self, hidden: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor | None = None
+    ) -> MDNOutput:
+        """Mixture over z_{t+1} from `[h_{t+1}, z_t]`; reward and termination if `z_next` given."""
+        raw = self.mdn(torch.cat([hidden, z], -1))
         k, d = self.mixtures, self.z_dim
         logits = raw[..., :k]
         means = z.unsqueeze(-2) + raw[..., k : k + k * d].unflatten(-1, (k, d))
         log_stds = raw[..., k + k * d :].unflatten(-1, (k, d)).clamp(-7.0, 2.0)
-        return MDNOutput(
-            logits=logits,
-            means=means,
-            log_stds=log_stds,
-            reward=self.reward_head(features).squeeze(-1),
-            done_logit=self.done_head(features).squeeze(-1),
-            hidden=hidden,
-        )
+        out = MDNOutput(logits=logits, means=means, log_stds=log_stds, hidden=hidden)
+        if z_next is not None:
+            out.reward, out.done_logit = self.outcome(hidden, z_next)
+        return out
 
     def forward(
-        self, z: torch.Tensor, action: torch.Tensor, h0: torch.Tensor | None = None
+        self,
+        z: torch.Tensor,
+        action: torch.Tensor,
+        h0: torch.Tensor | None = None,
+        z_next: torch.Tensor | None = None,
     ) -> MDNOutput:
-        """Teacher-forced pass over `(batch, T)` latents `z_0..z_{T-1}` and actions."""
+        """Teacher-forced pass over `(batch, T)` latents `z_0..z_{T-1}` and actions.
+
+        With the real `z_next` (`z_1..z_T`) the reward and termination heads are evaluated too.
+        """
         inputs = torch.cat([z, self.action_features(action)], -1)
         hidden, _ = self.gru(inputs, None if h0 is None else h0.unsqueeze(0).contiguous())
-        return self.heads(hidden, z)
+        return self.heads(hidden, z, z_next)
 
     def advance(self, h: torch.Tensor, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """One recurrence step for a batch: `h_{t+1} = GRU(h_t, [z_t, a_t])`."""
@@ -113,7 +128,11 @@ class MDNRNN(nn.Module):
         terminated: torch.Tensor,
         mask: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """Masked means of the latent NLL (per dimension), reward MSE and termination BCE."""
+        """Masked means of the latent NLL (per dimension), reward MSE and termination BCE.
+
+        `out` must come from a pass that was given `z_next` (so the outcome heads ran).
+        """
+        assert out.reward is not None and out.done_logit is not None, "pass z_next to forward"
         weight = mask.float()
         count = weight.sum().clamp_min(1.0)
         nll = -(mixture_log_prob(out, z_next) * weight).sum() / count / self.z_dim

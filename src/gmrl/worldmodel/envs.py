@@ -1,0 +1,75 @@
+"""Make the real environment from a Gymnasium id or a `"module:Class"` path, with clear errors.
+
+World-model agents need vector observations (a `Box`) and `Box` or `Discrete` actions; anything
+else is refused up front with one line naming the problem.
+"""
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+from gmrl.core.errors import ConfigError, EnvError
+
+
+def import_object(path: str, what: str) -> Any:
+    """Import `"package.module:name"`; a `ConfigError` names what was wanted if it fails."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"{what} '{path}' must look like 'package.module:name'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{what} '{path}': cannot import module '{module_name}' ({exc})") from exc
+    if not hasattr(module, attribute):
+        raise ConfigError(f"{what} '{path}': module '{module_name}' has no '{attribute}'")
+    return getattr(module, attribute)
+
+
+def env_factory(
+    env_id: str, kwargs: dict[str, Any] | None = None, max_episode_steps: int | None = None
+) -> Callable[[], gym.Env]:
+    """A zero-argument builder for the env `env_id` (registered id or `"module:Class"`)."""
+    kwargs = dict(kwargs or {})
+    if ":" in env_id and env_id.split(":", 1)[0] and env_id not in gym.registry:
+        env_class = import_object(env_id, "env")
+
+        def make() -> gym.Env:
+            env = env_class(**kwargs)
+            if not isinstance(env, gym.Env):
+                raise EnvError(f"'{env_id}' built a {type(env).__name__}, not a gymnasium.Env")
+            if max_episode_steps is not None:
+                env = gym.wrappers.TimeLimit(env, max_episode_steps)
+            return env
+
+        return make
+    if env_id not in gym.registry:
+        import difflib
+
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise EnvError(
+            f"unknown Gymnasium env '{env_id}'{hint} (or give your own class as 'module:Class')"
+        )
+    extra = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+    return lambda: gym.make(env_id, **kwargs, **extra)
+
+
+def check_world_model_env(env: gym.Env, env_id: str) -> None:
+    """Refuse envs a vector-state world model cannot handle, with the reason."""
+    if not isinstance(env.observation_space, spaces.Box):
+        raise EnvError(
+            f"env '{env_id}' has {type(env.observation_space).__name__} observations: the "
+            "ensemble world model needs a Box (vector) observation space"
+        )
+    if len(env.observation_space.shape) != 1:
+        raise EnvError(
+            f"env '{env_id}' has observations of shape {env.observation_space.shape}: flatten them "
+            "(gymnasium.wrappers.FlattenObservation) or use the pixel world model"
+        )
+    if not isinstance(env.action_space, (spaces.Box, spaces.Discrete)):
+        raise EnvError(
+            f"env '{env_id}' has {type(env.action_space).__name__} actions: use Box or Discrete"
+        )
