@@ -29,10 +29,20 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results" / "worldmodel_vs_sb3.json"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "worldmodel"
 SETTINGS: dict[str, dict[str, Any]] = {
-    "CartPole-v1": {"config": "cartpole.yaml", "sb3": "PPO", "threshold": 475.0,
-                    "eval_every": 500, "max_steps": {"gmrl": 5000, "sb3": 100_000}},
-    "Pendulum-v1": {"config": "pendulum.yaml", "sb3": "SAC", "threshold": -200.0,
-                    "eval_every": 250, "max_steps": {"gmrl": 3000, "sb3": 20_000}},
+    "CartPole-v1": {
+        "config": "cartpole.yaml",
+        "sb3": "PPO",
+        "threshold": 475.0,
+        "eval_every": 500,
+        "max_steps": {"gmrl": 5000, "sb3": 100_000},
+    },
+    "Pendulum-v1": {
+        "config": "pendulum.yaml",
+        "sb3": "SAC",
+        "threshold": -200.0,
+        "eval_every": 250,
+        "max_steps": {"gmrl": 3000, "sb3": 20_000},
+    },
 }
 EVAL_EPISODES = 10
 
@@ -48,8 +58,11 @@ def run_gmrl(env_id: str, seed: int, max_steps: int, eval_every: int, threshold:
     from gmrl.recipes import load_recipe
     from gmrl.recipes.worldmodel import build_agent
 
-    config = load_config(CONFIGS / SETTINGS[env_id]["config"], [f"seed={seed}", "device=cpu"],
-                         lambda name: load_recipe(name).Config)
+    config = load_config(
+        CONFIGS / SETTINGS[env_id]["config"],
+        [f"seed={seed}", "device=cpu"],
+        lambda name: load_recipe(name).Config,
+    )
     seed_everything(seed)
     agent = build_agent(config)
     train_s, curve = 0.0, []
@@ -59,15 +72,19 @@ def run_gmrl(env_id: str, seed: int, max_steps: int, eval_every: int, threshold:
         train_s += time.perf_counter() - start
         mean_return = agent.evaluate(EVAL_EPISODES, seed=eval_seed(seed))
         curve.append([agent.real_steps, mean_return])
-        print(f"  gmrl {env_id} seed {seed}: {agent.real_steps} steps, return {mean_return:.1f}, "
-              f"{train_s:.0f}s", flush=True)
+        print(
+            f"  gmrl {env_id} seed {seed}: {agent.real_steps} steps, return {mean_return:.1f}, "
+            f"{train_s:.0f}s",
+            flush=True,
+        )
         if mean_return >= threshold:
             return {"steps": agent.real_steps, "seconds": train_s, "reached": True, "curve": curve}
     return {"steps": None, "seconds": train_s, "reached": False, "curve": curve}
 
 
-def run_sb3(env_id: str, algo_name: str, seed: int, max_steps: int, eval_every: int,
-            threshold: float) -> dict:
+def run_sb3(
+    env_id: str, algo_name: str, seed: int, max_steps: int, eval_every: int, threshold: float
+) -> dict:
     """Train SB3 (default hyper-parameters) with the same evaluation protocol."""
     import gymnasium as gym
     import stable_baselines3 as sb3
@@ -75,8 +92,9 @@ def run_sb3(env_id: str, algo_name: str, seed: int, max_steps: int, eval_every: 
 
     from gmrl.worldmodel.agent import evaluate_policy
 
-    algo = getattr(sb3, algo_name)("MlpPolicy", gym.make(env_id), seed=seed, verbose=0,
-                                   device="cpu")
+    algo = getattr(sb3, algo_name)(
+        "MlpPolicy", gym.make(env_id), seed=seed, verbose=0, device="cpu"
+    )
     record: dict[str, Any] = {"steps": None, "reached": False, "curve": []}
 
     class Evaluate(BaseCallback):
@@ -90,14 +108,18 @@ def run_sb3(env_id: str, algo_name: str, seed: int, max_steps: int, eval_every: 
             mean_return = evaluate_policy(
                 lambda: gym.make(env_id),
                 lambda obs, _: self.model.predict(obs, deterministic=True)[0],
-                episodes=EVAL_EPISODES, seed=eval_seed(seed),
+                episodes=EVAL_EPISODES,
+                seed=eval_seed(seed),
             )
             self.paused += time.perf_counter() - pause
             record["seconds"] = time.perf_counter() - self.start - self.paused
             record["curve"].append([self.num_timesteps, mean_return])
             if len(record["curve"]) % 10 == 0 or mean_return >= threshold:
-                print(f"  {algo_name} {env_id} seed {seed}: {self.num_timesteps} steps, "
-                      f"return {mean_return:.1f}, {record['seconds']:.0f}s", flush=True)
+                print(
+                    f"  {algo_name} {env_id} seed {seed}: {self.num_timesteps} steps, "
+                    f"return {mean_return:.1f}, {record['seconds']:.0f}s",
+                    flush=True,
+                )
             if mean_return >= threshold:
                 record["steps"], record["reached"] = self.num_timesteps, True
                 return False
@@ -122,8 +144,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--envs", default="CartPole-v1,Pendulum-v1")
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="cap on real env steps per run (default: per env and agent)")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="cap on real env steps per run (default: per env and agent)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 seed, small caps (smoke test)")
     parser.add_argument("--agents", default="gmrl,sb3", help="which of gmrl,sb3 to run")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -142,9 +168,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.max_steps is not None:
             caps = {k: args.max_steps for k in caps}
         entry: dict[str, Any] = {
-            "threshold": s["threshold"], "eval_every": s["eval_every"],
-            "eval_episodes": EVAL_EPISODES, "max_steps": caps, "seeds": list(range(seeds)),
-            "config": f"configs/worldmodel/{s['config']}", "sb3_algo": s["sb3"],
+            "threshold": s["threshold"],
+            "eval_every": s["eval_every"],
+            "eval_episodes": EVAL_EPISODES,
+            "max_steps": caps,
+            "seeds": list(range(seeds)),
+            "config": f"configs/worldmodel/{s['config']}",
+            "sb3_algo": s["sb3"],
         }
         for agent in agents:
             runs = []
@@ -153,12 +183,16 @@ def main(argv: list[str] | None = None) -> None:
                 if agent == "gmrl":
                     record = run_gmrl(env_id, seed, caps["gmrl"], s["eval_every"], s["threshold"])
                 else:
-                    record = run_sb3(env_id, s["sb3"], seed, caps["sb3"], s["eval_every"],
-                                     s["threshold"])
+                    record = run_sb3(
+                        env_id, s["sb3"], seed, caps["sb3"], s["eval_every"], s["threshold"]
+                    )
                 record["seed"] = seed
                 runs.append(record)
-                print(f"{agent} {env_id} seed {seed}: steps {record['steps']}, "
-                      f"{record.get('seconds', float('nan')):.1f}s", flush=True)
+                print(
+                    f"{agent} {env_id} seed {seed}: steps {record['steps']}, "
+                    f"{record.get('seconds', float('nan')):.1f}s",
+                    flush=True,
+                )
                 entry[agent] = {"runs": runs, **summarise(runs)}
                 results[env_id] = {**results.get(env_id, {}), **entry}
                 results["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()
@@ -169,9 +203,11 @@ def main(argv: list[str] | None = None) -> None:
         for agent in ("gmrl", "sb3"):
             if agent in row:
                 r = row[agent]
-                print(f"{env_id:12s} {agent:5s} reached {r['seeds_reached']}/{r['seeds_run']}  "
-                      f"steps median {r['steps_median']} range {r['steps_range']}  "
-                      f"seconds median {r['seconds_median']}")
+                print(
+                    f"{env_id:12s} {agent:5s} reached {r['seeds_reached']}/{r['seeds_run']}  "
+                    f"steps median {r['steps_median']} range {r['steps_range']}  "
+                    f"seconds median {r['seconds_median']}"
+                )
 
 
 if __name__ == "__main__":

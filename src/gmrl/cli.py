@@ -173,6 +173,8 @@ def bench(
     """
     folder = Path("benchmarks")
     matches = sorted(folder.glob(f"{name}*.py")) if folder.is_dir() else []
+    # an exact name wins, then the side-by-side `<name>_vs_<peer>.py` over other `<name>*` ones
+    matches.sort(key=lambda p: (p.stem != name, not p.stem.startswith(f"{name}_vs_"), p.name))
     if not matches:
         available = sorted(p.stem for p in folder.glob("*.py")) if folder.is_dir() else []
         _fail(

@@ -2,13 +2,39 @@
 
 import csv
 import json
+import sys
+import types
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from gmrl.cli import app, validate_only
+
+
+class _BrokenEnv(gym.Env):
+    """An env whose reset breaks the API (no info dict): check_env must reject it."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32)
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, False, {}
+
+
+@pytest.fixture(autouse=True)
+def _user_env_module(monkeypatch):
+    module = types.ModuleType("gmrl_test_rl_user_envs")
+    module.BrokenEnv = _BrokenEnv
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
 
 CONFIGS = sorted(Path("configs/rl").glob("*.yaml"))
 runner = CliRunner()
@@ -18,7 +44,7 @@ TINY = {
     "q_learning": {"env": "FrozenLake-v1", "episodes": 30, "eval_every": 10},
     "sarsa": {"env": "CliffWalking-v1", "episodes": 5, "params": {"max_episode_steps": 100}},
     "value_iteration": {"env": "FrozenLake-v1"},
-    "policy_iteration": {"env": "Taxi-v4"},
+    "policy_iteration": {"env": "FrozenLake8x8-v1"},
     "mcts": {"env": "CartPole-v1", "episodes": 2, "env_kwargs": {"max_episode_steps": 15},
              "params": {"n_simulations": 8, "max_depth": 10, "rollouts_per_leaf": 1}},
     "reinforce": {"env": "CartPole-v1", "total_steps": 300, "params": {"num_envs": 2}},
@@ -102,13 +128,13 @@ def test_runs_are_deterministic(tmp_path):
     [
         ({"algo": "ppo", "env": "CartPol-v1", "total_steps": 10}, "did you mean 'CartPole-v1'"),
         ({"algo": "dqn", "env": "Pendulum-v1", "total_steps": 10}, "dqn needs Discrete actions"),
-        ({"algo": "ppo", "env": "tests.recipes.test_rl:BrokenEnv", "total_steps": 10},
+        ({"algo": "ppo", "env": "gmrl_test_rl_user_envs:BrokenEnv", "total_steps": 10},
          "fails gymnasium's check_env"),
         ({"algo": "ppo", "env": "CartPole-v1", "total_steps": 10, "params": {"n_step": 8}},
          "did you mean 'n_steps'"),
         ({"algo": "q_learning", "env": "FrozenLake-v1", "total_steps": 10},
          "counts its budget in episodes"),
-        ({"algo": "mcts", "env": "FrozenLake-v1"}, "mcts needs a model"),
+        ({"algo": "mcts", "env": "FrozenLake-v1"}, "no model of FrozenLake-v1 for MCTS"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_run_dir(tmp_path, config, expected):
@@ -118,27 +144,6 @@ def test_bad_input_is_one_line_exit_2_and_no_run_dir(tmp_path, config, expected)
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert expected in " ".join(result.output.split())
     assert not runs.exists() or not any(runs.iterdir())
-
-
-class BrokenEnv:
-    """Imported by the check_env case above: an env whose reset breaks the API."""
-
-    def __new__(cls, **kwargs):
-        import gymnasium as gym
-        import numpy as np
-
-        class _Broken(gym.Env):
-            observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
-            action_space = gym.spaces.Discrete(2)
-
-            def reset(self, *, seed=None, options=None):
-                super().reset(seed=seed)
-                return np.zeros(2, np.float32)  # missing the info dict
-
-            def step(self, action):
-                return np.zeros(2, np.float32), 0.0, True, False, {}
-
-        return _Broken()
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

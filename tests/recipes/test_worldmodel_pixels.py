@@ -16,8 +16,8 @@ TINY = [
     "episodes_per_iteration=1",
     "max_episode_steps=20",
     "frames.size=[16,32]",
-    "model.first_vae_epochs=1",
-    "model.vae_epochs=1",
+    "model.first_vae_steps=1",
+    "model.vae_steps=1",
     "model.first_rnn_steps=4",
     "model.rnn_steps=2",
     "model.hidden=16",
@@ -47,6 +47,20 @@ def test_tiny_pixel_run_completes(tmp_path, kind: str) -> None:
     for plot in ("reconstructions.png", "dream_vs_real.png", "return.png"):
         assert (run_dir / "plots" / plot).stat().st_size > 0
     assert (run_dir / "checkpoints" / "world_model.safetensors").is_file()
+
+
+def test_resume_continues_the_loop(tmp_path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(
+        app, ["run", str(CONFIG), *TINY, "iterations=1", "--runs", str(tmp_path), "-q"]
+    )
+    assert first.exit_code == 0, first.output
+    run_dir = next(tmp_path.iterdir())
+    again = runner.invoke(app, ["run", "--resume", str(run_dir), "iterations=2", "-q"])
+    assert again.exit_code == 0, again.output
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [0, 1, 2]
+    assert float(rows[2]["charts/real_env_steps"]) > float(rows[1]["charts/real_env_steps"])
 
 
 def test_bad_frame_size_is_a_one_line_config_error(tmp_path) -> None:

@@ -20,8 +20,8 @@ def _numpy_token_nll(weights: dict, tokens: np.ndarray) -> np.ndarray:
     for t in range(length):
         x = weights["embedding"][previous]
         gate = lambda g: x @ weights[f"W_{g}"] + h @ weights[f"U_{g}"] + weights[f"b_{g}"]  # noqa: B023, E731
-        i, f, o, c_tilde = sigmoid(gate("i")), sigmoid(gate("f")), sigmoid(gate("o")), np.tanh(gate("c"))
-        c = f * c + i * c_tilde
+        i, f, o = sigmoid(gate("i")), sigmoid(gate("f")), sigmoid(gate("o"))
+        c = f * c + i * np.tanh(gate("c"))
         h = o * np.tanh(c)
         logits = h @ weights["W_out"] + weights["b_out"]
         log_z = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)

@@ -71,7 +71,7 @@ def test_rollout_network_moves_towards_the_generator_at_the_paper_rate():
         for parameter in generator.parameters():
             parameter.add_(1.0)
     seqgan.update_rollout()
-    for old, new in zip(before, seqgan.rollout.parameters()):
+    for old, new in zip(before, seqgan.rollout.parameters(), strict=True):
         torch.testing.assert_close(new, old + 0.2)  # 0.8 * old + 0.2 * (old + 1)
 
 
@@ -82,6 +82,12 @@ def test_transformer_generators_are_refused_with_a_clear_error():
 
 
 def test_short_seqgan_run_lowers_nll_oracle(small_oracle):
+    """Five adversarial rounds after a short MLE warm-up lower the oracle NLL (seed 0).
+
+    Honest caveat: on this 50-token oracle the gain is small and seed-dependent (it held for
+    seeds 0 and 1 but not 2 when checked); the paper-scale effect is measured by
+    benchmarks/seqgan_oracle.py over several seeds.
+    """
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     train = small_oracle.sample(1000, g)

@@ -41,3 +41,20 @@ def test_ppo_learns_in_the_dream_and_acts_from_frames() -> None:
     assert episode.frames.dtype == torch.uint8 and episode.actions.shape == (len(episode),)
     assert episode_return == float(episode.rewards.sum()) == env_steps  # CartPole: +1 per step
     assert len(episode) <= env_steps <= 2 * len(episode)
+
+
+def test_latent_model_plugs_into_the_shared_dream_env() -> None:
+    """The vector-state DreamEnv takes a LatentWorldModel unchanged: obs = latent [z, h]."""
+    from gymnasium.utils.env_checker import check_env
+
+    from gmrl.worldmodel.dream_env import DreamEnv
+
+    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=8)
+    bound = np.full(model.state_dim, np.inf, dtype=np.float32)
+    starts = torch.randn(10, model.state_dim).numpy()
+    env = DreamEnv(model, starts, spaces.Box(-bound, bound), spaces.Discrete(2), horizon=5)
+    check_env(env, skip_render_check=True)
+    env.reset(seed=0)
+    nxt, reward, terminated, truncated, _ = env.step(1)
+    assert nxt.shape == (12,) and isinstance(reward, float)
+    assert isinstance(terminated, bool) and isinstance(truncated, bool)

@@ -128,7 +128,7 @@ def test_fit_from_transitions_and_save_load(tmp_path) -> None:
     }
     assert [len(e) for e in split_episodes(transitions)] == [20, 20]
     model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=16, vae_channels=4)
-    metrics = model.fit(transitions, vae_epochs=1, rnn_steps=3, batch_size=8, seq_len=8)
+    metrics = model.fit(transitions, vae_steps=1, rnn_steps=3, batch_size=8, seq_len=8)
     assert {"vae_loss", "rnn_nll", "val_nll"} <= set(metrics)
     assert all(np.isfinite(v) for v in metrics.values())
     path = model.save(tmp_path / "wm.safetensors")

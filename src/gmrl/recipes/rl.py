@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from gmrl.core.config import RecipeConfig
-from gmrl.core.errors import ConfigError, EnvError, RunInterrupted
+from gmrl.core.errors import ConfigError, RunInterrupted
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import seed_everything
 
@@ -87,9 +87,7 @@ def prepare(config: Config) -> None:
 
     env = make_env(config.env, **config.env_kwargs)
     try:
-        check_algorithm_supports(config.algo, env)
-        if config.algo == "mcts":
-            _search_model(env)
+        check_algorithm_supports(config.algo, env)  # mcts: also that gmrl has a model of env
     finally:
         env.close()
     _check_params(config)
@@ -145,19 +143,9 @@ def _classic_function(algo: str) -> Any:
 
 def _search_model(env: Any) -> Any:
     """The model MCTS plans with for `env` (a one-line EnvError when gmrl has none)."""
-    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+    from gmrl.rl.search_model import search_model_for
 
-    from gmrl.rl import search_model
-
-    finder = getattr(search_model, "search_model_for", None)
-    if finder is not None:
-        return finder(env)
-    if isinstance(env.unwrapped, CartPoleEnv):
-        return search_model.CartPoleModel(env)
-    raise EnvError(
-        "mcts needs a model of the env to plan with; gmrl has one for CartPole "
-        "(gmrl.rl.search_model): use CartPole-v1 or another algorithm"
-    )
+    return search_model_for(env)
 
 
 # ----------------------------------------------------------------------------- running
@@ -214,18 +202,18 @@ class _Tracker:
 
 def _evaluate_sequential(act: Any, config: Config, seed: int) -> np.ndarray:
     """Episodes one after another (for planners that act on one observation at a time)."""
-    from gmrl.rl.envs import make_env
+    from gmrl.rl.envs import EVAL_STEP_CAP, make_env
 
     env = make_env(config.env, check=False, **config.env_kwargs)
     returns = np.zeros(config.eval_episodes)
     try:
         for i in range(config.eval_episodes):
             obs, _ = env.reset(seed=seed + i)
-            done = False
-            while not done:
+            for _ in range(EVAL_STEP_CAP):
                 obs, reward, terminated, truncated, _ = env.step(act(obs))
                 returns[i] += float(reward)
-                done = terminated or truncated
+                if terminated or truncated:
+                    break
     finally:
         env.close()
     return returns

@@ -134,7 +134,8 @@ def prepare(config: Config) -> None:
 
 def _evaluate(model, oracle, test, n, generator, temperature=1.0) -> dict[str, float]:
     samples = sample_sequences(model, n, generator, temperature)
-    return {"eval/nll_oracle": oracle.nll(samples), "eval/nll_test": model_nll(model, test, temperature)}
+    return {"eval/nll_oracle": oracle.nll(samples),
+            "eval/nll_test": model_nll(model, test, temperature)}
 
 
 def _write_tokens(path: Path, tokens: torch.Tensor) -> None:
@@ -153,7 +154,7 @@ def _plot(run: RunDir, mle_epochs: int) -> None:
     if not points:
         return
     fig, ax = plt.subplots(figsize=(6, 4))
-    steps, values = zip(*points)
+    steps, values = zip(*points, strict=True)
     ax.plot(steps, values, marker=".", label="generator (MLE, then SeqGAN)")
     ax.axvline(mle_epochs, color="grey", linestyle="--", label="adversarial training starts")
     ax.set_xlabel("epoch (MLE) / round (adversarial)")

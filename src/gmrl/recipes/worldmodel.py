@@ -47,12 +47,19 @@ class ModelSection(StrictModel):
 
 
 class PlannerSection(StrictModel):
+    kind: Literal["cem", "mcts"] = Field("cem", description="cem, or mcts (Discrete actions)")
     horizon: int = Field(15, ge=1)
     population: int = Field(100, ge=1)
     elites: int = Field(10, ge=1)
     iterations: int = Field(2, ge=1, description="CEM iterations (1 = random shooting)")
     alpha: float = Field(0.1, ge=0, lt=1, description="momentum of the CEM distribution")
-    particles: int | None = Field(1, ge=1, description="particles per candidate (None: one per member)")
+    particles: int | None = Field(
+        1, ge=1, description="particles per candidate (None: one per member)"
+    )
+    mcts: dict[str, Any] = Field(
+        default_factory=lambda: {"n_simulations": 32, "max_depth": 15, "rollouts_per_leaf": 2},
+        description="kind=mcts: keyword arguments of gmrl.rl.mcts.MCTS",
+    )
 
 
 class DreamSection(StrictModel):
@@ -68,7 +75,9 @@ class Config(RecipeConfig):
     recipe: str = "worldmodel"
     env: EnvSection = Field(default_factory=EnvSection)
     model: ModelSection = Field(default_factory=ModelSection)
-    mode: Literal["mpc", "dream"] = Field("mpc", description="plan with CEM, or train SB3 in the dream")
+    mode: Literal["mpc", "dream"] = Field(
+        "mpc", description="plan with CEM, or train SB3 in the dream"
+    )
     planner: PlannerSection = Field(default_factory=PlannerSection)
     dream: DreamSection = Field(default_factory=DreamSection)
     initial_steps: int = Field(100, ge=1, description="random real steps before the first fit")
@@ -114,24 +123,38 @@ def prepare(config: Config) -> None:
     except (EnvError, ConfigError):
         raise
     except Exception as exc:  # a user's env that fails to build
-        raise EnvError(f"env '{config.env.id}' failed to build: {str(exc).splitlines()[0]}") from exc
+        raise EnvError(
+            f"env '{config.env.id}' failed to build: {str(exc).splitlines()[0]}"
+        ) from exc
     check_world_model_env(env, config.env.id)
     if config.model.termination == "shaped":
-        raise ConfigError("model.termination cannot be 'shaped': use known, learned or module:function")
-    rewards = known_fns.SHAPED_REWARDS if config.model.reward == "shaped" else known_fns.KNOWN_REWARDS
+        raise ConfigError(
+            "model.termination cannot be 'shaped': use known, learned or module:function"
+        )
+    rewards = (
+        known_fns.SHAPED_REWARDS if config.model.reward == "shaped" else known_fns.KNOWN_REWARDS
+    )
     _function(config.model.reward, rewards, config.env.id, "reward")
     _function(config.model.termination, known_fns.KNOWN_TERMINATIONS, config.env.id, "termination")
     if config.planner.elites > config.planner.population:
         raise ConfigError("planner.elites must be <= planner.population")
-    if config.mode == "dream":
-        from gymnasium import spaces
+    from gymnasium import spaces
 
+    if config.planner.kind == "mcts" and not isinstance(env.action_space, spaces.Discrete):
+        raise ConfigError("planner.kind=mcts needs Discrete actions: use planner.kind=cem")
+    if config.mode == "dream":
         discrete = isinstance(env.action_space, spaces.Discrete)
         if discrete and config.dream.algo in ("sac", "td3"):
             raise ConfigError(f"dream.algo={config.dream.algo} needs Box actions: use dqn or ppo")
         if not discrete and config.dream.algo == "dqn":
             raise ConfigError("dream.algo=dqn needs Discrete actions: use sac, td3 or ppo")
     env.close()
+
+
+def _planner_kwargs(planner: PlannerSection) -> dict[str, Any]:
+    if planner.kind == "mcts":
+        return dict(planner.mcts)
+    return planner.model_dump(exclude={"kind", "mcts"})
 
 
 def build_agent(config: Config) -> Any:
@@ -147,29 +170,42 @@ def build_agent(config: Config) -> Any:
     m = config.model
     rewards = known_fns.SHAPED_REWARDS if m.reward == "shaped" else known_fns.KNOWN_REWARDS
     model = GaussianEnsemble.from_spaces(
-        probe.observation_space, probe.action_space,
-        ensemble_size=m.ensemble_size, hidden=m.hidden, layers=m.layers, lr=m.lr,
+        probe.observation_space,
+        probe.action_space,
+        ensemble_size=m.ensemble_size,
+        hidden=m.hidden,
+        layers=m.layers,
+        lr=m.lr,
         weight_decay=m.weight_decay,
         reward_fn=_function(m.reward, rewards, config.env.id, "reward"),
-        termination_fn=_function(m.termination, known_fns.KNOWN_TERMINATIONS, config.env.id,
-                                 "termination"),
+        termination_fn=_function(
+            m.termination, known_fns.KNOWN_TERMINATIONS, config.env.id, "termination"
+        ),
     ).to(resolve_device(config.device))
     probe.close()
     algo = {"sac": sb3.SAC, "td3": sb3.TD3, "ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}
     return ModelBasedAgent(
-        make_env, model, mode=config.mode, initial_steps=config.initial_steps,
+        make_env,
+        model,
+        mode=config.mode,
+        initial_steps=config.initial_steps,
         fit_every=config.fit_every,
         fit_kwargs={"max_epochs": m.max_epochs, "patience": m.patience, "batch_size": m.batch_size},
-        planner_kwargs=config.planner.model_dump(),
+        planner=config.planner.kind,
+        planner_kwargs=_planner_kwargs(config.planner),
         sb3_algo=algo[config.dream.algo] if config.mode == "dream" else None,
         sb3_kwargs={"device": "cpu", **config.dream.kwargs},
-        dream_envs=config.dream.envs, dream_horizon=config.dream.horizon,
-        dream_steps=config.dream.steps, uncertainty_threshold=config.dream.uncertainty_threshold,
+        dream_envs=config.dream.envs,
+        dream_horizon=config.dream.horizon,
+        dream_steps=config.dream.steps,
+        uncertainty_threshold=config.dream.uncertainty_threshold,
         seed=config.seed,
     )
 
 
-def plot_learning_curve(run: RunDir, steps: list[int], returns: list[float], config: Config) -> None:
+def plot_learning_curve(
+    run: RunDir, steps: list[int], returns: list[float], config: Config
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,11 +236,21 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
         agent.load_state_dict(state["agent"])
         curve = {k: [float(v) for v in state["curve"][k]] for k in ("steps", "returns")}
         set_rng_state(state["rng"])
-    reached = next((s for s, r in zip(curve["steps"], curve["returns"], strict=True)
-                    if config.target_return is not None and r >= config.target_return), None)
+    reached = next(
+        (
+            s
+            for s, r in zip(curve["steps"], curve["returns"], strict=True)
+            if config.target_return is not None and r >= config.target_return
+        ),
+        None,
+    )
     with run.progress() as progress:
-        task = progress.add_task(f"{config.env.id} ({config.mode})", total=config.total_steps,
-                                 completed=agent.real_steps, info="")
+        task = progress.add_task(
+            f"{config.env.id} ({config.mode})",
+            total=config.total_steps,
+            completed=agent.real_steps,
+            info="",
+        )
         while agent.real_steps < config.total_steps and reached is None:
             chunk = min(config.eval_every, config.total_steps - agent.real_steps)
             agent.train(chunk)
@@ -223,13 +269,16 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
             if agent.episode_returns:
                 metrics["charts/episodic_return"] = agent.episode_returns[-1]
             run.log(agent.real_steps, metrics)
-            progress.update(task, completed=agent.real_steps,
-                            info=f"return {mean_return:.1f}  model mse "
-                                 f"{metrics['model/val_next_obs_mse']:.2e}")
+            progress.update(
+                task,
+                completed=agent.real_steps,
+                info=f"return {mean_return:.1f}  model mse {metrics['model/val_next_obs_mse']:.2e}",
+            )
             if config.target_return is not None and mean_return >= config.target_return:
                 reached = agent.real_steps
-            run.save_checkpoint(agent.real_steps, {"agent": agent.state_dict(), "curve": curve,
-                                                   "rng": rng_state()})
+            run.save_checkpoint(
+                agent.real_steps, {"agent": agent.state_dict(), "curve": curve, "rng": rng_state()}
+            )
             plot_learning_curve(run, [int(s) for s in curve["steps"]], curve["returns"], config)
             if run.stop_requested:
                 raise RunInterrupted(agent.real_steps)

@@ -53,8 +53,8 @@ class ModelSection(StrictModel):
     vae_channels: int = Field(16, ge=4)
     beta: float = Field(0.25, gt=0)
     temperature: float = Field(1.0, gt=0, description="MDN sampling temperature in the dream")
-    first_vae_epochs: int = Field(20, ge=1, description="VAE epochs on the random-policy data")
-    vae_epochs: int = Field(1, ge=0, description="VAE fine-tuning epochs per later iteration")
+    first_vae_steps: int = Field(1500, ge=1, description="VAE updates on the random-policy data")
+    vae_steps: int = Field(100, ge=0, description="VAE fine-tuning updates per later iteration")
     first_rnn_steps: int = Field(1500, ge=1, description="MDN-RNN updates in the first fit")
     rnn_steps: int = Field(500, ge=0, description="MDN-RNN updates per later iteration")
     batch_size: int = Field(64, ge=2, description="VAE batch (frames)")
@@ -279,9 +279,16 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
         action_generator.set_state(state["action_generator"])
         set_rng_state(state["rng"])
         if "ppo" in state:
-            starts = torch.zeros(1, model.state_dim)
-            ppo = make_ppo(config, LatentDreamVecEnv(model, starts, env.action_space), device)
-            ppo.policy.load_state_dict(state["ppo"])
+            placeholder = LatentDreamVecEnv(
+                model,
+                torch.zeros(1, model.state_dim),
+                env.action_space,
+                num_envs=config.controller.num_envs,
+            )
+            ppo = make_ppo(config, placeholder, device)  # weights and optimizer loaded next
+            ppo.policy.load_state_dict(state["ppo"]["policy"])
+            ppo.policy.optimizer.load_state_dict(state["ppo"]["optimizer"])
+            ppo.num_timesteps = int(state["ppo"]["num_timesteps"])
 
     if start == 0:  # random warm-up
         for index in range(config.random_episodes):
@@ -308,7 +315,7 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
             m = config.model
             fit = model.fit_episodes(
                 episodes,
-                vae_epochs=m.first_vae_epochs if first else m.vae_epochs,
+                vae_steps=m.first_vae_steps if first else m.vae_steps,
                 rnn_steps=m.first_rnn_steps if first else m.rnn_steps,
                 batch_size=m.batch_size,
                 rnn_batch_size=m.rnn_batch_size,
@@ -378,7 +385,11 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
                 "action_generator": action_generator.get_state(),
             }
             if ppo is not None:
-                state["ppo"] = dict(ppo.policy.state_dict())
+                state["ppo"] = {
+                    "policy": dict(ppo.policy.state_dict()),
+                    "optimizer": ppo.policy.optimizer.state_dict(),
+                    "num_timesteps": ppo.num_timesteps,
+                }
             run.save_checkpoint(iteration, state)
             if run.stop_requested:
                 raise RunInterrupted(iteration)

@@ -53,12 +53,15 @@ class CNNDiscriminator(nn.Module):
         sizes = [k for k in filter_sizes if k <= seq_len]  # a window longer than T sees nothing
         if not sizes:
             raise ConfigError(f"no discriminator filter fits sequences of length {seq_len}")
-        counts = [max(1, round(n * width)) for k, n in zip(filter_sizes, num_filters) if k <= seq_len]
+        counts = [max(1, round(n * width))
+                  for k, n in zip(filter_sizes, num_filters, strict=True) if k <= seq_len]
         self.seq_len = seq_len
         self.l2 = float(l2)
         self.lr = float(lr)
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.convs = nn.ModuleList(nn.Conv1d(embed_dim, n, k) for k, n in zip(sizes, counts))
+        self.convs = nn.ModuleList(
+            nn.Conv1d(embed_dim, n, k) for k, n in zip(sizes, counts, strict=True)
+        )
         features = sum(counts)
         self.highway = Highway(features)
         self.dropout = nn.Dropout(dropout)

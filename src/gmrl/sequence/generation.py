@@ -63,8 +63,7 @@ def model_nll(
     for start in range(0, len(tokens), chunk):
         batch = tokens[start : start + chunk].to(model.device)
         logits = model.sequence_logits(batch) / temperature
-        total += float(
-            F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1), reduction="sum")
-        )
+        flat = logits.reshape(-1, logits.shape[-1])
+        total += float(F.cross_entropy(flat, batch.reshape(-1), reduction="sum"))
     model.train(was_training)
     return total / max(tokens.numel(), 1)

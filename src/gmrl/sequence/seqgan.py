@@ -75,7 +75,7 @@ def rollout_completions(
     # Rows ordered by prefix length k = 1..T-1, then sample, then rollout.
     logits = repeat(torch.cat(step_logits))
     state = _map_state(
-        tuple(torch.cat(parts, dim=1) for parts in zip(*step_states))
+        tuple(torch.cat(parts, dim=1) for parts in zip(*step_states, strict=True))
         if isinstance(step_states[0], tuple) else torch.cat(step_states, dim=1),
         lambda x: x.repeat_interleave(n_rollouts, dim=1),
     )
@@ -156,13 +156,16 @@ class SeqGAN:
             nn.utils.clip_grad_norm_(self.generator.parameters(), self.grad_clip)
         self.optimizer.step()
         self.generator.eval()
-        return {"losses/policy_loss": float(loss.detach()), "charts/mean_reward": float(rewards.mean()),
+        return {"losses/policy_loss": float(loss.detach()),
+                "charts/mean_reward": float(rewards.mean()),
                 "charts/final_reward": float(rewards[:, -1].mean())}
 
     @torch.no_grad()
     def update_rollout(self) -> None:
         """theta_rollout <- rate * theta_rollout + (1 - rate) * theta_generator."""
-        for mine, theirs in zip(self.rollout.parameters(), self.generator.parameters()):
+        for mine, theirs in zip(
+            self.rollout.parameters(), self.generator.parameters(), strict=True
+        ):
             mine.mul_(self.rollout_rate).add_(theirs.detach(), alpha=1.0 - self.rollout_rate)
 
     def discriminator_step(

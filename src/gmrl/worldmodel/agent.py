@@ -39,6 +39,8 @@ class ModelBasedAgent:
         fit_every: real steps between model refits.
         fit_kwargs: passed to `model.fit` (epochs, patience...).
         planner_kwargs: CEMPlanner settings (horizon, population, elites, iterations, particles).
+        planner: "cem" (`CEMPlanner`) or "mcts" (`MCTSPlanner`, discrete actions; then
+            `planner_kwargs` go to `gmrl.rl.mcts.MCTS`: n_simulations, max_depth, ...).
         sb3_algo, sb3_kwargs: dream mode: an SB3 class (e.g. SAC) and its keyword arguments.
         dream_envs, dream_horizon, dream_steps, uncertainty_threshold: dream mode: parallel
             imagined rollouts, their length, imagined steps of SB3 training per refit, cut-off.
@@ -55,6 +57,7 @@ class ModelBasedAgent:
         fit_every: int = 200,
         fit_kwargs: dict[str, Any] | None = None,
         planner_kwargs: dict[str, Any] | None = None,
+        planner: Literal["cem", "mcts"] = "cem",
         sb3_algo: Any = None,
         sb3_kwargs: dict[str, Any] | None = None,
         dream_envs: int = 64,
@@ -82,40 +85,65 @@ class ModelBasedAgent:
         self._obs, _ = self.env.reset(seed=seed)
         self._episode_return = 0.0
         self._since_fit = 0
-        self.planner = CEMPlanner(model, self.env.action_space, **self.planner_kwargs)
+        self.planner_kind = planner
+        self.planner = self._make_planner(self.env)
         self.sb3: Any = None
         if mode == "dream":
             if sb3_algo is None:
                 raise ValueError("dream mode needs sb3_algo (e.g. stable_baselines3.SAC)")
             self.dream = DreamVecEnv(
-                model, lambda n, rng: self.store.sample_obs(n, rng), self.env.observation_space,
-                self.env.action_space, num_envs=dream_envs, horizon=dream_horizon,
-                uncertainty_threshold=uncertainty_threshold, seed=seed,
+                model,
+                lambda n, rng: self.store.sample_obs(n, rng),
+                self.env.observation_space,
+                self.env.action_space,
+                num_envs=dream_envs,
+                horizon=dream_horizon,
+                uncertainty_threshold=uncertainty_threshold,
+                seed=seed,
             )
             self.sb3 = sb3_algo("MlpPolicy", self.dream, seed=seed, verbose=0, **(sb3_kwargs or {}))
             self.dream_steps = dream_steps
         self.timings = {"fit_s": 0.0, "policy_s": 0.0, "act_s": 0.0}
 
+    def _make_planner(self, env: gym.Env) -> Any:
+        if self.planner_kind == "mcts":
+            from gmrl.worldmodel.search_adapter import MCTSPlanner
+
+            if not hasattr(env.action_space, "n"):
+                raise ValueError("MCTS plans over Discrete actions: use planner='cem'")
+            return MCTSPlanner(self.model, int(env.action_space.n), seed=self.seed,
+                               **self.planner_kwargs)
+        return CEMPlanner(self.model, env.action_space, **self.planner_kwargs)
+
     # ------------------------------------------------------------------ acting
-    def act(self, obs: np.ndarray, *, explore: bool = True, planner: CEMPlanner | None = None) -> Any:
+    def act(
+        self, obs: np.ndarray, *, explore: bool = True, planner: Any = None
+    ) -> Any:
         """Actions for a batch of real observations `(N, *obs_shape)`."""
         if self.mode == "dream":
             action, _ = self.sb3.predict(obs, deterministic=not explore)
             return action
         return (planner or self.planner).plan(obs, generator=self.generator)
 
-    def _record(self, obs: Any, action: Any, reward: float, next_obs: Any, term: bool, trunc: bool) -> None:
-        self.store.add(obs=np.asarray(obs, dtype=np.float32)[None],
-                       action=np.asarray(action)[None], reward=np.array([reward], dtype=np.float32),
-                       next_obs=np.asarray(next_obs, dtype=np.float32)[None],
-                       terminated=np.array([term]), truncated=np.array([trunc]))
+    def _record(
+        self, obs: Any, action: Any, reward: float, next_obs: Any, term: bool, trunc: bool
+    ) -> None:
+        self.store.add(
+            obs=np.asarray(obs, dtype=np.float32)[None],
+            action=np.asarray(action)[None],
+            reward=np.array([reward], dtype=np.float32),
+            next_obs=np.asarray(next_obs, dtype=np.float32)[None],
+            terminated=np.array([term]),
+            truncated=np.array([trunc]),
+        )
 
     # ------------------------------------------------------------------ learning
     def fit_model(self) -> dict[str, float]:
         """Refit the world model on every real transition, then improve the policy (dream)."""
         start = time.perf_counter()
-        self.last_fit = self.model.fit(self.store.tensors(), generator=self.generator,
-                                       **self.fit_kwargs)
+        self.last_fit = self.model.fit(
+            self.store.tensors(), generator=self.generator, **self.fit_kwargs
+        )
         self.timings["fit_s"] += time.perf_counter() - start
         self.fits += 1
         self._since_fit = 0
@@ -156,11 +184,11 @@ class ModelBasedAgent:
         if self.fits == 0:
             raise RuntimeError("evaluate after the first model fit (train past initial_steps)")
         return evaluate_policy(
-            self.make_env, lambda obs, planner: self.act(obs, explore=False, planner=planner),
-            episodes=episodes, seed=seed,
-            planner_factory=(lambda env: CEMPlanner(self.model, env.action_space,
-                                                    **self.planner_kwargs))
-            if self.mode == "mpc" else None,
+            self.make_env,
+            lambda obs, planner: self.act(obs, explore=False, planner=planner),
+            episodes=episodes,
+            seed=seed,
+            planner_factory=self._make_planner if self.mode == "mpc" else None,
         )
 
     # ------------------------------------------------------------------ checkpoints

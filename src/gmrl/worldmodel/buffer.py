@@ -52,3 +52,23 @@ class TransitionStore:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self._data = {name: state[name].numpy().copy() for name in FIELDS if name in state}
+
+
+def random_transitions(env: Any, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """`n` transitions of a uniformly random policy in `env` (a first data set for a model)."""
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    store = TransitionStore()
+    for _ in range(n):
+        action = env.action_space.sample()
+        nxt, reward, term, trunc, _ = env.step(action)
+        store.add(
+            obs=np.asarray(obs, dtype=np.float32)[None],
+            action=np.asarray(action)[None],
+            reward=np.array([reward], dtype=np.float32),
+            next_obs=np.asarray(nxt, dtype=np.float32)[None],
+            terminated=np.array([term]),
+            truncated=np.array([trunc]),
+        )
+        obs = env.reset()[0] if term or trunc else nxt
+    return store.tensors()

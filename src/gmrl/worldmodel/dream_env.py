@@ -46,12 +46,19 @@ class _Dynamics:
     """Shared stepping logic: world model call, observation clipping, uncertainty, horizon."""
 
     def __init__(
-        self, model: WorldModel, observation_space: spaces.Box, action_space: spaces.Space,
+        self,
+        model: WorldModel,
+        observation_space: spaces.Box,
+        action_space: spaces.Space,
         uncertainty_threshold: float | None,
     ) -> None:
         if not isinstance(observation_space, spaces.Box):
             raise TypeError("DreamEnv needs a Box observation space")
-        self.model, self.observation_space, self.action_space = model, observation_space, action_space
+        self.model, self.observation_space, self.action_space = (
+            model,
+            observation_space,
+            action_space,
+        )
         self.uncertainty_threshold = uncertainty_threshold
 
     def advance(
@@ -69,8 +76,12 @@ class _Dynamics:
                 unsure = torch.zeros(obs_t.shape[0], dtype=torch.bool)
         low, high = self.observation_space.low, self.observation_space.high
         next_obs = np.clip(nxt.cpu().numpy().reshape(obs.shape), low, high).astype(np.float32)
-        return (next_obs, reward.cpu().numpy().astype(np.float32).reshape(-1),
-                terminated.cpu().numpy().astype(bool).reshape(-1), unsure.cpu().numpy().reshape(-1))
+        return (
+            next_obs,
+            reward.cpu().numpy().astype(np.float32).reshape(-1),
+            terminated.cpu().numpy().astype(bool).reshape(-1),
+            unsure.cpu().numpy().reshape(-1),
+        )
 
 
 class DreamEnv(gym.Env):
@@ -100,8 +111,9 @@ class DreamEnv(gym.Env):
         super().__init__()
         self.observation_space, self.action_space = observation_space, action_space
         self.start_states, self.horizon = start_states, horizon
-        self._dynamics = _Dynamics(world_model, observation_space, action_space,
-                                   uncertainty_threshold)
+        self._dynamics = _Dynamics(
+            world_model, observation_space, action_space, uncertainty_threshold
+        )
         self._generator = torch.Generator()
         self._state: np.ndarray | None = None
         self._t = 0
@@ -113,9 +125,9 @@ class DreamEnv(gym.Env):
         if seed is not None:
             self._generator.manual_seed(seed)
         start = _draw_starts(self.start_states, 1, self.np_random)[0]
-        self._state = np.clip(start, self.observation_space.low, self.observation_space.high).astype(
-            self.observation_space.dtype
-        )
+        self._state = np.clip(
+            start, self.observation_space.low, self.observation_space.high
+        ).astype(self.observation_space.dtype)
         self._t = 0
         return self._state.copy(), {}
 
@@ -154,8 +166,9 @@ class DreamVecEnv(VecEnv):
     ) -> None:
         super().__init__(num_envs, observation_space, action_space)
         self.start_states, self.horizon = start_states, horizon
-        self._dynamics = _Dynamics(world_model, observation_space, action_space,
-                                   uncertainty_threshold)
+        self._dynamics = _Dynamics(
+            world_model, observation_space, action_space, uncertainty_threshold
+        )
         self._rng = np.random.default_rng(seed)
         self._generator = torch.Generator().manual_seed(seed)
         self._obs = np.zeros((num_envs, *observation_space.shape), dtype=np.float32)
@@ -208,7 +221,9 @@ class DreamVecEnv(VecEnv):
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self, attr_name, value)
 
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
+    def env_method(
+        self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any
+    ) -> list[Any]:
         return [getattr(self, method_name)(*args, **kwargs) for _ in self._get_indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:

@@ -18,6 +18,7 @@ members' means (the epistemic part), which DreamEnv uses to cut off unreliable i
 """
 
 import copy
+import itertools
 import math
 from typing import Any, Literal
 
@@ -30,13 +31,17 @@ from gmrl.worldmodel.base import RewardFn, TerminationFn, Transitions, WorldMode
 Sampling = Literal["ts1", "mean"]
 
 
-def _randn(shape: torch.Size, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+def _randn(
+    shape: torch.Size, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
     """Standard normals drawn on the generator's device (CPU generators work for CUDA models)."""
     where = generator.device if generator is not None else device
     return torch.randn(shape, generator=generator, device=where).to(device)
 
 
-def _randint(high: int, n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+def _randint(
+    high: int, n: int, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
     where = generator.device if generator is not None else device
     return torch.randint(high, (n,), generator=generator, device=where).to(device)
 
@@ -100,7 +105,7 @@ class GaussianEnsemble(WorldModel):
         head = 2 * self.out_dim + int(self.learn_termination)
         sizes = [self.in_dim] + [hidden] * layers
         self.body = nn.ModuleList(
-            BatchedLinear(ensemble_size, a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+            BatchedLinear(ensemble_size, a, b) for a, b in itertools.pairwise(sizes)
         )
         self.head = BatchedLinear(ensemble_size, hidden, head)
         self.max_logvar = nn.Parameter(torch.full((self.out_dim,), 0.5))
@@ -112,7 +117,9 @@ class GaussianEnsemble(WorldModel):
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
-    def from_spaces(cls, observation_space: Any, action_space: Any, **kwargs: Any) -> "GaussianEnsemble":
+    def from_spaces(
+        cls, observation_space: Any, action_space: Any, **kwargs: Any
+    ) -> "GaussianEnsemble":
         """Build for Gymnasium spaces (Box observations; Box or Discrete actions)."""
         import numpy as np
         from gymnasium import spaces
@@ -124,7 +131,9 @@ class GaussianEnsemble(WorldModel):
             return cls(obs_dim, int(action_space.n), discrete=True, **kwargs)
         if isinstance(action_space, spaces.Box):
             return cls(obs_dim, int(np.prod(action_space.shape)), discrete=False, **kwargs)
-        raise TypeError(f"unsupported action space {type(action_space).__name__}: use Box or Discrete")
+        raise TypeError(
+            f"unsupported action space {type(action_space).__name__}: use Box or Discrete"
+        )
 
     @property
     def device(self) -> torch.device:
@@ -156,7 +165,11 @@ class GaussianEnsemble(WorldModel):
         return mean, logvar, logit
 
     def predict_members(
-        self, obs: torch.Tensor, action: torch.Tensor, *, generator: torch.Generator | None = None,
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
         sample: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Every member's (next_obs, reward, terminated) for each row: shapes `(E, B, ...)`.
@@ -178,16 +191,23 @@ class GaussianEnsemble(WorldModel):
             noise = _randn(mean.shape, generator, mean.device)
             mean = mean + noise * torch.exp(0.5 * logvar)
         out = mean * self.out_std + self.out_mean
-        obs_e = flat_obs.float().reshape(x.shape[0], x.shape[1], -1) if per_member else (
-            obs.float().reshape(1, obs.shape[0], -1).expand(self.ensemble_size, -1, -1)
+        obs_e = (
+            flat_obs.float().reshape(x.shape[0], x.shape[1], -1)
+            if per_member
+            else (obs.float().reshape(1, obs.shape[0], -1).expand(self.ensemble_size, -1, -1))
         )
         next_obs = obs_e + out[..., : self.obs_dim]
-        act_e = flat_act.reshape(x.shape[0], x.shape[1], *flat_act.shape[1:]) if per_member else (
-            flat_act.unsqueeze(0).expand(self.ensemble_size, *flat_act.shape)
+        act_e = (
+            flat_act.reshape(x.shape[0], x.shape[1], *flat_act.shape[1:])
+            if per_member
+            else (flat_act.unsqueeze(0).expand(self.ensemble_size, *flat_act.shape))
         )
         e, b = next_obs.shape[:2]
-        flat = (obs_e.reshape(e * b, -1), act_e.reshape(e * b, *act_e.shape[2:]),
-                next_obs.reshape(e * b, -1))
+        flat = (
+            obs_e.reshape(e * b, -1),
+            act_e.reshape(e * b, *act_e.shape[2:]),
+            next_obs.reshape(e * b, -1),
+        )
         if self.learn_reward:
             reward = out[..., self.obs_dim]
         else:
@@ -200,10 +220,14 @@ class GaussianEnsemble(WorldModel):
 
     @torch.no_grad()
     def step(
-        self, obs: torch.Tensor, action: torch.Tensor, *, generator: torch.Generator | None = None,
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
         sampling: Sampling | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample (next_obs, reward, terminated) for `(B, obs_dim)` states and `(B, ...)` actions."""
+        """Sample (next_obs, reward, terminated) for states `(B, d)` and actions `(B, ...)`."""
         obs = obs.to(self.device)
         action = action.to(self.device)
         mode = sampling or self.sampling
@@ -221,7 +245,9 @@ class GaussianEnsemble(WorldModel):
         """Member disagreement: the largest per-dimension std of the members' mean predictions."""
         x = self._inputs(obs.to(self.device), action.to(self.device))
         mean, _, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
-        return (mean * self.out_std).std(0).amax(-1) if self.ensemble_size > 1 else mean[0, :, 0] * 0
+        return (
+            (mean * self.out_std).std(0).amax(-1) if self.ensemble_size > 1 else mean[0, :, 0] * 0
+        )
 
     # ------------------------------------------------------------------ training
     def _targets(self, batch: Transitions) -> torch.Tensor:
@@ -239,15 +265,26 @@ class GaussianEnsemble(WorldModel):
         self.out_mean.copy_(y.mean(0))
         self.out_std.copy_(y.std(0).clamp_min(1e-6) if len(y) > 1 else torch.ones_like(y[0]))
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
-        """Gaussian NLL per member (summed over members) + termination BCE + logvar-bound penalty."""
+    def _loss(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        done: torch.Tensor,
+        pos_weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Gaussian NLL per member (summed over members) + termination BCE + logvar-bound penalty.
+
+        Terminations are rare (one per episode), so the BCE weighs positives by `pos_weight`
+        (negatives / positives in the data); otherwise "never terminates" is a good-looking optimum.
+        """
         mean, logvar, logit = self.forward_members(x)
         nll = (((mean - y) ** 2) * torch.exp(-logvar) + logvar).mean(dim=(1, 2)).sum()
         loss = nll + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         if logit is not None:
-            loss = loss + F.binary_cross_entropy_with_logits(logit, done, reduction="none").mean(
-                dim=1
-            ).sum()
+            bce = F.binary_cross_entropy_with_logits(
+                logit, done, reduction="none", pos_weight=pos_weight
+            )
+            loss = loss + bce.mean(dim=1).sum()
         return loss
 
     @torch.no_grad()
@@ -299,12 +336,18 @@ class GaussianEnsemble(WorldModel):
         x = (x_raw - self.in_mean) / self.in_std
         y = (y_raw - self.out_mean) / self.out_std
         if self.optimizer is None:
-            self.optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr,
-                                               weight_decay=self.weight_decay)
+            self.optimizer = torch.optim.AdamW(
+                self.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            )
         n_train = train.numel()
-        boot = train[torch.randint(n_train, (self.ensemble_size, n_train), generator=generator).to(
-            self.device)]
+        boot = train[
+            torch.randint(n_train, (self.ensemble_size, n_train), generator=generator).to(
+                self.device
+            )
+        ]
         hx, hy = (x[hold], y[hold]) if n_hold else (x[train], y[train])
+        positives = done[train].sum()
+        pos_weight = ((n_train - positives) / positives).clamp(max=100.0) if positives > 0 else None
         best = self._holdout_error(hx, hy)
         best_state = copy.deepcopy(self.state_dict())
         stale, epochs, last_loss = 0, 0, float("nan")
@@ -316,7 +359,7 @@ class GaussianEnsemble(WorldModel):
                 starts += starts
             for start in starts:
                 idx = order[:, start : start + batch_size]
-                loss = self._loss(x[idx], y[idx], done[idx])
+                loss = self._loss(x[idx], y[idx], done[idx], pos_weight)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -328,9 +371,12 @@ class GaussianEnsemble(WorldModel):
                 best = torch.where(improved, err, best)
                 current = self.state_dict()
                 for key, value in current.items():  # keep each improved member's weights
-                    if value.dim() >= 1 and value.shape[0] == self.ensemble_size and key not in (
-                        "in_mean", "in_std", "out_mean", "out_std"
-                    ) and key.startswith(("body", "head")):
+                    if (
+                        value.dim() >= 1
+                        and value.shape[0] == self.ensemble_size
+                        and key not in ("in_mean", "in_std", "out_mean", "out_std")
+                        and key.startswith(("body", "head"))
+                    ):
                         best_state[key][improved] = value[improved].detach().clone()
                     elif not key.startswith(("body", "head")):
                         best_state[key] = value.detach().clone()

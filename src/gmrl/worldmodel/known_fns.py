@@ -19,13 +19,17 @@ CARTPOLE_X_LIMIT = 2.4
 CARTPOLE_THETA_LIMIT = 12 * 2 * math.pi / 360
 
 
-def cartpole_termination(obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+def cartpole_termination(
+    obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor
+) -> torch.Tensor:
     """CartPole-v1 ends when the cart leaves |x| <= 2.4 or the pole tilts past 12 degrees."""
     x, theta = next_obs[..., 0], next_obs[..., 2]
     return (x.abs() > CARTPOLE_X_LIMIT) | (theta.abs() > CARTPOLE_THETA_LIMIT)
 
 
-def cartpole_reward(obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+def cartpole_reward(
+    obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor
+) -> torch.Tensor:
     """CartPole-v1 pays +1 for every step taken, the terminating one included."""
     return torch.ones(obs.shape[0], device=obs.device)
 
@@ -47,7 +51,9 @@ def cartpole_centered_reward(
     return 1.0 - 0.25 * (x**2 + theta**2).clamp(max=2.0)
 
 
-def pendulum_reward(obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+def pendulum_reward(
+    obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor
+) -> torch.Tensor:
     """Pendulum-v1: -(theta^2 + 0.1 thetadot^2 + 0.001 u^2), theta from the *current* state.
 
     The observation is (cos theta, sin theta, thetadot); the torque is clipped to [-2, 2] as the
@@ -58,7 +64,9 @@ def pendulum_reward(obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Ten
     return -(theta**2 + 0.1 * obs[..., 2] ** 2 + 0.001 * torque**2)
 
 
-def never_terminates(obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+def never_terminates(
+    obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor
+) -> torch.Tensor:
     """For tasks that only end by time limit (Pendulum, MountainCarContinuous...)."""
     return torch.zeros(obs.shape[0], dtype=torch.bool, device=obs.device)
 

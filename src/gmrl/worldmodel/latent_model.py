@@ -121,6 +121,7 @@ class LatentWorldModel(WorldModel):
         self.rnn = MDNRNN(z_dim, action_dim, discrete, hidden, mixtures)
         self.rnn_optimizer = torch.optim.Adam(self.rnn.parameters(), lr=rnn_lr)
         self.temperature = temperature
+        self.register_buffer("heads_initialised", torch.tensor(False))
 
     @property
     def z_dim(self) -> int:
@@ -193,7 +194,7 @@ class LatentWorldModel(WorldModel):
         self,
         episodes: list[Episode],
         *,
-        vae_epochs: int = 5,
+        vae_steps: int = 500,
         rnn_steps: int = 1000,
         batch_size: int = 64,
         rnn_batch_size: int = 16,
@@ -201,7 +202,9 @@ class LatentWorldModel(WorldModel):
         validation_fraction: float = 0.1,
         generator: torch.Generator | None = None,
     ) -> dict[str, float]:
-        """Train the VAE (`vae_epochs` over all frames), then the MDN-RNN (`rnn_steps` updates).
+        """Train the VAE (about `vae_steps` updates, in whole epochs over all frames), then the
+        MDN-RNN (`rnn_steps` updates). Budgets are counted in updates so that a small first data
+        set still gets a well-trained model.
 
         A `validation_fraction` of episodes (at least one, when there are two or more) is held
         out of the RNN's training to report `val_nll` (per latent dimension, nats).
@@ -210,16 +213,19 @@ class LatentWorldModel(WorldModel):
             raise ValueError("fit needs at least one episode")
         generator = generator or torch.Generator().manual_seed(0)
         metrics: dict[str, float] = {}
-        if vae_epochs > 0:
+        if vae_steps > 0:
             frames = torch.cat([e.frames for e in episodes])
+            epochs = max(1, round(vae_steps * batch_size / len(frames)))
             history = self.vae.fit(
-                frames, epochs=vae_epochs, batch_size=batch_size, generator=generator
+                frames, epochs=epochs, batch_size=batch_size, generator=generator
             )
             metrics.update({f"vae_{k}": v[-1] for k, v in history.metrics.items()})
         order = torch.randperm(len(episodes), generator=generator).tolist()
         n_val = max(1, round(validation_fraction * len(episodes))) if len(episodes) > 1 else 0
         train = self.pad([episodes[i] for i in order[n_val:]])
         val = self.pad([episodes[i] for i in order[:n_val]]) if n_val else None
+        if not bool(self.heads_initialised):
+            self.init_outcome_heads(train)
         if rnn_steps > 0:
             metrics.update(
                 self.fit_rnn(
@@ -257,6 +263,20 @@ class LatentWorldModel(WorldModel):
             rewards[i, :t] = episode.rewards.to(device)
             terminated[i, :t] = episode.terminated.to(device).float()
         return PaddedEpisodes(z, actions, rewards, terminated, lengths)
+
+    @torch.no_grad()
+    def init_outcome_heads(self, data: PaddedEpisodes) -> None:
+        """Start the reward and termination heads at the data's mean reward and base rate.
+
+        Adam moves a bias by about the learning rate per update, so starting at 0 would spend
+        the first thousand updates just finding the scale of rewards (3 per decision under
+        action repeat 3) and the termination rate.
+        """
+        mask = data.mask
+        rate = data.terminated[mask].mean().clamp(1e-3, 1 - 1e-3)
+        self.rnn.reward_head[-1].bias.fill_(float(data.rewards[mask].mean()))
+        self.rnn.done_head[-1].bias.fill_(float(torch.log(rate / (1 - rate))))
+        self.heads_initialised.fill_(True)
 
     @torch.no_grad()
     def hidden_states(self, data: PaddedEpisodes) -> torch.Tensor:

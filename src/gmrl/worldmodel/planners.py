@@ -46,7 +46,9 @@ class CEMPlanner:
         min_prob: float = 0.02,
     ) -> None:
         if not isinstance(action_space, (spaces.Box, spaces.Discrete)):
-            raise TypeError(f"CEM plans over Box or Discrete actions, not {type(action_space).__name__}")
+            raise TypeError(
+                f"CEM plans over Box or Discrete actions, not {type(action_space).__name__}"
+            )
         if not 0 < elites <= population:
             raise ValueError("need 0 < elites <= population")
         self.model, self.action_space = model, action_space
@@ -141,14 +143,19 @@ class CEMPlanner:
         n, h = dist.shape[:2]
         if self.discrete:
             flat = dist.reshape(n * h, -1)
-            draws = torch.multinomial(flat.cpu(), self.population, replacement=True,
-                                      generator=generator).to(dist.device)
+            draws = torch.multinomial(
+                flat.cpu(), self.population, replacement=True, generator=generator
+            ).to(dist.device)
             return draws.reshape(n, h, self.population).permute(0, 2, 1).unsqueeze(-1)
-        noise = torch.randn((n, self.population, h, dist.shape[-1]), generator=generator,
-                            device=generator.device if generator is not None else dist.device)
+        noise = torch.randn(
+            (n, self.population, h, dist.shape[-1]),
+            generator=generator,
+            device=generator.device if generator is not None else dist.device,
+        )
         sample = dist.unsqueeze(1) + std.unsqueeze(1) * noise.to(dist.device)  # type: ignore[union-attr]
-        return torch.maximum(torch.minimum(sample, self.high.to(dist.device)),
-                             self.low.to(dist.device))
+        return torch.maximum(
+            torch.minimum(sample, self.high.to(dist.device)), self.low.to(dist.device)
+        )
 
     @torch.no_grad()
     def plan(self, obs: Any, generator: torch.Generator | None = None) -> np.ndarray:
@@ -166,7 +173,8 @@ class CEMPlanner:
             returns = self.evaluate(obs_t, candidates, generator)
             top = returns.topk(self.elites, dim=1).indices
             elite = torch.gather(
-                candidates, 1,
+                candidates,
+                1,
                 top.reshape(n, self.elites, 1, 1).expand(-1, -1, *candidates.shape[2:]),
             )
             if self.discrete:

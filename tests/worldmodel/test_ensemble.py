@@ -1,0 +1,100 @@
+"""GaussianEnsemble: learns CartPole dynamics, batched members, bounded variance, disagreement."""
+
+import gymnasium as gym
+import pytest
+import torch
+
+from gmrl.worldmodel import known_fns
+from gmrl.worldmodel.buffer import random_transitions
+from gmrl.worldmodel.ensemble import BatchedLinear, GaussianEnsemble
+
+
+def cartpole_transitions(n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """`n` transitions of a uniformly random policy on CartPole-v1."""
+    return random_transitions(gym.make("CartPole-v1"), n, seed)
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, torch.Tensor]:
+    return cartpole_transitions(1000)
+
+
+def test_batched_linear_matches_separate_layers() -> None:
+    layer = BatchedLinear(3, 4, 2)
+    x = torch.randn(3, 5, 4)
+    expected = torch.stack([x[e] @ layer.weight[e] + layer.bias[e] for e in range(3)])
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_validation_error_on_cartpole_falls_below_bound(data) -> None:
+    torch.manual_seed(0)
+    train = {k: v[:800] for k, v in data.items()}
+    held = {k: v[800:] for k, v in data.items()}
+    model = GaussianEnsemble(
+        4,
+        2,
+        discrete=True,
+        hidden=64,
+        termination_fn=known_fns.cartpole_termination,
+        reward_fn=known_fns.cartpole_reward,
+    )
+    before = model.validation_mse(held)
+    metrics = model.fit(train, max_epochs=40, generator=torch.Generator().manual_seed(0))
+    after = model.validation_mse(held)
+    copy_last = float(((held["next_obs"] - held["obs"]) ** 2).mean())  # "nothing moves" baseline
+    assert metrics["epochs"] >= 1
+    assert after < 1e-3, after  # stated bound: next-state MSE below 1e-3 on unseen transitions
+    assert after < 0.05 * copy_last and after < 0.05 * before
+
+
+def test_logvar_stays_within_learned_bounds(data) -> None:
+    model = GaussianEnsemble(4, 2, discrete=True, hidden=32, ensemble_size=2)
+    model.fit({k: v[:200] for k, v in data.items()}, max_epochs=3)
+    x = torch.randn(2, 50, model.in_dim) * 100  # far outside the data
+    _, logvar, _ = model.forward_members(x)
+    # soft bounds: at most softplus's tail (< 1e-3 here) beyond them
+    assert (logvar <= model.max_logvar + 1e-3).all() and (logvar >= model.min_logvar - 1e-3).all()
+
+
+def test_learned_termination_and_reward(data) -> None:
+    torch.manual_seed(1)
+    model = GaussianEnsemble(4, 2, discrete=True, hidden=64, ensemble_size=3)
+    model.fit(data, max_epochs=30, generator=torch.Generator().manual_seed(1))
+    _, reward, terminated = model.step(data["obs"], data["action"], sampling="mean")
+    truth = data["terminated"].bool()
+    accuracy = float((terminated == truth).float().mean())
+    recall = float(terminated[truth].float().mean())
+    assert accuracy > 0.9 and recall > 0.5, (accuracy, recall)  # "never terminates" has recall 0
+    assert float((reward - 1).abs().mean()) < 0.1
+
+
+def test_step_samples_one_member_per_row_and_uncertainty_grows_off_data(data) -> None:
+    model = GaussianEnsemble(
+        4,
+        2,
+        discrete=True,
+        hidden=32,
+        ensemble_size=4,
+        termination_fn=known_fns.cartpole_termination,
+        reward_fn=known_fns.cartpole_reward,
+    )
+    model.fit({k: v[:400] for k, v in data.items()}, max_epochs=15)
+    obs, act = data["obs"][:64], data["action"][:64]
+    g = torch.Generator().manual_seed(0)
+    nxt, reward, term = model.step(obs, act, generator=g)
+    assert nxt.shape == (64, 4) and reward.shape == (64,) and term.dtype == torch.bool
+    again, _, _ = model.step(obs, act, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(nxt, again)  # seeded
+    mean_a, _, _ = model.step(obs, act, sampling="mean")
+    mean_b, _, _ = model.step(obs, act, sampling="mean")
+    torch.testing.assert_close(mean_a, mean_b)
+    far = obs * 0 + torch.tensor([2.0, 8.0, 0.2, 8.0])
+    assert model.uncertainty(far, act).mean() > 3 * model.uncertainty(obs, act).mean()
+
+
+def test_from_spaces_and_bad_space() -> None:
+    env = gym.make("Pendulum-v1")
+    model = GaussianEnsemble.from_spaces(env.observation_space, env.action_space, hidden=8)
+    assert (model.obs_dim, model.action_dim, model.discrete) == (3, 1, False)
+    with pytest.raises(TypeError, match="Box observation"):
+        GaussianEnsemble.from_spaces(gym.spaces.Discrete(3), env.action_space)
