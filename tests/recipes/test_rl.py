@@ -152,9 +152,13 @@ def test_shipped_configs_validate(path):
     assert config.recipe == "rl"
 
 
-def test_resume_continues_policy_gradient_run(tmp_path):
-    config = _write(tmp_path, algo="reinforce", env="CartPole-v1", total_steps=400,
-                    eval_every=100, params={"num_envs": 2})
+@pytest.mark.parametrize(
+    ("algo", "params"),
+    [("reinforce", {"num_envs": 2}), ("ppo", {"n_steps": 32, "batch_size": 32, "n_epochs": 1})],
+)
+def test_resume_continues_from_the_last_checkpoint(tmp_path, algo, params):
+    config = _write(tmp_path, algo=algo, env="CartPole-v1", total_steps=400,
+                    eval_every=100, params=params)
     first, runs = _run(tmp_path, config, "total_steps=200")
     assert first.exit_code == 0, first.output
     (run_dir,) = runs.iterdir()
@@ -176,3 +180,9 @@ def test_ppo_through_gmrl_run_solves_cartpole(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["final_mean_return"] >= 475
     assert "rollout/ep_rew_mean" in _rows(run_dir)[0]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert events.Scalars("eval/mean_return")[-1].value >= 475
+    assert {"rollout/ep_rew_mean", "train/value_loss"} <= set(events.Tags()["scalars"])

@@ -111,14 +111,13 @@ class ModelBasedAgent:
 
             if not hasattr(env.action_space, "n"):
                 raise ValueError("MCTS plans over Discrete actions: use planner='cem'")
-            return MCTSPlanner(self.model, int(env.action_space.n), seed=self.seed,
-                               **self.planner_kwargs)
+            return MCTSPlanner(
+                self.model, int(env.action_space.n), seed=self.seed, **self.planner_kwargs
+            )
         return CEMPlanner(self.model, env.action_space, **self.planner_kwargs)
 
     # ------------------------------------------------------------------ acting
-    def act(
-        self, obs: np.ndarray, *, explore: bool = True, planner: Any = None
-    ) -> Any:
+    def act(self, obs: np.ndarray, *, explore: bool = True, planner: Any = None) -> Any:
         """Actions for a batch of real observations `(N, *obs_shape)`."""
         if self.mode == "dream":
             action, _ = self.sb3.predict(obs, deterministic=not explore)
