@@ -23,6 +23,7 @@ import csv
 import itertools
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,7 +192,8 @@ def markdown(result: dict, command: str) -> str:
         at = v["curve_nll_oracle_at_same_nll_test"]
         where = ("outside the curve's NLL_test range: no like-for-like comparison" if at is None
                  else f"curve gives {at:.3f} at the same NLL_test → SeqGAN is "
-                 f"**{'below' if v['below_curve'] else 'not below'}** the curve")
+                 f"**{'below' if v['below_curve'] else 'not below'}** the curve "
+                 f"(by {abs(v['seqgan'][1] - at):.3f})")
         lines.append(f"- seed {s}: SeqGAN (NLL_test {v['seqgan'][0]:.3f}, NLL_oracle "
                      f"{v['seqgan'][1]:.3f}); {where}")
     for s, t in result["timing"].items():
@@ -204,7 +206,9 @@ def markdown(result: dict, command: str) -> str:
                      + (f", reached step {reach['step']} ({reach['phase']}) with NLL_oracle "
                         f"{reach['nll_oracle']:.3f}" if reach else ""))
     lines += ["", "Raw figures: `benchmarks/results/seqgan_oracle.json`; plot: "
-              "`benchmarks/results/seqgan_oracle_quality_diversity.png`. Notes and the paper "
+              "`benchmarks/results/seqgan_oracle_quality_diversity.png`; NLL_oracle against "
+              "epochs: "
+              "`benchmarks/results/seqgan_oracle_nll_curve_seed<N>.png`. Notes and the paper "
               "protocol run: docs/seqgan.md.", ""]
     return "\n".join(lines)
 
@@ -259,6 +263,10 @@ def main() -> None:
     (RESULTS / "seqgan_oracle.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     if result["temperature_curve"]:
         plot(result, RESULTS / "seqgan_oracle_quality_diversity.png")
+    for seed, info in runs.items():  # each run's NLL_oracle-vs-epochs figure, kept beside the JSON
+        figure = ROOT / info["run_dir"] / "plots" / "nll_oracle.png"
+        if figure.is_file():
+            shutil.copyfile(figure, RESULTS / f"seqgan_oracle_nll_curve_seed{seed}.png")
     write_section(markdown(result, result["command"]))
     print(markdown(result, result["command"]))
 
