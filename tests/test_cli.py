@@ -1,4 +1,4 @@
-"""The command line: version, listing, and bad input refused with one line, exit 2, nothing written."""
+"""The command line: version, listing, and bad input refused with one line and exit 2."""
 
 from pathlib import Path
 
@@ -37,10 +37,16 @@ def test_help_has_examples() -> None:
         ("recipe: generative\nepochs: [1\n", [], "malformed YAML"),
         ("recipe: generatve\n", [], "did you mean 'generative'"),
         ("recipe: generative\nmodel: {name: nosuch}\n", [], "unknown generative model 'nosuch'"),
-        ("recipe: generative\nmodel: {name: flow, params: {bogus: 1}}\n", [], "bad parameters for model 'flow'"),
+        (
+            "recipe: generative\nmodel: {name: flow, params: {bogus: 1}}\n",
+            [],
+            "bad parameters for model 'flow'",
+        ),
     ],
 )
-def test_bad_config_exits_2_with_one_line(tmp_path: Path, text: str, args: list[str], expected: str) -> None:
+def test_bad_config_exits_2_with_one_line(
+    tmp_path: Path, text: str, args: list[str], expected: str
+) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(text)
     runs = tmp_path / "runs"
@@ -53,7 +59,9 @@ def test_bad_config_exits_2_with_one_line(tmp_path: Path, text: str, args: list[
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", str(tmp_path / "nope.yaml"), "--runs", str(tmp_path / "runs")])
+    result = runner.invoke(
+        app, ["run", str(tmp_path / "nope.yaml"), "--runs", str(tmp_path / "runs")]
+    )
     assert result.exit_code == 2 and "not found" in result.output
     assert not (tmp_path / "runs").exists()
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 import gmrl
-from gmrl.core.config import RecipeConfig, dump_config, load_config, validate_config
+from gmrl.core.config import RecipeConfig, dump_config, load_config
 from gmrl.core.errors import GmrlError, RunInterrupted
 from gmrl.core.rundir import RunDir
 from gmrl.recipes import load_recipe, recipe_names
@@ -69,9 +69,13 @@ def run(
     ] = None,
     resume: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--resume", help="Continue an interrupted run directory from its last checkpoint."),
+        typer.Option(
+            "--resume", help="Continue an interrupted run directory from its last checkpoint."
+        ),
     ] = None,
-    runs_root: Annotated[Path, typer.Option("--runs", help="Where run directories go.")] = Path("runs"),
+    runs_root: Annotated[Path, typer.Option("--runs", help="Where run directories go.")] = Path(
+        "runs"
+    ),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run a recipe from a YAML config.
@@ -92,9 +96,13 @@ def run(
     try:
         if resume is not None:
             if config_path is not None:
-                raise GmrlError("--resume takes the run directory's own config; drop the CONFIG argument")
+                raise GmrlError(
+                    "--resume takes the run directory's own config; drop the CONFIG argument"
+                )
             run_dir = RunDir.open_existing(resume, quiet=quiet)
-            resolved = load_config(run_dir.path / "config.yaml", override_list, _recipe_config_class)
+            resolved = load_config(
+                run_dir.path / "config.yaml", override_list, _recipe_config_class
+            )
         else:
             path = config_path or DEFAULT_CONFIG
             resolved = load_config(path, override_list, _recipe_config_class)
@@ -184,12 +192,6 @@ def bench(
     script = matches[0]
     sys.argv = [str(script), *ctx.args]
     runpy.run_path(str(script), run_name="__main__")
-
-
-def validate_only(config_path: Path, overrides: list[str]) -> RecipeConfig:
-    """Validate a config without running it (used by tests and editors)."""
-    resolved = load_config(config_path, overrides, _recipe_config_class)
-    return validate_config(type(resolved), resolved.model_dump(), str(config_path))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,9 +14,14 @@ def test_nested_state_round_trip(tmp_path: Path) -> None:
     optimizer = torch.optim.Adam(model.parameters())
     model(torch.randn(4, 3)).sum().backward()
     optimizer.step()
-    state = {"model": model.state_dict(), "opt": optimizer.state_dict(), "step": 7, "pair": (1, "a")}
+    state = {
+        "model": model.state_dict(),
+        "opt": optimizer.state_dict(),
+        "step": 7,
+        "pair": (1, "a"),
+    }
     save_state(tmp_path / "s.safetensors", state)
-    loaded, metadata = load_state(tmp_path / "s.safetensors")
+    loaded, _ = load_state(tmp_path / "s.safetensors")
     assert loaded["step"] == 7 and loaded["pair"] == (1, "a")
     assert set(loaded["opt"]["state"]) == {0, 1}  # integer keys survive
     fresh = torch.optim.Adam(torch.nn.Linear(3, 2).parameters())

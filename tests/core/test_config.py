@@ -73,7 +73,9 @@ def test_apply_overrides_does_not_mutate_input() -> None:
         ("recipe: nope\n", [], "unknown recipe 'nope'"),
     ],
 )
-def test_bad_configs_give_one_line_errors(tmp_path: Path, text: str, overrides: list[str], expected: str) -> None:
+def test_bad_configs_give_one_line_errors(
+    tmp_path: Path, text: str, overrides: list[str], expected: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path, overrides, resolve)
@@ -89,18 +91,24 @@ def test_missing_file(tmp_path: Path) -> None:
 
 yaml_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=10,
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     document=st.one_of(
         st.text(max_size=80),
         yaml_values.map(lambda v: yaml.safe_dump(v)),
         st.dictionaries(
-            st.sampled_from(["recipe", "seed", "epochs", "model", "device", "bogus"]), yaml_values, max_size=5
+            st.sampled_from(["recipe", "seed", "epochs", "model", "device", "bogus"]),
+            yaml_values,
+            max_size=5,
         ).map(lambda d: yaml.safe_dump({"recipe": "demo", **d})),
     )
 )

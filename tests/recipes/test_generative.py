@@ -29,12 +29,21 @@ def only_run(root: Path) -> Path:
 
 
 def test_run_directory_has_every_artifact(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", str(CONFIG), *TINY, "epochs=4", "eval_every=2", "--runs", str(tmp_path), "-q"])
+    result = runner.invoke(
+        app, ["run", str(CONFIG), *TINY, "epochs=4", "eval_every=2", "--runs", str(tmp_path), "-q"]
+    )
     assert result.exit_code == 0, result.output
     run_dir = only_run(tmp_path)
     assert run_dir.name.startswith("generative-")
-    for name in ("config.yaml", "metrics.csv", "summary.json", "plots/samples.png", "plots/loss.png",
-                 "checkpoints/model.safetensors", "checkpoints/latest.json"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "summary.json",
+        "plots/samples.png",
+        "plots/loss.png",
+        "checkpoints/model.safetensors",
+        "checkpoints/latest.json",
+    ):
         assert (run_dir / name).is_file(), name
     assert list(run_dir.glob("events.out.tfevents*"))
     assert "n_train: 512" in (run_dir / "config.yaml").read_text()
@@ -44,12 +53,26 @@ def test_same_seed_gives_identical_metrics(tmp_path: Path) -> None:
     outputs = []
     for attempt in ("a", "b"):
         root = tmp_path / attempt
-        result = runner.invoke(app, ["run", str(CONFIG), *TINY, "epochs=3", "eval_every=3", "--runs", str(root), "-q"])
+        result = runner.invoke(
+            app, ["run", str(CONFIG), *TINY, "epochs=3", "eval_every=3", "--runs", str(root), "-q"]
+        )
         assert result.exit_code == 0, result.output
         outputs.append((only_run(root) / "metrics.csv").read_text())
     assert outputs[0] == outputs[1]
-    result = runner.invoke(app, ["run", str(CONFIG), *TINY, "epochs=3", "eval_every=3", "seed=1",
-                                 "--runs", str(tmp_path / "c"), "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(CONFIG),
+            *TINY,
+            "epochs=3",
+            "eval_every=3",
+            "seed=1",
+            "--runs",
+            str(tmp_path / "c"),
+            "-q",
+        ],
+    )
     assert (only_run(tmp_path / "c") / "metrics.csv").read_text() != outputs[0]
 
 
@@ -60,13 +83,23 @@ def gmrl_command(*args: str) -> list[str]:
 def test_sigint_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     args = [str(CONFIG), *TINY, "n_train=2048", "batch_size=32", "epochs=40", "eval_every=5", "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    straight = subprocess.run(gmrl_command(*args, "--runs", str(tmp_path / "straight")),
-                              capture_output=True, text=True, env=env, timeout=300)
+    straight = subprocess.run(
+        gmrl_command(*args, "--runs", str(tmp_path / "straight")),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert straight.returncode == 0, straight.stderr
 
     interrupted_root = tmp_path / "interrupted"
-    process = subprocess.Popen(gmrl_command(*args, "--runs", str(interrupted_root)),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        gmrl_command(*args, "--runs", str(interrupted_root)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.time() + 240
     metrics = None
     while time.time() < deadline:
@@ -83,8 +116,13 @@ def test_sigint_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     run_dir = metrics.parent
     assert not (run_dir / "summary.json").exists()
 
-    resumed = subprocess.run(gmrl_command("--resume", str(run_dir), "-q"),
-                             capture_output=True, text=True, env=env, timeout=300)
+    resumed = subprocess.run(
+        gmrl_command("--resume", str(run_dir), "-q"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     reference = only_run(tmp_path / "straight")
     assert (run_dir / "summary.json").read_text() == (reference / "summary.json").read_text()

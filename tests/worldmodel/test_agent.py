@@ -47,6 +47,17 @@ def test_mpc_loop_counts_real_steps_and_refits() -> None:
     assert np.isfinite(agent.evaluate(2))
 
 
+def test_early_phase_refits_more_often_then_falls_back_to_fit_every() -> None:
+    agent = pendulum_agent("mpc")
+    agent.early_fit_every, agent.early_fit_until = 10, 60
+    agent.train(70)
+    assert agent.fits == 3  # first fit at 30, early refits at 40 and 50
+    agent.train(10)
+    assert agent.fits == 3  # past step 60 the interval is fit_every (30) again
+    agent.train(1)
+    assert agent.fits == 4  # at 80, 30 steps after the fit at 50
+
+
 def test_dream_loop_trains_sb3_in_imagination() -> None:
     agent = pendulum_agent("dream")
     agent.train(40)

@@ -21,7 +21,7 @@ _META_KEY = "gmrl"
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and a rename, so readers never see half a file."""
+    """Write `data` to `path` via a temp file and a rename, so readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -49,7 +49,9 @@ def save_tensors(
     path.parent.mkdir(parents=True, exist_ok=True)
     bad = [name for name, t in tensors.items() if not isinstance(t, torch.Tensor)]
     if bad:
-        raise TypeError(f"save_tensors() needs tensors; '{bad[0]}' is a {type(tensors[bad[0]]).__name__}")
+        raise TypeError(
+            f"save_tensors() needs tensors; '{bad[0]}' is a {type(tensors[bad[0]]).__name__}"
+        )
     clean = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
     header = {_META_KEY: json.dumps(metadata or {}, sort_keys=True)}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -103,7 +105,9 @@ def flatten_state(state: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor]
             tensors[key] = node
             return {"__tensor__": key}
         if isinstance(node, dict):
-            return {"__dict__": [[k, walk(v, f"{key}.{k}" if key else str(k))] for k, v in node.items()]}
+            return {
+                "__dict__": [[k, walk(v, f"{key}.{k}" if key else str(k))] for k, v in node.items()]
+            }
         if isinstance(node, (list, tuple)):
             items = [walk(v, f"{key}.{i}" if key else str(i)) for i, v in enumerate(node)]
             return {"__tuple__": items} if isinstance(node, tuple) else items
@@ -129,7 +133,9 @@ def unflatten_state(tensors: dict[str, torch.Tensor], skeleton: Any) -> Any:
     return skeleton
 
 
-def save_state(path: str | Path, state: dict[str, Any], metadata: dict[str, Any] | None = None) -> Path:
+def save_state(
+    path: str | Path, state: dict[str, Any], metadata: dict[str, Any] | None = None
+) -> Path:
     """Atomically save an arbitrary nested state (model, optimizer, RNG, counters)."""
     tensors, skeleton = flatten_state(state)
     return save_tensors(path, tensors, {"state": skeleton, **(metadata or {})})
@@ -139,6 +145,8 @@ def load_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load a state saved by `save_state`; returns (state, metadata)."""
     tensors, metadata = load_tensors(path)
     if "state" not in metadata:
-        raise CheckpointError(f"'{path}' holds weights, not a run state: resume from a run directory")
+        raise CheckpointError(
+            f"'{path}' holds weights, not a run state: resume from a run directory"
+        )
     state = unflatten_state(tensors, metadata.pop("state"))
     return state, metadata

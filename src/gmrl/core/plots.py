@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from gmrl.core.checkpoint import atomic_write_bytes  # noqa: E402
+from gmrl.core.checkpoint import atomic_write_bytes
 
 
 def save_figure(figure: "plt.Figure", path: str | Path, dpi: int = 120) -> Path:

@@ -68,7 +68,9 @@ class RunDir:
         """Open a run directory for resuming; it must hold a config.yaml."""
         path = Path(path)
         if not (path / "config.yaml").is_file():
-            raise ConfigError(f"'{path}' is not a gmrl run directory (no config.yaml): check the path")
+            raise ConfigError(
+                f"'{path}' is not a gmrl run directory (no config.yaml): check the path"
+            )
         return cls(path, **kwargs)
 
     @property

@@ -7,7 +7,7 @@
 | flow | `RealNVP` | normalizing flow | exact |
 | diffusion | `DDPM` | denoising diffusion | variational bound |
 | autoregressive | `AutoregressiveModel` | token sequences (GRU/LSTM/transformer) | exact |
-| binned-autoregressive | `BinnedAutoregressive` | vectors quantised per dimension | exact (histogram density) |
+| binned-autoregressive | `BinnedAutoregressive` | quantised vectors | exact (histogram) |
 """
 
 import importlib

@@ -174,13 +174,19 @@ class GenerativeModel(nn.Module, ABC):
             hparams = metadata["hparams"]
             skeleton = metadata["weights"]
         except (KeyError, ValueError, AttributeError) as exc:
-            raise CheckpointError(f"'{path}' is not a gmrl model checkpoint: save it with model.save") from exc
+            raise CheckpointError(
+                f"'{path}' is not a gmrl model checkpoint: save it with model.save"
+            ) from exc
         if not module_name.startswith("gmrl."):
-            raise CheckpointError(f"'{path}' names a class outside gmrl ({module_name}): refusing to load")
+            raise CheckpointError(
+                f"'{path}' names a class outside gmrl ({module_name}): refusing to load"
+            )
         try:
             model_class = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as exc:
-            raise CheckpointError(f"'{path}' needs class {class_name}, unknown to this gmrl version") from exc
+            raise CheckpointError(
+                f"'{path}' needs class {class_name}, unknown to this gmrl version"
+            ) from exc
         if not (isinstance(model_class, type) and issubclass(model_class, cls)):
             raise CheckpointError(f"'{path}' holds a {class_name}, not a {cls.__name__}")
         model = model_class(**hparams)
@@ -188,5 +194,7 @@ class GenerativeModel(nn.Module, ABC):
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
-            raise CheckpointError(f"'{path}' weights do not fit {class_name}: {str(exc).splitlines()[0]}") from exc
+            raise CheckpointError(
+                f"'{path}' weights do not fit {class_name}: {str(exc).splitlines()[0]}"
+            ) from exc
         return model.to(map_location).eval()

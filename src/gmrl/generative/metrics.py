@@ -5,7 +5,9 @@ import math
 import torch
 
 
-def mmd(x: torch.Tensor, y: torch.Tensor, bandwidths: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0)) -> float:
+def mmd(
+    x: torch.Tensor, y: torch.Tensor, bandwidths: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0)
+) -> float:
     """Unbiased squared MMD between samples `x` and `y` with a sum of RBF kernels.
 
     Several bandwidths make it sensitive both to fine structure (missing modes) and to gross

@@ -11,7 +11,9 @@ import torch
 from gmrl.core.errors import ConfigError
 
 
-def two_moons(n: int, generator: torch.Generator | None = None, noise: float = 0.08) -> torch.Tensor:
+def two_moons(
+    n: int, generator: torch.Generator | None = None, noise: float = 0.08
+) -> torch.Tensor:
     """Two interleaving half circles, centred and scaled to roughly [-2, 2]^2."""
     upper = torch.rand(n, generator=generator) < 0.5
     angle = torch.rand(n, generator=generator) * math.pi
@@ -21,7 +23,9 @@ def two_moons(n: int, generator: torch.Generator | None = None, noise: float = 0
     return points + noise * torch.randn(n, 2, generator=generator)
 
 
-def eight_gaussians(n: int, generator: torch.Generator | None = None, std: float = 0.15) -> torch.Tensor:
+def eight_gaussians(
+    n: int, generator: torch.Generator | None = None, std: float = 0.15
+) -> torch.Tensor:
     """Eight Gaussians placed evenly on a circle of radius 2."""
     index = torch.randint(0, 8, (n,), generator=generator)
     angle = index.float() * (2 * math.pi / 8)

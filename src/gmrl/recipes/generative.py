@@ -70,11 +70,15 @@ def evaluate(model: GenerativeModel, test: torch.Tensor, n: int, seed: int) -> d
         samples = model.sample(n, generator=generator).cpu().float()
         metrics = {"eval/mmd": mmd(samples, test)}
         if model.log_prob_kind != "none":
-            metrics["eval/test_log_likelihood"] = float(model.log_prob(test.to(model.device)).mean())
+            metrics["eval/test_log_likelihood"] = float(
+                model.log_prob(test.to(model.device)).mean()
+            )
     return metrics
 
 
-def plot_samples(model: GenerativeModel, test: torch.Tensor, path: Any, seed: int, title: str) -> None:
+def plot_samples(
+    model: GenerativeModel, test: torch.Tensor, path: Any, seed: int, title: str
+) -> None:
     """Scatter model samples over held-out data."""
     with torch.no_grad():
         samples = model.sample(len(test), generator=torch.Generator().manual_seed(seed)).cpu()
@@ -94,7 +98,9 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
     seed_everything(config.seed)
     device = resolve_device(config.device)
     train = toy_data(config.dataset, config.n_train, torch.Generator().manual_seed(config.seed))
-    test = toy_data(config.dataset, config.n_test, torch.Generator().manual_seed(config.seed + 10_000))
+    test = toy_data(
+        config.dataset, config.n_test, torch.Generator().manual_seed(config.seed + 10_000)
+    )
     model = make_model(config).to(device)
     shuffle = torch.Generator().manual_seed(config.seed + 20_000)
     baseline = gaussian_log_likelihood(train, test)
@@ -109,7 +115,12 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
 
     last: dict[str, float] = {}
     with run.progress() as bar:
-        task = bar.add_task(f"{config.model.name} on {config.dataset}", total=config.epochs, completed=start, info="")
+        task = bar.add_task(
+            f"{config.model.name} on {config.dataset}",
+            total=config.epochs,
+            completed=start,
+            info="",
+        )
         for epoch in range(start + 1, config.epochs + 1):
             history = model.fit(train, epochs=1, batch_size=config.batch_size, generator=shuffle)
             metrics = {f"losses/{k}": v[-1] for k, v in history.metrics.items()}
@@ -120,13 +131,23 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
             run.log(epoch, metrics)
             bar.update(task, advance=1, info=f"loss {metrics.get('losses/loss', float('nan')):.3f}")
             if due or run.stop_requested:
-                state = {"model": model.training_state(), "shuffle": shuffle.get_state(), "rng": rng_state()}
+                state = {
+                    "model": model.training_state(),
+                    "shuffle": shuffle.get_state(),
+                    "rng": rng_state(),
+                }
                 run.save_checkpoint(epoch, state)
                 if run.stop_requested:
                     raise RunInterrupted(epoch)
 
     model.save(run.checkpoints_dir / "model.safetensors")
-    plot_samples(model, test, run.plots_dir / "samples.png", config.seed, f"{config.model.name} on {config.dataset}")
+    plot_samples(
+        model,
+        test,
+        run.plots_dir / "samples.png",
+        config.seed,
+        f"{config.model.name} on {config.dataset}",
+    )
     rows = run.rows
     line_plot(
         run.plots_dir / "loss.png",
@@ -137,7 +158,11 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
     )
     if not last:  # resumed after the final epoch was already checkpointed
         last = evaluate(model, test, config.eval_samples, config.seed + config.epochs)
-    summary = {"epochs": config.epochs, "mmd": last["eval/mmd"], "gaussian_test_log_likelihood": baseline}
+    summary = {
+        "epochs": config.epochs,
+        "mmd": last["eval/mmd"],
+        "gaussian_test_log_likelihood": baseline,
+    }
     if "eval/test_log_likelihood" in last:
         summary["test_log_likelihood"] = last["eval/test_log_likelihood"]
     return summary

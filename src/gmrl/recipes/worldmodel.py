@@ -82,6 +82,10 @@ class Config(RecipeConfig):
     dream: DreamSection = Field(default_factory=DreamSection)
     initial_steps: int = Field(100, ge=1, description="random real steps before the first fit")
     fit_every: int = Field(250, ge=1, description="real steps between model refits")
+    early_fit_every: int | None = Field(
+        None, ge=1, description="refit interval while real steps < early_fit_until (None: off)"
+    )
+    early_fit_until: int = Field(0, ge=0, description="end of the early, frequent-refit phase")
     total_steps: int = Field(2000, ge=1, description="real env steps in all")
     eval_every: int = Field(250, ge=1, description="real steps between evaluations")
     eval_episodes: int = Field(10, ge=1)
@@ -190,6 +194,8 @@ def build_agent(config: Config) -> Any:
         mode=config.mode,
         initial_steps=config.initial_steps,
         fit_every=config.fit_every,
+        early_fit_every=config.early_fit_every,
+        early_fit_until=config.early_fit_until,
         fit_kwargs={"max_epochs": m.max_epochs, "patience": m.patience, "batch_size": m.batch_size},
         planner=config.planner.kind,
         planner_kwargs=_planner_kwargs(config.planner),

@@ -1,1 +1,1 @@
-"""Generative world models inside the agent: dynamics ensembles, VAE + MDN-RNN, DreamEnv, planners."""
+"""Generative world models inside the agent: ensembles, VAE + MDN-RNN, DreamEnv, planners."""

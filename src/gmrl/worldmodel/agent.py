@@ -37,6 +37,9 @@ class ModelBasedAgent:
         mode: "mpc" (plan with `planner_kwargs`) or "dream" (train `sb3_algo` in imagination).
         initial_steps: random real steps before the first fit.
         fit_every: real steps between model refits.
+        early_fit_every, early_fit_until: refit every `early_fit_every` real steps while fewer
+            than `early_fit_until` have been taken (fresh data matters most while the model is
+            poor; warm-started refits are cheap), then every `fit_every`. None: no early phase.
         fit_kwargs: passed to `model.fit` (epochs, patience...).
         planner_kwargs: CEMPlanner settings (horizon, population, elites, iterations, particles).
         planner: "cem" (`CEMPlanner`) or "mcts" (`MCTSPlanner`, discrete actions; then
@@ -55,6 +58,8 @@ class ModelBasedAgent:
         mode: Mode = "mpc",
         initial_steps: int = 200,
         fit_every: int = 200,
+        early_fit_every: int | None = None,
+        early_fit_until: int = 0,
         fit_kwargs: dict[str, Any] | None = None,
         planner_kwargs: dict[str, Any] | None = None,
         planner: Literal["cem", "mcts"] = "cem",
@@ -71,6 +76,7 @@ class ModelBasedAgent:
         self.make_env, self.model, self.mode = make_env, model, mode
         self.env = make_env()
         self.initial_steps, self.fit_every = initial_steps, fit_every
+        self.early_fit_every, self.early_fit_until = early_fit_every, early_fit_until
         self.fit_kwargs = fit_kwargs or {}
         self.planner_kwargs = planner_kwargs or {}
         self.seed = seed
@@ -152,11 +158,17 @@ class ModelBasedAgent:
             self.timings["policy_s"] += time.perf_counter() - start
         return self.last_fit
 
+    def _fit_interval(self) -> int:
+        """Real steps between refits now: `early_fit_every` in the early phase, else `fit_every`."""
+        if self.early_fit_every is not None and self.real_steps < self.early_fit_until:
+            return self.early_fit_every
+        return self.fit_every
+
     def train(self, real_steps: int) -> None:
         """Advance `real_steps` real env steps, refitting the model on schedule."""
         for _ in range(real_steps):
             if self.real_steps >= self.initial_steps and (
-                self.fits == 0 or self._since_fit >= self.fit_every
+                self.fits == 0 or self._since_fit >= self._fit_interval()
             ):
                 self.fit_model()
             start = time.perf_counter()
