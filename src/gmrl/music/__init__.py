@@ -1,1 +1,0 @@
-"""Creative tasks: melody generation tuned by RL with a music-theory reward."""

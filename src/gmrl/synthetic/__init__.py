@@ -1,1 +1,0 @@
-"""Generative models producing synthetic experience for RL agents."""
