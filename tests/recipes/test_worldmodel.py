@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gmrl.cli import app, validate_only
+from gmrl.cli import app
+from gmrl.core.config import RecipeConfig, load_config
+from gmrl.recipes import load_recipe
 
 runner = CliRunner()
+
+
+def validate_only(path: Path, overrides: list[str]) -> RecipeConfig:
+    """Load and validate a config the way `gmrl run` does, without running it."""
+    return load_config(path, overrides, lambda name: load_recipe(name).Config)
 CARTPOLE = "configs/worldmodel/cartpole.yaml"
 # one model fit, one short planning phase, one 2-episode evaluation
 TINY = [

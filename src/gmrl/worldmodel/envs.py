@@ -12,6 +12,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from gmrl.core.errors import ConfigError, EnvError
+from gmrl.rl.envs import make_env
 
 
 def import_object(path: str, what: str) -> Any:
@@ -31,30 +32,24 @@ def import_object(path: str, what: str) -> Any:
 def env_factory(
     env_id: str, kwargs: dict[str, Any] | None = None, max_episode_steps: int | None = None
 ) -> Callable[[], gym.Env]:
-    """A zero-argument builder for the env `env_id` (registered id or `"module:Class"`)."""
+    """A zero-argument builder for the env `env_id` (registered id or `"module:Class"`).
+
+    Creation and its one-line errors are the RL zoo's (`gmrl.rl.envs.make_env`); the env is
+    built once here so a bad id or a user env failing `check_env` is refused before any work.
+    """
     kwargs = dict(kwargs or {})
-    if ":" in env_id and env_id.split(":", 1)[0] and env_id not in gym.registry:
-        env_class = import_object(env_id, "env")
+    registered = ":" not in env_id or env_id in gym.registry
+    if registered and max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    make_env(env_id, **kwargs).close()
 
-        def make() -> gym.Env:
-            env = env_class(**kwargs)
-            if not isinstance(env, gym.Env):
-                raise EnvError(f"'{env_id}' built a {type(env).__name__}, not a gymnasium.Env")
-            if max_episode_steps is not None:
-                env = gym.wrappers.TimeLimit(env, max_episode_steps)
-            return env
+    def make() -> gym.Env:
+        env = make_env(env_id, check=False, **kwargs)
+        if not registered and max_episode_steps is not None:
+            env = gym.wrappers.TimeLimit(env, max_episode_steps)
+        return env
 
-        return make
-    if env_id not in gym.registry:
-        import difflib
-
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise EnvError(
-            f"unknown Gymnasium env '{env_id}'{hint} (or give your own class as 'module:Class')"
-        )
-    extra = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
-    return lambda: gym.make(env_id, **kwargs, **extra)
+    return make
 
 
 def check_world_model_env(env: gym.Env, env_id: str) -> None:
