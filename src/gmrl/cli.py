@@ -194,5 +194,10 @@ def bench(
     runpy.run_path(str(script), run_name="__main__")
 
 
+def validate_only(config_path: Path, overrides: list[str]) -> RecipeConfig:
+    """Load and validate a config exactly as `gmrl run` would, without running anything."""
+    return load_config(config_path, overrides, _recipe_config_class)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
