@@ -128,10 +128,7 @@ def aggregate(runs: dict[int, dict]) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gmrl.core.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for index, curve in enumerate(result["temperature_curve"].values()):
@@ -153,8 +150,7 @@ def plot(result: dict, path: Path) -> None:
     ax.set_title("SeqGAN vs the MLE temperature curve (lower-left is better)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def fmt(stats: dict | None) -> str:

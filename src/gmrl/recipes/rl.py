@@ -467,10 +467,7 @@ def _tensor(array: np.ndarray) -> Any:
 # ----------------------------------------------------------------------------- plotting
 def _plot(tracker: _Tracker, config: Config, run: RunDir) -> None:
     """Training returns (faint, smoothed) and evaluation returns against env steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gmrl.core.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(7, 4))
     if tracker.train_returns:
@@ -489,5 +486,4 @@ def _plot(tracker: _Tracker, config: Config, run: RunDir) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
     fig.tight_layout()
-    fig.savefig(run.plots_dir / "learning_curve.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, run.plots_dir / "learning_curve.png", dpi=100)

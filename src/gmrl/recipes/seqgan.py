@@ -144,10 +144,7 @@ def _write_tokens(path: Path, tokens: torch.Tensor) -> None:
 
 
 def _plot(run: RunDir, mle_epochs: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gmrl.core.plots import plt, save_figure
 
     points = [(int(r["step"]), float(r["eval/nll_oracle"])) for r in run.rows
               if r.get("eval/nll_oracle") not in (None, "")]
@@ -162,8 +159,7 @@ def _plot(run: RunDir, mle_epochs: int) -> None:
     ax.set_title("SeqGAN on the paper's oracle")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(run.plots_dir / "nll_oracle.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, run.plots_dir / "nll_oracle.png", dpi=120)
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:

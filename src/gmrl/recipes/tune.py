@@ -157,10 +157,7 @@ def _evaluate(model: AutoregressiveModel, reward_fn: Any, held_out: torch.Tensor
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gmrl.core.plots import plt, save_figure
 
     tune_rows = [r for r in rows if r.get("tune/reward") not in (None, "")]
     steps = list(range(1, len(tune_rows) + 1))
@@ -172,8 +169,7 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     bottom.set_xlabel("tuning step")
     top.set_title("KL-regularised reward tuning")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:

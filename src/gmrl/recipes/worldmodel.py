@@ -212,10 +212,7 @@ def build_agent(config: Config) -> Any:
 def plot_learning_curve(
     run: RunDir, steps: list[int], returns: list[float], config: Config
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gmrl.core.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(steps, returns, marker="o", label=f"world model ({config.mode})")
@@ -226,8 +223,7 @@ def plot_learning_curve(
     ax.set_title(f"{config.env.id}: world-model agent")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(run.plots_dir / "learning_curve.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, run.plots_dir / "learning_curve.png", dpi=100)
 
 
 # ---------------------------------------------------------------------- the run

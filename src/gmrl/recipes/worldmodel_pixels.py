@@ -28,7 +28,7 @@ from gmrl.core.plots import line_plot, plt, save_figure
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import rng_state, seed_everything, set_rng_state
 from gmrl.worldmodel.frame_vae import frames_to_ink
-from gmrl.worldmodel.latent_dream import LatentController, LatentDreamVecEnv
+from gmrl.worldmodel.latent_dream import LatentController, LatentDreamVecEnv, record_episode
 from gmrl.worldmodel.latent_model import Episode, LatentWorldModel
 from gmrl.worldmodel.pixels import PixelObservation, make_pixel_env
 
@@ -148,26 +148,10 @@ def random_episode(
     env: PixelObservation, generator: torch.Generator, seed: int
 ) -> tuple[Episode, int]:
     """One real episode with uniformly random actions, and the env steps it took."""
-    frame, _ = env.reset(seed=seed)
-    frames, actions, rewards, terminals = [frame], [], [], []
-    done, env_steps = False, 0
     n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
-    while not done:
-        action = int(torch.randint(n_actions, (), generator=generator))
-        frame, reward, terminated, truncated, info = env.step(action)
-        env_steps += int(info.get("env_steps", 1))
-        frames.append(frame)
-        actions.append(action)
-        rewards.append(reward)
-        terminals.append(terminated)
-        done = terminated or truncated
-    episode = Episode(
-        torch.as_tensor(np.stack(frames)),
-        torch.tensor(actions),
-        torch.tensor(rewards, dtype=torch.float32),
-        torch.tensor(terminals),
+    return record_episode(
+        env, lambda _frame: int(torch.randint(n_actions, (), generator=generator)), seed
     )
-    return episode, env_steps
 
 
 # ---------------------------------------------------------------------------- checkpoint helpers

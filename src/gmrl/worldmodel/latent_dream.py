@@ -123,6 +123,36 @@ class LatentDreamVecEnv(VecEnv):
 Policy = Callable[[np.ndarray], np.ndarray]
 
 
+def record_episode(
+    env: gym.Env, choose_action: Callable[[np.ndarray], Any], seed: int | None = None
+) -> tuple[Episode, int]:
+    """Play one real episode, choosing each action from the latest frame; keep what was seen.
+
+    Returns the episode and the underlying env steps taken: `info["env_steps"]` (set by
+    `PixelObservation` under action repeat), one per call of `env.step` by default.
+    """
+    frame, _ = env.reset(seed=seed)
+    frames, actions, rewards, terminals = [frame], [], [], []
+    env_steps = 0
+    while True:
+        action = choose_action(frame)
+        frame, reward, terminated, truncated, info = env.step(action)
+        env_steps += int(info.get("env_steps", 1))
+        frames.append(frame)
+        actions.append(action)
+        rewards.append(reward)
+        terminals.append(terminated)
+        if terminated or truncated:
+            break
+    episode = Episode(
+        frames=torch.as_tensor(np.stack(frames)),
+        actions=torch.as_tensor(np.stack(actions)),
+        rewards=torch.tensor(rewards, dtype=torch.float32),
+        terminated=torch.tensor(terminals, dtype=torch.bool),
+    )
+    return episode, env_steps
+
+
 class LatentController:
     """Acts in a real pixel env with a latent-state policy, recording what it saw."""
 
@@ -132,30 +162,21 @@ class LatentController:
     def run_episode(self, env: gym.Env, seed: int | None = None) -> tuple[Episode, float, int]:
         """One real episode: (the episode, its return, underlying env steps taken).
 
-        Env steps come from `info["env_steps"]` (set by `PixelObservation` under action
-        repeat) and default to one per call of `env.step`.
+        The latent state starts from the first frame and is advanced with `observe` on every
+        later frame and the action that led to it, before the policy picks the next action.
         """
-        frame, _ = env.reset(seed=seed)
-        frames, actions, rewards, terminals = [frame], [], [], []
-        env_steps = 0
-        state = self.model.initial_state(torch.as_tensor(frame)[None])
-        while True:
-            action = np.asarray(self.policy(state.cpu().numpy().astype(np.float32)))[0]
-            frame, reward, terminated, truncated, info = env.step(action)
-            env_steps += int(info.get("env_steps", 1))
-            frames.append(frame)
-            actions.append(action)
-            rewards.append(reward)
-            terminals.append(terminated)
-            if terminated or truncated:
-                break
-            state = self.model.observe(
-                state, torch.as_tensor(action)[None], torch.as_tensor(frame)[None]
-            )
-        episode = Episode(
-            frames=torch.as_tensor(np.stack(frames)),
-            actions=torch.as_tensor(np.stack(actions)),
-            rewards=torch.tensor(rewards, dtype=torch.float32),
-            terminated=torch.tensor(terminals, dtype=torch.bool),
-        )
-        return episode, float(sum(rewards)), env_steps
+        state: torch.Tensor | None = None
+        last_action: Any = None
+
+        def choose_action(frame: np.ndarray) -> Any:
+            nonlocal state, last_action
+            seen = torch.as_tensor(frame)[None]
+            if state is None:
+                state = self.model.initial_state(seen)
+            else:
+                state = self.model.observe(state, torch.as_tensor(last_action)[None], seen)
+            last_action = np.asarray(self.policy(state.cpu().numpy().astype(np.float32)))[0]
+            return last_action
+
+        episode, env_steps = record_episode(env, choose_action, seed)
+        return episode, float(episode.rewards.sum()), env_steps
