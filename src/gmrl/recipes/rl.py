@@ -221,20 +221,13 @@ def _evaluate_sequential(act: Any, config: Config, seed: int) -> np.ndarray:
 
 def run(config: Config, run: RunDir) -> dict[str, float]:
     """Train `config.algo` on `config.env`, evaluating periodically; returns the summary."""
-    import torch
-
-    from gmrl.core.device import resolve_device
+    from gmrl.core.device import resolve_device, torch_threads
 
     seed_everything(config.seed)
     tracker = _Tracker(config, run)
-    threads = torch.get_num_threads()
-    if resolve_device(config.device).type == "cpu":
-        # These networks are tiny: extra intra-op threads only spin (rl-zoo does the same).
-        torch.set_num_threads(1)
-    try:
+    # These networks are tiny: extra intra-op threads only spin (rl-zoo does the same).
+    with torch_threads(1 if resolve_device(config.device).type == "cpu" else None):
         summary = _dispatch(config, run, tracker)
-    finally:
-        torch.set_num_threads(threads)
     _plot(tracker, config, run)
     run.flush()
     return summary

@@ -23,7 +23,7 @@ import torch
 from pydantic import Field
 
 from gmrl.core.config import RecipeConfig, StrictModel
-from gmrl.core.device import resolve_device
+from gmrl.core.device import resolve_device, torch_threads
 from gmrl.core.errors import RunInterrupted
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import rng_state, seed_everything, set_rng_state
@@ -163,8 +163,13 @@ def _plot(run: RunDir, mle_epochs: int) -> None:
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:
+    """MLE pre-training, discriminator pre-training, adversarial rounds; one torch thread."""
+    with torch_threads(1):
+        return _run(config, run)
+
+
+def _run(config: Config, run: RunDir) -> dict[str, float]:
     cfg = config.effective()
-    torch.set_num_threads(1)  # the machine is shared; one thread per run
     g = seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     oracle = OracleLSTM.from_npz(oracle_path()).to(device)

@@ -22,7 +22,7 @@ import torch
 from pydantic import Field
 
 from gmrl.core.config import RecipeConfig, StrictModel
-from gmrl.core.device import resolve_device
+from gmrl.core.device import resolve_device, torch_threads
 from gmrl.core.errors import ConfigError, RunInterrupted
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import seed_everything
@@ -173,13 +173,8 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:
-    threads = torch.get_num_threads()
-    if config.cpu_threads:
-        torch.set_num_threads(config.cpu_threads)
-    try:
+    with torch_threads(config.cpu_threads):
         return _run(config, run)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config, run: RunDir) -> dict[str, float]:

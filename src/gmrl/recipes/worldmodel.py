@@ -11,11 +11,10 @@ redraws the learning curve (real env steps vs return) in `plots/learning_curve.p
 
 from typing import Any, Literal
 
-import torch
 from pydantic import Field
 
 from gmrl.core.config import RecipeConfig, StrictModel
-from gmrl.core.device import resolve_device
+from gmrl.core.device import resolve_device, torch_threads
 from gmrl.core.errors import ConfigError, EnvError, RunInterrupted
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import rng_state, seed_everything, set_rng_state
@@ -230,12 +229,8 @@ def plot_learning_curve(
 def run(config: Config, run: RunDir) -> dict[str, float]:
     # The model's ops are small and many: on a CPU, extra intra-op threads only add overhead
     # (measured: >6 min instead of 30 s for the quickstart on a loaded 2-core machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run(config, run)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config, run: RunDir) -> dict[str, float]:
