@@ -1,5 +1,6 @@
 """Baselines on the oracle: MLE beats a random generator; scheduled sampling trains."""
 
+import pytest
 import torch
 
 from gmrl.sequence.baselines import build_generator, scheduled_sampling
@@ -16,6 +17,18 @@ def test_mle_on_paper_oracle_data_beats_a_random_generator(paper_oracle):
     trained_nll = paper_oracle.nll(sample_sequences(model, 500, g))
     assert random_nll > 11.0  # an untrained generator is close to uniform over 5,000 tokens
     assert trained_nll < random_nll - 0.5, (random_nll, trained_nll)
+
+
+def test_generator_uses_the_papers_initialisation_unless_told_otherwise():
+    torch.manual_seed(0)
+    paper = build_generator(500, 20)
+    default = build_generator(500, 20, init_std=None)
+    # The paper's code draws every weight from N(0, 0.1^2); PyTorch's embedding uses N(0, 1).
+    assert abs(float(paper.embedding.weight.detach().std()) - 0.1) < 0.01
+    assert abs(float(default.embedding.weight.detach().std()) - 1.0) < 0.05
+    assert all(float(p.detach().abs().max()) < 1.0 for p in paper.parameters())
+    with pytest.raises(ValueError, match="init_std"):
+        build_generator(50, 10, init_std=0.0)
 
 
 def test_scheduled_sampling_lowers_the_training_nll(small_oracle):

@@ -8,6 +8,7 @@ from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.sequence.baselines import build_generator
 from gmrl.sequence.discriminator import CNNDiscriminator
 from gmrl.sequence.generation import sample_sequences
+from gmrl.sequence.oracle import OracleLSTM
 from gmrl.sequence.seqgan import SeqGAN, rollout_completions, rollout_rewards
 
 
@@ -81,25 +82,28 @@ def test_transformer_generators_are_refused_with_a_clear_error():
         SeqGAN(model, CNNDiscriminator(10, 5, 8, width=0.05))
 
 
-def test_short_seqgan_run_lowers_nll_oracle(small_oracle):
-    """Five adversarial rounds after a short MLE warm-up lower the oracle NLL (seed 0).
+@pytest.mark.parametrize("seed", [0, 1])
+def test_short_seqgan_run_lowers_nll_oracle(seed):
+    """Ten adversarial rounds after a short MLE warm-up lower the oracle NLL.
 
-    Honest caveat: on this 50-token oracle the gain is small and seed-dependent (it held for
-    seeds 0 and 1 but not 2 when checked); the paper-scale effect is measured by
-    benchmarks/seqgan_oracle.py over several seeds.
+    The oracle is peaked like the paper's (its own samples score 0.52 nats against ln 50 = 3.9
+    for uniform; the paper's scores 5.75 against 8.5). On a near-uniform oracle (scale 1) the
+    change is within noise and its sign varies by seed. Measured when the test was written:
+    a drop of 0.40-1.02 nats on each of seeds 0-7; the threshold is 0.2.
     """
-    g = torch.Generator().manual_seed(0)
-    torch.manual_seed(0)
-    train = small_oracle.sample(1000, g)
+    oracle = OracleLSTM.random(vocab_size=50, hidden=16, seq_len=10, seed=0, scale=3.0)
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    train = oracle.sample(1000, g)
     model = build_generator(50, 10, 16, 16)
-    model.fit(train, epochs=3, batch_size=32, generator=g)
-    start = small_oracle.nll(sample_sequences(model, 4000, g))
-    seqgan = SeqGAN(model, CNNDiscriminator(50, 10, 16, width=0.1, lr=1e-3), n_rollouts=4)
+    model.fit(train, epochs=5, batch_size=32, generator=g)
+    start = oracle.nll(sample_sequences(model, 4000, g))
+    seqgan = SeqGAN(model, CNNDiscriminator(50, 10, 16, width=0.3, lr=1e-3), n_rollouts=4)
     seqgan.discriminator_step(train, 1000, 3, generator=g)
-    for _ in range(5):
+    for _ in range(10):
         metrics = seqgan.generator_step(64, g)
         seqgan.update_rollout()
-        seqgan.discriminator_step(train, 256, 1, generator=g)
+        seqgan.discriminator_step(train, 500, 1, generator=g)
     assert 0.0 < metrics["charts/mean_reward"] < 1.0
-    end = small_oracle.nll(sample_sequences(model, 4000, g))
-    assert end < start - 0.05, (start, end)
+    end = oracle.nll(sample_sequences(model, 4000, g))
+    assert end < start - 0.2, (start, end)

@@ -16,13 +16,27 @@ from gmrl.sequence.generation import draw_tokens
 
 def build_generator(
     vocab_size: int, seq_len: int, embed_dim: int = 32, hidden: int = 32, lr: float = 0.01,
-    grad_clip: float = 5.0,
+    grad_clip: float = 5.0, init_std: float | None = 0.1,
 ) -> AutoregressiveModel:
-    """The paper's generator: an LSTM with 32-d embeddings and state, Adam lr 0.01, clip 5."""
-    return AutoregressiveModel(
+    """The paper's generator: an LSTM with 32-d embeddings and state, Adam lr 0.01, clip 5.
+
+    `init_std` draws every weight and bias from N(0, init_std^2), as the paper's code does
+    (`None` keeps PyTorch's defaults). It matters: PyTorch's default embedding init is N(0, 1),
+    ten times larger, and on the oracle data (10,000 sequences over 5,000 tokens, most of them
+    rare) those large random embeddings are never trained away. MLE then plateaus at an
+    NLL_oracle near 9.31 instead of the paper's 9.04; with std 0.1 it reaches 9.00-9.07.
+    """
+    model = AutoregressiveModel(
         vocab_size=vocab_size, seq_len=seq_len, embed_dim=embed_dim, hidden=hidden, cell="lstm",
         lr=lr, grad_clip=grad_clip,
     )
+    if init_std is not None:
+        if init_std <= 0:
+            raise ValueError(f"init_std must be > 0 or None, got {init_std}")
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.normal_(0.0, init_std)
+    return model
 
 
 def scheduled_sampling_loss(
