@@ -11,6 +11,7 @@ colder MLE model gets for free, not a gain.
     gmrl bench seqgan --seeds 0 --jobs 1
     gmrl bench seqgan --report-only         # aggregate existing run directories (also partial)
     gmrl bench seqgan --quick               # CI-sized smoke run
+    gmrl bench seqgan --add-pg-bleu         # PG-BLEU from finished runs' MLE checkpoints
 
 Run directories (resumable: an unfinished one is resumed) go to
 benchmarks/results/seqgan_runs/<config>/seed<N>/. Writes benchmarks/results/seqgan_oracle.json,
@@ -77,7 +78,54 @@ def read_run(path: Path) -> dict:
     if (path / "summary.json").is_file():
         out["finished"] = True
         out["summary"] = json.loads((path / "summary.json").read_text())
+        extra = path / "pg_bleu.json"  # from --add-pg-bleu, for runs made without PG-BLEU
+        if extra.is_file() and "pg_bleu/nll_oracle" not in out["summary"]:
+            out["summary"].update(json.loads(extra.read_text())["results"])
     return out
+
+
+def add_pg_bleu(path: Path, config_file: Path) -> None:
+    """Run PG-BLEU from a finished run's MLE model (its last checkpoint's MLE snapshot) on the
+    run's own data, with `config_file`'s PG-BLEU settings; writes `<run>/pg_bleu.json`."""
+    import time
+
+    import torch
+
+    from gmrl.core.checkpoint import load_state
+    from gmrl.core.device import torch_threads
+    from gmrl.recipes.seqgan import Config, oracle_data, pg_bleu_baseline
+    from gmrl.sequence.baselines import build_generator
+    from gmrl.sequence.data import oracle_path
+    from gmrl.sequence.diversity import copy_rate
+    from gmrl.sequence.generation import sample_sequences
+    from gmrl.sequence.oracle import OracleLSTM
+
+    run_config = Config(**yaml.safe_load((path / "config.yaml").read_text()))
+    wanted = yaml.safe_load(config_file.read_text()).get("baselines", {})
+    run_config.baselines.pg_bleu_rounds = int(wanted.get("pg_bleu_rounds", 0))
+    if run_config.baselines.pg_bleu_rounds < 1:
+        raise SystemExit(f"{config_file} sets no baselines.pg_bleu_rounds")
+    latest = json.loads((path / "checkpoints" / "latest.json").read_text())
+    state, _ = load_state(path / "checkpoints" / latest["file"])
+    gc = run_config.generator
+    oracle = OracleLSTM.from_npz(oracle_path())
+    model = build_generator(oracle.vocab_size, oracle.seq_len, gc.embed_dim, gc.hidden)
+    model.load_state_dict(state["mle_snapshot"])
+    train, test = oracle_data(run_config, oracle)
+    started = time.process_time()
+    with torch_threads(1):
+        results = pg_bleu_baseline(run_config, model, oracle, train, test,
+                                   torch.Generator().manual_seed(run_config.seed + 1))
+    results["time/pg_bleu_cpu_s"] = time.process_time() - started
+    if "seqgan/copy_rate" not in json.loads((path / "summary.json").read_text()):
+        model.load_state_dict(state["generator"]["model"])  # the final SeqGAN generator
+        samples = sample_sequences(model, run_config.eval.final_samples,
+                                   torch.Generator().manual_seed(run_config.seed + 2))
+        results["seqgan/copy_rate"] = copy_rate(samples, train)
+    record = {"from": str(path / "checkpoints" / latest["file"]),
+              "pg_bleu_rounds": run_config.baselines.pg_bleu_rounds, "results": results}
+    (path / "pg_bleu.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(path.name, json.dumps(results))
 
 
 def spread(values: list[float]) -> dict:
@@ -98,7 +146,7 @@ def curve_at(points: list[tuple[float, float]], nll_test: float) -> float | None
 def aggregate(runs: dict[int, dict]) -> dict:
     done = {s: r["summary"] for s, r in runs.items() if r["finished"]}
     table = {}
-    for method in ("random", "mle", "ss", "seqgan"):
+    for method in ("random", "mle", "ss", "pg_bleu", "seqgan"):
         key = f"{method}/nll_oracle"
         seeds = [s for s, summary in done.items() if key in summary]
         if seeds:
@@ -115,15 +163,23 @@ def aggregate(runs: dict[int, dict]) -> dict:
                 t = float(key[len("mle_t"):-len("/nll_oracle")])
                 points[t] = (summary[f"mle_t{t:g}/nll_test"], value)
         temps[s] = {f"{t:g}": list(p) for t, p in sorted(points.items())}
-    verdicts = {}
+    verdicts: dict = {}
     for s, summary in done.items():
-        if "seqgan/nll_oracle" not in summary:
-            continue
         curve = [tuple(p) for p in temps[s].values()]
-        at = curve_at(curve, summary["seqgan/nll_test"])
-        verdicts[s] = {"seqgan": [summary["seqgan/nll_test"], summary["seqgan/nll_oracle"]],
-                       "curve_nll_oracle_at_same_nll_test": at,
-                       "below_curve": None if at is None else summary["seqgan/nll_oracle"] < at}
+        for method in ("seqgan", "pg_bleu"):
+            if f"{method}/nll_oracle" not in summary:
+                continue
+            at = curve_at(curve, summary[f"{method}/nll_test"])
+            point = [summary[f"{method}/nll_test"], summary[f"{method}/nll_oracle"]]
+            entry = {"point": point, "curve_nll_oracle_at_same_nll_test": at,
+                     "below_curve": None if at is None else point[1] < at}
+            if method == "seqgan":
+                verdicts[s] = {"seqgan": point, **{k: v for k, v in entry.items()
+                                                   if k != "point"}}
+            else:
+                verdicts.setdefault(s, {})["pg_bleu"] = entry
+    copies = {s: {k.split("/")[0]: v for k, v in summary.items() if k.endswith("/copy_rate")}
+              for s, summary in done.items()}
     gains = {s: {"seqgan": summary["seqgan/nll_oracle"], "mle": summary["mle/nll_oracle"],
                  "gain_met": summary["mle/nll_oracle"] - summary["seqgan/nll_oracle"]
                  >= TARGET_GAIN,
@@ -132,7 +188,7 @@ def aggregate(runs: dict[int, dict]) -> dict:
     timing = {s: {k: v for k, v in summary.items() if k.startswith("time/")}
               for s, summary in done.items()}
     return {"table": table, "temperature_curve": temps, "quality_diversity": verdicts,
-            "gains": gains, "timing": timing}
+            "gains": gains, "copy_rate": copies, "timing": timing}
 
 
 def plot(result: dict, path: Path) -> None:
@@ -146,13 +202,18 @@ def plot(result: dict, path: Path) -> None:
                 label="MLE at temperature 0.7-1.0" if index == 0 else None)
         for t, (x, y) in items:
             ax.annotate(t, (x, y), fontsize=7, textcoords="offset points", xytext=(3, 3))
-    for index, verdict in enumerate(result["quality_diversity"].values()):
-        ax.scatter(*verdict["seqgan"], color="tab:red", marker="*", s=120, zorder=3,
+    seqgan_points = [v["seqgan"] for v in result["quality_diversity"].values() if "seqgan" in v]
+    for index, point in enumerate(seqgan_points):
+        ax.scatter(*point, color="tab:red", marker="*", s=120, zorder=3,
                    label="SeqGAN" if index == 0 else None)
     if "ss" in result["table"]:
         ss = result["table"]["ss"]
         ax.scatter(ss["nll_test"]["values"], ss["nll_oracle"]["values"], color="tab:green",
                    marker="s", label="scheduled sampling")
+    if "pg_bleu" in result["table"]:
+        pg = result["table"]["pg_bleu"]
+        ax.scatter(pg["nll_test"]["values"], pg["nll_oracle"]["values"], color="tab:purple",
+                   marker="^", label="PG-BLEU")
     ax.set_xlabel("NLL_test (generator NLL of held-out oracle data; diversity)")
     ax.set_ylabel("NLL_oracle (oracle NLL of samples; quality)")
     ax.set_title("SeqGAN vs the MLE temperature curve (lower-left is better)")
@@ -193,6 +254,8 @@ def markdown(result: dict, command: str) -> str:
               f"{', '.join(temps)}; SeqGAN's point must lie below this curve for a real "
               "gain):", ""]
     for s, v in result["quality_diversity"].items():
+        if "seqgan" not in v:
+            continue
         at = v["curve_nll_oracle_at_same_nll_test"]
         where = ("outside the curve's NLL_test range: no like-for-like comparison" if at is None
                  else f"curve gives {at:.3f} at the same NLL_test → SeqGAN is "
@@ -200,6 +263,21 @@ def markdown(result: dict, command: str) -> str:
                  f"(by {abs(v['seqgan'][1] - at):.3f})")
         lines.append(f"- seed {s}: SeqGAN (NLL_test {v['seqgan'][0]:.3f}, NLL_oracle "
                      f"{v['seqgan'][1]:.3f}); {where}")
+    for s, v in result["quality_diversity"].items():
+        pg = v.get("pg_bleu")
+        if pg and pg["curve_nll_oracle_at_same_nll_test"] is not None:
+            at = pg["curve_nll_oracle_at_same_nll_test"]
+            lines.append(f"- seed {s}: PG-BLEU (NLL_test {pg['point'][0]:.3f}, NLL_oracle "
+                         f"{pg['point'][1]:.3f}); curve gives {at:.3f} → "
+                         f"**{'below' if pg['below_curve'] else 'not below'}** "
+                         f"(by {abs(pg['point'][1] - at):.3f})")
+    copies = {s: c for s, c in result.get("copy_rate", {}).items() if c}
+    if copies:
+        lines += ["", "Memorisation check (share of 10,000 samples that repeat a training "
+                  "sequence verbatim):", ""]
+        for s, c in copies.items():
+            lines.append(f"- seed {s}: " + ", ".join(
+                f"{LABELS.get(m, m)} {100 * v:.1f}%" for m, v in sorted(c.items())))
     gains = result.get("gains", {})
     if gains:
         lines += ["", f"Targets: SeqGAN NLL_oracle <= {TARGET_NLL:.2f} and at least "
@@ -249,12 +327,22 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=10)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--quick", action="store_true", help="CI smoke run (quick.yaml, 1 seed)")
+    parser.add_argument("--add-pg-bleu", action="store_true",
+                        help="run PG-BLEU from finished runs that lack it, then report")
     args = parser.parse_args()
     if args.quick:
         args.config, args.seeds = Path("configs/seqgan/quick.yaml"), [0]
     root = RESULTS / "seqgan_runs" / args.config.stem
     root.mkdir(parents=True, exist_ok=True)
-    if not args.report_only:
+    if args.add_pg_bleu:
+        for seed in args.seeds:
+            path = run_dir_for(root, seed)
+            if path is None or not (path / "summary.json").is_file():
+                continue
+            summary = json.loads((path / "summary.json").read_text())
+            if "pg_bleu/nll_oracle" not in summary and not (path / "pg_bleu.json").is_file():
+                add_pg_bleu(path, ROOT / args.config)
+    elif not args.report_only:
         pending = list(args.seeds)
         active: list[subprocess.Popen] = []
         while pending or active:

@@ -29,7 +29,7 @@ def test_quick_recipe_writes_tokens_metrics_and_summary(tmp_path):
     assert "eval/nll_oracle" in header and "eval/nll_test" in header
     summary = json.loads((run_dir / "summary.json").read_text())
     for key in ("random/nll_oracle", "mle/nll_oracle", "ss/nll_oracle", "seqgan/nll_oracle",
-                "mle_t0.8/nll_oracle", "seqgan/nll_test"):
+                "mle_t0.8/nll_oracle", "seqgan/nll_test", "pg_bleu/nll_oracle"):
         assert key in summary
     assert summary["random/nll_oracle"] > 10.0
     assert (run_dir / "plots" / "nll_oracle.png").is_file()

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from gmrl.sequence.diversity import distinct_n, self_bleu, unique_fraction
+from gmrl.sequence.diversity import copy_rate, distinct_n, self_bleu, unique_fraction
 
 
 def test_distinct_n_counts_unique_ngrams_over_the_batch() -> None:
@@ -53,3 +53,10 @@ def test_self_bleu_matches_a_loop_implementation_and_flags_copies() -> None:
     assert self_bleu(torch.tensor([[1, 2, 3, 4, 5]] * 4)) == pytest.approx(1.0)
     varied = torch.randint(0, 50, (12, 7), generator=torch.Generator().manual_seed(0))
     assert self_bleu(varied) < 0.2 < self_bleu(tokens)
+
+
+def test_copy_rate_counts_verbatim_training_sequences():
+    train = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    samples = torch.tensor([[1, 2, 3], [1, 2, 4], [4, 5, 6], [6, 5, 4]])
+    assert copy_rate(samples, train) == 0.5
+    assert copy_rate(samples[:0], train) == 0.0

@@ -27,9 +27,10 @@ from gmrl.core.device import resolve_device, torch_threads
 from gmrl.core.errors import RunInterrupted
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import rng_state, seed_everything, set_rng_state
-from gmrl.sequence.baselines import build_generator, scheduled_sampling
+from gmrl.sequence.baselines import build_generator, pg_bleu, scheduled_sampling
 from gmrl.sequence.data import oracle_path
 from gmrl.sequence.discriminator import CNNDiscriminator
+from gmrl.sequence.diversity import copy_rate
 from gmrl.sequence.generation import model_nll, sample_sequences
 from gmrl.sequence.oracle import OracleLSTM
 from gmrl.sequence.seqgan import SeqGAN
@@ -95,6 +96,9 @@ class EvalSection(StrictModel):
 class BaselinesSection(StrictModel):
     ss_epochs: int = Field(0, ge=0, description="scheduled sampling epochs from the MLE model")
     ss_max_prob: float = Field(0.25, ge=0, le=1)
+    pg_bleu_rounds: int = Field(
+        0, ge=0, description="PG-BLEU rounds from the MLE model (adversarial batch, rollouts, lr)"
+    )
 
 
 class Config(RecipeConfig):
@@ -128,6 +132,7 @@ class Config(RecipeConfig):
             temperatures=self.eval.temperatures[:1], write_samples=32,
         )
         small.baselines.ss_epochs = min(self.baselines.ss_epochs, 1)
+        small.baselines.pg_bleu_rounds = min(self.baselines.pg_bleu_rounds, 2)
         return small
 
 
@@ -140,6 +145,34 @@ def _evaluate(model, oracle, test, n, generator, temperature=1.0) -> dict[str, f
     samples = sample_sequences(model, n, generator, temperature)
     return {"eval/nll_oracle": oracle.nll(samples),
             "eval/nll_test": model_nll(model, test, temperature)}
+
+
+def oracle_data(config: Config, oracle: OracleLSTM) -> tuple[torch.Tensor, torch.Tensor]:
+    """The run's training and held-out oracle sequences (a function of the seed alone)."""
+    data_gen = torch.Generator().manual_seed(config.seed)
+    train = oracle.sample(config.data.n_train, data_gen)
+    return train, oracle.sample(config.data.n_test, data_gen)
+
+
+def pg_bleu_baseline(
+    config: Config, mle_model: torch.nn.Module, oracle: OracleLSTM, train: torch.Tensor,
+    test: torch.Tensor, generator: torch.Generator,
+) -> dict[str, float]:
+    """PG-BLEU from a copy of the MLE model: NLL_oracle, NLL_test and the share of samples that
+    copy a training sequence, for the MLE model and the PG-BLEU result."""
+    n = config.eval.final_samples
+    mle_copies = copy_rate(sample_sequences(mle_model, n, generator), train)
+    model = copy.deepcopy(mle_model)
+    ac = config.adversarial
+    rewards = pg_bleu(model, train, config.baselines.pg_bleu_rounds, ac.batch_size,
+                      ac.n_rollouts, ac.rollout_rate, ac.lr, config.generator.grad_clip,
+                      generator)
+    figures = _evaluate(model, oracle, test, n, generator)
+    return {"mle/copy_rate": mle_copies,
+            "pg_bleu/copy_rate": copy_rate(sample_sequences(model, n, generator), train),
+            "pg_bleu/nll_oracle": figures["eval/nll_oracle"],
+            "pg_bleu/nll_test": figures["eval/nll_test"],
+            "pg_bleu/first_reward": rewards[0], "pg_bleu/last_reward": rewards[-1]}
 
 
 def _write_tokens(path: Path, tokens: torch.Tensor) -> None:
@@ -177,9 +210,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
     g = seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     oracle = OracleLSTM.from_npz(oracle_path()).to(device)
-    data_gen = torch.Generator().manual_seed(cfg.seed)
-    train = oracle.sample(cfg.data.n_train, data_gen).to(device)
-    test = oracle.sample(cfg.data.n_test, data_gen).to(device)
+    train, test = (part.to(device) for part in oracle_data(cfg, oracle))
     gc, dc, pc, ac, ec = cfg.generator, cfg.discriminator, cfg.pretrain, cfg.adversarial, cfg.eval
     model = build_generator(oracle.vocab_size, oracle.seq_len, gc.embed_dim, gc.hidden,
                             gc.lr, gc.grad_clip, gc.init_std).to(device)
@@ -256,6 +287,8 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
                 results["ss/nll_oracle"] = figures["eval/nll_oracle"]
                 results["ss/nll_test"] = figures["eval/nll_test"]
                 del ss_model
+            if cfg.baselines.pg_bleu_rounds > 0:
+                results.update(pg_bleu_baseline(cfg, model, oracle, train, test, g))
             seqgan = SeqGAN(model, discriminator, ac.n_rollouts, ac.rollout_rate, ac.lr,
                             gc.grad_clip)
             d_task = bar.add_task("discriminator pre-training", total=pc.d_rounds, info="")
@@ -294,6 +327,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
     final = _evaluate(model, oracle, test, ec.final_samples, g)
     results["seqgan/nll_oracle"] = final["eval/nll_oracle"]
     results["seqgan/nll_test"] = final["eval/nll_test"]
+    results["seqgan/copy_rate"] = copy_rate(sample_sequences(model, ec.final_samples, g), train)
     _write_tokens(run.path / "samples_seqgan.txt", sample_sequences(model, ec.write_samples, g))
     _plot(run, pc.mle_epochs)
     clock = elapsed()

@@ -26,6 +26,15 @@ def unique_fraction(tokens: torch.Tensor) -> float:
     return len(torch.unique(tokens, dim=0)) / len(tokens)
 
 
+def copy_rate(samples: torch.Tensor, references: torch.Tensor) -> float:
+    """Fraction of the `(B, T)` samples that appear verbatim among the `(N, T)` references:
+    the memorisation check for a generator trained on (or rewarded by) those references."""
+    if len(samples) == 0:
+        return 0.0
+    known = {tuple(row) for row in references.tolist()}
+    return sum(tuple(row) in known for row in samples.tolist()) / len(samples)
+
+
 def _ngram_counts(tokens: torch.Tensor, n: int) -> torch.Tensor:
     """`(B, U)` counts of each of the batch's U distinct n-grams in each sequence."""
     grams = tokens.unfold(1, n, 1)  # (B, L, n)

@@ -110,20 +110,25 @@ def rollout_rewards(
     return torch.cat([partial, final], dim=1)
 
 
-class SeqGAN:
-    """Generator, rollout network and discriminator with the paper's alternating updates.
+class RolloutPolicyGradient:
+    """A generator trained as a policy on a fixed sequence score, with Monte-Carlo rollouts.
+
+    The reward machinery SeqGAN and PG-BLEU share: a rollout network (a delayed copy of the
+    generator) completes every prefix `n_rollouts` times, `scorer` rates the completions, and
+    the generator takes REINFORCE steps on those per-token rewards. PG-BLEU is this class with
+    `scorer` = BLEU against the training data (`gmrl.sequence.bleu.ReferenceBLEU`).
 
     Args:
         generator: an `AutoregressiveModel` (recurrent cell), usually MLE-pretrained.
-        discriminator: a `CNNDiscriminator`.
+        scorer: `(N, T)` tokens -> `(N,)` rewards in [0, 1].
         n_rollouts: Monte-Carlo completions per prefix (paper: 16).
         rollout_rate: share of the rollout network kept at each update (paper: 0.8).
-        lr: Adam learning rate of the adversarial generator updates (paper: 0.01).
+        lr: Adam learning rate of the generator updates (paper: 0.01).
         grad_clip: generator gradient-norm clip (paper: 5.0).
     """
 
     def __init__(
-        self, generator: nn.Module, discriminator: CNNDiscriminator, n_rollouts: int = 16,
+        self, generator: nn.Module, scorer: Scorer, n_rollouts: int = 16,
         rollout_rate: float = 0.8, lr: float = 0.01, grad_clip: float = 5.0,
     ) -> None:
         _check_recurrent(generator)
@@ -132,10 +137,10 @@ class SeqGAN:
         if not 0.0 <= rollout_rate <= 1.0:
             raise ConfigError(f"rollout_rate must lie in [0, 1], got {rollout_rate}")
         self.generator = generator
+        self.scorer = scorer
         self.rollout = copy.deepcopy(generator).eval()
         for parameter in self.rollout.parameters():
             parameter.requires_grad_(False)
-        self.discriminator = discriminator
         self.n_rollouts = n_rollouts
         self.rollout_rate = rollout_rate
         self.grad_clip = grad_clip
@@ -144,9 +149,7 @@ class SeqGAN:
     def generator_step(self, batch_size: int, generator: torch.Generator | None = None) -> dict:
         """Sample a batch, reward every token by rollouts, take one REINFORCE step."""
         samples = sample_sequences(self.generator, batch_size, generator)
-        rewards = rollout_rewards(
-            self.rollout, samples, self.discriminator.prob_real, self.n_rollouts, generator
-        )
+        rewards = rollout_rewards(self.rollout, samples, self.scorer, self.n_rollouts, generator)
         self.generator.train()
         log_probs = self.generator.token_log_probs(samples)
         loss = policy_gradient_loss(log_probs, rewards)
@@ -167,6 +170,25 @@ class SeqGAN:
             self.rollout.parameters(), self.generator.parameters(), strict=True
         ):
             mine.mul_(self.rollout_rate).add_(theirs.detach(), alpha=1.0 - self.rollout_rate)
+
+
+class SeqGAN(RolloutPolicyGradient):
+    """Generator, rollout network and discriminator with the paper's alternating updates:
+    the reward is the discriminator's probability that a completion is real.
+
+    Args:
+        generator: an `AutoregressiveModel` (recurrent cell), usually MLE-pretrained.
+        discriminator: a `CNNDiscriminator`.
+        n_rollouts, rollout_rate, lr, grad_clip: as for `RolloutPolicyGradient`.
+    """
+
+    def __init__(
+        self, generator: nn.Module, discriminator: CNNDiscriminator, n_rollouts: int = 16,
+        rollout_rate: float = 0.8, lr: float = 0.01, grad_clip: float = 5.0,
+    ) -> None:
+        super().__init__(generator, discriminator.prob_real, n_rollouts, rollout_rate, lr,
+                         grad_clip)
+        self.discriminator = discriminator
 
     def discriminator_step(
         self, real: torch.Tensor, n_negative: int, epochs: int, batch_size: int = 64,
