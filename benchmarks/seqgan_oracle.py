@@ -81,6 +81,7 @@ def read_run(path: Path) -> dict:
         extra = path / "pg_bleu.json"  # from --add-pg-bleu, for runs made without PG-BLEU
         if extra.is_file() and "pg_bleu/nll_oracle" not in out["summary"]:
             out["summary"].update(json.loads(extra.read_text())["results"])
+            out["pg_bleu_added"] = True
     return out
 
 
@@ -248,6 +249,11 @@ def markdown(result: dict, command: str) -> str:
         lines.append(f"| {LABELS[method]} | {PAPER[method]:.3f} | "
                      f"{fmt(row['nll_oracle']) if row else 'not run'} | "
                      f"{fmt(row['nll_test']) if row else '—'} |")
+    if any(r.get("pg_bleu_added") for r in result.get("runs", {}).values()):
+        lines += ["", "PG-BLEU and the copy rates were added after these runs, from each run's "
+                  "own MLE model and data: `gmrl bench seqgan --add-pg-bleu` (settings from "
+                  f"`{result['config']}`: `baselines.pg_bleu_rounds`, the adversarial batch, "
+                  "rollouts and learning rate)."]
     temps = sorted({t for curve in result["temperature_curve"].values() for t in curve},
                    key=float)
     lines += ["", f"Quality-diversity check (the MLE model sampled at temperatures "
