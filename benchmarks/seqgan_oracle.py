@@ -249,9 +249,11 @@ def markdown(result: dict, command: str) -> str:
         lines.append(f"| {LABELS[method]} | {PAPER[method]:.3f} | "
                      f"{fmt(row['nll_oracle']) if row else 'not run'} | "
                      f"{fmt(row['nll_test']) if row else '—'} |")
-    if any(r.get("pg_bleu_added") for r in result.get("runs", {}).values()):
-        lines += ["", "PG-BLEU and the copy rates were added after these runs, from each run's "
-                  "own MLE model and data: `gmrl bench seqgan --add-pg-bleu` (settings from "
+    added = [str(s) for s, r in result.get("runs", {}).items() if r.get("pg_bleu_added")]
+    if added:
+        lines += ["", f"PG-BLEU and the copy rates of seed(s) {', '.join(added)} were added "
+                  "after those runs, from each run's own MLE model and data (the other seeds "
+                  "ran them in the recipe): `gmrl bench seqgan --add-pg-bleu` (settings from "
                   f"`{result['config']}`: `baselines.pg_bleu_rounds`, the adversarial batch, "
                   "rollouts and learning rate)."]
     temps = sorted({t for curve in result["temperature_curve"].values() for t in curve},
