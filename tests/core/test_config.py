@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import Field
 
@@ -112,6 +112,7 @@ yaml_values = st.recursive(
         ).map(lambda d: yaml.safe_dump({"recipe": "demo", **d})),
     )
 )
+@example(document="model:\n ? '\n\n'\nrecipe: demo")  # a key holding newlines
 def test_random_yaml_never_crashes(tmp_path: Path, document: str) -> None:
     """Whatever the file holds, the loader returns a config or raises a one-line ConfigError."""
     path = write(tmp_path, document)

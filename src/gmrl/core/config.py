@@ -107,11 +107,14 @@ def describe_validation_error(model: type[BaseModel], exc: ValidationError, sour
     """Turn the first pydantic error into one line naming the key (with a suggestion)."""
     error = exc.errors()[0]
     location = [str(p) for p in error["loc"]]
-    key = ".".join(location) or "<root>"
+    # YAML keys may hold newlines or control characters: show them escaped, on one line.
+    shown_location = [p if p.isprintable() else p.encode("unicode_escape").decode()
+                      for p in location]
+    key = ".".join(shown_location) or "<root>"
     if error["type"] == "extra_forbidden":
         allowed = _fields_at(model, location[:-1])
         close = difflib.get_close_matches(location[-1], allowed, n=1, cutoff=0.6)
-        hint = f"; did you mean '{'.'.join([*location[:-1], close[0]])}'?" if close else ""
+        hint = f"; did you mean '{'.'.join([*shown_location[:-1], close[0]])}'?" if close else ""
         choices = f" (allowed: {', '.join(allowed)})" if allowed and not close else ""
         return f"{source}: unknown key '{key}'{hint}{choices}"
     if error["type"] == "missing":
