@@ -94,7 +94,7 @@ class Config(RecipeConfig):
 # ---------------------------------------------------------------------- building blocks
 def _function(spec: str, known: dict[str, Any], env_id: str, what: str) -> Any:
     """Resolve a reward/termination spec to a callable (None means: learn it)."""
-    from gmrl.worldmodel.envs import import_object
+    from gmrl.core.imports import import_object
 
     if spec == "learned":
         return None

@@ -14,7 +14,6 @@ that cannot handle the env's spaces says which space it needs.
 """
 
 import difflib
-import importlib
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
 from gmrl.core.errors import EnvError
+from gmrl.core.imports import attribute_of, first_line, import_module_of
 
 # What each algorithm can handle: (observation space kinds, action space kinds, needs env.P).
 # "box" is a continuous vector space, "discrete" an integer space; SB3's on-policy agents also
@@ -88,37 +88,12 @@ def _suggest_ids(env_id: str) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _import_target(path: str) -> Any:
     """Import 'package.module:Name' and return `Name` (or the module's registered env id)."""
-    module_name, _, attribute = path.partition(":")
-    if not module_name or not attribute:
-        raise EnvError(f"env '{path}' must look like 'package.module:ClassName'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise EnvError(
-            f"cannot import module '{module_name}' for env '{path}' ({_first_line(exc)}): "
-            "check the module path and that the package is installed"
-        ) from exc
-    except Exception as exc:  # user module raising while imported
-        raise EnvError(
-            f"importing '{module_name}' for env '{path}' raised "
-            f"{type(exc).__name__}: {_first_line(exc)}"
-        ) from exc
+    module, attribute = import_module_of(path, "env", EnvError)
     if attribute in gym.envs.registry:  # 'module:Env-v0' registers the id on import
         return attribute
-    target = getattr(module, attribute, None)
-    if target is None:
-        names = [n for n in dir(module) if not n.startswith("_")]
-        close = difflib.get_close_matches(attribute, names, n=1)
-        hint = f"; did you mean '{module_name}:{close[0]}'?" if close else ""
-        raise EnvError(f"module '{module_name}' has no attribute '{attribute}'{hint}")
-    return target
+    return attribute_of(module, attribute, f"env '{path}'", EnvError)
 
 
 def check_user_env(env: gym.Env, name: str) -> None:
@@ -128,7 +103,7 @@ def check_user_env(env: gym.Env, name: str) -> None:
             warnings.simplefilter("ignore")  # warnings are advice, not failures
             check_env(env, skip_render_check=True)
     except Exception as exc:
-        problem = " ".join(_first_line(exc).split())
+        problem = " ".join(first_line(exc).split())
         if len(problem) > 200:
             problem = problem[:197] + "..."
         raise EnvError(
@@ -160,20 +135,20 @@ def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
         try:
             return gym.make(target, **kwargs)
         except gym.error.DependencyNotInstalled as exc:
-            raise EnvError(f"env '{env_id}' needs an extra package: {_first_line(exc)}") from exc
+            raise EnvError(f"env '{env_id}' needs an extra package: {first_line(exc)}") from exc
         except TypeError as exc:
             raise EnvError(
-                f"env '{env_id}' rejected its arguments {sorted(kwargs)}: {_first_line(exc)}"
+                f"env '{env_id}' rejected its arguments {sorted(kwargs)}: {first_line(exc)}"
             ) from exc
         except gym.error.Error as exc:
-            raise EnvError(f"cannot make env '{env_id}': {_first_line(exc)}") from exc
+            raise EnvError(f"cannot make env '{env_id}': {first_line(exc)}") from exc
     if not (isinstance(target, type) and issubclass(target, gym.Env)) and not callable(target):
         raise EnvError(f"'{env_id}' is not a gymnasium.Env class or factory")
     try:
         env = target(**kwargs)
     except Exception as exc:
         raise EnvError(
-            f"creating env '{env_id}' raised {type(exc).__name__}: {_first_line(exc)}"
+            f"creating env '{env_id}' raised {type(exc).__name__}: {first_line(exc)}"
         ) from exc
     if not isinstance(env, gym.Env):
         raise EnvError(f"'{env_id}' returned a {type(env).__name__}, not a gymnasium.Env")

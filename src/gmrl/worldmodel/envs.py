@@ -4,29 +4,14 @@ World-model agents need vector observations (a `Box`) and `Box` or `Discrete` ac
 else is refused up front with one line naming the problem.
 """
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
 
-from gmrl.core.errors import ConfigError, EnvError
+from gmrl.core.errors import EnvError
 from gmrl.rl.envs import make_env
-
-
-def import_object(path: str, what: str) -> Any:
-    """Import `"package.module:name"`; a `ConfigError` names what was wanted if it fails."""
-    module_name, _, attribute = path.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(f"{what} '{path}' must look like 'package.module:name'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"{what} '{path}': cannot import module '{module_name}' ({exc})") from exc
-    if not hasattr(module, attribute):
-        raise ConfigError(f"{what} '{path}': module '{module_name}' has no '{attribute}'")
-    return getattr(module, attribute)
 
 
 def env_factory(

@@ -1,0 +1,59 @@
+"""Import a user's `"package.module:name"` path, with one-line errors for every way it can fail.
+
+Configs name user code this way (an env class, a reward or termination function). The caller
+picks the error class (`ConfigError` for config fields, `EnvError` for envs) and says what the
+path was for, so the message reads e.g. `model.reward 'pkg.mod:fn': module 'pkg.mod' has no
+'fn'; did you mean 'pkg.mod:fun'?`.
+"""
+
+import difflib
+import importlib
+from types import ModuleType
+from typing import Any
+
+from gmrl.core.errors import ConfigError, GmrlError
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def import_module_of(
+    path: str, what: str, error: type[GmrlError] = ConfigError
+) -> tuple[ModuleType, str]:
+    """Import the module of `"package.module:name"`; returns `(module, name)`."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise error(f"{what} '{path}' must look like 'package.module:name'")
+    try:
+        return importlib.import_module(module_name), attribute
+    except ImportError as exc:
+        raise error(
+            f"{what} '{path}': cannot import module '{module_name}' ({first_line(exc)}): "
+            "check the module path and that the package is installed"
+        ) from exc
+    except Exception as exc:  # the user's module raised while being imported
+        raise error(
+            f"{what} '{path}': importing '{module_name}' raised "
+            f"{type(exc).__name__}: {first_line(exc)}"
+        ) from exc
+
+
+def attribute_of(
+    module: ModuleType, name: str, what: str, error: type[GmrlError] = ConfigError
+) -> Any:
+    """`module.name`, or a one-line `error` with the closest public name as a suggestion."""
+    if not hasattr(module, name):
+        names = [n for n in dir(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean '{module.__name__}:{close[0]}'?" if close else ""
+        raise error(f"{what}: module '{module.__name__}' has no '{name}'{hint}")
+    return getattr(module, name)
+
+
+def import_object(path: str, what: str, error: type[GmrlError] = ConfigError) -> Any:
+    """Import and return the object named by `"package.module:name"`."""
+    module, name = import_module_of(path, what, error)
+    return attribute_of(module, name, f"{what} '{path}'", error)
