@@ -8,7 +8,6 @@ from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.sequence.baselines import build_generator
 from gmrl.sequence.discriminator import CNNDiscriminator
 from gmrl.sequence.generation import sample_sequences
-from gmrl.sequence.oracle import OracleLSTM
 from gmrl.sequence.seqgan import SeqGAN, rollout_completions, rollout_rewards
 
 
@@ -83,7 +82,7 @@ def test_transformer_generators_are_refused_with_a_clear_error():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_short_seqgan_run_lowers_nll_oracle(seed):
+def test_short_seqgan_run_lowers_nll_oracle(seed, peaked_oracle, warm_generator):
     """Ten adversarial rounds after a short MLE warm-up lower the oracle NLL.
 
     The oracle is peaked like the paper's (its own samples score 0.52 nats against ln 50 = 3.9
@@ -91,12 +90,8 @@ def test_short_seqgan_run_lowers_nll_oracle(seed):
     change is within noise and its sign varies by seed. Measured when the test was written:
     a drop of 0.40-1.02 nats on each of seeds 0-7; the threshold is 0.2.
     """
-    oracle = OracleLSTM.random(vocab_size=50, hidden=16, seq_len=10, seed=0, scale=3.0)
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    train = oracle.sample(1000, g)
-    model = build_generator(50, 10, 16, 16)
-    model.fit(train, epochs=5, batch_size=32, generator=g)
+    oracle = peaked_oracle
+    g, train, model = warm_generator(seed, epochs=5)
     start = oracle.nll(sample_sequences(model, 4000, g))
     seqgan = SeqGAN(model, CNNDiscriminator(50, 10, 16, width=0.3, lr=1e-3), n_rollouts=4)
     seqgan.discriminator_step(train, 1000, 3, generator=g)
