@@ -27,3 +27,15 @@ def test_rng_state_round_trip() -> None:
     seed_everything(99)
     set_rng_state(saved)
     assert draw() == expected
+
+
+def test_derived_seeds_differ_by_purpose_and_run_seed() -> None:
+    from gmrl.core.seeding import derive_seed, numpy_rng, torch_generator
+
+    seeds = {derive_seed(s, p) for s in range(20) for p in ("train", "test", "eval_env")}
+    assert len(seeds) == 60
+    assert all(0 <= s < 2**63 for s in seeds)
+    assert derive_seed(3, "train") == derive_seed(3, "train")
+    assert torch.equal(torch.rand(4, generator=torch_generator(1, "x")),
+                       torch.rand(4, generator=torch_generator(1, "x")))
+    assert numpy_rng(1, "x").random() != numpy_rng(1, "y").random()
