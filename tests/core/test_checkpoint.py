@@ -47,3 +47,29 @@ def test_failed_write_keeps_previous_file(tmp_path: Path) -> None:
     tensors, _ = load_tensors(path)
     assert torch.equal(tensors["x"], torch.ones(3))
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_artifact_round_trip_and_refusals(tmp_path) -> None:
+    import pytest
+    import torch
+
+    from gmrl.core.checkpoint import load_artifact, restore_or_explain, save_artifact
+    from gmrl.core.errors import CheckpointError
+    from gmrl.core.loop import TrainingLoop
+
+    path = tmp_path / "a.safetensors"
+    state = {"w": torch.arange(3.0), "step": 4, "nested": [torch.ones(2), {"k": 1.5}]}
+    save_artifact(path, kind="thing", cls=TrainingLoop, init={"total": 3}, state=state,
+                  extra={"note": "x"})
+    loaded = load_artifact(path, kind="thing", base=object)
+    assert loaded.cls is TrainingLoop and loaded.init == {"total": 3}
+    assert torch.equal(loaded.state["w"], state["w"]) and loaded.state["step"] == 4
+    assert loaded.extra == {"note": "x"}
+    with pytest.raises(CheckpointError, match="not a world model"):
+        load_artifact(path, kind="world model")
+    with pytest.raises(CheckpointError, match="not a int"):
+        load_artifact(path, kind="thing", base=int)
+    net = torch.nn.Linear(2, 2)
+    with pytest.raises(CheckpointError, match="does not fit the net") as info:
+        restore_or_explain(path, "the net", lambda: net.load_state_dict({"weight": torch.ones(3)}))
+    assert "\n" not in str(info.value)

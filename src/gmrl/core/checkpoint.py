@@ -8,6 +8,8 @@ header under the key `"gmrl"`. Nothing is ever unpickled, so loading a file cann
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,96 @@ def load_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         )
     state = unflatten_state(tensors, metadata.pop("state"))
     return state, metadata
+
+
+# --------------------------------------------------------------------------- saved artifacts
+# One persistence path for everything a user saves and loads (generative models, world models,
+# agents, SB3 policies, buffers): a safetensors file whose gmrl header names the artifact's kind,
+# the gmrl class that rebuilds it, that class's constructor arguments (JSON) and the nested state.
+
+ARTIFACT_FORMAT = 1
+
+
+@dataclass
+class Artifact:
+    """What `load_artifact` read: the class to build, its constructor arguments and its state."""
+
+    path: Path
+    kind: str
+    cls: type
+    init: dict[str, Any]
+    state: Any
+    extra: dict[str, Any]
+
+
+def class_path(cls: type) -> str:
+    """'module:QualName' for a class (what an artifact header records)."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def save_artifact(
+    path: str | Path,
+    *,
+    kind: str,
+    cls: type,
+    init: dict[str, Any],
+    state: Any,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Atomically save what `cls(**init)` plus `state` rebuilds (see `load_artifact`)."""
+    tensors, skeleton = flatten_state(state)
+    metadata = {
+        "artifact": kind, "format": ARTIFACT_FORMAT, "class": class_path(cls),
+        "init": init, "state": skeleton, "extra": extra or {},
+    }
+    return save_tensors(path, tensors, metadata)
+
+
+def load_artifact(path: str | Path, *, kind: str, base: type | None = None) -> Artifact:
+    """Read an artifact of `kind`; its class must live in gmrl and subclass `base`.
+
+    Every problem (missing or truncated file, another kind, a class outside gmrl or unknown to
+    this version) is a one-line `CheckpointError`; nothing is unpickled or executed.
+    """
+    import importlib
+
+    tensors, metadata = load_tensors(path)
+    found = metadata.get("artifact")
+    if found != kind:
+        what = f"a gmrl {found}" if found else "not a gmrl artifact"
+        raise CheckpointError(f"'{path}' is {what}, not a {kind}: load it with the matching class")
+    try:
+        module_name, class_name = str(metadata["class"]).split(":")
+        init, skeleton = dict(metadata["init"]), metadata["state"]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"'{path}' has a corrupt {kind} header: re-save it") from exc
+    if module_name != "gmrl" and not module_name.startswith("gmrl."):
+        raise CheckpointError(f"'{path}' names a class outside gmrl ({module_name}): refusing")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in class_name.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise CheckpointError(
+            f"'{path}' needs {class_name}, unknown to this gmrl version: re-save it"
+        ) from exc
+    if base is not None and not (isinstance(target, type) and issubclass(target, base)):
+        raise CheckpointError(f"'{path}' holds a {class_name}, not a {base.__name__}")
+    state = unflatten_state(tensors, skeleton)
+    return Artifact(Path(path), kind, target, init, state, dict(metadata.get("extra") or {}))
+
+
+def restore_or_explain(path: str | Path, what: str, restore: Callable[[], None]) -> None:
+    """Run `restore()` (e.g. `load_state_dict` calls); a mismatch becomes one CheckpointError line.
+
+    Used where saved state meets a freshly built object: a changed layer size or another model
+    family gives "'<path>' does not fit <what>: <first line>" instead of a traceback.
+    """
+    try:
+        restore()
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"'{path}' does not fit {what} ({first[:160]}): it was saved with another "
+            "configuration; start a new run or use the matching config"
+        ) from exc

@@ -7,12 +7,20 @@ the key, with a close-match suggestion for misspelt keys.
 import difflib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gmrl.core.errors import ConfigError
+
+
+# Number types for config fields: NaN and infinity are refused at validation time (a learning rate
+# of `inf` would otherwise be accepted and train nothing).
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 class StrictModel(BaseModel):

@@ -36,6 +36,7 @@ from typing import Any
 
 from rich.progress import Progress, TaskID
 
+from gmrl.core.checkpoint import restore_or_explain
 from gmrl.core.errors import RunInterrupted
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import rng_state, set_rng_state
@@ -103,7 +104,9 @@ class TrainingLoop:
         step, state = loaded
         rng = state.pop(_RNG_KEY, None)
         if self._restore is not None:
-            self._restore(state)
+            restore = self._restore
+            source = self.run.checkpoints_dir
+            restore_or_explain(source, f"this run's {self.description}", lambda: restore(state))
         if rng is not None:
             set_rng_state(rng)
         self.start = self.last_checkpoint = step
