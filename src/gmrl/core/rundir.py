@@ -113,7 +113,7 @@ class RunDir:
             self._rewrite_csv()
         else:
             with (self.path / "metrics.csv").open("a", newline="") as handle:
-                csv.DictWriter(handle, fieldnames=self._columns).writerow(row)
+                csv.DictWriter(handle, fieldnames=self._columns, lineterminator="\n").writerow(row)
 
     def _rewrite_csv(self) -> None:
         buffer = io.StringIO()
