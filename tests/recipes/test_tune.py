@@ -78,3 +78,35 @@ def test_bad_reward_fails_before_any_run_directory(tmp_path) -> None:
     assert run_dir is None
     code, output, _ = _run(tmp_path, CONFIG, *TINY, "reward.params.token=99")
     assert code == 2 and "outside the vocabulary" in output
+
+
+def _config(*overrides: str):
+    from gmrl.core.config import apply_overrides, read_yaml_mapping, validate_config
+    from gmrl.recipes.tune import Config
+
+    data = apply_overrides(read_yaml_mapping(CONFIG), [*TINY, *overrides])
+    return validate_config(Config, data, CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("stop_at", "crash"),
+    [(1, False), (4, False), (7, True)],
+    ids=["ctrl-c-in-pretraining", "ctrl-c-in-tuning", "crash-after-a-tuning-checkpoint"],
+)
+def test_interrupted_and_resumed_run_is_exact(tmp_path, stop_at, crash) -> None:
+    """Stopped during pre-training or tuning (Ctrl-C), or crashed after a periodic checkpoint:
+    the resumed run writes byte-identical metrics.csv and summary.json."""
+    from gmrl.recipes import tune
+
+    from . import assert_exact_resume
+
+    config = _config("pretrain.epochs=2", "tuner.baseline=learned", "tuner.estimator=ppo")
+    assert assert_exact_resume(tune, config, tmp_path, stop_at, crash=crash) == stop_at
+
+
+def test_infinite_or_missing_settings_are_refused_up_front(tmp_path) -> None:
+    for bad in ("pretrain.lr=inf", "tuner.lr=.nan", "tuner.kl_limit=-1", "data.source=npy"):
+        code, output, run_dir = _run(tmp_path, CONFIG, *TINY, bad)
+        assert code == 2, (bad, output)
+        assert len(output.strip().splitlines()) == 1 and "Traceback" not in output, output
+        assert run_dir is None

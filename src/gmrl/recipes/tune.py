@@ -19,13 +19,14 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from gmrl.core.config import RecipeConfig, StrictModel
+from gmrl.core.config import PositiveFloat, RecipeConfig, StrictModel
 from gmrl.core.device import resolve_device, torch_threads
-from gmrl.core.errors import ConfigError, RunInterrupted
+from gmrl.core.errors import ConfigError
+from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
-from gmrl.core.seeding import seed_everything
+from gmrl.core.seeding import seed_everything, torch_generator
 from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.sequence.diversity import distinct_n, self_bleu, unique_fraction
 from gmrl.sequence.markov import MarkovChain
@@ -43,8 +44,14 @@ class DataSection(StrictModel):
     vocab_size: int = Field(8, ge=2, description="tokens of the Markov chain (source=markov)")
     seq_len: int = Field(12, ge=2, description="sequence length (source=markov)")
     num_sequences: int = Field(2000, ge=1, description="training sequences (source=markov)")
-    concentration: float = Field(0.5, gt=0, description="Dirichlet concentration of chain rows")
+    concentration: PositiveFloat = Field(0.5, description="Dirichlet concentration of chain rows")
     held_out: float = Field(0.1, ge=0, lt=1, description="fraction kept for held-out NLL")
+
+    @model_validator(mode="after")
+    def _npy_needs_a_path(self) -> "DataSection":
+        if self.source == "npy" and not self.path:
+            raise ValueError("data.source=npy needs data.path pointing at an integer .npy file")
+        return self
 
 
 class ModelSection(StrictModel):
@@ -63,7 +70,7 @@ class PretrainSection(StrictModel):
 
     epochs: int = Field(10, ge=0)
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(3e-3, gt=0)
+    lr: PositiveFloat = Field(3e-3, description="Adam learning rate of pre-training")
 
 
 class RewardSection(StrictModel):
@@ -92,7 +99,7 @@ def _load_tokens(config: Config) -> torch.Tensor:
     """The pre-training token matrix `(N, T)` (the Markov chain is drawn from the seed)."""
     data = config.data
     if data.source == "markov":
-        generator = torch.Generator().manual_seed(config.seed + 1_000_003)
+        generator = torch_generator(config.seed, "train_data")
         chain = MarkovChain.random(data.vocab_size, data.concentration, generator)
         return chain.sample(data.num_sequences, data.seq_len, generator)
     if not data.path:
@@ -139,7 +146,7 @@ def _evaluate(model: AutoregressiveModel, reward_fn: Any, held_out: torch.Tensor
     batches of the tuner's batch size, matching the tune/distinct_* and tune/self_bleu curves.
     """
     model.eval()
-    generator = torch.Generator().manual_seed(config.seed + 7)  # same draws before and after
+    generator = torch_generator(config.seed, "eval_samples")  # same draws before and after
     batch = config.tuner.batch_size
     n = max(batch, config.eval_samples // batch * batch)
     with torch.no_grad():
@@ -177,8 +184,56 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
         return _run(config, run)
 
 
+class _TuneRun:
+    """The run's state across both phases, as the training loop checkpoints and restores it.
+
+    Until pre-training ends there is no tuner; from then on the checkpoint also holds the tuner
+    (policy, frozen reference, optimizers, baseline, beta, step, sampling RNG), the pre-trained
+    model's figures and the last good tuning step's diagnostics, so a run resumed at any
+    checkpoint writes the same metrics and summary as one that never stopped.
+    """
+
+    def __init__(self, config: Config, model: AutoregressiveModel, reward_fn: Any,
+                 held_out: torch.Tensor) -> None:
+        self.config, self.model, self.reward_fn, self.held_out = config, model, reward_fn, held_out
+        self.shuffle = torch_generator(config.seed, "pretrain_shuffle")
+        self.tuner: RewardTuner | None = None
+        self.before: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def start_tuning(self) -> RewardTuner:
+        """Score the pre-trained model, then freeze it as the tuner's reference."""
+        self.before = _evaluate(self.model, self.reward_fn, self.held_out, self.config)
+        self.tuner = RewardTuner(
+            self.model, self.reward_fn, self.config.tuner,
+            generator=torch_generator(self.config.seed, "tune_sampling"),
+        )
+        return self.tuner
+
+    def record(self, step: int, metrics: dict[str, float]) -> None:
+        self.last = {k: metrics[k] for k in ("kl", "entropy", "reward")}
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "model": self.model.training_state(), "shuffle": self.shuffle.get_state(),
+        }
+        if self.tuner is not None:
+            state.update(tuner=self.tuner.state_dict(), before=self.before, last=self.last)
+        return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_training_state(state["model"])
+        self.shuffle.set_state(state["shuffle"])
+        if "tuner" in state:
+            tuner = RewardTuner(self.model, self.reward_fn, self.config.tuner,
+                                generator=torch.Generator())
+            tuner.load_state_dict(state["tuner"])
+            self.tuner = tuner
+            self.before, self.last = dict(state["before"]), dict(state["last"])
+
+
 def _run(config: Config, run: RunDir) -> dict[str, float]:
-    generator = seed_everything(config.seed)
+    seed_everything(config.seed)
     device = resolve_device(config.device)
     tokens = _load_tokens(config)
     vocab, seq_len = _vocab_size(config, tokens), tokens.shape[1]
@@ -187,63 +242,40 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
     reward_fn = build_reward(config.reward.name, vocab_size=vocab, **config.reward.params)
     model = _build_model(config, vocab, seq_len).to(device)
     epochs = config.pretrain.epochs
-
-    resumed = run.load_latest_checkpoint()
-    state: dict[str, Any] | None = None
-    if resumed is not None:
-        _, state = resumed
-        if "generator" in state:  # the tuner's own state restores it in the tuning phase
-            generator.set_state(state["generator"])
-    if state is None or "pretrained" not in state:
-        with run.progress() as bar:
-            task = bar.add_task("pre-train", total=epochs, info="")
-
-            def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-                run.log(epoch + 1, {f"pretrain/{k}": v for k, v in metrics.items()})
-                bar.update(task, advance=1, info=f"nll {metrics['nll']:.3f}")
-
-            if epochs:
-                model.fit(train_tokens, epochs=epochs, batch_size=config.pretrain.batch_size,
-                          generator=generator, callback=on_epoch)
-        state = {"pretrained": dict(model.state_dict()), "generator": generator.get_state()}
-        run.save_checkpoint(epochs, state, phase="pretrain")
-        if run.stop_requested:
-            raise RunInterrupted(epochs)
-    model.load_state_dict(state["pretrained"])
-    before = _evaluate(model, reward_fn, held_out, config)
-
-    tuner = RewardTuner(model, reward_fn, config.tuner, generator=generator)
-    if "tuner" in state:
-        tuner.load_state_dict(state["tuner"])
+    state = _TuneRun(config, model, reward_fn, held_out)
+    loop = TrainingLoop(
+        run, total=epochs + config.steps, description="pre-train, then tune",
+        state=state.state, restore=state.restore,
+    )
+    start = loop.resume()
 
     stopped: TuningStopped | None = None
-    with run.progress() as bar:
-        task = bar.add_task("tune", total=config.steps, completed=tuner.step_count, info="")
-
-        def on_step(step: int, metrics: dict[str, float]) -> None:
-            info = f"reward {metrics['reward']:.3f} kl {metrics['kl']:.2f}"
-            bar.update(task, advance=1, info=info)
-
+    with loop:
+        for epoch in range(start + 1, epochs + 1):
+            history = model.fit(train_tokens, epochs=1, batch_size=config.pretrain.batch_size,
+                                generator=state.shuffle)
+            metrics = {f"pretrain/{k}": v[-1] for k, v in history.metrics.items()}
+            loop.end_step(epoch, metrics, info=f"nll {metrics['pretrain/nll']:.3f}",
+                          checkpoint=True if epoch == epochs else None)
+        tuner = state.tuner if state.tuner is not None else state.start_tuning()
         try:
             tuner.train(
-                config.steps - tuner.step_count, callback=on_step, run=run,
+                config.steps - tuner.step_count, callback=state.record, loop=loop,
                 checkpoint_every=config.checkpoint_every, step_offset=epochs,
-                extra_state={"pretrained": state["pretrained"]},
             )
         except TuningStopped as exc:
             stopped = exc
 
     _plot(run.rows, run.plots_dir / "tuning.png")
     after = _evaluate(model, reward_fn, held_out, config)
-    summary = {f"pretrained/{k}": v for k, v in before.items()}
+    summary = {f"pretrained/{k}": v for k, v in state.before.items()}
     summary.update({f"tuned/{k}": v for k, v in after.items()})
     summary.update({
         "tune/steps": float(tuner.step_count),
         "tune/beta": float(tuner.kl_controller.beta),
         "stopped_early": float(stopped is not None),
     })
-    if tuner.history:  # the last step of this session (a resumed run may have none left)
-        summary.update({f"tune/{k}": tuner.history[-1][k] for k in ("kl", "entropy", "reward")})
+    summary.update({f"tune/{k}": v for k, v in state.last.items()})
     if stopped is not None:
         run.write_summary(summary)
         raise stopped

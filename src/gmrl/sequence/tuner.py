@@ -39,8 +39,10 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from gmrl.core.config import StrictModel
-from gmrl.core.errors import GmrlError, RunInterrupted
+from gmrl.core.config import NonNegativeFloat, PositiveFloat, StrictModel
+from gmrl.core.errors import GmrlError
+from gmrl.core.loop import TrainingLoop
+from gmrl.core.rundir import RunDir
 from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.rl.policy_gradient.losses import discounted_returns, policy_gradient_loss
 from gmrl.sequence.diversity import distinct_n, self_bleu, unique_fraction
@@ -76,26 +78,30 @@ class TunerConfig(StrictModel):
     group_size: int = Field(
         4, ge=1, description="samples per prompt/group (rloo leave-one-out; divides batch_size)"
     )
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate of the policy")
-    grad_clip: float = Field(1.0, ge=0, description="max gradient norm (0 = no clipping)")
-    beta: float = Field(0.05, ge=0, description="KL penalty coefficient (start value if adaptive)")
-    target_kl: float | None = Field(
-        None, gt=0, description="turns on the adaptive KL controller aiming at this KL per sequence"
+    lr: PositiveFloat = Field(1e-3, description="Adam learning rate of the policy")
+    grad_clip: NonNegativeFloat = Field(1.0, description="max gradient norm (0 = no clipping)")
+    beta: NonNegativeFloat = Field(
+        0.05, description="KL penalty coefficient (start value if adaptive)"
+    )
+    target_kl: PositiveFloat | None = Field(
+        None, description="turns on the adaptive KL controller aiming at this KL per sequence"
     )
     kl_horizon: int = Field(1000, gt=0, description="adaptive controller horizon (in samples)")
-    kl_limit: float | None = Field(
-        None, gt=0, description="stop (restoring the previous weights) above this KL per sequence"
+    kl_limit: PositiveFloat | None = Field(
+        None, description="stop (restoring the previous weights) above this KL per sequence"
     )
     baseline: Literal["moving_average", "learned"] = Field(
         "moving_average", description="baseline for reinforce and ppo"
     )
     baseline_decay: float = Field(0.9, ge=0, lt=1, description="moving-average decay")
-    value_lr: float = Field(1e-2, gt=0, description="learned baseline's learning rate")
+    value_lr: PositiveFloat = Field(1e-2, description="learned baseline's learning rate")
     normalize_advantages: bool = Field(True, description="whiten advantages over the batch")
-    entropy_coef: float = Field(0.0, ge=0, description="bonus on the policy's per-token entropy")
+    entropy_coef: NonNegativeFloat = Field(
+        0.0, description="bonus on the policy's per-token entropy"
+    )
     ppo_epochs: int = Field(4, ge=1, description="passes over each batch (ppo)")
     ppo_minibatches: int = Field(2, ge=1, description="minibatches per pass (ppo)")
-    clip_ratio: float = Field(0.2, gt=0, description="PPO ratio clipping")
+    clip_ratio: PositiveFloat = Field(0.2, description="PPO ratio clipping")
     diversity_n: list[int] = Field([1, 2], description="report distinct-n for these n")
     self_bleu: bool = Field(True, description="report self-BLEU-4 of each batch")
 
@@ -400,7 +406,8 @@ class RewardTuner:
         steps: int,
         *,
         callback: StepCallback | None = None,
-        run: Any = None,
+        loop: TrainingLoop | None = None,
+        run: RunDir | None = None,
         checkpoint_every: int = 0,
         step_offset: int = 0,
         log_prefix: str = "tune/",
@@ -408,12 +415,24 @@ class RewardTuner:
     ) -> list[dict[str, float]]:
         """Run `steps` tuning steps; returns their diagnostics.
 
-        With a `RunDir` as `run`, each step is logged as `<log_prefix><name>` at run step
-        `step_offset + step`, and every `checkpoint_every` steps `{"tuner": state_dict()}` plus
-        `extra_state` is saved (after a good step only, so a stop never overwrites the last good
-        checkpoint). A Ctrl-C request (`run.stop_requested`) saves and raises `RunInterrupted`
-        after the current step. `callback(step, metrics)` sees every step.
+        Bookkeeping goes through a `gmrl.core.loop.TrainingLoop`: each step ends with
+        `loop.end_step(step_offset + step_count, {<log_prefix><name>: value})`, which logs it,
+        checkpoints when the loop's schedule (or every `checkpoint_every` tuning steps) says so,
+        and on Ctrl-C checkpoints and raises `RunInterrupted` after the current step. A stopped
+        step (`TuningStopped`) raises before `end_step`, so a stop never overwrites the last good
+        checkpoint. Pass the recipe's own `loop` (its `state()` must hold `state_dict()`), or just
+        a `RunDir` as `run`: then a loop is made whose checkpoints hold
+        `{"tuner": state_dict(), **extra_state}`. `callback(step, metrics)` sees every step
+        before the loop does.
         """
+        if loop is None and run is not None:
+            extra = dict(extra_state or {})
+            loop = TrainingLoop(
+                run, total=step_offset + self.step_count + steps, description="tune",
+                state=lambda: {**extra, "tuner": self.state_dict()},
+                restore=lambda state: self.load_state_dict(state["tuner"]),
+                metadata={"phase": "tune"},
+            )
         done: list[dict[str, float]] = []
         for _ in range(steps):
             metrics = self.step()
@@ -421,12 +440,11 @@ class RewardTuner:
             step = step_offset + self.step_count
             if callback is not None:
                 callback(step, metrics)
-            if run is not None:
-                run.log(step, {f"{log_prefix}{k}": v for k, v in metrics.items()})
+            if loop is not None:
                 boundary = checkpoint_every > 0 and self.step_count % checkpoint_every == 0
-                if boundary or run.stop_requested:
-                    state = {**(extra_state or {}), "tuner": self.state_dict()}
-                    run.save_checkpoint(step, state, phase="tune")
-                    if run.stop_requested:
-                        raise RunInterrupted(step)
+                loop.end_step(
+                    step, {f"{log_prefix}{k}": v for k, v in metrics.items()},
+                    info=f"reward {metrics['reward']:.3f} kl {metrics['kl']:.2f}",
+                    checkpoint=True if boundary else None,
+                )
         return done
