@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from gmrl.cli import app
@@ -127,3 +128,33 @@ def test_sigint_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     reference = only_run(tmp_path / "straight")
     assert (run_dir / "summary.json").read_text() == (reference / "summary.json").read_text()
     assert (run_dir / "metrics.csv").read_text() == (reference / "metrics.csv").read_text()
+
+
+def _config(*overrides: str):
+    from gmrl.core.config import apply_overrides, read_yaml_mapping, validate_config
+    from gmrl.recipes.generative import Config
+
+    data = apply_overrides(read_yaml_mapping(CONFIG), [*TINY, *overrides])
+    return validate_config(Config, data, str(CONFIG))
+
+
+@pytest.mark.parametrize(("stop_at", "crash"), [(3, False), (4, False), (5, True)],
+                         ids=["ctrl-c-off-schedule", "ctrl-c-at-a-checkpoint", "crash"])
+def test_interrupted_and_resumed_run_is_exact(tmp_path: Path, stop_at: int, crash: bool) -> None:
+    from gmrl.recipes import generative
+
+    from . import assert_exact_resume
+
+    config = _config("epochs=6", "eval_every=2")
+    assert assert_exact_resume(generative, config, tmp_path, stop_at, crash=crash) == stop_at
+
+
+@pytest.mark.parametrize("bad", ["model.params.lr=inf", "model.params.lr=.nan",
+                                 "model.params.lr=0", "model.params.lr=fast"])
+def test_unusable_learning_rates_are_refused_before_a_run_directory(
+    tmp_path: Path, bad: str
+) -> None:
+    result = runner.invoke(app, ["run", str(CONFIG), *TINY, bad, "--runs", str(tmp_path), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "params.lr" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())

@@ -6,17 +6,19 @@ Checkpoints hold the model, its optimizers and every RNG, so a resumed run match
 uninterrupted one exactly.
 """
 
+import math
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gmrl.core.config import RecipeConfig, StrictModel
 from gmrl.core.device import resolve_device
-from gmrl.core.errors import ConfigError, RunInterrupted
+from gmrl.core.errors import ConfigError
+from gmrl.core.loop import TrainingLoop
 from gmrl.core.plots import line_plot, plt, save_figure
 from gmrl.core.rundir import RunDir
-from gmrl.core.seeding import rng_state, seed_everything, set_rng_state
+from gmrl.core.seeding import derive_seed, seed_everything, torch_generator
 from gmrl.generative import MODEL_REGISTRY, GenerativeModel, build_model
 from gmrl.generative.metrics import gaussian_log_likelihood, mmd
 from gmrl.generative.toy import toy_data
@@ -29,6 +31,21 @@ class ModelSection(StrictModel):
 
     name: str = Field("flow", description="a name from `gmrl list` (generative models)")
     params: dict[str, Any] = Field(default_factory=dict, description="constructor keywords")
+
+    @field_validator("params")
+    @classmethod
+    def _finite_numbers(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Refuse NaN/inf anywhere and non-positive learning rates (they would train nothing)."""
+        for key, value in params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"params.{key} must be a finite number, got {value}")
+            if key == "lr" or key.endswith("_lr"):
+                number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if not (number and math.isfinite(value) and value > 0):
+                    raise ValueError(
+                        f"learning rate params.{key} must be a finite number > 0, got {value!r}"
+                    )
+        return params
 
 
 class Config(RecipeConfig):
@@ -97,55 +114,44 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
     """Fit, evaluate every `eval_every` epochs, checkpoint, plot, summarise."""
     seed_everything(config.seed)
     device = resolve_device(config.device)
-    train = toy_data(config.dataset, config.n_train, torch.Generator().manual_seed(config.seed))
-    test = toy_data(
-        config.dataset, config.n_test, torch.Generator().manual_seed(config.seed + 10_000)
-    )
+    train = toy_data(config.dataset, config.n_train, torch_generator(config.seed, "train_data"))
+    test = toy_data(config.dataset, config.n_test, torch_generator(config.seed, "test_data"))
     model = make_model(config).to(device)
-    shuffle = torch.Generator().manual_seed(config.seed + 20_000)
+    shuffle = torch_generator(config.seed, "shuffle")
     baseline = gaussian_log_likelihood(train, test)
-
-    start = 0
-    resumed = run.load_latest_checkpoint()
-    if resumed is not None:
-        start, state = resumed
-        model.load_training_state(state["model"])
-        shuffle.set_state(state["shuffle"])
-        set_rng_state(state["rng"])
-
     last: dict[str, float] = {}
-    with run.progress() as bar:
-        task = bar.add_task(
-            f"{config.model.name} on {config.dataset}",
-            total=config.epochs,
-            completed=start,
-            info="",
-        )
+
+    def state() -> dict[str, Any]:
+        return {"model": model.training_state(), "shuffle": shuffle.get_state(), "last": last}
+
+    def restore(saved: dict[str, Any]) -> None:
+        model.load_training_state(saved["model"])
+        shuffle.set_state(saved["shuffle"])
+        last.update(saved["last"])
+
+    loop = TrainingLoop(
+        run, total=config.epochs, description=f"{config.model.name} on {config.dataset}",
+        state=state, restore=restore, eval_every=config.eval_every,
+    )
+    start = loop.resume()
+    with loop:
         for epoch in range(start + 1, config.epochs + 1):
             history = model.fit(train, epochs=1, batch_size=config.batch_size, generator=shuffle)
             metrics = {f"losses/{k}": v[-1] for k, v in history.metrics.items()}
-            due = epoch % config.eval_every == 0 or epoch == config.epochs
-            if due:
-                metrics.update(evaluate(model, test, config.eval_samples, config.seed + epoch))
-                last = metrics
-            run.log(epoch, metrics)
-            bar.update(task, advance=1, info=f"loss {metrics.get('losses/loss', float('nan')):.3f}")
-            if due or run.stop_requested:
-                state = {
-                    "model": model.training_state(),
-                    "shuffle": shuffle.get_state(),
-                    "rng": rng_state(),
-                }
-                run.save_checkpoint(epoch, state)
-                if run.stop_requested:
-                    raise RunInterrupted(epoch)
+            if loop.eval_due(epoch):
+                eval_seed = derive_seed(config.seed, f"eval_samples/{epoch}")
+                last.clear()
+                last.update(evaluate(model, test, config.eval_samples, eval_seed))
+                metrics.update(last)
+            info = f"loss {metrics.get('losses/loss', float('nan')):.3f}"
+            loop.end_step(epoch, metrics, info=info)
 
     model.save(run.checkpoints_dir / "model.safetensors")
     plot_samples(
         model,
         test,
         run.plots_dir / "samples.png",
-        config.seed,
+        derive_seed(config.seed, "plot_samples"),
         f"{config.model.name} on {config.dataset}",
     )
     rows = run.rows
@@ -156,8 +162,6 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
         xlabel="epoch",
         ylabel="training loss",
     )
-    if not last:  # resumed after the final epoch was already checkpointed
-        last = evaluate(model, test, config.eval_samples, config.seed + config.epochs)
     summary = {
         "epochs": config.epochs,
         "mmd": last["eval/mmd"],
