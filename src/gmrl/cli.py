@@ -1,5 +1,6 @@
 """The `gmrl` command line: run recipes from YAML configs, list what is available, benchmark."""
 
+import contextlib
 import runpy
 import sys
 from pathlib import Path
@@ -10,8 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 import gmrl
-from gmrl.core.config import RecipeConfig, dump_config, load_config
-from gmrl.core.errors import GmrlError, RunInterrupted
+from gmrl.core.config import (
+    RecipeConfig,
+    apply_overrides,
+    dump_config,
+    load_config,
+    read_yaml_mapping,
+)
+from gmrl.core.errors import ConfigError, GmrlError, RunInterrupted, describe_os_error
 from gmrl.core.rundir import RunDir
 from gmrl.recipes import load_recipe, recipe_names
 
@@ -22,7 +29,7 @@ app = typer.Typer(
     help="Generative models meet reinforcement learning.\n\n"
     "Examples:\n\n"
     "  gmrl run                                  # the quickstart job\n\n"
-    "  gmrl run configs/generative/flow.yaml epochs=50 model.params.hidden=128\n\n"
+    "  gmrl run configs/generative/moons_flow.yaml model.name=vae epochs=20\n\n"
     "  gmrl run --resume runs/generative-20261125-120000\n\n"
     "  gmrl list",
     no_args_is_help=True,
@@ -53,8 +60,9 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _recipe_config_class(name: str) -> type[RecipeConfig]:
-    return load_recipe(name).Config
+def _config_class(name: str) -> type[RecipeConfig]:
+    config_class: type[RecipeConfig] = load_recipe(name).Config
+    return config_class
 
 
 @app.command()
@@ -70,13 +78,19 @@ def run(
     resume: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
-            "--resume", help="Continue an interrupted run directory from its last checkpoint."
+            "--resume",
+            help="Continue an interrupted run directory from its last checkpoint "
+            "(key=value overrides are recorded in its config.yaml).",
         ),
     ] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where run directories go.")] = Path(
         "runs"
     ),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Validate the config and the recipe's checks; run nothing."),
+    ] = False,
 ) -> None:
     """Run a recipe from a YAML config.
 
@@ -84,55 +98,94 @@ def run(
 
       gmrl run                                    # configs/quickstart.yaml
 
-      gmrl run configs/generative/moons.yaml model=flow epochs=20
+      gmrl run configs/generative/moons_flow.yaml model.name=vae epochs=20
 
-      gmrl run --resume runs/generative-20261125-120000
+      gmrl run configs/rl/cartpole.yaml --check   # validate only
+
+      gmrl run --resume runs/generative-20261125-120000 epochs=80
     """
     items = ([config] if config else []) + list(overrides or [])
     if items and "=" in items[0] and not items[0].endswith((".yaml", ".yml")):
         config_path, override_list = None, items
     else:
         config_path, override_list = (Path(items[0]) if items else None), items[1:]
+    run_dir: RunDir | None = None
     try:
         if resume is not None:
             if config_path is not None:
                 raise GmrlError(
                     "--resume takes the run directory's own config; drop the CONFIG argument"
                 )
-            run_dir = RunDir.open_existing(resume, quiet=quiet)
-            resolved = load_config(
-                run_dir.path / "config.yaml", override_list, _recipe_config_class
-            )
+            run_dir = RunDir.open_existing(resume, quiet=quiet)  # locked: one process per run
+            resolved = _resume_config(run_dir, override_list)
         else:
-            path = config_path or DEFAULT_CONFIG
-            resolved = load_config(path, override_list, _recipe_config_class)
+            resolved = load_config(config_path or DEFAULT_CONFIG, override_list, _config_class)
         recipe = load_recipe(resolved.recipe)
         prepare = getattr(recipe, "prepare", None)
         if prepare is not None:  # recipe-level checks (env ids, model params) before any writing
             prepare(resolved)
-        if resume is None:
+        if check:
+            typer.echo(f"config OK: recipe {resolved.recipe} (nothing was run)")
+            return
+        if run_dir is None:
             run_dir = RunDir.create(runs_root, resolved.recipe, dump_config(resolved), quiet=quiet)
         console.print(f"[bold]gmrl[/] {resolved.recipe} → {run_dir.path}", highlight=False)
-        try:
-            with run_dir.interrupt_guard():
-                summary = recipe.run(resolved, run_dir)
-        finally:
-            run_dir.close()
+        with run_dir.interrupt_guard():
+            summary = recipe.run(resolved, run_dir)
+        run_dir.commit_config()  # for recipes that resume without TrainingLoop.resume()
+        run_dir.write_summary(summary)
     except RunInterrupted as stop:
+        assert run_dir is not None
+        run_dir.commit_config()
         console.print(
             f"interrupted: checkpoint saved at step {stop.step}; "
             f"continue with: gmrl run --resume {run_dir.path}",
             highlight=False,
         )
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        where = f"gmrl run --resume {run_dir.path}" if run_dir is not None else "gmrl run"
+        _fail(f"aborted: the last checkpoint is kept; continue with: {where}", 130)
     except GmrlError as exc:
         _fail(str(exc))
-    run_dir.write_summary(summary)
+    except OSError as exc:  # disk full, read-only folder... mid-run: atomic writes kept the rest
+        kept = (
+            f"; the last checkpoint is intact: continue with gmrl run --resume {run_dir.path}"
+            if run_dir is not None
+            else ""
+        )
+        _fail(describe_os_error(exc, "writing") + kept, 1)
+    finally:
+        if run_dir is not None:
+            with contextlib.suppress(OSError):
+                run_dir.close()
+    assert run_dir is not None
     table = Table(title=f"{resolved.recipe} summary", show_header=False)
     for key, value in summary.items():
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console().print(table)
     typer.echo(f"run directory: {run_dir.path}")
+
+
+def _resume_config(run_dir: RunDir, overrides: list[str]) -> RecipeConfig:
+    """The run's config with `overrides` applied and validated, staged for config.yaml.
+
+    Changing the recipe is refused up front; other overrides are written into config.yaml by
+    `RunDir.commit_config` only once the checkpoint restored fine (an override that changes the
+    architecture fails that restore with one line and leaves config.yaml as it was).
+    """
+    file = run_dir.path / "config.yaml"
+    original = load_config(file, [], _config_class)
+    wanted = apply_overrides(read_yaml_mapping(file), overrides).get("recipe")
+    if wanted != original.recipe:
+        raise ConfigError(
+            f"--resume cannot change the recipe of '{run_dir.path}' ({original.recipe} -> "
+            f"{wanted}): start a new run with gmrl run CONFIG"
+        )
+    resolved = load_config(file, overrides, _config_class)
+    if dump_config(resolved) != dump_config(original):
+        run_dir.pending_config = dump_config(resolved)
+    return resolved
 
 
 @app.command("list")
@@ -196,7 +249,7 @@ def bench(
 
 def validate_only(config_path: Path, overrides: list[str]) -> RecipeConfig:
     """Load and validate a config exactly as `gmrl run` would, without running anything."""
-    return load_config(config_path, overrides, _recipe_config_class)
+    return load_config(config_path, overrides, _config_class)
 
 
 if __name__ == "__main__":  # pragma: no cover

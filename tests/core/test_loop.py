@@ -51,6 +51,7 @@ def test_interrupt_then_resume_matches_uninterrupted(tmp_path) -> None:
     with pytest.raises(RunInterrupted) as stopped:
         _train(part, 10, stop_at=5)
     assert stopped.value.step == 5
+    part.close()  # releases the directory lock, as the CLI does when a run ends
     torch.manual_seed(123)  # the resumed process starts from other RNG state
     resumed = RunDir.open_existing(part.path, quiet=True)
     assert _train(resumed, 10) == final_whole
@@ -63,3 +64,43 @@ def test_checkpoints_fall_on_eval_steps(tmp_path) -> None:
     _train(run, 7)
     names = sorted(p.name for p in run.checkpoints_dir.glob("state-*.safetensors"))
     assert names == [f"state-{s:08d}.safetensors" for s in (3, 6, 7)]
+
+
+def test_plain_status_lines_when_stderr_is_not_a_terminal(tmp_path, capsys) -> None:
+    run = RunDir.create(tmp_path, "d", "x: 1\n", quiet=False)
+    torch.manual_seed(0)
+    _train(run, 6)
+    run.close()
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["toy: step 3/6", "toy: step 6/6"]  # whole lines, no live bar
+
+
+def test_resume_that_does_not_fit_leaves_the_run_untouched(tmp_path) -> None:
+    run = RunDir.create(tmp_path, "e", "x: 1\n", quiet=True)
+    torch.manual_seed(0)
+    with pytest.raises(RunInterrupted):
+        _train(run, 10, stop_at=4)  # checkpoint at 4, after rows 1..4
+    run.log(5, {"w0": 1.0})  # a row after the checkpoint (work lost by a crash)
+    run.close()
+    before = (run.path / "metrics.csv").read_bytes()
+
+    again = RunDir.open_existing(run.path, quiet=True)
+    again.pending_config = "x: 2\n"
+    loop = TrainingLoop(again, total=10, description="toy", state=dict,
+                        restore=lambda s: torch.zeros(2).copy_(s["w"]))
+    from gmrl.core.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="does not fit"):
+        loop.resume()
+    again.close()
+    assert (run.path / "metrics.csv").read_bytes() == before
+    assert (run.path / "config.yaml").read_text() == "x: 1\n"
+
+    fits = RunDir.open_existing(run.path, quiet=True)
+    fits.pending_config = "x: 2\n"
+    loop = TrainingLoop(fits, total=10, description="toy", state=dict,
+                        restore=lambda s: torch.zeros(3).copy_(s["w"]))
+    assert loop.resume() == 4
+    fits.close()
+    assert [r["step"] for r in _csv(fits)] == ["1", "2", "3", "4"]
+    assert (run.path / "config.yaml").read_text() == "x: 2\n"

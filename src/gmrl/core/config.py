@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gmrl.core.errors import ConfigError
 
-
 # Number types for config fields: NaN and infinity are refused at validation time (a learning rate
 # of `inf` would otherwise be accepted and train nothing).
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -40,6 +39,11 @@ class RecipeConfig(StrictModel):
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; problems become one-line `ConfigError`s."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(
+            f"config '{path}' is a directory, not a YAML file: name a file in it "
+            f"(e.g. {path / '<name>.yaml'}; see configs/)"
+        )
     if not path.is_file():
         raise ConfigError(f"config file '{path}' not found: check the path (see configs/)")
     try:
@@ -51,6 +55,9 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a UTF-8 text file") from exc
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"config file '{path}' cannot be read ({reason}): check it") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -27,3 +27,30 @@ class RunInterrupted(Exception):
     def __init__(self, step: int) -> None:
         super().__init__(f"interrupted after step {step}")
         self.step = step
+
+
+class RunDirError(GmrlError):
+    """A run directory that cannot be created, locked or written (in use, read-only, disk full)."""
+
+
+def describe_os_error(exc: OSError, doing: str) -> str:
+    """One line for an OS error met while `doing` something (e.g. "writing the checkpoint").
+
+    Names the file and the usual fix (free disk space, fix permissions, pick another folder)
+    instead of a traceback; the caller adds how to continue.
+    """
+    import errno
+
+    where = f" '{exc.filename}'" if exc.filename else ""
+    fixes = {
+        errno.ENOSPC: "the disk is full: free some space",
+        errno.EDQUOT: "the disk quota is exceeded: free some space",
+        errno.EROFS: "the file system is read-only: choose a writable folder",
+        errno.EACCES: "permission denied: fix the folder's permissions or choose another",
+        errno.EPERM: "permission denied: fix the folder's permissions or choose another",
+        errno.ENOTDIR: "a path component is a file, not a folder: choose another path",
+        errno.EISDIR: "the path is a folder, not a file: choose a file",
+        errno.ENOENT: "the path does not exist: check it",
+    }
+    reason = fixes.get(exc.errno or 0) or f"{exc.strerror or type(exc).__name__}"
+    return f"{doing}{where} failed: {reason}"

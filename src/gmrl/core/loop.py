@@ -38,6 +38,7 @@ from rich.progress import Progress, TaskID
 
 from gmrl.core.checkpoint import restore_or_explain
 from gmrl.core.errors import RunInterrupted
+from gmrl.core.progress import plain_status
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import rng_state, set_rng_state
 
@@ -96,10 +97,16 @@ class TrainingLoop:
 
     # ---------------------------------------------------------------------------- resume
     def resume(self) -> int:
-        """Restore the last checkpoint (state and RNG) if there is one; return its step (or 0)."""
-        loaded = self.run.load_latest_checkpoint()
+        """Restore the last checkpoint (state and RNG) if there is one; return its step (or 0).
+
+        A state that does not fit (another architecture) is one `CheckpointError` line and
+        leaves the run directory untouched; once it fits, metrics rows after the checkpoint are
+        dropped and a resume's overrides are written into config.yaml (`RunDir.commit_config`).
+        """
+        loaded = self.run.load_latest_checkpoint(truncate=False)
         if loaded is None:
             self.start = 0
+            self.run.commit_config()
             return 0
         step, state = loaded
         rng = state.pop(_RNG_KEY, None)
@@ -109,6 +116,9 @@ class TrainingLoop:
             restore_or_explain(source, f"this run's {self.description}", lambda: restore(state))
         if rng is not None:
             set_rng_state(rng)
+        # only now that the state fits: drop rows logged after the checkpoint, record overrides
+        self.run.truncate_metrics(step)
+        self.run.commit_config()
         self.start = self.last_checkpoint = step
         return step
 
@@ -177,6 +187,7 @@ class TrainingLoop:
             checkpoint = self.checkpoint_due(step)
         if checkpoint or self.stop_requested:
             self.save(step)
+            plain_status(f"{self.description}: step {step}/{self.total}", self.run.quiet)
         if self.stop_requested:
             raise RunInterrupted(step)
 

@@ -11,37 +11,60 @@ runs/<recipe>-<timestamp>/
 ```
 Keys starting with `time/` (wall-clock figures such as SPS) go to TensorBoard only, so that
 `metrics.csv` is identical across reruns with the same seed.
+
+Safety: a `RunDir` holds an exclusive lock (`flock` on `.lock`) from the moment it is opened until
+`close()`, so a second `gmrl run --resume` on the same folder is refused before it writes anything;
+`create` never collides with a concurrent `create` (exclusive `mkdir`, retried with a suffix);
+temp files left by a killed run (`.*.tmp`) are removed once the lock is held; summary.json is
+strict JSON (NaN and infinity become null); OS errors become one-line `RunDirError`s.
 """
 
+import contextlib
 import csv
+import errno
+import fcntl
 import io
 import json
 import math
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich.progress import Progress
 
 from gmrl.core.checkpoint import atomic_write_text, load_state, save_state
-from gmrl.core.errors import CheckpointError, ConfigError
+from gmrl.core.errors import CheckpointError, ConfigError, RunDirError, describe_os_error
 from gmrl.core.progress import make_progress
 
 WALL_CLOCK_PREFIX = "time/"
+LOCK_FILE = ".lock"
+STOP_MESSAGE = "stopping after this step\u2026 (Ctrl-C again to abort)"
 
 
 class RunDir:
     """Handle on one run directory: metrics, checkpoints, plots, summary, Ctrl-C handling."""
 
-    def __init__(self, path: str | Path, *, quiet: bool = False, keep_checkpoints: int = 3) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        quiet: bool = False,
+        keep_checkpoints: int = 3,
+        recipe: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.quiet = quiet
         self.keep_checkpoints = keep_checkpoints
+        self.recipe = recipe
         self.stop_requested = False
+        self.pending_config: str | None = None
+        self._lock()
+        self._remove_stale_temp_files()
         self._rows: list[dict[str, Any]] = self._read_rows()
         self._columns: list[str] = list(self._rows[0]) if self._rows else []
         self._writer: Any = None
@@ -50,28 +73,93 @@ class RunDir:
     # ----------------------------------------------------------------------------- creation
     @classmethod
     def create(cls, root: str | Path, recipe: str, config_yaml: str, **kwargs: Any) -> "RunDir":
-        """Make `root/<recipe>-<timestamp>` (suffixing -2, -3... on collision) with config.yaml."""
+        """Make `root/<recipe>-<timestamp>` (suffixing -2, -3... on collision) with config.yaml.
+
+        Safe against concurrent callers: each candidate is claimed by an exclusive `mkdir`, so
+        two processes never share a directory and neither fails on the other's.
+        """
         root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise RunDirError(
+                f"runs folder '{root}' is a file, not a folder: choose another --runs"
+            )
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = root / f"{recipe}-{stamp}"
-        suffix = 2
-        while path.exists():
-            path = root / f"{recipe}-{stamp}-{suffix}"
-            suffix += 1
-        (path / "checkpoints").mkdir(parents=True)
-        (path / "plots").mkdir()
-        atomic_write_text(path / "config.yaml", config_yaml)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            suffix = 1
+            while True:
+                path = root / (f"{recipe}-{stamp}" + (f"-{suffix}" if suffix > 1 else ""))
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    suffix += 1
+            (path / "checkpoints").mkdir()
+            (path / "plots").mkdir()
+            atomic_write_text(path / "config.yaml", config_yaml)
+        except OSError as exc:
+            raise RunDirError(describe_os_error(exc, "creating the run directory")) from exc
+        kwargs.setdefault("recipe", recipe)
         return cls(path, **kwargs)
 
     @classmethod
     def open_existing(cls, path: str | Path, **kwargs: Any) -> "RunDir":
-        """Open a run directory for resuming; it must hold a config.yaml."""
+        """Open (and lock) a run directory for resuming; it must hold a config.yaml."""
         path = Path(path)
         if not (path / "config.yaml").is_file():
             raise ConfigError(
                 f"'{path}' is not a gmrl run directory (no config.yaml): check the path"
             )
+        if "recipe" not in kwargs:
+            kwargs["recipe"] = _recipe_of(path / "config.yaml")
         return cls(path, **kwargs)
+
+    # ----------------------------------------------------------------------------- safety
+    def _lock(self) -> None:
+        """Take the directory's exclusive lock, or refuse: another process is using it.
+
+        The lock lives on an open file object, so it is released by `close()`, by the handle
+        being garbage-collected, or by the process dying (even with kill -9).
+        """
+        try:
+            handle = (self.path / LOCK_FILE).open("a")
+        except OSError as exc:
+            raise RunDirError(describe_os_error(exc, "locking the run directory")) from exc
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RunDirError(
+                    f"run directory '{self.path}' is in use by another gmrl process: "
+                    "wait for it to finish (or stop it) before resuming"
+                ) from exc
+            raise RunDirError(describe_os_error(exc, "locking the run directory")) from exc
+        self._lock_handle: IO[str] | None = handle
+
+    def _unlock(self) -> None:
+        handle, self._lock_handle = getattr(self, "_lock_handle", None), None
+        if handle is not None:
+            handle.close()  # closing the file releases the flock
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete `.*.tmp` files a killed run left behind (safe: we hold the lock)."""
+        for folder in (self.path, self.path / "checkpoints", self.path / "plots"):
+            if folder.is_dir():
+                for stale in folder.glob(".*.tmp"):
+                    # a read-only folder: the run fails later, with one line
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
+
+    def commit_config(self) -> None:
+        """Write `pending_config` (a resume's overrides) into config.yaml, atomically, once.
+
+        Called when the resume really started (the checkpoint restored fine), so a refused or
+        failed resume leaves config.yaml as it was.
+        """
+        if self.pending_config is not None:
+            atomic_write_text(self.path / "config.yaml", self.pending_config)
+            self.pending_config = None
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -132,14 +220,26 @@ class RunDir:
             self._writer.flush()
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Flush and close TensorBoard output and release the directory's lock."""
+        try:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        finally:
+            self._unlock()
+
+    def __enter__(self) -> "RunDir":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # ----------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self, step: int, state: dict[str, Any], **metadata: Any) -> Path:
         """Atomically write `state` (nested tensors and scalars) as the checkpoint for `step`."""
         file = self.checkpoints_dir / f"state-{step:08d}.safetensors"
+        if self.recipe is not None:
+            metadata.setdefault("recipe", self.recipe)
         save_state(file, state, {"step": step, **metadata})
         atomic_write_text(
             self.checkpoints_dir / "latest.json", json.dumps({"step": step, "file": file.name})
@@ -150,11 +250,13 @@ class RunDir:
         self.flush()
         return file
 
-    def load_latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
+    def load_latest_checkpoint(self, *, truncate: bool = True) -> tuple[int, dict[str, Any]] | None:
         """The last checkpoint's (step, state), or None for a fresh run.
 
         Metrics rows logged after that step (work lost when the run died) are dropped so that the
-        resumed run's metrics.csv matches an uninterrupted one.
+        resumed run's metrics.csv matches an uninterrupted one (`truncate=False` leaves that to a
+        later `truncate_metrics(step)`, once the state restored fine). A checkpoint written by
+        another recipe is refused with one line.
         """
         pointer = self.checkpoints_dir / "latest.json"
         if not pointer.is_file():
@@ -165,18 +267,33 @@ class RunDir:
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise CheckpointError(f"'{pointer}' is corrupt: delete it to restart the run") from exc
         state, metadata = load_state(file)
-        step = int(metadata["step"])
+        saved_by = metadata.get("recipe")
+        if saved_by is not None and self.recipe is not None and saved_by != self.recipe:
+            raise CheckpointError(
+                f"'{file}' was written by recipe '{saved_by}', not '{self.recipe}': resume it "
+                f"with its own config (recipe: {saved_by}) or start a new run"
+            )
+        try:
+            step = int(metadata["step"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"'{file}' has no step in its header: use a gmrl run") from exc
+        if truncate:
+            self.truncate_metrics(step)
+        return step, state
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop metrics rows logged after `step` (the last checkpoint) from metrics.csv."""
         kept = [row for row in self._rows if int(row["step"]) <= step]
         if len(kept) != len(self._rows):
             self._rows = kept
             self._rewrite_csv()
-        return step, state
 
     # ----------------------------------------------------------------------------- outputs
     def write_summary(self, summary: dict[str, Any]) -> Path:
         """Write the final figures to summary.json (atomically)."""
         file = self.path / "summary.json"
-        atomic_write_text(file, json.dumps(summary, indent=2, sort_keys=True, default=float) + "\n")
+        text = json.dumps(strict_json(summary), indent=2, sort_keys=True, allow_nan=False)
+        atomic_write_text(file, text + "\n")
         return file
 
     def progress(self) -> Progress:
@@ -199,6 +316,7 @@ class RunDir:
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
+            _acknowledge_stop()
 
         try:
             signal.signal(signal.SIGINT, handler)
@@ -209,6 +327,55 @@ class RunDir:
             yield self
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def _acknowledge_stop() -> None:
+    """Tell the user at once that Ctrl-C was heard (the stop itself waits for the step's end)."""
+    for text in (STOP_MESSAGE, STOP_MESSAGE.replace("\u2026", "...")):
+        try:
+            sys.stderr.write(f"\n{text}\n")
+            sys.stderr.flush()
+            return
+        except UnicodeEncodeError:
+            continue
+        except (OSError, ValueError):  # stderr closed: nothing to tell
+            return
+
+
+def _recipe_of(config_file: Path) -> str | None:
+    """The `recipe:` named in a run's config.yaml (None when unreadable; load_config says why)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    name = data.get("recipe") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with NaN/infinity as None and numpy/torch scalars as Python numbers.
+
+    summary.json must be valid JSON (`NaN` is not), e.g. `steps_to_target` when a target was
+    never reached.
+    """
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+        try:
+            return strict_json(value.item())
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) else None
 
 
 def _fmt(value: Any) -> Any:
