@@ -68,50 +68,66 @@ class IntervalRewards(StrictModel):
     Intervals not listed (unison, semitone, minor third, tritone, minor sixth, minor seventh,
     octave) get 0, as in RL Tuner."""
 
-    rest: FiniteFloat = Field(0.05, description="note off after a note")
-    hold: FiniteFloat = Field(0.075, description="no event after a note")
+    rest: FiniteFloat = Field(default=0.05, description="note off after a note")
+    hold: FiniteFloat = Field(default=0.075, description="no event after a note")
     rest_after_tonic_or_fifth: FiniteFloat = 0.15
     hold_after_tonic_or_fifth: FiniteFloat = 0.3
-    in_key_fifth: FiniteFloat = Field(0.1, description="a fifth from the tonic or the fifth")
-    in_key_third: FiniteFloat = Field(0.15, description="a major third from the tonic or third")
-    second: FiniteFloat = Field(0.08, description="2 semitones")
-    third: FiniteFloat = Field(0.09, description="4 semitones, not from the tonic or third")
-    fourth: FiniteFloat = Field(0.07, description="5 semitones")
-    fifth: FiniteFloat = Field(0.02, description="7 semitones, not from the tonic or fifth")
-    sixth: FiniteFloat = Field(0.05, description="9 semitones")
-    seventh: FiniteFloat = Field(-0.3, description="11 semitones")
-    beyond_octave: FiniteFloat = Field(-1.0, description="more than 12 semitones")
+    in_key_fifth: FiniteFloat = Field(
+        default=0.1, description="a fifth from the tonic or the fifth"
+    )
+    in_key_third: FiniteFloat = Field(
+        default=0.15, description="a major third from the tonic or third"
+    )
+    second: FiniteFloat = Field(default=0.08, description="2 semitones")
+    third: FiniteFloat = Field(default=0.09, description="4 semitones, not from the tonic or third")
+    fourth: FiniteFloat = Field(default=0.07, description="5 semitones")
+    fifth: FiniteFloat = Field(default=0.02, description="7 semitones, not from the tonic or fifth")
+    sixth: FiniteFloat = Field(default=0.05, description="9 semitones")
+    seventh: FiniteFloat = Field(default=-0.3, description="11 semitones")
+    beyond_octave: FiniteFloat = Field(default=-1.0, description="more than 12 semitones")
 
 
 class MusicRewardConfig(StrictModel):
     """Weights and parameters of RL Tuner's music-theory reward; defaults are RL Tuner's."""
 
     weights: MusicRuleWeights = Field(default_factory=MusicRuleWeights)
-    scale: FiniteFloat = Field(1.0, description="multiplies the total (RL Tuner's reward_scaler)")
-    key_pitch_classes: tuple[int, ...] = Field(
-        theory.C_MAJOR_PITCH_CLASSES, description="pitch classes in key (0 = C); C major"
+    scale: FiniteFloat = Field(
+        default=1.0, description="multiplies the total (RL Tuner's reward_scaler)"
     )
-    tonic_pitch: int = Field(60, description="MIDI pitch of the tonic (RL Tuner: middle C)")
+    key_pitch_classes: tuple[int, ...] = Field(
+        default=theory.C_MAJOR_PITCH_CLASSES, description="pitch classes in key (0 = C): C major"
+    )
+    tonic_pitch: int = Field(default=60, description="MIDI pitch of the tonic (RL Tuner: middle C)")
     key_penalty: NonNegativeFloat = 1.0
     tonic_reward: FiniteFloat = 3.0
-    final_steps: int = Field(4, ge=1, description="the ending starts this many steps from the end")
+    final_steps: int = Field(
+        default=4, ge=1, description="the ending starts this many steps from the end"
+    )
     repeat_penalty: NonNegativeFloat = 100.0
-    max_repeats: int = Field(4, ge=0, description="repeats allowed with no rest or hold between")
-    max_repeats_broken: int = Field(6, ge=0, description="repeats allowed with rests or holds")
-    max_rests: int = Field(1, ge=0, description="earlier note-offs allowed before a note-off")
+    max_repeats: int = Field(
+        default=4, ge=0, description="repeats allowed with no rest or hold between"
+    )
+    max_repeats_broken: int = Field(
+        default=6, ge=0, description="repeats allowed with rests or holds"
+    )
+    max_rests: int = Field(
+        default=1, ge=0, description="earlier note-offs allowed before a note-off"
+    )
     autocorrelation_penalty: NonNegativeFloat = 3.0
     autocorrelation_threshold: NonNegativeFloat = 0.15
     autocorrelation_lags: tuple[int, ...] = (1, 2, 3)
-    bar_length: int = Field(8, ge=2, description="steps in which a motif is played")
-    motif_min_notes: int = Field(3, ge=1)
+    bar_length: int = Field(default=8, ge=2, description="steps in which a motif is played")
+    motif_min_notes: int = Field(default=3, ge=1)
     motif_reward: FiniteFloat = 3.0
-    motif_bonus: FiniteFloat = Field(0.3, description="per distinct note beyond motif_min_notes")
+    motif_bonus: FiniteFloat = Field(
+        default=0.3, description="per distinct note beyond motif_min_notes"
+    )
     repeated_motif_reward: FiniteFloat = 4.0
     repeated_motif_bonus: FiniteFloat = 1.0
     interval_scale: FiniteFloat = 5.0
     interval_rewards: IntervalRewards = Field(default_factory=IntervalRewards)
-    leap_semitones: int = Field(7, ge=1)
-    steps_between_leaps: int = Field(6, ge=0)
+    leap_semitones: int = Field(default=7, ge=1)
+    steps_between_leaps: int = Field(default=6, ge=0)
     leap_resolved_reward: FiniteFloat = 5.0
     leap_doubled_penalty: NonNegativeFloat = 5.0
     unique_extrema_reward: FiniteFloat = 3.0
