@@ -42,6 +42,7 @@ from torch.nn import functional as F
 
 from gmrl.core.config import NonNegativeFloat, PositiveFloat, Probability, StrictModel
 from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.music.policy import MelodyPolicy
 from gmrl.sequence.diversity import unique_fraction
 
 StepReward = Callable[[torch.Tensor], torch.Tensor]  # events (B, T) -> reward of each action (B, T)
@@ -53,7 +54,9 @@ class RLTunerConfig(StrictModel):
 
     algo: Algo = Field("q", description="q (Q-learning), psi (Psi-learning) or g (G-learning)")
     c: PositiveFloat = Field(
-        0.5, description="reward scaler c: r = log p(a|s) + r_MT / c (magenta's reward_scaler=1/c)"
+        10.0,
+        description="reward scaler c: r = log p(a|s) + r_MT / c (magenta: reward_scaler = 1/c = 0.1"
+        " in rl_tuner_train.py)",
     )
     discount: Probability = Field(0.95, description="gamma")
     lr: PositiveFloat = Field(1e-3, description="Adam learning rate of the Q-network")
@@ -114,6 +117,7 @@ class OffPolicyTuner:
         self.steps = prior.seq_len
         self.actions = prior.vocab_size
         self.replay = torch.zeros(self.config.replay_size, self.steps, dtype=torch.long)
+        self.replay_reward = torch.zeros(self.config.replay_size, self.steps)  # r_MT, cached
         self.filled = 0
         self.position = 0
         self.rollouts = 0
@@ -127,6 +131,7 @@ class OffPolicyTuner:
             "target": dict(self.target.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "replay": self.replay.clone(),
+            "replay_reward": self.replay_reward.clone(),
             "counters": [self.filled, self.position, self.rollouts, self.updates],
             "generator": self.generator.get_state(),
         }
@@ -137,18 +142,13 @@ class OffPolicyTuner:
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.replay.copy_(state["replay"])
+        self.replay_reward.copy_(state["replay_reward"])
         self.filled, self.position, self.rollouts, self.updates = (
             int(v) for v in state["counters"]
         )
         self.generator.set_state(state["generator"])
 
     # ------------------------------------------------------------------ policy
-    def policy_logits(self, q_values: torch.Tensor, prior_logits: torch.Tensor) -> torch.Tensor:
-        """Logits of the learned policy: softmax(Q) for q/psi, softmax(log p + G) for g."""
-        if self.config.algo == "g":
-            return q_values + F.log_softmax(prior_logits, dim=-1)
-        return q_values
-
     def epsilon(self) -> float:
         """The current egreedy random-action probability (linear annealing over rollouts)."""
         cfg = self.config
@@ -156,6 +156,11 @@ class OffPolicyTuner:
             return cfg.epsilon_end
         frac = min(1.0, self.rollouts / cfg.epsilon_rollouts)
         return cfg.epsilon_start + frac * (cfg.epsilon_end - cfg.epsilon_start)
+
+    def policy(self) -> MelodyPolicy:
+        """The current learned policy as a savable sampler (G-learning's includes the prior)."""
+        prior = self.prior if self.config.algo == "g" else None
+        return MelodyPolicy(self.q, prior, name=self.config.algo)
 
     @torch.no_grad()
     def sample(
@@ -169,47 +174,49 @@ class OffPolicyTuner:
         """`(n, T)` compositions from the policy: `boltzmann` samples softmax(policy logits);
         `egreedy` takes argmax Q, or a uniform random event with probability `epsilon`."""
         gen = generator if generator is not None else self.generator
+        if behaviour != "egreedy":
+            return self.policy().sample(n, generator=gen)
         out = torch.empty(n, self.steps, dtype=torch.long)
         prev = self.q.start_tokens(n)
-        q_state, p_state = self.q.initial_state(n), self.prior.initial_state(n)
+        state = self.q.initial_state(n)
         for t in range(self.steps):
-            q_values, q_state = self.q.step_logits(prev, q_state)
-            if behaviour == "egreedy":
-                action = q_values.argmax(-1).cpu()
-                explore = torch.rand(n, generator=gen) < epsilon
-                random = torch.randint(self.actions, (n,), generator=gen)
-                action = torch.where(explore, random, action)
-            else:
-                prior_logits = q_values  # unused by q and psi
-                if self.config.algo == "g":
-                    prior_logits, p_state = self.prior.step_logits(prev, p_state)
-                logits = self.policy_logits(q_values, prior_logits)
-                probs = F.softmax(logits.float().cpu(), dim=-1)
-                action = torch.multinomial(probs, 1, generator=gen).squeeze(1)
-            out[:, t] = action
-            prev = action.to(self.device)
+            q_values, state = self.q.step_logits(prev, state)
+            action = q_values.argmax(-1).cpu()
+            explore = torch.rand(n, generator=gen) < epsilon
+            random = torch.randint(self.actions, (n,), generator=gen)
+            out[:, t] = torch.where(explore, random, action)
+            prev = out[:, t].to(self.device)
         return out
 
     @torch.no_grad()
     def policy_log_probs(self, events: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced `(B, T, A)` log-policy and log-prior at every prefix of `events`."""
         events = events.to(self.device)
-        prior_logits = self.prior.sequence_logits(events)
-        logits = self.policy_logits(self.q.sequence_logits(events), prior_logits)
-        return F.log_softmax(logits, -1), F.log_softmax(prior_logits, -1)
+        log_prior = F.log_softmax(self.prior.sequence_logits(events), -1)
+        return self.policy().log_probs(events), log_prior
 
     # ------------------------------------------------------------------ learning
-    def _push(self, events: torch.Tensor) -> None:
+    def music_reward(self, events: torch.Tensor) -> torch.Tensor:
+        """`(B, T)` float32 music-theory reward of each action (CPU)."""
+        return torch.as_tensor(self.reward(events.cpu())).float().cpu()
+
+    def _push(self, events: torch.Tensor, music: torch.Tensor) -> None:
         size = self.config.replay_size
-        for row in events.split(size):
+        for row, row_reward in zip(events.split(size), music.split(size), strict=True):
             idx = (self.position + torch.arange(len(row))) % size
             self.replay[idx] = row.cpu()
+            self.replay_reward[idx] = row_reward
             self.position = int((self.position + len(row)) % size)
             self.filled = min(size, self.filled + len(row))
 
-    def td_loss(self, events: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Mean squared TD error over every transition of the compositions `events` (B, T)."""
+    def td_loss(
+        self, events: torch.Tensor, music: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean squared TD error over every transition of the compositions `events` (B, T),
+        whose music-theory rewards `music` (B, T) are computed when not given."""
         cfg = self.config
+        if music is None:
+            music = self.music_reward(events)
         events = events.to(self.device)
         q_all = self.q.sequence_logits(events)
         q_taken = q_all.gather(-1, events.unsqueeze(-1)).squeeze(-1)
@@ -217,7 +224,7 @@ class OffPolicyTuner:
             next_q = self.target.sequence_logits(events)[:, 1:]
             log_prior = F.log_softmax(self.prior.sequence_logits(events), -1)
             prior_taken = log_prior.gather(-1, events.unsqueeze(-1)).squeeze(-1)
-            music = torch.as_tensor(self.reward(events)).to(q_taken)
+            music = music.to(q_taken)
             if cfg.algo == "g":
                 reward = music / cfg.c
                 next_value = torch.logsumexp(next_q + log_prior[:, 1:], dim=-1)
@@ -236,7 +243,7 @@ class OffPolicyTuner:
         cfg = self.config
         size = (min(cfg.minibatch, self.filled),)
         pick = torch.randint(self.filled, size, generator=self.generator)
-        loss, info = self.td_loss(self.replay[pick])
+        loss, info = self.td_loss(self.replay[pick], self.replay_reward[pick])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -259,9 +266,10 @@ class OffPolicyTuner:
         behaviour = cfg.behaviour()
         epsilon = self.epsilon()
         events = self.sample(cfg.compositions, behaviour=behaviour, epsilon=epsilon)
-        self._push(events)
+        music = self.music_reward(events)
+        self._push(events, music)
         self.rollouts += 1
-        metrics = self.rollout_metrics(events)
+        metrics = self.rollout_metrics(events, music)
         metrics["epsilon"] = epsilon if behaviour == "egreedy" else 0.0
         losses = [self.update() for _ in range(cfg.updates_per_rollout)]
         for key in losses[0]:
@@ -269,13 +277,16 @@ class OffPolicyTuner:
         return metrics
 
     @torch.no_grad()
-    def rollout_metrics(self, events: torch.Tensor) -> dict[str, float]:
+    def rollout_metrics(
+        self, events: torch.Tensor, music: torch.Tensor | None = None
+    ) -> dict[str, float]:
         """Music reward, prior log p, KL(policy || prior), entropy and uniqueness of `events`."""
+        if music is None:
+            music = self.music_reward(events)
         log_pi, log_prior = self.policy_log_probs(events)
         events = events.to(self.device)
         probs = log_pi.exp()
         prior_taken = log_prior.gather(-1, events.unsqueeze(-1)).squeeze(-1)
-        music = torch.as_tensor(self.reward(events)).float()
         return {
             "music_reward": float(music.sum(1).mean()),
             "log_p": float(prior_taken.sum(1).mean()),
