@@ -1,12 +1,23 @@
-"""The command line: version, listing, and bad input refused with one line and exit 2."""
+"""The command line: version, listing, bad input refused with one line and exit 2, and run
+safety (lock, resume overrides, OS errors) on a toy recipe."""
 
+import errno
+import types
 from pathlib import Path
+from typing import Literal
 
 import pytest
+import torch
+from click.testing import Result
 from typer.testing import CliRunner
 
 import gmrl
+from gmrl import cli
 from gmrl.cli import app
+from gmrl.core import checkpoint as checkpoint_module
+from gmrl.core.config import RecipeConfig
+from gmrl.core.loop import TrainingLoop
+from gmrl.core.rundir import RunDir
 
 runner = CliRunner()
 
@@ -69,3 +80,159 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_resume_of_non_run_directory(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--resume", str(tmp_path)])
     assert result.exit_code == 2 and "not a gmrl run directory" in result.output
+
+
+# ----------------------------------------------------------------------------- run safety
+# A toy recipe on the shared TrainingLoop, so these tests do not depend on any real recipe.
+
+
+class ToyConfig(RecipeConfig):
+    recipe: Literal["toy"] = "toy"
+    steps: int = 4
+    eval_every: int = 2
+    hidden: int = 3
+
+
+def _toy_run(config: ToyConfig, run: RunDir) -> dict[str, float]:
+    weights = torch.zeros(config.hidden)
+    loop = TrainingLoop(run, total=config.steps, description="toy", eval_every=config.eval_every,
+                        state=lambda: {"w": weights.clone()},
+                        restore=lambda s: weights.copy_(s["w"]))
+    start = loop.resume()
+    with loop:
+        for step in range(start + 1, config.steps + 1):
+            weights += 1.0
+            loop.end_step(step, {"w": float(weights.sum())})
+    return {"w": float(weights.sum()), "steps_to_target": float("nan")}
+
+
+TOY = types.SimpleNamespace(Config=ToyConfig, run=_toy_run, SUMMARY="toy")
+
+
+@pytest.fixture
+def toy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Route recipe 'toy' to the toy recipe; returns a config file for it."""
+    real = cli.load_recipe
+    monkeypatch.setattr(cli, "load_recipe", lambda name: TOY if name == "toy" else real(name))
+    config = tmp_path / "toy.yaml"
+    config.write_text("recipe: toy\nsteps: 4\n")
+    return config
+
+
+def _one_error_line(result: Result) -> str:
+    output = result.output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith("events.")}
+
+
+def _toy_run_dir(toy: Path, tmp_path: Path, *args: str) -> Path:
+    result = runner.invoke(app, ["run", str(toy), *args, "--runs", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 0, result.output
+    (path,) = (tmp_path / "runs").iterdir()
+    return path
+
+
+def test_toy_run_writes_strict_summary(toy: Path, tmp_path: Path) -> None:
+    path = _toy_run_dir(toy, tmp_path)
+    text = (path / "summary.json").read_text()
+    assert '"steps_to_target": null' in text and "NaN" not in text
+
+
+def test_second_resume_of_a_locked_run_is_refused(toy: Path, tmp_path: Path) -> None:
+    path = _toy_run_dir(toy, tmp_path, "steps=2")
+    before = _snapshot(path)
+    holder = RunDir.open_existing(path, quiet=True)  # another process resuming it
+    try:
+        result = runner.invoke(app, ["run", "--resume", str(path), "steps=4", "-q"])
+    finally:
+        holder.close()
+    assert result.exit_code == 2
+    assert "in use by another gmrl process" in _one_error_line(result)
+    assert _snapshot(path) == before
+
+
+def test_resume_overrides_are_recorded(toy: Path, tmp_path: Path) -> None:
+    path = _toy_run_dir(toy, tmp_path, "steps=2")
+    result = runner.invoke(app, ["run", "--resume", str(path), "steps=4", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "steps: 4" in (path / "config.yaml").read_text()
+    assert [line.split(",")[0] for line in (path / "metrics.csv").read_text().split()[1:]] == [
+        "1", "2", "3", "4"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("hidden=5", "does not fit"),  # changes the architecture: the restore fails
+        ("recipe=generative", "cannot change the recipe"),
+        ("steps=lots", "key 'steps'"),
+        ("stepz=4", "did you mean 'steps'"),
+    ],
+)
+def test_resume_override_refused_leaves_run_unchanged(
+    toy: Path, tmp_path: Path, override: str, expected: str
+) -> None:
+    path = _toy_run_dir(toy, tmp_path, "steps=2")
+    before = _snapshot(path)
+    result = runner.invoke(app, ["run", "--resume", str(path), override, "-q"])
+    assert result.exit_code == 2
+    assert expected in _one_error_line(result)
+    assert _snapshot(path) == before
+
+
+def test_resume_of_another_recipes_checkpoints(toy: Path, tmp_path: Path) -> None:
+    path = _toy_run_dir(toy, tmp_path, "steps=2")
+    foreign = RunDir(path, quiet=True, recipe="rl")
+    foreign.save_checkpoint(2, {"agent": torch.ones(1)})
+    foreign.close()
+    result = runner.invoke(app, ["run", "--resume", str(path), "-q"])
+    assert result.exit_code == 2
+    assert "written by recipe 'rl'" in _one_error_line(result)
+
+
+def test_runs_pointing_at_a_file(toy: Path, tmp_path: Path) -> None:
+    file = tmp_path / "file"
+    file.write_text("x")
+    result = runner.invoke(app, ["run", str(toy), "--runs", str(file), "-q"])
+    assert result.exit_code == 2 and "is a file, not a folder" in _one_error_line(result)
+    assert file.read_text() == "x"
+
+
+def test_disk_full_mid_run_is_one_line_and_keeps_the_checkpoint(
+    toy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = checkpoint_module.os.replace
+    calls = {"checkpoints": 0}
+
+    def replace(src: str, dst: str) -> None:
+        if str(dst).endswith(".safetensors"):
+            calls["checkpoints"] += 1
+            if calls["checkpoints"] == 2:  # the second checkpoint (step 4) hits a full disk
+                raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint_module.os, "replace", replace)
+    result = runner.invoke(app, ["run", str(toy), "--runs", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "disk is full" in line and "--resume" in line
+    monkeypatch.setattr(checkpoint_module.os, "replace", real_replace)  # space freed
+    (path,) = (tmp_path / "runs").iterdir()
+    assert not list(path.rglob(".*.tmp"))
+    assert not (path / "summary.json").exists()
+    resumed = runner.invoke(app, ["run", "--resume", str(path), "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    assert '"w": 12.0' in (path / "summary.json").read_text()  # 3 weights x 4 steps
+
+
+def test_directory_as_config_says_so(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(tmp_path), "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "is a directory" in _one_error_line(result)

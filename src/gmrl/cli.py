@@ -129,7 +129,10 @@ def run(
             return
         if run_dir is None:
             run_dir = RunDir.create(runs_root, resolved.recipe, dump_config(resolved), quiet=quiet)
-        console.print(f"[bold]gmrl[/] {resolved.recipe} → {run_dir.path}", highlight=False)
+        if not quiet:
+            console.print(
+                f"[bold]gmrl[/] {resolved.recipe} → {run_dir.path}", highlight=False, soft_wrap=True
+            )
         with run_dir.interrupt_guard():
             summary = recipe.run(resolved, run_dir)
         run_dir.commit_config()  # for recipes that resume without TrainingLoop.resume()
@@ -141,6 +144,7 @@ def run(
             f"interrupted: checkpoint saved at step {stop.step}; "
             f"continue with: gmrl run --resume {run_dir.path}",
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
