@@ -1,0 +1,333 @@
+"""Recipe `music`: a Note-RNN trained on real melodies, then tuned by RL with a music-theory reward.
+
+RL Tuner (Jaques et al. 2017) end to end, plus gmrl's KL-regularised on-policy tuner:
+
+```
+gmrl run configs/music/pretrain.yaml                 # the Note-RNN alone (tuning.steps: 0)
+gmrl run configs/music/rltuner_q.yaml note_rnn.checkpoint=runs/music-.../note_rnn.safetensors
+gmrl run configs/music/tuner.yaml                    # gmrl's best: RLOO with a KL leash
+gmrl music generate runs/music-... -n 16 -o melodies/
+```
+
+Two phases on one `TrainingLoop` (run steps 1..E are MLE epochs, E+1..E+S tuning steps), with
+exact resume in either: (1) maximum-likelihood training of the Note-RNN on 32-step windows of
+the corpus (`pretrain/nll`, `pretrain/held_out_nll` per event), skipped when
+`note_rnn.checkpoint` names a saved Note-RNN; (2) tuning with `tuning.algo` = q | psi | g (RL
+Tuner's off-policy family, `gmrl.music.tuning`) or reinforce | rloo | ppo (`RewardTuner` with the
+music reward per step); every step logs the music reward, the KL to the Note-RNN, the policy's
+entropy and the rollout's unique fraction, and every `eval.every` steps a few Table 1 rows.
+
+Writes `note_rnn.safetensors` (reusable), `policy.safetensors` (for `gmrl music generate`),
+`compositions.txt` (the `eval.compositions` evaluation compositions, one per line),
+`samples/` (MIDI, WAV and piano-roll PNG of the first `eval.render` compositions), plots of the
+learning curves, and a summary with RL Tuner's Table 1 rows, the mean log p under the Note-RNN
+and diversity, for the Note-RNN's samples, the tuned policy's and held-out corpus windows.
+"""
+
+import copy
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+
+from gmrl.core.config import PositiveFloat, Probability, RecipeConfig, StrictModel
+from gmrl.core.device import resolve_device, torch_threads
+from gmrl.core.errors import ConfigError
+from gmrl.core.loop import TrainingLoop
+from gmrl.core.rundir import RunDir
+from gmrl.core.seeding import numpy_rng, seed_everything, torch_generator
+from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.music.note_rnn import (
+    NoteRNNConfig,
+    build_note_rnn,
+    fit_epoch,
+    load_note_rnn,
+    mean_log_prob,
+    per_event_nll,
+    save_note_rnn,
+)
+from gmrl.music.policy import MelodyPolicy, save_policy
+from gmrl.music.reward import MusicRewardConfig, MusicTheoryReward
+from gmrl.music.tokenfile import read_token_file, write_token_file
+from gmrl.music.tuning import OffPolicyTuner, RLTunerConfig
+from gmrl.sequence.tuner import RewardTuner, TunerConfig
+
+SUMMARY = "Note-RNN on real melodies (MLE), tuned by RL Tuner's Q/Psi/G or gmrl's KL-tuner"
+
+STEPS = 32
+
+
+class CorpusSection(StrictModel):
+    """Where the melodies come from and how they are cut into 32-step windows."""
+
+    source: str = Field(
+        "bach",
+        description="bach, essen, bach+essen, a folder of MIDI/MusicXML files, or a token file "
+        "(.txt, one 32-event composition per line)",
+    )
+    transpose: bool = Field(True, description="transpose to C major / A minor")
+    cache_dir: str | None = Field(None, description="where parsed corpora are cached (NPZ)")
+    max_files: int | None = Field(None, ge=1, description="parse at most this many files")
+    test_fraction: Probability = Field(0.1, description="melodies held out for NLL and metrics")
+    stride: int = Field(16, ge=1, description="steps between window starts (one bar)")
+
+
+class OffPolicyTuning(RLTunerConfig):
+    """RL Tuner's Q-, Psi- or G-learning (`gmrl.music.tuning`)."""
+
+    steps: int = Field(300, ge=0, description="rollouts (each followed by TD updates)")
+
+
+class OnPolicyTuning(StrictModel):
+    """gmrl's KL-regularised tuner (`RewardTuner`) with the music reward given per step."""
+
+    algo: Literal["reinforce", "rloo", "ppo"] = "rloo"
+    steps: int = Field(300, ge=0, description="tuner steps (one batch each)")
+    c: PositiveFloat = Field(10.0, description="the music reward per step is r_MT / c")
+    tuner: TunerConfig = Field(default_factory=TunerConfig)
+
+    @model_validator(mode="after")
+    def _estimator_is_algo(self) -> "OnPolicyTuning":
+        if "estimator" in self.tuner.model_fields_set and self.tuner.estimator != self.algo:
+            raise ValueError(
+                f"tuner.estimator '{self.tuner.estimator}' contradicts algo '{self.algo}': "
+                "set only tuning.algo"
+            )
+        return self
+
+
+Tuning = Annotated[OffPolicyTuning | OnPolicyTuning, Field(discriminator="algo")]
+
+
+class EvalSection(StrictModel):
+    """Evaluation: periodic (small batch) and final (RL Tuner's 10,000 compositions)."""
+
+    compositions: int = Field(10_000, ge=2, description="final evaluation compositions")
+    every: int = Field(50, ge=1, description="tuning steps between periodic evaluations")
+    batch: int = Field(512, ge=2, description="compositions of a periodic evaluation")
+    render: int = Field(4, ge=0, description="compositions written as MIDI/WAV/PNG samples")
+
+
+class Config(RecipeConfig):
+    recipe: str = "music"
+    corpus: CorpusSection = Field(default_factory=CorpusSection)
+    note_rnn: NoteRNNConfig = Field(default_factory=NoteRNNConfig)
+    reward: MusicRewardConfig = Field(default_factory=MusicRewardConfig)
+    tuning: Tuning = Field(default_factory=OffPolicyTuning)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    checkpoint_every: int = Field(50, ge=1, description="tuning steps between checkpoints")
+    cpu_threads: int = Field(1, ge=0, description="torch CPU threads (0 = torch default)")
+
+
+# ----------------------------------------------------------------------------- data
+def load_windows(config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Train and held-out `(N, 32)` windows; corpora are split by melody, token files by row."""
+    corpus = config.corpus
+    if corpus.source.endswith(".txt"):
+        rows = read_token_file(corpus.source)
+        if rows.shape[1] != STEPS:
+            raise ConfigError(f"token file '{corpus.source}' must hold {STEPS} events per line")
+        order = numpy_rng(config.seed, "corpus_split").permutation(len(rows))
+        n_test = max(1, round(len(rows) * corpus.test_fraction)) if corpus.test_fraction else 0
+        return rows[order[n_test:]], rows[order[:n_test]]
+    from gmrl.music.corpus import load_corpus
+
+    melodies = load_corpus(
+        corpus.source, transpose=corpus.transpose, cache_dir=corpus.cache_dir,
+        max_files=corpus.max_files, progress=False,
+    )
+    train, test = melodies.split(corpus.test_fraction, config.seed)
+    train_windows = train.windows(length=STEPS, stride=corpus.stride)
+    test_windows = test.windows(length=STEPS, stride=corpus.stride)
+    if len(train_windows) == 0:
+        raise ConfigError(
+            f"corpus '{corpus.source}' gave no {STEPS}-step training windows: use more melodies"
+        )
+    return train_windows, test_windows
+
+
+def prepare(config: Config) -> None:
+    """Refuse a missing Note-RNN checkpoint or token file before the run directory exists."""
+    path = config.note_rnn.checkpoint
+    if path is not None:
+        load_note_rnn(path)
+    if config.corpus.source.endswith(".txt"):
+        load_windows(config)
+
+
+# ----------------------------------------------------------------------------- evaluation
+def composition_report(events: torch.Tensor, note_rnn: AutoregressiveModel) -> dict[str, float]:
+    """Table 1 rows, pitch statistics, diversity and mean log p under the Note-RNN."""
+    from gmrl.music.metrics import diversity_metrics, rltuner_metrics
+
+    report = dict(rltuner_metrics(events))
+    report.update(diversity_metrics(events))
+    report["log_p"] = mean_log_prob(note_rnn, events)
+    return report
+
+
+def _plot(rows: list[dict[str, Any]], path: Path) -> None:
+    from gmrl.core.plots import plt, save_figure
+
+    def series(key: str) -> tuple[list[int], list[float]]:
+        kept = [r for r in rows if r.get(key) not in (None, "")]
+        return [int(r["step"]) for r in kept], [float(r[key]) for r in kept]
+
+    panels = [
+        ("pretrain/held_out_nll", "held-out NLL / event"), ("tune/music_reward", "music reward"),
+        ("tune/kl", "KL to Note-RNN"), ("tune/unique", "unique fraction"),
+    ]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6, 8), sharex=False)
+    for axis, (key, label) in zip(axes, panels, strict=True):
+        x, y = series(key)
+        axis.plot(x, y)
+        axis.set_ylabel(label)
+    axes[-1].set_xlabel("run step (pre-training epochs, then tuning steps)")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+
+
+# ----------------------------------------------------------------------------- run
+class _Tuning:
+    """The tuning phase behind one interface: step, state, policy."""
+
+    def __init__(self, config: Config, note_rnn: AutoregressiveModel) -> None:
+        reward = MusicTheoryReward(config.reward)
+        tuning = config.tuning
+        generator = torch_generator(config.seed, "tuning")
+        self.name = tuning.algo
+        self.off: OffPolicyTuner | None = None
+        self.on: RewardTuner | None = None
+        if isinstance(tuning, OffPolicyTuning):
+            rl_config = RLTunerConfig(**tuning.model_dump(exclude={"steps"}))
+            self.off = OffPolicyTuner(note_rnn, reward, rl_config, generator=generator)
+            self.c = rl_config.c
+        else:
+            c = self.c = tuning.c
+            tuner_config = tuning.tuner.model_copy(update={"estimator": tuning.algo})
+            policy = copy.deepcopy(note_rnn).requires_grad_(True)
+            self.on = RewardTuner(
+                policy, lambda x: torch.zeros(len(x)), tuner_config,
+                step_reward_fn=lambda x: reward(x) / c, reference=note_rnn, generator=generator,
+            )
+
+    @property
+    def tuner(self) -> OffPolicyTuner | RewardTuner:
+        tuner = self.off if self.off is not None else self.on
+        assert tuner is not None
+        return tuner
+
+    def step(self) -> dict[str, float]:
+        metrics = self.tuner.step()
+        if self.on is not None:  # the tuner's per-step reward is r_MT / c
+            metrics["music_reward"] = metrics.pop("step_reward") * self.c
+            metrics.pop("reward", None)  # the sequence-level reward is unused (zero)
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.tuner.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tuner.load_state_dict(state)
+
+    def policy(self) -> MelodyPolicy:
+        if self.off is not None:
+            return self.off.policy()
+        return MelodyPolicy(self.tuner.policy, name=self.name)  # type: ignore[union-attr]
+
+
+def run(config: Config, run: RunDir) -> dict[str, float]:
+    with torch_threads(config.cpu_threads):
+        return _run(config, run)
+
+
+def _run(config: Config, run: RunDir) -> dict[str, float]:
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    train_windows, test_windows = load_windows(config)
+    if config.note_rnn.checkpoint is not None:
+        note_rnn = load_note_rnn(config.note_rnn.checkpoint).to(device)
+        epochs = 0
+    else:
+        note_rnn = build_note_rnn(config.note_rnn).to(device)
+        epochs = config.note_rnn.epochs
+    steps = config.tuning.steps
+    batches = torch_generator(config.seed, "note_rnn_batches")
+    holder: dict[str, _Tuning] = {}
+
+    def state() -> dict[str, Any]:
+        saved = {"note_rnn": note_rnn.training_state(), "batches": batches.get_state()}
+        if "tuning" in holder:
+            saved["tuning"] = holder["tuning"].state_dict()
+        return saved
+
+    def restore(saved: dict[str, Any]) -> None:
+        note_rnn.load_training_state(saved["note_rnn"])
+        batches.set_state(saved["batches"])
+        if "tuning" in saved:
+            holder["tuning"] = _Tuning(config, note_rnn.eval())
+            holder["tuning"].load_state_dict(saved["tuning"])
+
+    loop = TrainingLoop(
+        run, total=epochs + steps, description=f"music ({config.tuning.algo})", state=state,
+        restore=restore, eval_every=None, checkpoint_every=None,
+    )
+    start = loop.resume()
+    with loop:
+        for epoch in range(start + 1, epochs + 1):
+            nll = fit_epoch(note_rnn, train_windows, batch_size=config.note_rnn.batch_size,
+                            generator=batches)
+            metrics = {"pretrain/nll": nll}
+            if len(test_windows):
+                metrics["pretrain/held_out_nll"] = per_event_nll(note_rnn, test_windows)
+            loop.end_step(epoch, metrics, info=f"nll {nll:.3f}", checkpoint=epoch == epochs)
+        note_rnn.eval().requires_grad_(False)
+        save_note_rnn(note_rnn, run.path / "note_rnn.safetensors")
+        if "tuning" not in holder:
+            holder["tuning"] = _Tuning(config, note_rnn)
+        tuning = holder["tuning"]
+        for step in range(max(start, epochs) + 1, epochs + steps + 1):
+            metrics = {f"tune/{k}": v for k, v in tuning.step().items()}
+            local = step - epochs
+            if local % config.eval.every == 0 or local == steps:
+                draws = torch_generator(config.seed, f"periodic_eval_{local}")
+                events = tuning.policy().sample(config.eval.batch, generator=draws)
+                report = composition_report(events, note_rnn)
+                metrics.update({f"eval/{k}": report[k] for k in _PERIODIC})
+            checkpoint = local % config.checkpoint_every == 0 or local == steps
+            info = f"reward {metrics['tune/music_reward']:.1f} kl {metrics['tune/kl']:.2f}"
+            loop.end_step(step, metrics, info=info, checkpoint=checkpoint)
+    return _finish(config, run, note_rnn, holder["tuning"], test_windows)
+
+
+_PERIODIC = ("repeated_notes_pct", "not_in_key_pct", "tonic_start_pct", "notes_in_motif_pct",
+             "unique_fraction", "log_p")
+
+
+def _finish(config: Config, run: RunDir, note_rnn: AutoregressiveModel, tuning: _Tuning,
+            test_windows: np.ndarray) -> dict[str, float]:
+    """Final evaluation, token file, samples, plots and the summary."""
+    n = config.eval.compositions
+    policy = tuning.policy() if config.tuning.steps else MelodyPolicy(note_rnn, name="note_rnn")
+    save_policy(policy, run.path / "policy.safetensors")
+    tuned = policy.sample(n, generator=torch_generator(config.seed, "final_eval"))
+    prior = MelodyPolicy(note_rnn).sample(n, generator=torch_generator(config.seed, "prior_eval"))
+    write_token_file(run.path / "compositions.txt", tuned)
+    summary: dict[str, float] = {}
+    tables = {"note_rnn": prior, "tuned": tuned}
+    if len(test_windows):
+        tables["corpus"] = torch.from_numpy(test_windows)
+        summary["note_rnn/held_out_nll"] = per_event_nll(note_rnn, test_windows)
+    for name, events in tables.items():
+        summary.update({f"{name}/{k}": float(v) for k, v in
+                        composition_report(events, note_rnn).items()})
+    summary["log_p_gap"] = summary["tuned/log_p"] - summary["note_rnn/log_p"]
+    if config.eval.render:
+        from gmrl.music.export import write_samples
+
+        write_samples(tuned[: config.eval.render], run.path / "samples", prefix=policy.name)
+    _plot(run.rows, run.plots_dir / "learning_curves.png")
+    return {k: (v if math.isfinite(v) else float("nan")) for k, v in summary.items()}

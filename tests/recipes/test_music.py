@@ -1,0 +1,99 @@
+"""Recipe `music`: pre-train + tune phases, files written, exact resume in either phase."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gmrl.core.config import dump_config, load_config
+from gmrl.core.errors import ConfigError
+from gmrl.core.rundir import RunDir
+from gmrl.music.tokenfile import read_token_file, write_token_file
+from gmrl.recipes import load_recipe, music
+
+from . import assert_exact_resume, run_to_end
+
+
+def _corpus(path, n: int = 240) -> str:
+    """A token-file corpus of in-key notes held for 4 or 8 steps (many excessive repeats)."""
+    rng = np.random.default_rng(0)
+    events = np.ones((n, 32), dtype=np.int64)
+    for row in range(n):
+        hold = 8 if row % 2 else 4
+        pitches = np.array([60, 62, 64, 65, 67, 69, 71, 72]) - 46
+        events[row, ::hold] = rng.choice(pitches, 32 // hold)
+    return str(write_token_file(path / "corpus.txt", events))
+
+
+def _config(tmp_path, *overrides: str) -> music.Config:
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        "recipe: music\n"
+        f"corpus: {{source: {_corpus(tmp_path)}}}\n"
+        "note_rnn: {epochs: 2, hidden: 16, embed_dim: 8, batch_size: 64}\n"
+        "tuning: {algo: q, steps: 4, compositions: 8, minibatch: 4, updates_per_rollout: 1}\n"
+        "eval: {compositions: 64, every: 2, batch: 16, render: 0}\n"
+        "checkpoint_every: 2\n"
+    )
+    return load_config(base, list(overrides), lambda name: load_recipe(name).Config)
+
+
+def test_run_writes_policy_compositions_and_the_three_tables(tmp_path) -> None:
+    config = _config(tmp_path)
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(config), quiet=True)
+    summary = run_to_end(music, config, run)
+    for name in ("note_rnn.safetensors", "policy.safetensors", "compositions.txt",
+                 "plots/learning_curves.png", "summary.json", "metrics.csv"):
+        assert (run.path / name).is_file(), name
+    assert read_token_file(run.path / "compositions.txt").shape == (64, 32)
+    for table in ("note_rnn", "tuned", "corpus"):
+        for row in ("repeated_notes_pct", "tonic_start_pct", "log_p", "unique_fraction"):
+            assert f"{table}/{row}" in summary
+    assert summary["note_rnn/held_out_nll"] < np.log(38)
+    header = (run.path / "metrics.csv").read_text().splitlines()[0].split(",")
+    for column in ("pretrain/held_out_nll", "tune/kl", "tune/entropy", "tune/unique",
+                   "eval/repeated_notes_pct"):
+        assert column in header
+    json.loads((run.path / "summary.json").read_text())
+
+
+def test_a_saved_note_rnn_is_reused_without_pretraining(tmp_path) -> None:
+    first = _config(tmp_path, "tuning.steps=0")
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(first), quiet=True)
+    run_to_end(music, first, run)
+    checkpoint = run.path / "note_rnn.safetensors"
+    second = _config(tmp_path, f"note_rnn.checkpoint={checkpoint}", "tuning.algo=g")
+    music.prepare(second)
+    again = RunDir.create(tmp_path / "runs", "music", dump_config(second), quiet=True)
+    summary = run_to_end(music, second, again)
+    assert "pretrain/nll" not in (again.path / "metrics.csv").read_text().splitlines()[0]
+    assert summary["note_rnn/log_p"] == pytest.approx(
+        json.loads((run.path / "summary.json").read_text())["note_rnn/log_p"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "stop_at", "crash"),
+    [
+        ((), 1, False),  # Ctrl-C in pre-training
+        ((), 4, False),  # Ctrl-C in tuning (off-policy Q)
+        (("tuning.algo=psi",), 5, True),  # crash after a tuning checkpoint
+        (("tuning={algo: rloo, steps: 4, tuner: {batch_size: 8, self_bleu: false}}",), 3, False),
+    ],
+)
+def test_exact_resume(tmp_path, overrides, stop_at: int, crash: bool) -> None:
+    config = _config(tmp_path, *overrides)
+    assert assert_exact_resume(music, config, tmp_path, stop_at, crash=crash) >= stop_at
+
+
+def test_bad_settings_are_refused_up_front(tmp_path) -> None:
+    with pytest.raises(ConfigError):
+        _config(tmp_path, "tuning.algo=dqn")
+    with pytest.raises(ConfigError):
+        _config(tmp_path, "tuning={algo: ppo, tuner: {estimator: rloo}}")
+    with pytest.raises(ConfigError):
+        _config(tmp_path, "tuning.c=0")
+    config = _config(tmp_path, f"note_rnn.checkpoint={tmp_path / 'missing.safetensors'}")
+    with pytest.raises(Exception) as info:
+        music.prepare(config)
+    assert "\n" not in str(info.value)
