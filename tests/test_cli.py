@@ -8,8 +8,7 @@ from typing import Literal
 
 import pytest
 import torch
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import gmrl
 from gmrl import cli
