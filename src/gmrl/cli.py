@@ -20,6 +20,7 @@ from gmrl.core.config import (
 )
 from gmrl.core.errors import ConfigError, GmrlError, RunInterrupted, describe_os_error
 from gmrl.core.rundir import RunDir
+from gmrl.music.cli import app as music_app
 from gmrl.recipes import load_recipe, recipe_names
 
 DEFAULT_CONFIG = Path("configs/quickstart.yaml")
@@ -36,6 +37,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(music_app, name="music")
 console = Console(stderr=True)
 
 
