@@ -8,7 +8,7 @@ import pytest
 from gmrl.core.config import dump_config, load_config
 from gmrl.core.errors import ConfigError
 from gmrl.core.rundir import RunDir
-from gmrl.music.tokenfile import read_token_file, write_token_file
+from gmrl.music.render import read_token_file, write_token_file
 from gmrl.recipes import load_recipe, music
 
 from . import assert_exact_resume, run_to_end
@@ -22,7 +22,7 @@ def _corpus(path, n: int = 240) -> str:
         hold = 8 if row % 2 else 4
         pitches = np.array([60, 62, 64, 65, 67, 69, 71, 72]) - 46
         events[row, ::hold] = rng.choice(pitches, 32 // hold)
-    return str(write_token_file(path / "corpus.txt", events))
+    return str(write_token_file(events, path / "corpus.txt"))
 
 
 def _config(tmp_path, *overrides: str) -> music.Config:

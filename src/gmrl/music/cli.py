@@ -3,8 +3,8 @@
 ```
 gmrl music generate runs/music-20261201-101500 -n 16 -o melodies/ --seed 3
 ```
-writes `melodies/compositions.txt` (one composition per line) and, per composition, a MIDI file,
-a WAV file (synthesised, no soundfont needed) and a piano-roll PNG.
+writes `melodies/compositions.txt` (one composition per line), per composition a MIDI file and a
+WAV file (synthesised, no soundfont needed), and a piano-roll PNG of the first 16.
 """
 
 from pathlib import Path
@@ -45,8 +45,6 @@ def generate(
     n: Annotated[int, typer.Option("-n", "--num", min=1, help="Compositions to write.")] = 8,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("melodies"),
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
-    audio: Annotated[bool, typer.Option("--audio/--no-audio", help="Write WAV files.")] = True,
-    image: Annotated[bool, typer.Option("--image/--no-image", help="Write piano rolls.")] = True,
 ) -> None:
     """Sample N compositions from RUN_DIR's tuned policy into MIDI, WAV, PNG and a token file.
 
@@ -55,9 +53,8 @@ def generate(
       gmrl music generate runs/music-20261201-101500 -n 16 -o melodies/
     """
     from gmrl.core.seeding import torch_generator
-    from gmrl.music.export import write_samples
     from gmrl.music.policy import load_policy
-    from gmrl.music.tokenfile import write_token_file
+    from gmrl.music.render import write_outputs, write_token_file
 
     try:
         path = _policy_path(run_dir)
@@ -69,11 +66,11 @@ def generate(
         else:
             policy = load_policy(path)
         events = policy.sample(n, generator=torch_generator(seed, "generate"))
-        tokens = write_token_file(out / "compositions.txt", events)
-        written = write_samples(events, out, prefix=policy.name or "melody", audio=audio,
-                                image=image)
+        tokens = write_token_file(events, out / "compositions.txt")
+        written = write_outputs(events, out, prefix=policy.name or "melody")
     except (GmrlError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    typer.echo(f"{n} compositions from {path} -> {tokens} and {len(written)} files in {out}")
+    count = sum(len(paths) for paths in written.values())
+    typer.echo(f"{n} compositions from {path} -> {tokens} and {count} MIDI/WAV/PNG files in {out}")

@@ -18,8 +18,8 @@ music reward per step); every step logs the music reward, the KL to the Note-RNN
 entropy and the rollout's unique fraction, and every `eval.every` steps a few Table 1 rows.
 
 Writes `note_rnn.safetensors` (reusable), `policy.safetensors` (for `gmrl music generate`),
-`compositions.txt` (the `eval.compositions` evaluation compositions, one per line),
-`samples/` (MIDI, WAV and piano-roll PNG of the first `eval.render` compositions), plots of the
+`compositions.txt` (the `eval.compositions` evaluation compositions, one per line), `samples/`
+(MIDI and WAV of the first `eval.render` compositions, and their piano rolls), plots of the
 learning curves, and a summary with RL Tuner's Table 1 rows, the mean log p under the Note-RNN
 and diversity, for the Note-RNN's samples, the tuned policy's and held-out corpus windows.
 """
@@ -50,8 +50,8 @@ from gmrl.music.note_rnn import (
     save_note_rnn,
 )
 from gmrl.music.policy import MelodyPolicy, save_policy
+from gmrl.music.render import read_token_file, write_outputs, write_token_file
 from gmrl.music.reward import MusicRewardConfig, MusicTheoryReward
-from gmrl.music.tokenfile import read_token_file, write_token_file
 from gmrl.music.tuning import OffPolicyTuner, RLTunerConfig
 from gmrl.sequence.tuner import RewardTuner, TunerConfig
 
@@ -315,7 +315,7 @@ def _finish(config: Config, run: RunDir, note_rnn: AutoregressiveModel, tuning: 
     save_policy(policy, run.path / "policy.safetensors")
     tuned = policy.sample(n, generator=torch_generator(config.seed, "final_eval"))
     prior = MelodyPolicy(note_rnn).sample(n, generator=torch_generator(config.seed, "prior_eval"))
-    write_token_file(run.path / "compositions.txt", tuned)
+    write_token_file(tuned, run.path / "compositions.txt")
     summary: dict[str, float] = {}
     tables = {"note_rnn": prior, "tuned": tuned}
     if len(test_windows):
@@ -326,8 +326,6 @@ def _finish(config: Config, run: RunDir, note_rnn: AutoregressiveModel, tuning: 
                         composition_report(events, note_rnn).items()})
     summary["log_p_gap"] = summary["tuned/log_p"] - summary["note_rnn/log_p"]
     if config.eval.render:
-        from gmrl.music.export import write_samples
-
-        write_samples(tuned[: config.eval.render], run.path / "samples", prefix=policy.name)
+        write_outputs(tuned[: config.eval.render], run.path / "samples", prefix=policy.name)
     _plot(run.rows, run.plots_dir / "learning_curves.png")
     return {k: (v if math.isfinite(v) else float("nan")) for k, v in summary.items()}
