@@ -235,3 +235,45 @@ def test_disk_full_mid_run_is_one_line_and_keeps_the_checkpoint(
 def test_directory_as_config_says_so(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(tmp_path), "--runs", str(tmp_path / "runs")])
     assert result.exit_code == 2 and "is a directory" in _one_error_line(result)
+
+
+# ----------------------------------------------------------------------------- help examples
+REPO = Path(__file__).resolve().parents[1]
+TINY_GENERATIVE = ["n_train=64", "n_test=64", "eval_samples=64", "batch_size=64"]
+
+
+def _help_examples(*command: str) -> list[list[str]]:
+    """The `gmrl ...` example lines of a help page, as argument lists (comments dropped)."""
+    output = runner.invoke(app, [*command, "--help"], terminal_width=200).output
+    lines = [line.strip() for line in output.splitlines()]
+    return [line.split("#")[0].split()[1:] for line in lines if line.startswith("gmrl ")]
+
+
+def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each example in `gmrl --help`, `gmrl run --help` and `gmrl bench --help` works as shown:
+    generative runs for real (on tiny data), a resume resumes the run just made, other recipes
+    are validated with --check (a full run takes minutes), benchmarks parse their arguments."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr("sys.argv", ["gmrl"])
+    examples = _help_examples() + _help_examples("run") + _help_examples("bench")
+    assert len(examples) >= 8, examples
+    runs = tmp_path / "runs"
+    made: list[Path] = []
+    for args in sorted(examples, key=lambda a: "--resume" in a):  # resumes after the runs
+        if args[0] == "run":
+            args = [*args, "--runs", str(runs), "-q"]
+            if "--resume" in args:
+                assert made, "a resume example needs a run made by an earlier example"
+                args[args.index("--resume") + 1] = str(made[-1])
+            elif "generative" in " ".join(args):
+                args += TINY_GENERATIVE
+            elif "--check" not in args:
+                args.append("--check")
+        elif args[0] == "bench":
+            args = [*args, "--help"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"gmrl {' '.join(args)}\n{result.output}"
+        if runs.is_dir():
+            made = sorted(runs.iterdir(), key=lambda p: p.stat().st_mtime)
+    assert made and (made[-1] / "summary.json").is_file()
+    assert "epochs: 80" in (made[-1] / "config.yaml").read_text()  # the resume's override
