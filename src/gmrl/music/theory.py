@@ -156,9 +156,14 @@ def repeated_motif(events: torch.Tensor, bar_length: int = 8, min_notes: int = 3
         return out
     windows = events.unfold(1, bar_length, 1)  # (B, W, bar): window w ends at step w + bar - 1
     n_windows = windows.shape[1]
-    same = torch.ones(batch, n_windows, n_windows, dtype=torch.bool, device=events.device)
-    for k in range(bar_length):
-        same &= windows[:, :, None, k] == windows[:, None, :, k]
+    if NUM_EVENTS**bar_length < 2**62:  # pack each window into one integer: one comparison
+        powers = NUM_EVENTS ** torch.arange(bar_length, device=events.device)
+        codes = windows @ powers
+        same = codes[:, :, None] == codes[:, None, :]
+    else:
+        same = torch.ones(batch, n_windows, n_windows, dtype=torch.bool, device=events.device)
+        for k in range(bar_length):
+            same &= windows[:, :, None, k] == windows[:, None, :, k]
     # window s lies entirely before window w when s + bar - 1 < w, i.e. s <= w - bar_length
     earlier = torch.ones(n_windows, n_windows, dtype=torch.bool, device=events.device)
     earlier = earlier.tril(diagonal=-bar_length)
@@ -246,38 +251,54 @@ def leap_outcomes(
     return out
 
 
-def autocorrelation_parts(events: torch.Tensor, lag: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`(B,)` integer numerator and denominator of each row's autocorrelation at `lag`.
+def prefix_autocorrelation_parts(
+    events: torch.Tensor, lag: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(B, T)` integer numerator and denominator of the autocorrelation at `lag` of each
+    prefix `events[:, :t + 1]`.
 
     `rl_tuner_ops.autocorrelate` is sum_i (x[i+lag] - m)(x[i] - m) / n / var(x) over the raw
-    event ids x (mean m, population variance); multiplying through by n^3 turns it into
-    sum_i (n x[i+lag] - S)(n x[i] - S) / sum_i (n x[i] - S)^2 with S = sum x, a ratio of
-    integers. Integers make threshold tests exact: a short prefix often has a coefficient of
-    exactly 0.15, which float rounding would put on either side of RL Tuner's threshold.
+    event ids x of length n (mean m, population variance). Multiplied through by n^3 it is
+    sum_i (n x[i+lag] - S)(n x[i] - S) / sum_i (n x[i] - S)^2 with S = sum x: a ratio of
+    integers, which running sums give for every prefix at once. Integers also make threshold
+    tests exact: a short prefix often has a coefficient of exactly 0.15, which float rounding
+    would put on either side of RL Tuner's threshold.
     """
-    n = events.shape[1]
-    scaled = n * events - events.sum(1, keepdim=True)
-    denominator = (scaled * scaled).sum(1)
-    if lag >= n:
-        numerator = torch.zeros_like(denominator)
-    else:
-        numerator = (scaled[:, lag:] * scaled[:, : n - lag]).sum(1)
+    steps = events.shape[1]
+    x = events.long()
+    n = torch.arange(1, steps + 1, device=x.device)  # prefix lengths
+    total = x.cumsum(1)  # S
+    squares = (x * x).cumsum(1)
+    denominator = n * (n * squares - total * total)
+    numerator = torch.zeros_like(denominator)
+    if lag < steps:
+        # prefixes longer than `lag` (n = lag + 1 ..): the overlapping sums of x[i] and x[i+lag]
+        m = n[lag:]
+        products = (x[:, lag:] * x[:, :-lag]).cumsum(1)  # sum_{i < n - lag} x[i+lag] x[i]
+        head = total[:, : steps - lag]  # sum_{i < n - lag} x[i]
+        tail = total[:, lag:] - total[:, lag - 1 : lag]  # sum_{lag <= j < n} x[j]
+        s = total[:, lag:]
+        numerator[:, lag:] = m * m * products - m * s * (head + tail) + (m - lag) * s * s
     return numerator, denominator
+
+
+def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """numerator / denominator as float64, NaN where the denominator (variance) is 0."""
+    ratio = numerator.double() / denominator.clamp(min=1).double()
+    return torch.where(denominator > 0, ratio, torch.full_like(ratio, float("nan")))
 
 
 def autocorrelation(events: torch.Tensor, lag: int) -> torch.Tensor:
     """`(B,)` `rl_tuner_ops.autocorrelate` of each row's raw event ids at `lag`:
     sum_i (x[i+lag] - m)(x[i] - m) / n / var(x), NaN for a constant row (variance 0)."""
-    numerator, denominator = autocorrelation_parts(events, lag)
-    ratio = numerator.double() / denominator.clamp(min=1).double()
-    return torch.where(denominator > 0, ratio, torch.full_like(ratio, float("nan")))
+    numerator, denominator = prefix_autocorrelation_parts(events, lag)
+    return _ratio(numerator[:, -1], denominator[:, -1])
 
 
 def prefix_autocorrelation(events: torch.Tensor, lag: int) -> torch.Tensor:
     """`(B, T)` the autocorrelation of `events[:, :t + 1]` at `lag` for every step t: what RL
     Tuner's `reward_penalize_autocorrelation` sees when the action at step t is played."""
-    columns = [autocorrelation(events[:, : t + 1], lag) for t in range(events.shape[1])]
-    return torch.stack(columns, 1) if columns else events.double()
+    return _ratio(*prefix_autocorrelation_parts(events, lag))
 
 
 def prefix_autocorrelation_above(
@@ -285,18 +306,12 @@ def prefix_autocorrelation_above(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`(B, T)` prefix autocorrelation at `lag` and whether its size exceeds `threshold`,
     decided exactly (in integers, with the threshold read as the decimal it prints as)."""
-    ratio = Fraction(str(threshold)).limit_denominator(10**6)
-    values, above = [], []
-    for t in range(events.shape[1]):
-        numerator, denominator = autocorrelation_parts(events[:, : t + 1], lag)
-        values.append(autocorrelation(events[:, : t + 1], lag))
-        above.append(
-            (denominator > 0)
-            & (ratio.denominator * numerator.abs() > ratio.numerator * denominator)
-        )
-    if not values:
-        return events.double(), events.bool()
-    return torch.stack(values, 1), torch.stack(above, 1)
+    bound = Fraction(str(threshold)).limit_denominator(10**6)
+    numerator, denominator = prefix_autocorrelation_parts(events, lag)
+    above = (denominator > 0) & (
+        bound.denominator * numerator.abs() > bound.numerator * denominator
+    )
+    return _ratio(numerator, denominator), above
 
 
 def unique_high(events: torch.Tensor) -> torch.Tensor:
