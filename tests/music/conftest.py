@@ -223,15 +223,15 @@ def melody_like(rng: np.random.Generator, n: int, steps: int = 32) -> np.ndarray
     return out
 
 
-@pytest.fixture
-def reference():
-    """The scalar RL Tuner restatement: `score(composition) -> per-step dicts`."""
-    return score
-
-
-@pytest.fixture
+@pytest.fixture(scope="session")
 def melodies() -> np.ndarray:
-    """400 melody-like compositions of 32 steps (fixed seed) plus uniform random ones."""
+    """250 compositions of 32 steps (fixed seed): 200 melody-like, 50 uniformly random."""
     rng = np.random.default_rng(12)
-    uniform = rng.integers(0, 38, size=(100, 32))
-    return np.concatenate([melody_like(rng, 300), uniform])
+    uniform = rng.integers(0, 38, size=(50, 32))
+    return np.concatenate([melody_like(rng, 200), uniform])
+
+
+@pytest.fixture(scope="session")
+def reference_steps(melodies: np.ndarray) -> list[list[dict[str, float]]]:
+    """`ScalarRLTuner`'s per-step outputs for every composition of `melodies` (computed once)."""
+    return [score(row.tolist()) for row in melodies]

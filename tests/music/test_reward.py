@@ -110,7 +110,7 @@ def test_unique_extrema_pay_at_the_last_step_only():
     assert term("extrema", [C4, D4, C4, HOLD])[-1] == 3.0  # unique high only
 
 
-def test_total_is_the_sum_of_terms_and_matches_the_scalar_restatement(melodies, reference):
+def test_total_is_the_sum_of_terms_and_matches_the_scalar_restatement(melodies, reference_steps):
     reward = MusicTheoryReward()
     x = torch.as_tensor(melodies)
     terms = reward.terms(x)
@@ -119,7 +119,7 @@ def test_total_is_the_sum_of_terms_and_matches_the_scalar_restatement(melodies, 
     assert per_step.shape == x.shape and per_step.dtype == torch.float32
     torch.testing.assert_close(per_step, torch.stack(list(terms.values())).sum(0))
     torch.testing.assert_close(reward.total(x), per_step.sum(1))
-    expected = [reference(row.tolist()) for row in melodies]
+    expected = reference_steps
     for name in TERMS:
         want = np.array([[step[name] for step in row] for row in expected])
         np.testing.assert_allclose(terms[name].numpy(), want, atol=1e-5, err_msg=name)
