@@ -21,6 +21,13 @@ class EnvError(GmrlError):
     """A Gymnasium environment that does not exist or cannot be used with the chosen algorithm."""
 
 
+class DataError(GmrlError, ValueError):
+    """Training or scoring data that cannot be used (empty, NaN/inf, wrong shape or length).
+
+    Also a `ValueError`, so code that catches bad arguments the standard way still does.
+    """
+
+
 class RunInterrupted(Exception):
     """Raised by a recipe after it saved a checkpoint because the user pressed Ctrl-C."""
 

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gmrl.core.errors import ConfigError
+from gmrl.core.errors import ConfigError, DataError
 from gmrl.generative.base import GenerativeModel
 
 CELLS = ("gru", "lstm", "transformer")
@@ -163,15 +163,35 @@ class AutoregressiveModel(GenerativeModel):
         zeros = torch.zeros(rnn.num_layers, batch_size, rnn.hidden_size, device=self.device)
         return (zeros, zeros.clone()) if self.cell == "lstm" else zeros
 
-    def _check_tokens(self, tokens: torch.Tensor, name: str = "tokens") -> torch.Tensor:
+    def _check_tokens(
+        self, tokens: torch.Tensor, name: str = "tokens", *, full_length: bool = False
+    ) -> torch.Tensor:
+        """Token ids `(batch, time)` on the model's device, or a one-line `DataError`.
+
+        `full_length` demands `time == seq_len` (likelihoods and training are defined on whole
+        sequences); otherwise any prefix length `1..seq_len` is accepted (teacher forcing).
+        """
+        if not isinstance(tokens, torch.Tensor):
+            kind = type(tokens).__name__
+            raise DataError(f"{name} must be a torch.Tensor of token ids, got {kind}")
         if tokens.dim() != 2:
-            raise ValueError(
+            raise DataError(
                 f"{name} must be a (batch, time) tensor, got shape {tuple(tokens.shape)}"
             )
         if tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
-            raise ValueError(f"{name} must hold integer token ids, got {tokens.dtype}")
+            raise DataError(f"{name} must hold integer token ids, got {tokens.dtype}")
+        length = tokens.shape[1]
+        if full_length and length != self.seq_len:
+            raise DataError(
+                f"{name} has sequences of length {length}, but the model's seq_len is "
+                f"{self.seq_len}: pass (batch, {self.seq_len}) token ids"
+            )
+        if not 1 <= length <= self.seq_len:
+            raise DataError(
+                f"{name} has sequences of length {length}, outside 1..seq_len={self.seq_len}"
+            )
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            raise ValueError(
+            raise DataError(
                 f"{name} hold ids outside [0, {self.vocab_size}): "
                 f"min {int(tokens.min())}, max {int(tokens.max())}"
             )
@@ -207,8 +227,8 @@ class AutoregressiveModel(GenerativeModel):
         return self.head(features)
 
     def token_log_probs(self, tokens: torch.Tensor) -> torch.Tensor:
-        """`(B, T)` log-probability of each token given its prefix (differentiable)."""
-        tokens = self._check_tokens(tokens)
+        """`(B, seq_len)` log-probability of each token given its prefix (differentiable)."""
+        tokens = self._check_tokens(tokens, full_length=True)
         log_probs = F.log_softmax(self.sequence_logits(tokens), dim=-1)
         return log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
@@ -294,14 +314,10 @@ class AutoregressiveModel(GenerativeModel):
         per_token = float(loss.detach())
         return {"loss": per_token, "nll": per_token * tokens.shape[1]}
 
-    def fit(self, data: torch.Tensor, **kwargs: Any) -> Any:  # type: ignore[override]
-        """`GenerativeModel.fit` after checking that `data` is `(N, seq_len)` valid token ids."""
-        self._check_tokens(data, "data")
-        if data.shape[1] != self.seq_len:
-            raise ValueError(
-                f"data has sequences of length {data.shape[1]}, the model seq_len={self.seq_len}"
-            )
-        return super().fit(data.long(), **kwargs)
+    def prepare_fit_data(self, data: torch.Tensor) -> torch.Tensor:
+        """Check that `data` is `(N, seq_len)` valid token ids."""
+        self._check_tokens(data, "data", full_length=True)
+        return data.long()
 
 
 class BinnedAutoregressive(GenerativeModel):
@@ -377,16 +393,16 @@ class BinnedAutoregressive(GenerativeModel):
         metrics["nll"] += self.data_dim * math.log(self.bin_width)  # continuous NLL per vector
         return metrics
 
-    def fit(self, data: torch.Tensor, **kwargs: Any) -> Any:  # type: ignore[override]
-        """`GenerativeModel.fit` on float data `(N, data_dim)`."""
+    def prepare_fit_data(self, data: torch.Tensor) -> torch.Tensor:
+        """Float data `(N, data_dim)`; warns about points outside `[low, high]` (clamped)."""
         outside = int((~self.in_range(data)).sum())
         if outside:
             warnings.warn(
                 f"{outside} of {len(data)} points lie outside [{self.low}, {self.high}] and are "
                 "clamped into the edge bins: widen low/high to model them",
-                stacklevel=2,
+                stacklevel=3,
             )
-        return super().fit(data.float(), **kwargs)
+        return data.float()
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log-density: log p(bins) - D log(width); `-inf` outside `[low, high]`."""

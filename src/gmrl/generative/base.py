@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from gmrl.core.checkpoint import flatten_state, load_tensors, save_tensors, unflatten_state
-from gmrl.core.errors import CheckpointError
+from gmrl.core.errors import CheckpointError, DataError
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -46,6 +46,30 @@ class History:
 
     def __len__(self) -> int:
         return max((len(v) for v in self.metrics.values()), default=0)
+
+
+def check_training_data(data: Any, model: str = "model") -> torch.Tensor:
+    """`data` as a tensor with at least one example and only finite values, or a `DataError`."""
+    if not isinstance(data, torch.Tensor):
+        raise DataError(
+            f"{model}.fit() needs a torch.Tensor of examples, got {type(data).__name__}: "
+            "convert it with torch.as_tensor"
+        )
+    if data.dim() == 0 or len(data) == 0:
+        raise DataError(
+            f"{model}.fit() got no training examples (shape {tuple(data.shape)}): "
+            "pass at least one"
+        )
+    if data.dtype.is_floating_point or data.dtype.is_complex:
+        bad = ~torch.isfinite(data)
+        if bool(bad.any()):
+            rows = bad.reshape(len(data), -1).any(dim=1)
+            first = int(rows.nonzero()[0, 0])
+            raise DataError(
+                f"{model}.fit() data holds {int(bad.sum())} NaN/infinite value(s) in "
+                f"{int(rows.sum())} example(s) (first: row {first}): drop or fix them"
+            )
+    return data
 
 
 class GenerativeModel(nn.Module, ABC):
@@ -104,9 +128,16 @@ class GenerativeModel(nn.Module, ABC):
         callback: EpochCallback | None = None,
         progress: bool = False,
     ) -> History:
-        """Train for `epochs` passes over `data`, shuffled with `generator` (CPU generator)."""
-        if len(data) == 0:
-            raise ValueError("fit() needs at least one training example")
+        """Train for `epochs` passes over `data`, shuffled with `generator` (CPU generator).
+
+        Empty data, NaN/infinite values or a shape the model does not take raise a one-line
+        `DataError` (a `ValueError`) before any step, rather than an IndexError or a NaN loss.
+        """
+        data = self.prepare_fit_data(check_training_data(data, type(self).__name__))
+        if not (isinstance(epochs, int) and epochs >= 0):
+            raise DataError(f"fit() needs epochs >= 0, got {epochs!r}")
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise DataError(f"fit() needs batch_size >= 1, got {batch_size!r}")
         history = History()
         self.train()
         optimizers = self.optimizers  # create before the loop so state exists for checkpoints
@@ -139,6 +170,14 @@ class GenerativeModel(nn.Module, ABC):
                 bar.stop()
         self.eval()
         return history
+
+    def prepare_fit_data(self, data: torch.Tensor) -> torch.Tensor:
+        """Model-specific checks and conversion of (already non-empty, finite) training data.
+
+        Subclasses override this hook, not `fit`, so `fit` keeps one explicit signature and a
+        misspelt keyword is a TypeError instead of being swallowed.
+        """
+        return data
 
     # ---------------------------------------------------------------- state
     def training_state(self) -> dict[str, Any]:

@@ -100,12 +100,12 @@ class VectorModel(GenerativeModel):
         self.standardize = bool(standardize)
         self.scaler = Standardizer(data_dim)
 
-    def fit(self, data: torch.Tensor, **kwargs: Any) -> Any:
-        """`GenerativeModel.fit`, after taking the standardisation statistics on the first call."""
+    def prepare_fit_data(self, data: torch.Tensor) -> torch.Tensor:
+        """Check the shape and take the standardisation statistics on the first `fit`."""
         self._check_shape(data, "fit")
         if self.standardize:
             self.scaler.initialise(data)
-        return super().fit(data, **kwargs)
+        return data
 
     def _check_shape(self, x: torch.Tensor, where: str) -> None:
         if x.dim() != 2 or x.shape[1] != self.data_dim:
