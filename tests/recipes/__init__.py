@@ -64,19 +64,35 @@ def _comparable_summary(path: Path) -> Any:
     return {k: v for k, v in data.items() if not k.startswith(WALL_CLOCK_PREFIX)}
 
 
+def straight_run(recipe_module: ModuleType, config: Any, root: Path) -> Path:
+    """A run of `config` that never stops, under `root`; returns its directory."""
+    run = RunDir.create(root, config.recipe, dump_config(config), quiet=True)
+    run_to_end(recipe_module, config, run)
+    return run.path
+
+
+def assert_same_outputs(run_dir: Path, reference: Path) -> None:
+    """metrics.csv byte-identical, summary.json identical (but for wall-clock `time/` keys)."""
+    for name in ("metrics.csv",):
+        assert (run_dir / name).read_bytes() == (reference / name).read_bytes(), name
+    assert _comparable_summary(run_dir / "summary.json") == _comparable_summary(
+        reference / "summary.json"
+    )
+
+
 def assert_exact_resume(
     recipe_module: ModuleType, config: Any, tmp_path: Path, stop_at_step: int,
-    *, crash: bool = False,
+    *, crash: bool = False, reference: Path | None = None,
 ) -> int:
     """Run `config` straight through, then interrupted at `stop_at_step` and resumed; assert
     metrics.csv and summary.json are identical. Returns the step the interrupted run stopped at.
 
     `crash=True` stops by an exception instead of Ctrl-C (no checkpoint at the stop), so the
-    resumed run starts from the last periodic checkpoint before `stop_at_step`.
+    resumed run starts from the last periodic checkpoint before `stop_at_step`. `reference`, a
+    finished `straight_run` directory of the same config, saves running it again.
     """
-    straight = RunDir.create(tmp_path / "straight", config.recipe, dump_config(config),
-                             quiet=True)
-    run_to_end(recipe_module, config, straight)
+    if reference is None:
+        reference = straight_run(recipe_module, config, tmp_path / "straight")
 
     interrupted = StopAtStep.create(tmp_path / "interrupted", config.recipe,
                                     dump_config(config), quiet=True)
@@ -99,9 +115,5 @@ def assert_exact_resume(
 
     resumed = RunDir.open_existing(interrupted.path, quiet=True)
     run_to_end(recipe_module, config, resumed)
-    for name in ("metrics.csv",):
-        assert (resumed.path / name).read_bytes() == (straight.path / name).read_bytes(), name
-    assert _comparable_summary(resumed.path / "summary.json") == _comparable_summary(
-        straight.path / "summary.json"
-    )
+    assert_same_outputs(resumed.path, reference)
     return stopped_at

@@ -6,7 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gmrl.cli import app
+from gmrl.core.rundir import RunDir
 from gmrl.sequence.data import ORACLE_FILE, find_shared_file
+
+QUICK = "configs/seqgan/quick.yaml"
 
 pytestmark = pytest.mark.skipif(
     find_shared_file(ORACLE_FILE) is None,
@@ -36,28 +39,70 @@ def test_quick_recipe_writes_tokens_metrics_and_summary(tmp_path):
     assert list((run_dir / "checkpoints").glob("state-*.safetensors"))
 
 
-def test_resume_continues_to_the_same_result(tmp_path):
-    """A run resumed from its MLE checkpoint ends with the same metrics as an uninterrupted one."""
-    runner = CliRunner()
-    base = ["configs/seqgan/quick.yaml", "baselines.ss_epochs=0", "eval.temperatures=[]"]
-    first = runner.invoke(app, ["run", *base, "--runs", str(tmp_path / "a"), "-q"])
-    assert first.exit_code == 0, first.output
-    (run_a,) = (tmp_path / "a").iterdir()
-    # Rebuild an "interrupted" copy: keep only the first MLE checkpoint and its metrics rows.
-    import shutil
+def _quick_config():
+    from gmrl.core.config import read_yaml_mapping, validate_config
+    from gmrl.recipes.seqgan import Config
 
-    run_b = tmp_path / "b" / run_a.name
-    shutil.copytree(run_a, run_b)
-    checkpoints = sorted((run_b / "checkpoints").glob("state-*.safetensors"))
-    for extra in checkpoints[1:]:
-        extra.unlink()
-    step = int(checkpoints[0].stem.split("-")[1])
-    (run_b / "checkpoints" / "latest.json").write_text(
-        json.dumps({"step": step, "file": checkpoints[0].name})
-    )
-    resumed = runner.invoke(app, ["run", "--resume", str(run_b), "-q"])
-    assert resumed.exit_code == 0, resumed.output
-    assert (run_b / "metrics.csv").read_text() == (run_a / "metrics.csv").read_text()
+    return validate_config(Config, read_yaml_mapping(QUICK), QUICK)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """One uninterrupted quick run (2 MLE epochs, 1 discriminator round, 2 adversarial rounds;
+    every step is a checkpoint) that the interrupted runs must reproduce."""
+    from gmrl.recipes import seqgan
+
+    from . import straight_run
+
+    return straight_run(seqgan, _quick_config(), tmp_path_factory.mktemp("straight"))
+
+
+@pytest.mark.parametrize(("stop_at", "crash"), [(1, False), (5, True)],
+                         ids=["ctrl-c-in-mle", "crash-in-adversarial-rounds"])
+def test_interrupted_and_resumed_run_is_exact(tmp_path, straight, stop_at, crash):
+    """Stopped by Ctrl-C after an MLE epoch, or crashed in the last adversarial round (resumed
+    from the round before, restoring rollout network, discriminator and both optimizers)."""
+    from gmrl.recipes import seqgan
+
+    from . import assert_exact_resume
+
+    stopped = assert_exact_resume(seqgan, _quick_config(), tmp_path, stop_at, crash=crash,
+                                  reference=straight)
+    assert stopped == stop_at
+
+
+def test_ctrl_c_during_the_mle_baselines_resumes_exactly(tmp_path, straight, monkeypatch):
+    """Ctrl-C while the MLE figures and baselines run (between the last MLE epoch and the next
+    step): the run is saved as of that epoch, and the resumed run redoes them identically."""
+    from gmrl.core.errors import RunInterrupted
+    from gmrl.recipes import seqgan
+
+    from . import StopAtStep, assert_same_outputs, run_to_end
+
+    original = seqgan._SeqGANRun._mle_figures
+    pressed: list[int] = []
+
+    def press_ctrl_c_first(self, stop):
+        if not pressed:
+            pressed.append(1)
+            self.run.stop_requested = True  # as the SIGINT handler does, mid-baselines
+        return original(self, stop)
+
+    monkeypatch.setattr(seqgan._SeqGANRun, "_mle_figures", press_ctrl_c_first)
+    config = _quick_config()
+    from gmrl.core.config import dump_config
+
+    run = StopAtStep.create(tmp_path, "seqgan", dump_config(config), quiet=True)
+    with pytest.raises(RunInterrupted) as stop:
+        seqgan.run(config, run)
+    run.close()
+    mle_epochs = config.effective().pretrain.mle_epochs
+    assert stop.value.step == mle_epochs
+    assert not (run.path / "summary.json").exists()
+    resumed = RunDir.open_existing(run.path, quiet=True)
+    run_to_end(seqgan, config, resumed)
+    assert pressed == [1]
+    assert_same_outputs(resumed.path, straight)
 
 
 def test_bad_config_key_is_a_one_line_error(tmp_path):

@@ -2,8 +2,11 @@
 
 Reproduces the synthetic-data experiment of Yu et al. (2017): the oracle LSTM (the paper's own
 weights) draws 10,000 training and 10,000 held-out sequences of 20 tokens; a generator LSTM is
-pre-trained by maximum likelihood, then trained as a policy against a CNN discriminator. Logged
-per MLE epoch and adversarial round (every `eval.every`):
+pre-trained by maximum likelihood, then trained as a policy against a CNN discriminator. Run
+steps count MLE epochs, then discriminator pre-training rounds, then adversarial rounds (one
+monotone counter: each is one training-loop step, checkpointed every `eval.every` steps of its
+phase and at its end, and Ctrl-C stops after the current one). Logged per MLE epoch and
+adversarial round (every `eval.every`):
 
 - `eval/nll_oracle`: the oracle's per-token NLL of generator samples (the paper's metric);
 - `eval/nll_test`: the generator's per-token NLL of the held-out oracle sequences.
@@ -17,23 +20,28 @@ of space-separated ids per line), checkpoints for `--resume`, summary.json.
 
 import copy
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from pydantic import Field
 
-from gmrl.core.config import RecipeConfig, StrictModel
+from gmrl.core.checkpoint import atomic_write_text
+from gmrl.core.config import PositiveFloat, Probability, RecipeConfig, StrictModel
 from gmrl.core.device import resolve_device, torch_threads
-from gmrl.core.errors import RunInterrupted
+from gmrl.core.loop import TrainingLoop, is_due
 from gmrl.core.rundir import RunDir
-from gmrl.core.seeding import rng_state, seed_everything, set_rng_state
-from gmrl.sequence.baselines import build_generator, pg_bleu, scheduled_sampling
+from gmrl.core.seeding import rng_state, seed_everything, set_rng_state, torch_generator
+from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.sequence.baselines import pg_bleu, scheduled_sampling
 from gmrl.sequence.data import oracle_path
-from gmrl.sequence.discriminator import CNNDiscriminator
+from gmrl.sequence.discriminator import DiscriminatorConfig
 from gmrl.sequence.diversity import copy_rate
 from gmrl.sequence.generation import model_nll, sample_sequences
+from gmrl.sequence.generator import GeneratorConfig
 from gmrl.sequence.oracle import OracleLSTM
-from gmrl.sequence.seqgan import SeqGAN
+from gmrl.sequence.seqgan import RolloutConfig, SeqGAN
 
 SUMMARY = "SeqGAN on the SeqGAN paper's oracle LSTM (Table 1): MLE, scheduled sampling, SeqGAN"
 
@@ -41,26 +49,6 @@ SUMMARY = "SeqGAN on the SeqGAN paper's oracle LSTM (Table 1): MLE, scheduled sa
 class DataSection(StrictModel):
     n_train: int = Field(10_000, ge=1, description="oracle sequences to train on (paper 10,000)")
     n_test: int = Field(10_000, ge=1, description="held-out oracle sequences for NLL_test")
-
-
-class GeneratorSection(StrictModel):
-    embed_dim: int = Field(32, ge=1)
-    hidden: int = Field(32, ge=1)
-    lr: float = Field(0.01, gt=0, description="Adam learning rate of MLE pre-training")
-    grad_clip: float = Field(5.0, ge=0)
-    init_std: float | None = Field(
-        0.1, gt=0, description="N(0, std^2) init of every weight, as the paper's code; null = "
-        "PyTorch defaults (MLE then plateaus about 0.3 nats worse in NLL_oracle)",
-    )
-
-
-class DiscriminatorSection(StrictModel):
-    embed_dim: int = Field(64, ge=1)
-    width: float = Field(1.0, gt=0, description="scale of the paper's filter counts (100-200)")
-    dropout: float = Field(0.25, ge=0, lt=1, description="paper: keep probability 0.75")
-    l2: float = Field(0.2, ge=0)
-    lr: float = Field(1e-4, gt=0)
-    batch_size: int = Field(64, ge=1)
 
 
 class PretrainSection(StrictModel):
@@ -71,13 +59,14 @@ class PretrainSection(StrictModel):
     n_negative: int = Field(10_000, ge=1)
 
 
-class AdversarialSection(StrictModel):
+class AdversarialSection(RolloutConfig):
+    """The rollout policy gradient's own config (n_rollouts, rollout_rate, lr) plus the
+    adversarial schedule. The generator and discriminator sections are likewise the components'
+    configs (`GeneratorConfig`, `DiscriminatorConfig`), so each default lives in one place."""
+
     rounds: int = Field(200, ge=0)
     g_steps: int = Field(1, ge=1)
     batch_size: int = Field(64, ge=1)
-    n_rollouts: int = Field(16, ge=1)
-    rollout_rate: float = Field(0.8, ge=0, le=1)
-    lr: float = Field(0.01, gt=0)
     d_steps: int = Field(5, ge=0)
     d_epochs: int = Field(3, ge=1)
     n_negative: int = Field(10_000, ge=1)
@@ -87,7 +76,7 @@ class EvalSection(StrictModel):
     every: int = Field(5, ge=1, description="evaluate (and checkpoint) every N epochs / rounds")
     n_samples: int = Field(10_000, ge=1, description="generator samples per periodic evaluation")
     final_samples: int = Field(100_000, ge=1, description="samples for the final figures")
-    temperatures: list[float] = Field(
+    temperatures: list[PositiveFloat] = Field(
         default_factory=list, description="extra MLE sampling temperatures (quality-diversity)"
     )
     write_samples: int = Field(10_000, ge=0, description="sequences written to each token file")
@@ -95,7 +84,7 @@ class EvalSection(StrictModel):
 
 class BaselinesSection(StrictModel):
     ss_epochs: int = Field(0, ge=0, description="scheduled sampling epochs from the MLE model")
-    ss_max_prob: float = Field(0.25, ge=0, le=1)
+    ss_max_prob: Probability = Field(0.25)
     pg_bleu_rounds: int = Field(
         0, ge=0, description="PG-BLEU rounds from the MLE model (adversarial batch, rollouts, lr)"
     )
@@ -105,8 +94,8 @@ class Config(RecipeConfig):
     recipe: str = "seqgan"
     quick: bool = Field(False, description="shrink everything for CI (seconds, not hours)")
     data: DataSection = Field(default_factory=DataSection)
-    generator: GeneratorSection = Field(default_factory=GeneratorSection)
-    discriminator: DiscriminatorSection = Field(default_factory=DiscriminatorSection)
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = Field(default_factory=DiscriminatorConfig)
     pretrain: PretrainSection = Field(default_factory=PretrainSection)
     adversarial: AdversarialSection = Field(default_factory=AdversarialSection)
     eval: EvalSection = Field(default_factory=EvalSection)
@@ -141,32 +130,37 @@ def prepare(config: Config) -> None:
     OracleLSTM.from_npz(oracle_path())
 
 
-def _evaluate(model, oracle, test, n, generator, temperature=1.0) -> dict[str, float]:
+def _evaluate(
+    model: AutoregressiveModel, oracle: OracleLSTM, test: torch.Tensor, n: int,
+    generator: torch.Generator, temperature: float = 1.0,
+) -> dict[str, float]:
     samples = sample_sequences(model, n, generator, temperature)
     return {"eval/nll_oracle": oracle.nll(samples),
             "eval/nll_test": model_nll(model, test, temperature)}
 
 
 def oracle_data(config: Config, oracle: OracleLSTM) -> tuple[torch.Tensor, torch.Tensor]:
-    """The run's training and held-out oracle sequences (a function of the seed alone)."""
-    data_gen = torch.Generator().manual_seed(config.seed)
-    train = oracle.sample(config.data.n_train, data_gen)
-    return train, oracle.sample(config.data.n_test, data_gen)
+    """The run's training and held-out oracle sequences (a function of the seed alone; the
+    two sets come from separate seed streams, so no run's test set is another's training set)."""
+    train = oracle.sample(config.data.n_train, torch_generator(config.seed, "train_data"))
+    return train, oracle.sample(config.data.n_test, torch_generator(config.seed, "test_data"))
 
 
 def pg_bleu_baseline(
-    config: Config, mle_model: torch.nn.Module, oracle: OracleLSTM, train: torch.Tensor,
+    config: Config, mle_model: AutoregressiveModel, oracle: OracleLSTM, train: torch.Tensor,
     test: torch.Tensor, generator: torch.Generator,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """PG-BLEU from a copy of the MLE model: NLL_oracle, NLL_test and the share of samples that
-    copy a training sequence, for the MLE model and the PG-BLEU result."""
+    copy a training sequence, for the MLE model and the PG-BLEU result. `should_stop()` is
+    asked after every round (the figures are then those of a shorter run)."""
     n = config.eval.final_samples
     mle_copies = copy_rate(sample_sequences(mle_model, n, generator), train)
     model = copy.deepcopy(mle_model)
     ac = config.adversarial
     rewards = pg_bleu(model, train, config.baselines.pg_bleu_rounds, ac.batch_size,
                       ac.n_rollouts, ac.rollout_rate, ac.lr, config.generator.grad_clip,
-                      generator)
+                      generator, should_stop=should_stop)
     figures = _evaluate(model, oracle, test, n, generator)
     return {"mle/copy_rate": mle_copies,
             "pg_bleu/copy_rate": copy_rate(sample_sequences(model, n, generator), train),
@@ -177,10 +171,10 @@ def pg_bleu_baseline(
 
 def _write_tokens(path: Path, tokens: torch.Tensor) -> None:
     lines = (" ".join(map(str, row)) for row in tokens.tolist())
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _plot(run: RunDir, mle_epochs: int) -> None:
+def _plot(run: RunDir, mle_epochs: int, d_rounds: int) -> None:
     from gmrl.core.plots import plt, save_figure
 
     points = [(int(r["step"]), float(r["eval/nll_oracle"])) for r in run.rows
@@ -190,8 +184,10 @@ def _plot(run: RunDir, mle_epochs: int) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     steps, values = zip(*points, strict=True)
     ax.plot(steps, values, marker=".", label="generator (MLE, then SeqGAN)")
-    ax.axvline(mle_epochs, color="grey", linestyle="--", label="adversarial training starts")
-    ax.set_xlabel("epoch (MLE) / round (adversarial)")
+    ax.axvline(mle_epochs, color="grey", linestyle="--", label="discriminator pre-training")
+    ax.axvline(mle_epochs + d_rounds, color="black", linestyle="--",
+               label="adversarial training starts")
+    ax.set_xlabel("step: MLE epoch, then discriminator round, then adversarial round")
     ax.set_ylabel("NLL_oracle")
     ax.set_title("SeqGAN on the paper's oracle")
     ax.legend()
@@ -205,132 +201,182 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
         return _run(config, run)
 
 
+class _SeqGANRun:
+    """Everything the three phases share, and the state a checkpoint holds.
+
+    Steps count MLE epochs (1..E), then discriminator pre-training rounds (E+1..E+D), then
+    adversarial rounds (E+D+1..E+D+R), so each phase's unit of work is one loop step (Ctrl-C is
+    honoured after it). The MLE figures and baselines are computed once, between the last MLE
+    epoch and the next step, from their own seed stream and with the global RNG forked, so an
+    interruption inside them resumes from the MLE checkpoint and redoes them identically.
+    """
+
+    def __init__(self, cfg: Config, run: RunDir) -> None:
+        self.cfg, self.run = cfg, run
+        device = resolve_device(cfg.device)
+        self.oracle = OracleLSTM.from_npz(oracle_path()).to(device)
+        train, test = oracle_data(cfg, self.oracle)
+        self.train, self.test = train.to(device), test.to(device)
+        vocab, length = self.oracle.vocab_size, self.oracle.seq_len
+        self.model = cfg.generator.build(vocab, length).to(device)
+        discriminator = cfg.discriminator.build(vocab, length).to(device)
+        ac = cfg.adversarial
+        self.seqgan = SeqGAN(self.model, discriminator, ac.n_rollouts, ac.rollout_rate, ac.lr,
+                             cfg.generator.grad_clip)
+        self.g = torch_generator(cfg.seed, "training")
+        self.results: dict[str, float] = {}
+        self.mle_snapshot: dict[str, torch.Tensor] | None = None
+        self.timing = {"cpu_s": 0.0, "wall_s": 0.0}
+        self.started = (time.process_time(), time.perf_counter())
+
+    def elapsed(self) -> dict[str, float]:
+        return {"cpu_s": self.timing["cpu_s"] + time.process_time() - self.started[0],
+                "wall_s": self.timing["wall_s"] + time.perf_counter() - self.started[1]}
+
+    # ------------------------------------------------------------------ checkpoint
+    def state(self) -> dict[str, Any]:
+        return {
+            "generator": self.model.training_state(), "seqgan": self.seqgan.state(),
+            "mle_snapshot": self.mle_snapshot, "results": dict(self.results),
+            "timing": self.elapsed(), "generator_rng": self.g.get_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_training_state(state["generator"])
+        self.seqgan.load_state(state["seqgan"])
+        self.mle_snapshot = state["mle_snapshot"]
+        self.results = dict(state["results"])
+        self.timing = dict(state["timing"])
+        self.g.set_state(state["generator_rng"])
+
+    # ------------------------------------------------------------------ phases
+    def random_baseline(self) -> dict[str, float]:
+        figures = _evaluate(self.model, self.oracle, self.test, self.cfg.eval.final_samples, self.g)
+        self.results["random/nll_oracle"] = figures["eval/nll_oracle"]
+        self.results["random/nll_test"] = figures["eval/nll_test"]
+        return figures
+
+    def mle_epoch(self) -> dict[str, float]:
+        history = self.model.fit(self.train, epochs=1, batch_size=self.cfg.pretrain.batch_size,
+                                 generator=self.g)
+        return {"losses/mle_loss": history.last("loss"), "charts/phase": 0}
+
+    def evaluate(self) -> dict[str, float]:
+        return _evaluate(self.model, self.oracle, self.test, self.cfg.eval.n_samples, self.g)
+
+    def finish_mle(self, loop: TrainingLoop, step: int) -> None:
+        """MLE figures (and temperature curve), token file, baselines; then arm SeqGAN.
+
+        Runs right after MLE epoch `step`'s checkpoint, from its own seed stream and with every
+        global RNG put back afterwards, so the run's state is still the one of `step`: a Ctrl-C
+        inside it re-saves that state, and the resumed run redoes this work identically.
+        """
+        saved = rng_state()
+        try:
+            results = self._mle_figures(lambda: loop.stop_requested)
+        finally:
+            set_rng_state(saved)
+        loop.check_stop(step)
+        self.results.update(results)
+        self.mle_snapshot = {k: v.clone() for k, v in self.model.state_dict().items()}
+        self.seqgan.sync_rollout()
+
+    def _mle_figures(self, stop: Callable[[], bool]) -> dict[str, float]:
+        """The MLE model's figures and baselines (incomplete once `stop()` turns True)."""
+        cfg, ec, model = self.cfg, self.cfg.eval, self.model
+        stream = torch_generator(cfg.seed, "mle_figures")
+        results: dict[str, float] = {"time/mle_cpu_s": self.elapsed()["cpu_s"]}
+        for temperature in [1.0, *ec.temperatures]:
+            if stop():
+                return results
+            figures = _evaluate(model, self.oracle, self.test, ec.final_samples, stream,
+                                temperature)
+            name = "mle" if temperature == 1.0 else f"mle_t{temperature:g}"
+            results[f"{name}/nll_oracle"] = figures["eval/nll_oracle"]
+            results[f"{name}/nll_test"] = figures["eval/nll_test"]
+        _write_tokens(self.run.path / "samples_mle.txt",
+                      sample_sequences(model, ec.write_samples, stream))
+        if cfg.baselines.ss_epochs > 0 and not stop():
+            ss_model = copy.deepcopy(model)
+            ss_model._optimizers = {}  # a fresh Adam, as a new training run would have
+            scheduled_sampling(ss_model, self.train, cfg.baselines.ss_epochs,
+                               cfg.baselines.ss_max_prob, cfg.pretrain.batch_size, stream,
+                               should_stop=stop)
+            figures = _evaluate(ss_model, self.oracle, self.test, ec.final_samples, stream)
+            results["ss/nll_oracle"] = figures["eval/nll_oracle"]
+            results["ss/nll_test"] = figures["eval/nll_test"]
+        if cfg.baselines.pg_bleu_rounds > 0 and not stop():
+            results.update(pg_bleu_baseline(cfg, model, self.oracle, self.train, self.test,
+                                            stream, should_stop=stop))
+        return results
+
+    def discriminator_round(self) -> dict[str, float]:
+        pc, dc = self.cfg.pretrain, self.cfg.discriminator
+        metrics = self.seqgan.discriminator_step(self.train, pc.n_negative, pc.d_epochs,
+                                                 dc.batch_size, self.g)
+        return {**metrics, "charts/phase": 0}
+
+    def adversarial_round(self) -> dict[str, float]:
+        ac, dc = self.cfg.adversarial, self.cfg.discriminator
+        metrics: dict[str, float] = {}
+        for _ in range(ac.g_steps):
+            metrics = self.seqgan.generator_step(ac.batch_size, self.g)
+        self.seqgan.update_rollout()
+        for _ in range(ac.d_steps):
+            metrics.update(self.seqgan.discriminator_step(self.train, ac.n_negative,
+                                                          ac.d_epochs, dc.batch_size, self.g))
+        metrics["charts/phase"] = 1
+        return metrics
+
+
 def _run(config: Config, run: RunDir) -> dict[str, float]:
     cfg = config.effective()
-    g = seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    oracle = OracleLSTM.from_npz(oracle_path()).to(device)
-    train, test = (part.to(device) for part in oracle_data(cfg, oracle))
-    gc, dc, pc, ac, ec = cfg.generator, cfg.discriminator, cfg.pretrain, cfg.adversarial, cfg.eval
-    model = build_generator(oracle.vocab_size, oracle.seq_len, gc.embed_dim, gc.hidden,
-                            gc.lr, gc.grad_clip, gc.init_std).to(device)
-    discriminator = CNNDiscriminator(
-        oracle.vocab_size, oracle.seq_len, dc.embed_dim, width=dc.width, dropout=dc.dropout,
-        l2=dc.l2, lr=dc.lr,
-    ).to(device)
-    mle_snapshot: dict | None = None
-    results: dict[str, float] = {}
-    epoch, rounds_done, seqgan = 0, 0, None
-    timing = {"cpu_s": 0.0, "wall_s": 0.0}
-    started = (time.process_time(), time.perf_counter())
+    seed_everything(cfg.seed)
+    work = _SeqGANRun(cfg, run)
+    mle, d_rounds, rounds = cfg.pretrain.mle_epochs, cfg.pretrain.d_rounds, cfg.adversarial.rounds
+    every = cfg.eval.every
+    loop = TrainingLoop(run, total=mle + d_rounds + rounds, description="SeqGAN",
+                        state=work.state, restore=work.restore)
+    start = loop.resume()
+    if loop.last_checkpoint is None:
+        loop.log(0, {**work.random_baseline(), "charts/phase": 0})
 
-    def elapsed() -> dict[str, float]:
-        return {"cpu_s": timing["cpu_s"] + time.process_time() - started[0],
-                "wall_s": timing["wall_s"] + time.perf_counter() - started[1]}
+    with loop:
+        for step in range(start + 1, loop.total + 1):
+            if step <= mle:  # phase 1: maximum likelihood, one epoch per step
+                metrics, due = work.mle_epoch(), is_due(step, every, mle)
+                if due:
+                    metrics.update(work.evaluate())
+                info = "MLE"
+            else:
+                if work.mle_snapshot is None:
+                    work.finish_mle(loop, step - 1)
+                if step <= mle + d_rounds:  # phase 2: discriminator pre-training rounds
+                    metrics, due = work.discriminator_round(), is_due(step - mle, every, d_rounds)
+                    if step == mle + d_rounds:
+                        work.results["time/pretrain_cpu_s"] = work.elapsed()["cpu_s"]
+                    info = "discriminator pre-training"
+                else:  # phase 3: adversarial rounds
+                    metrics = work.adversarial_round()
+                    due = is_due(step - mle - d_rounds, every, rounds)
+                    if due:
+                        metrics.update(work.evaluate())
+                    info = "adversarial"
+            if "eval/nll_oracle" in metrics:
+                info += f" NLL_oracle {metrics['eval/nll_oracle']:.3f}"
+            loop.end_step(step, metrics, info=info, checkpoint=True if due else None)
+        if work.mle_snapshot is None:  # no discriminator or adversarial steps
+            work.finish_mle(loop, loop.total)
 
-    def checkpoint(step: int) -> None:
-        state = {
-            "epoch": epoch, "rounds": rounds_done, "generator": model.training_state(),
-            "mle_snapshot": mle_snapshot, "results": dict(results), "timing": elapsed(),
-            "seqgan": seqgan.state() if seqgan is not None else None,
-            "rng": rng_state(), "generator_rng": g.get_state(),
-        }
-        run.save_checkpoint(step, state)
-        if run.stop_requested:
-            raise RunInterrupted(step)
-
-    resumed = run.load_latest_checkpoint()
-    if resumed is not None:
-        _, state = resumed
-        epoch, rounds_done = int(state["epoch"]), int(state["rounds"])
-        model.load_training_state(state["generator"])
-        mle_snapshot, results = state["mle_snapshot"], dict(state["results"])
-        timing.update(state["timing"])
-        set_rng_state(state["rng"])
-        g.set_state(state["generator_rng"])
-    else:
-        random_eval = _evaluate(model, oracle, test, ec.final_samples, g)
-        results["random/nll_oracle"] = random_eval["eval/nll_oracle"]
-        results["random/nll_test"] = random_eval["eval/nll_test"]
-        run.log(0, {**random_eval, "charts/phase": 0})
-
-    with run.progress() as bar:
-        task = bar.add_task("MLE pre-training", total=pc.mle_epochs, completed=epoch, info="")
-        while epoch < pc.mle_epochs:
-            history = model.fit(train, epochs=1, batch_size=pc.batch_size, generator=g)
-            epoch += 1
-            metrics = {"losses/mle_loss": history.last("loss"), "charts/phase": 0}
-            if epoch % ec.every == 0 or epoch == pc.mle_epochs:
-                metrics.update(_evaluate(model, oracle, test, ec.n_samples, g))
-                bar.update(task, info=f"NLL_oracle {metrics['eval/nll_oracle']:.3f}")
-            run.log(epoch, metrics)
-            bar.update(task, advance=1)
-            if epoch % ec.every == 0 or epoch == pc.mle_epochs:
-                checkpoint(epoch)
-
-        if mle_snapshot is None:  # MLE done: final figures, temperature curve, baselines
-            mle_snapshot = {k: v.clone() for k, v in model.state_dict().items()}
-            for temperature in [1.0, *ec.temperatures]:
-                figures = _evaluate(model, oracle, test, ec.final_samples, g, temperature)
-                name = "mle" if temperature == 1.0 else f"mle_t{temperature:g}"
-                results[f"{name}/nll_oracle"] = figures["eval/nll_oracle"]
-                results[f"{name}/nll_test"] = figures["eval/nll_test"]
-            _write_tokens(run.path / "samples_mle.txt",
-                          sample_sequences(model, ec.write_samples, g))
-            results["time/mle_cpu_s"] = elapsed()["cpu_s"]
-            if cfg.baselines.ss_epochs > 0:
-                ss_model = copy.deepcopy(model)
-                ss_model._optimizers = {}  # a fresh Adam, as a new training run would have
-                scheduled_sampling(ss_model, train, cfg.baselines.ss_epochs,
-                                   cfg.baselines.ss_max_prob, pc.batch_size, g)
-                figures = _evaluate(ss_model, oracle, test, ec.final_samples, g)
-                results["ss/nll_oracle"] = figures["eval/nll_oracle"]
-                results["ss/nll_test"] = figures["eval/nll_test"]
-                del ss_model
-            if cfg.baselines.pg_bleu_rounds > 0:
-                results.update(pg_bleu_baseline(cfg, model, oracle, train, test, g))
-            seqgan = SeqGAN(model, discriminator, ac.n_rollouts, ac.rollout_rate, ac.lr,
-                            gc.grad_clip)
-            d_task = bar.add_task("discriminator pre-training", total=pc.d_rounds, info="")
-            for _ in range(pc.d_rounds):
-                d_metrics = seqgan.discriminator_step(train, pc.n_negative, pc.d_epochs,
-                                                      dc.batch_size, g)
-                bar.update(d_task, advance=1,
-                           info=f"loss {d_metrics['losses/discriminator_loss']:.3f}")
-            results["time/pretrain_cpu_s"] = elapsed()["cpu_s"]
-            checkpoint(epoch)
-        else:
-            seqgan = SeqGAN(model, discriminator, ac.n_rollouts, ac.rollout_rate, ac.lr,
-                            gc.grad_clip)
-            seqgan.load_state(state["seqgan"])
-
-        a_task = bar.add_task("adversarial rounds", total=ac.rounds, completed=rounds_done,
-                              info="")
-        while rounds_done < ac.rounds:
-            for _ in range(ac.g_steps):
-                metrics = seqgan.generator_step(ac.batch_size, g)
-            seqgan.update_rollout()
-            for _ in range(ac.d_steps):
-                metrics.update(seqgan.discriminator_step(train, ac.n_negative, ac.d_epochs,
-                                                         dc.batch_size, g))
-            rounds_done += 1
-            metrics["charts/phase"] = 1
-            boundary = rounds_done % ec.every == 0 or rounds_done == ac.rounds
-            if boundary:
-                metrics.update(_evaluate(model, oracle, test, ec.n_samples, g))
-                bar.update(a_task, info=f"NLL_oracle {metrics['eval/nll_oracle']:.3f}")
-            run.log(pc.mle_epochs + rounds_done, metrics)
-            bar.update(a_task, advance=1)
-            if boundary:
-                checkpoint(pc.mle_epochs + rounds_done)
-
-    final = _evaluate(model, oracle, test, ec.final_samples, g)
+    results, model, ec, g = work.results, work.model, cfg.eval, work.g
+    final = _evaluate(model, work.oracle, work.test, ec.final_samples, g)
     results["seqgan/nll_oracle"] = final["eval/nll_oracle"]
     results["seqgan/nll_test"] = final["eval/nll_test"]
-    results["seqgan/copy_rate"] = copy_rate(sample_sequences(model, ec.final_samples, g), train)
+    results["seqgan/copy_rate"] = copy_rate(sample_sequences(model, ec.final_samples, g),
+                                            work.train)
     _write_tokens(run.path / "samples_seqgan.txt", sample_sequences(model, ec.write_samples, g))
-    _plot(run, pc.mle_epochs)
-    clock = elapsed()
+    _plot(run, mle, d_rounds)
+    clock = work.elapsed()
     results["time/total_cpu_s"] = clock["cpu_s"]
     results["time/total_wall_s"] = clock["wall_s"]
     return results

@@ -10,6 +10,8 @@ rollout completion against the training data, so it measures what the adversaria
 over a hand-made similarity-to-data reward.
 """
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -17,32 +19,12 @@ from torch.nn import functional as F
 from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.sequence.bleu import ReferenceBLEU
 from gmrl.sequence.generation import draw_tokens
-from gmrl.sequence.seqgan import RolloutPolicyGradient
+from gmrl.sequence.generator import build_generator
+from gmrl.sequence.seqgan import RolloutConfig, RolloutPolicyGradient
 
+_ROLLOUT = RolloutConfig()
 
-def build_generator(
-    vocab_size: int, seq_len: int, embed_dim: int = 32, hidden: int = 32, lr: float = 0.01,
-    grad_clip: float = 5.0, init_std: float | None = 0.1,
-) -> AutoregressiveModel:
-    """The paper's generator: an LSTM with 32-d embeddings and state, Adam lr 0.01, clip 5.
-
-    `init_std` draws every weight and bias from N(0, init_std^2), as the paper's code does
-    (`None` keeps PyTorch's defaults). It matters: PyTorch's default embedding init is N(0, 1),
-    ten times larger, and on the oracle data (10,000 sequences over 5,000 tokens, most of them
-    rare) those large random embeddings are never trained away. MLE then plateaus at an
-    NLL_oracle near 9.31 instead of the paper's 9.04; with std 0.1 it reaches 9.00-9.07.
-    """
-    model = AutoregressiveModel(
-        vocab_size=vocab_size, seq_len=seq_len, embed_dim=embed_dim, hidden=hidden, cell="lstm",
-        lr=lr, grad_clip=grad_clip,
-    )
-    if init_std is not None:
-        if init_std <= 0:
-            raise ValueError(f"init_std must be > 0 or None, got {init_std}")
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.normal_(0.0, init_std)
-    return model
+__all__ = ["build_generator", "pg_bleu", "scheduled_sampling", "scheduled_sampling_loss"]
 
 
 def scheduled_sampling_loss(
@@ -66,8 +48,12 @@ def scheduled_sampling_loss(
 def scheduled_sampling(
     model: AutoregressiveModel, data: torch.Tensor, epochs: int, max_prob: float = 0.25,
     batch_size: int = 64, generator: torch.Generator | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[float]:
-    """Train `model` in place with scheduled sampling; returns the mean loss of each epoch."""
+    """Train `model` in place with scheduled sampling; returns the mean loss of each epoch.
+
+    `should_stop()` is asked after every epoch (e.g. a pending Ctrl-C): True ends training early.
+    """
     optimizer = model.optimizers["adam"]
     history = []
     model.train()
@@ -87,20 +73,30 @@ def scheduled_sampling(
             total += float(loss.detach())
             batches += 1
         history.append(total / max(batches, 1))
+        if should_stop is not None and should_stop():
+            break
     model.eval()
     return history
 
 
 def pg_bleu(
     model: AutoregressiveModel, references: torch.Tensor, rounds: int, batch_size: int = 64,
-    n_rollouts: int = 16, rollout_rate: float = 0.8, lr: float = 0.01, grad_clip: float = 5.0,
-    generator: torch.Generator | None = None,
+    n_rollouts: int = _ROLLOUT.n_rollouts, rollout_rate: float = _ROLLOUT.rollout_rate,
+    lr: float = _ROLLOUT.lr, grad_clip: float | None = None,
+    generator: torch.Generator | None = None, should_stop: Callable[[], bool] | None = None,
 ) -> list[float]:
-    """Train `model` in place by PG-BLEU; returns the mean per-token reward of each round."""
+    """Train `model` in place by PG-BLEU; returns the mean per-token reward of each round.
+
+    Rollout defaults are `RolloutConfig`'s; `grad_clip=None` uses the model's own clip.
+    `should_stop()` is asked after every round: True ends training early.
+    """
     bleu = ReferenceBLEU(references, vocab_size=model.vocab_size)
-    trainer = RolloutPolicyGradient(model, bleu, n_rollouts, rollout_rate, lr, grad_clip)
+    clip = model.grad_clip if grad_clip is None else grad_clip
+    trainer = RolloutPolicyGradient(model, bleu, n_rollouts, rollout_rate, lr, clip)
     rewards = []
     for _ in range(rounds):
         rewards.append(trainer.generator_step(batch_size, generator)["charts/mean_reward"])
         trainer.update_rollout()
+        if should_stop is not None and should_stop():
+            break
     return rewards

@@ -8,9 +8,11 @@ model for CPU runs. The paper's L2 penalty (lambda 0.2) applies to the output la
 """
 
 import torch
+from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
+from gmrl.core.config import NonNegativeFloat, PositiveFloat, StrictModel
 from gmrl.core.errors import ConfigError
 
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
@@ -30,6 +32,27 @@ class Highway(nn.Module):
         return gate * F.relu(self.transform(x)) + (1.0 - gate) * x
 
 
+class DiscriminatorConfig(StrictModel):
+    """The CNN discriminator's size and training (the paper's values are the defaults)."""
+
+    embed_dim: int = Field(64, ge=1, description="token embedding size")
+    width: PositiveFloat = Field(1.0, description="scale of the paper's filter counts (100-200)")
+    dropout: float = Field(0.25, ge=0, lt=1, description="paper: keep probability 0.75")
+    l2: NonNegativeFloat = Field(0.2, description="L2 penalty on the output layer")
+    lr: PositiveFloat = Field(1e-4, description="Adam learning rate")
+    batch_size: int = Field(64, ge=1, description="training batch (real and fake together)")
+
+    def build(self, vocab_size: int, seq_len: int) -> "CNNDiscriminator":
+        """The discriminator for `vocab_size` tokens and sequences of `seq_len`."""
+        return CNNDiscriminator(
+            vocab_size, seq_len, self.embed_dim, width=self.width, dropout=self.dropout,
+            l2=self.l2, lr=self.lr,
+        )
+
+
+_DEFAULTS = DiscriminatorConfig()
+
+
 class CNNDiscriminator(nn.Module):
     """Scores token sequences `(B, T)`: `forward` gives logits of "real", `prob_real` in (0, 1)."""
 
@@ -37,13 +60,13 @@ class CNNDiscriminator(nn.Module):
         self,
         vocab_size: int,
         seq_len: int,
-        embed_dim: int = 64,
+        embed_dim: int = _DEFAULTS.embed_dim,
         filter_sizes: tuple[int, ...] = PAPER_FILTER_SIZES,
         num_filters: tuple[int, ...] = PAPER_NUM_FILTERS,
-        width: float = 1.0,
-        dropout: float = 0.25,
-        l2: float = 0.2,
-        lr: float = 1e-4,
+        width: float = _DEFAULTS.width,
+        dropout: float = _DEFAULTS.dropout,
+        l2: float = _DEFAULTS.l2,
+        lr: float = _DEFAULTS.lr,
     ) -> None:
         super().__init__()
         if len(filter_sizes) != len(num_filters):
@@ -98,7 +121,7 @@ class CNNDiscriminator(nn.Module):
         real: torch.Tensor,
         fake: torch.Tensor,
         epochs: int = 1,
-        batch_size: int = 64,
+        batch_size: int = _DEFAULTS.batch_size,
         generator: torch.Generator | None = None,
     ) -> float:
         """Train on shuffled real and fake sequences (batches hold both, in proportion);

@@ -22,14 +22,32 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from pydantic import Field
 from torch import nn
 
+from gmrl.core.config import PositiveFloat, Probability, StrictModel
 from gmrl.core.errors import ConfigError
+from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.rl.policy_gradient.losses import policy_gradient_loss
-from gmrl.sequence.discriminator import CNNDiscriminator
+from gmrl.sequence.discriminator import CNNDiscriminator, DiscriminatorConfig
 from gmrl.sequence.generation import draw_tokens, sample_sequences
+from gmrl.sequence.generator import GeneratorConfig
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]  # (N, T) tokens -> (N,) reward in [0, 1]
+
+
+class RolloutConfig(StrictModel):
+    """The policy-gradient part of SeqGAN and PG-BLEU (the paper's values are the defaults)."""
+
+    n_rollouts: int = Field(16, ge=1, description="Monte-Carlo completions per prefix")
+    rollout_rate: Probability = Field(
+        0.8, description="share of the rollout network kept at each update"
+    )
+    lr: PositiveFloat = Field(0.01, description="Adam learning rate of the generator updates")
+
+
+_ROLLOUT = RolloutConfig()
+_GRAD_CLIP = GeneratorConfig().grad_clip
 
 
 def _map_state(state: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
@@ -121,15 +139,15 @@ class RolloutPolicyGradient:
     Args:
         generator: an `AutoregressiveModel` (recurrent cell), usually MLE-pretrained.
         scorer: `(N, T)` tokens -> `(N,)` rewards in [0, 1].
-        n_rollouts: Monte-Carlo completions per prefix (paper: 16).
-        rollout_rate: share of the rollout network kept at each update (paper: 0.8).
-        lr: Adam learning rate of the generator updates (paper: 0.01).
-        grad_clip: generator gradient-norm clip (paper: 5.0).
+        n_rollouts, rollout_rate, lr: see `RolloutConfig` (defaults: the paper's 16, 0.8, 0.01).
+        grad_clip: generator gradient-norm clip (default `GeneratorConfig.grad_clip`, the
+            paper's 5.0).
     """
 
     def __init__(
-        self, generator: nn.Module, scorer: Scorer, n_rollouts: int = 16,
-        rollout_rate: float = 0.8, lr: float = 0.01, grad_clip: float = 5.0,
+        self, generator: AutoregressiveModel, scorer: Scorer,
+        n_rollouts: int = _ROLLOUT.n_rollouts, rollout_rate: float = _ROLLOUT.rollout_rate,
+        lr: float = _ROLLOUT.lr, grad_clip: float = _GRAD_CLIP,
     ) -> None:
         _check_recurrent(generator)
         if n_rollouts < 1:
@@ -164,6 +182,11 @@ class RolloutPolicyGradient:
                 "charts/final_reward": float(rewards[:, -1].mean())}
 
     @torch.no_grad()
+    def sync_rollout(self) -> None:
+        """Make the rollout network an exact copy of the generator (e.g. after MLE training)."""
+        self.rollout.load_state_dict(self.generator.state_dict())
+
+    @torch.no_grad()
     def update_rollout(self) -> None:
         """theta_rollout <- rate * theta_rollout + (1 - rate) * theta_generator."""
         for mine, theirs in zip(
@@ -179,19 +202,22 @@ class SeqGAN(RolloutPolicyGradient):
     Args:
         generator: an `AutoregressiveModel` (recurrent cell), usually MLE-pretrained.
         discriminator: a `CNNDiscriminator`.
-        n_rollouts, rollout_rate, lr, grad_clip: as for `RolloutPolicyGradient`.
+        n_rollouts, rollout_rate, lr, grad_clip: as for `RolloutPolicyGradient`
+            (defaults: `RolloutConfig` and `GeneratorConfig.grad_clip`).
     """
 
     def __init__(
-        self, generator: nn.Module, discriminator: CNNDiscriminator, n_rollouts: int = 16,
-        rollout_rate: float = 0.8, lr: float = 0.01, grad_clip: float = 5.0,
+        self, generator: AutoregressiveModel, discriminator: CNNDiscriminator,
+        n_rollouts: int = _ROLLOUT.n_rollouts, rollout_rate: float = _ROLLOUT.rollout_rate,
+        lr: float = _ROLLOUT.lr, grad_clip: float = _GRAD_CLIP,
     ) -> None:
         super().__init__(generator, discriminator.prob_real, n_rollouts, rollout_rate, lr,
                          grad_clip)
         self.discriminator = discriminator
 
     def discriminator_step(
-        self, real: torch.Tensor, n_negative: int, epochs: int, batch_size: int = 64,
+        self, real: torch.Tensor, n_negative: int, epochs: int,
+        batch_size: int = DiscriminatorConfig().batch_size,
         generator: torch.Generator | None = None,
     ) -> dict:
         """Draw fresh negatives, pair them with as many real sequences, train `epochs` passes."""
