@@ -175,3 +175,16 @@ def test_ten_thousand_compositions_score_in_well_under_a_few_seconds():
     elapsed = time.perf_counter() - start
     assert out.shape == (10_000, 32) and torch.isfinite(out).all()
     assert elapsed < 3.0, f"{elapsed:.2f} s"
+
+
+def test_the_reward_of_step_t_depends_only_on_steps_up_to_t(melodies):
+    """What per-step RL needs: changing later events leaves earlier rewards alone."""
+    reward = MusicTheoryReward()
+    x = torch.as_tensor(melodies[:64])
+    base = reward(x)
+    rng = np.random.default_rng(3)
+    for t in (0, 7, 15, 30):
+        changed = x.clone()
+        changed[:, t + 1 :] = torch.as_tensor(rng.integers(0, 38, size=(64, 31 - t)))
+        torch.testing.assert_close(reward(changed)[:, : t + 1], base[:, : t + 1])
+        assert not torch.equal(reward(changed)[:, t + 1 :], base[:, t + 1 :])
