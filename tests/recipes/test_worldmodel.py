@@ -9,7 +9,12 @@ from typer.testing import CliRunner
 
 from gmrl.cli import app
 from gmrl.core.config import RecipeConfig, load_config
-from gmrl.recipes import load_recipe
+from gmrl.recipes import load_recipe, worldmodel
+from gmrl.worldmodel.agent import AgentConfig
+from gmrl.worldmodel.ensemble import EnsembleConfig
+from gmrl.worldmodel.planners import CEMConfig
+
+from . import assert_exact_resume
 
 runner = CliRunner()
 
@@ -88,6 +93,12 @@ def test_own_env_by_import_path_with_learned_reward(tmp_path: Path) -> None:
         ("env.id=no_such_module:Env", "cannot import module"),
         ("model.reward=bogus", "use known, learned"),
         ("mode=dream", "dream.algo=sac needs Box actions"),
+        ("total_steps=100", "total_steps (100) must exceed initial_steps (100)"),
+        ("eval_every=50", "eval_every (50) must exceed initial_steps (100)"),
+        ("planner.elites=500", "planner: elites (500) must be <= population (100)"),
+        ("model.lr=inf", "'model.lr': Input should be a finite number"),
+        ("model.lr=0", "'model.lr': Input should be greater than 0"),
+        ("dream.params={learning_rat: 0.1}", "did you mean 'learning_rate'"),
     ],
 )
 def test_bad_input_is_one_line_error(tmp_path: Path, override: str, message: str) -> None:
@@ -112,7 +123,7 @@ def test_bad_input_is_one_line_error(tmp_path: Path, override: str, message: str
             "mode=dream",
             "dream.steps=64",
             "dream.envs=8",
-            "dream.kwargs={learning_starts: 16, batch_size: 16}",
+            "dream.params={learning_starts: 16, batch_size: 16}",
             "env.kwargs={max_episode_steps: 30}",
         ],
     ],
@@ -127,3 +138,75 @@ def test_gmrl_bench_worldmodel_runs_the_side_by_side_benchmark() -> None:
     result = runner.invoke(app, ["bench", "worldmodel", "--envs", "NoSuchEnv-v0"])
     assert result.exit_code != 0
     assert "unknown env 'NoSuchEnv-v0' (have: CartPole-v1, Pendulum-v1)" in str(result.exception)
+
+
+def test_component_defaults_are_the_configs_defaults() -> None:
+    """One default per knob: the recipe's sections are the components' configs."""
+    config = worldmodel.Config()
+    assert config.planner.cem() == CEMConfig()
+    assert (CEMConfig().horizon, CEMConfig().population, CEMConfig().elites) == (15, 100, 10)
+    assert isinstance(config.model, EnsembleConfig) and isinstance(config, AgentConfig)
+    shipped = validate_only(Path(CARTPOLE), [])
+    assert shipped.planner.cem() == CEMConfig()  # the shipped CartPole planner is the default
+
+
+def _tiny(*extra: str) -> worldmodel.Config:
+    config = validate_only(Path(CARTPOLE), [*TINY, "total_steps=230", "eval_every=115", *extra])
+    assert isinstance(config, worldmodel.Config)
+    return config
+
+
+def test_mpc_run_resumes_exactly_after_ctrl_c_and_after_a_crash(tmp_path: Path) -> None:
+    config = _tiny("target_return=1000")  # never reached: steps_to_target is null, not NaN
+    assert assert_exact_resume(worldmodel, config, tmp_path / "stop", stop_at_step=115) == 115
+    assert assert_exact_resume(worldmodel, config, tmp_path / "crash", 230, crash=True) == 230
+    summary = json.loads(next((tmp_path / "stop").glob("straight/*/summary.json")).read_text())
+    assert summary["steps_to_target"] is None
+    assert summary["model_val_next_obs_mse"] is not None and summary["real_env_steps"] == 230
+
+
+def test_mpc_ctrl_c_between_evaluations_is_honoured_and_resumes_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C pressed at real step 121 stops at 125 (the chunk's end), not at the next
+    evaluation (230); resuming from there still writes the uninterrupted run's metrics."""
+    from gmrl.core.config import dump_config
+    from gmrl.core.errors import RunInterrupted
+    from gmrl.core.rundir import RunDir
+    from gmrl.worldmodel.agent import ModelBasedAgent
+
+    config = _tiny()
+    straight = RunDir.create(tmp_path / "a", "worldmodel", dump_config(config), quiet=True)
+    worldmodel.run(config, straight)
+    straight.close()
+
+    part = RunDir.create(tmp_path / "b", "worldmodel", dump_config(config), quiet=True)
+    train = ModelBasedAgent.train
+
+    def train_and_press_ctrl_c(agent: ModelBasedAgent, steps: int) -> None:
+        for _ in range(steps):
+            train(agent, 1)
+            if agent.real_steps == 121:
+                part.stop_requested = True
+
+    monkeypatch.setattr(ModelBasedAgent, "train", train_and_press_ctrl_c)
+    with pytest.raises(RunInterrupted) as stopped:
+        worldmodel.run(config, part)
+    part.close()
+    monkeypatch.undo()
+    assert stopped.value.step == 115 + worldmodel.STEP_CHUNK
+    resumed = RunDir.open_existing(part.path, quiet=True)
+    worldmodel.run(config, resumed)
+    resumed.close()
+    assert (resumed.path / "metrics.csv").read_bytes() == (
+        straight.path / "metrics.csv"
+    ).read_bytes()
+
+
+def test_dream_run_resumes_exactly(tmp_path: Path) -> None:
+    config = validate_only(Path("configs/worldmodel/pendulum.yaml"), [
+        *TINY, "total_steps=230", "eval_every=115", "mode=dream", "dream.steps=64",
+        "dream.envs=8", "dream.params={learning_starts: 16, batch_size: 16}",
+        "env.kwargs={max_episode_steps: 30}", "early_fit_every=null",
+    ])
+    assert assert_exact_resume(worldmodel, config, tmp_path, stop_at_step=115) == 115

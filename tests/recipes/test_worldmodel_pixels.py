@@ -8,6 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from gmrl.cli import app
+from gmrl.core.config import load_config
+from gmrl.recipes import load_recipe, worldmodel_pixels
+from gmrl.worldmodel.latent_model import LatentWorldModel
+
+from . import assert_exact_resume
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "worldmodel" / "cartpole_pixels.yaml"
 TINY = [
@@ -25,10 +30,7 @@ TINY = [
     "controller.dream_steps=64",
     "controller.num_envs=2",
     "controller.ppo={n_steps: 32, batch_size: 32, n_epochs: 1}",
-    "controller.population=8",
-    "controller.elites=2",
-    "controller.plan_horizon=3",
-    "controller.plan_iterations=1",
+    "controller.cem={horizon: 3, population: 8, elites: 2, iterations: 1}",
 ]
 
 
@@ -46,7 +48,8 @@ def test_tiny_pixel_run_completes(tmp_path, kind: str) -> None:
     assert float(rows[-1]["charts/real_env_steps"]) == summary["real_env_steps"]
     for plot in ("reconstructions.png", "dream_vs_real.png", "return.png"):
         assert (run_dir / "plots" / plot).stat().st_size > 0
-    assert (run_dir / "checkpoints" / "world_model.safetensors").is_file()
+    model = LatentWorldModel.load(run_dir / "checkpoints" / "world_model.safetensors")
+    assert model.config.hidden == 16 and int(model.fits) == 2
 
 
 def test_resume_continues_the_loop(tmp_path) -> None:
@@ -69,3 +72,47 @@ def test_bad_frame_size_is_a_one_line_config_error(tmp_path) -> None:
     )
     assert result.exit_code == 2
     assert "frames.size" in result.output and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["ppo", "cem"])
+def test_pixel_run_resumes_exactly_between_iterations(tmp_path, kind: str) -> None:
+    config = load_config(
+        CONFIG, [*TINY, f"controller.kind={kind}"], lambda name: load_recipe(name).Config
+    )
+    assert assert_exact_resume(worldmodel_pixels, config, tmp_path, stop_at_step=1) == 1
+
+
+def test_pixel_run_resumes_exactly_from_inside_an_iteration(tmp_path) -> None:
+    """Ctrl-C during an iteration stops after the phase running (fit, dream training, acting)."""
+    from gmrl.core.config import dump_config
+    from gmrl.core.errors import RunInterrupted
+    from gmrl.core.rundir import RunDir
+    from gmrl.worldmodel.latent_agent import LatentAgent
+
+    config = load_config(CONFIG, TINY, lambda name: load_recipe(name).Config)
+    straight = RunDir.create(tmp_path / "a", config.recipe, dump_config(config), quiet=True)
+    whole = worldmodel_pixels.run(config, straight)
+    straight.close()
+
+    part = RunDir.create(tmp_path / "b", config.recipe, dump_config(config), quiet=True)
+    fit = LatentAgent._fit
+
+    def fit_then_press_ctrl_c(agent: LatentAgent, iteration: int) -> None:
+        fit(agent, iteration)
+        if iteration == 2:
+            part.stop_requested = True
+
+    LatentAgent._fit = fit_then_press_ctrl_c  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RunInterrupted) as stopped:
+            worldmodel_pixels.run(config, part)
+    finally:
+        LatentAgent._fit = fit  # type: ignore[method-assign]
+        part.close()
+    assert stopped.value.step == 1  # iteration 2 had begun: its checkpoint holds the phase
+    resumed = RunDir.open_existing(part.path, quiet=True)
+    assert worldmodel_pixels.run(config, resumed) == whole
+    resumed.close()
+    assert (resumed.path / "metrics.csv").read_bytes() == (
+        straight.path / "metrics.csv"
+    ).read_bytes()

@@ -1,39 +1,34 @@
-"""ModelBasedAgent: MPC and dream (SB3 in imagination) loops, evaluation, state round trip."""
+"""ModelBasedAgent: MPC and dream (SB3 in imagination) loops, evaluation, exact state round trip."""
 
 import gymnasium as gym
 import numpy as np
-import stable_baselines3 as sb3
 import torch
 
 from gmrl.worldmodel import known_fns
-from gmrl.worldmodel.agent import ModelBasedAgent
-from gmrl.worldmodel.ensemble import GaussianEnsemble
+from gmrl.worldmodel.agent import AgentConfig, ModelBasedAgent
+from gmrl.worldmodel.ensemble import EnsembleConfig, GaussianEnsemble
 
 
-def pendulum_agent(mode: str, seed: int = 0) -> ModelBasedAgent:
+def pendulum_agent(mode: str, seed: int = 0, **schedule: int) -> ModelBasedAgent:
     env = gym.make("Pendulum-v1")
     model = GaussianEnsemble.from_spaces(
         env.observation_space,
         env.action_space,
-        hidden=32,
-        ensemble_size=3,
+        config=EnsembleConfig(hidden=32, ensemble_size=3, max_epochs=3),
         reward_fn=known_fns.pendulum_reward,
         termination_fn=known_fns.never_terminates,
     )
+    config = AgentConfig.model_validate({
+        "mode": mode,
+        "initial_steps": 30,
+        "fit_every": 30,
+        "planner": {"horizon": 5, "population": 20, "elites": 4, "iterations": 1},
+        "dream": {"envs": 8, "horizon": 3, "steps": 32,
+                  "params": {"learning_starts": 16, "batch_size": 16}},
+        **schedule,
+    })
     return ModelBasedAgent(
-        lambda: gym.make("Pendulum-v1", max_episode_steps=30),
-        model,
-        mode=mode,
-        initial_steps=30,
-        fit_every=30,
-        fit_kwargs={"max_epochs": 3},
-        planner_kwargs={"horizon": 5, "population": 20, "elites": 4, "iterations": 1},
-        sb3_algo=sb3.SAC if mode == "dream" else None,
-        sb3_kwargs={"learning_starts": 16, "batch_size": 16, "device": "cpu"},
-        dream_envs=8,
-        dream_horizon=3,
-        dream_steps=32,
-        seed=seed,
+        lambda: gym.make("Pendulum-v1", max_episode_steps=30), model, config, seed=seed
     )
 
 
@@ -48,8 +43,7 @@ def test_mpc_loop_counts_real_steps_and_refits() -> None:
 
 
 def test_early_phase_refits_more_often_then_falls_back_to_fit_every() -> None:
-    agent = pendulum_agent("mpc")
-    agent.early_fit_every, agent.early_fit_until = 10, 60
+    agent = pendulum_agent("mpc", early_fit_every=10, early_fit_until=60)
     agent.train(70)
     assert agent.fits == 3  # first fit at 30, early refits at 40 and 50
     agent.train(10)
@@ -65,12 +59,33 @@ def test_dream_loop_trains_sb3_in_imagination() -> None:
     assert np.isfinite(agent.evaluate(2))
 
 
-def test_state_dict_round_trip_restores_model_and_data() -> None:
-    agent = pendulum_agent("mpc")
-    agent.train(35)
-    state = agent.state_dict()
-    other = pendulum_agent("mpc", seed=1)
-    other.load_state_dict(state)
-    assert other.real_steps == 35 and other.fits == 1 and len(other.store) == 35
-    for a, b in zip(agent.model.parameters(), other.model.parameters(), strict=True):
+def _continue_after_round_trip(mode: str, first: int, then: int) -> None:
+    """An agent restored mid-episode (into a fresh process's agent) continues exactly."""
+    torch.manual_seed(0)
+    straight = pendulum_agent(mode)
+    straight.train(first + then)
+
+    torch.manual_seed(0)
+    part = pendulum_agent(mode)
+    part.train(first)
+    state = part.state_dict()
+    rng = torch.get_rng_state(), np.random.get_state()
+    resumed = pendulum_agent(mode)
+    resumed.load_state_dict(state)
+    torch.set_rng_state(rng[0])
+    np.random.set_state(rng[1])
+    assert resumed.real_steps == first and resumed.episode_steps == first % 30
+    resumed.train(then)
+    torch.testing.assert_close(resumed.store.tensors()["obs"], straight.store.tensors()["obs"])
+    assert resumed.episode_returns == straight.episode_returns
+    assert resumed.last_fit == straight.last_fit
+    for a, b in zip(resumed.model.parameters(), straight.model.parameters(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_mpc_state_round_trip_mid_episode_continues_exactly() -> None:
+    _continue_after_round_trip("mpc", first=45, then=30)
+
+
+def test_dream_state_round_trip_restores_sb3_and_buffer() -> None:
+    _continue_after_round_trip("dream", first=45, then=30)

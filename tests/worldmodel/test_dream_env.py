@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 from gmrl.worldmodel import known_fns
 from gmrl.worldmodel.buffer import random_transitions
 from gmrl.worldmodel.dream_env import DreamEnv, DreamVecEnv
-from gmrl.worldmodel.ensemble import GaussianEnsemble
+from gmrl.worldmodel.ensemble import EnsembleConfig, GaussianEnsemble
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def cartpole() -> tuple[GaussianEnsemble, dict[str, torch.Tensor], gym.Env]:
     model = GaussianEnsemble.from_spaces(
         env.observation_space,
         env.action_space,
-        hidden=32,
+        config=EnsembleConfig(hidden=32),
         termination_fn=known_fns.cartpole_termination,
         reward_fn=known_fns.cartpole_reward,
     )
@@ -34,7 +34,9 @@ def pendulum() -> tuple[GaussianEnsemble, dict[str, torch.Tensor], gym.Env]:
     env = gym.make("Pendulum-v1")
     data = random_transitions(env, 200)
     torch.manual_seed(0)
-    model = GaussianEnsemble.from_spaces(env.observation_space, env.action_space, hidden=32)
+    model = GaussianEnsemble.from_spaces(
+        env.observation_space, env.action_space, config=EnsembleConfig(hidden=32)
+    )
     model.fit(data, max_epochs=5)  # reward and termination learned
     return model, data, env
 

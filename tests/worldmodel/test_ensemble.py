@@ -6,7 +6,7 @@ import torch
 
 from gmrl.worldmodel import known_fns
 from gmrl.worldmodel.buffer import random_transitions
-from gmrl.worldmodel.ensemble import BatchedLinear, GaussianEnsemble
+from gmrl.worldmodel.ensemble import BatchedLinear, EnsembleConfig, GaussianEnsemble
 
 
 def cartpole_transitions(n: int, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -34,7 +34,7 @@ def test_validation_error_on_cartpole_falls_below_bound(data) -> None:
         4,
         2,
         discrete=True,
-        hidden=64,
+        config=EnsembleConfig(hidden=64),
         termination_fn=known_fns.cartpole_termination,
         reward_fn=known_fns.cartpole_reward,
     )
@@ -48,7 +48,7 @@ def test_validation_error_on_cartpole_falls_below_bound(data) -> None:
 
 
 def test_logvar_stays_within_learned_bounds(data) -> None:
-    model = GaussianEnsemble(4, 2, discrete=True, hidden=32, ensemble_size=2)
+    model = GaussianEnsemble(4, 2, discrete=True, config=EnsembleConfig(hidden=32, ensemble_size=2))
     model.fit({k: v[:200] for k, v in data.items()}, max_epochs=3)
     x = torch.randn(2, 50, model.in_dim) * 100  # far outside the data
     _, logvar, _ = model.forward_members(x)
@@ -58,7 +58,7 @@ def test_logvar_stays_within_learned_bounds(data) -> None:
 
 def test_learned_termination_and_reward(data) -> None:
     torch.manual_seed(1)
-    model = GaussianEnsemble(4, 2, discrete=True, hidden=64, ensemble_size=3)
+    model = GaussianEnsemble(4, 2, discrete=True, config=EnsembleConfig(hidden=64, ensemble_size=3))
     model.fit(data, max_epochs=30, generator=torch.Generator().manual_seed(1))
     _, reward, terminated = model.step(data["obs"], data["action"], sampling="mean")
     truth = data["terminated"].bool()
@@ -73,8 +73,7 @@ def test_step_samples_one_member_per_row_and_uncertainty_grows_off_data(data) ->
         4,
         2,
         discrete=True,
-        hidden=32,
-        ensemble_size=4,
+        config=EnsembleConfig(hidden=32, ensemble_size=4),
         termination_fn=known_fns.cartpole_termination,
         reward_fn=known_fns.cartpole_reward,
     )
@@ -94,7 +93,9 @@ def test_step_samples_one_member_per_row_and_uncertainty_grows_off_data(data) ->
 
 def test_from_spaces_and_bad_space() -> None:
     env = gym.make("Pendulum-v1")
-    model = GaussianEnsemble.from_spaces(env.observation_space, env.action_space, hidden=8)
+    model = GaussianEnsemble.from_spaces(
+        env.observation_space, env.action_space, config=EnsembleConfig(hidden=8)
+    )
     assert (model.obs_dim, model.action_dim, model.discrete) == (3, 1, False)
     with pytest.raises(TypeError, match="Box observation"):
         GaussianEnsemble.from_spaces(gym.spaces.Discrete(3), env.action_space)

@@ -6,12 +6,12 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 
 from gmrl.worldmodel.latent_dream import LatentController, LatentDreamVecEnv
-from gmrl.worldmodel.latent_model import LatentWorldModel
+from gmrl.worldmodel.latent_model import LatentModelConfig, LatentWorldModel
 from gmrl.worldmodel.pixels import make_pixel_env
 
 
 def test_dream_vec_env_steps_a_batch_and_resets_finished_dreams() -> None:
-    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=8)
+    model = LatentWorldModel(frame_shape=(2, 16, 32), config=LatentModelConfig(z_dim=4, hidden=8))
     starts = torch.randn(10, model.state_dim)
     env = LatentDreamVecEnv(model, starts, spaces.Discrete(2), num_envs=6, horizon=3)
     obs = env.reset()
@@ -28,7 +28,9 @@ def test_dream_vec_env_steps_a_batch_and_resets_finished_dreams() -> None:
 
 def test_ppo_learns_in_the_dream_and_acts_from_frames() -> None:
     torch.manual_seed(0)
-    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=8, vae_channels=4)
+    model = LatentWorldModel(
+        frame_shape=(2, 16, 32), config=LatentModelConfig(z_dim=4, hidden=8, vae_channels=4)
+    )
     dream = LatentDreamVecEnv(
         model, torch.randn(20, model.state_dim), spaces.Discrete(2), num_envs=4
     )
@@ -49,7 +51,7 @@ def test_latent_model_plugs_into_the_shared_dream_env() -> None:
 
     from gmrl.worldmodel.dream_env import DreamEnv
 
-    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=8)
+    model = LatentWorldModel(frame_shape=(2, 16, 32), config=LatentModelConfig(z_dim=4, hidden=8))
     bound = np.full(model.state_dim, np.inf, dtype=np.float32)
     starts = torch.randn(10, model.state_dim).numpy()
     env = DreamEnv(model, starts, spaces.Box(-bound, bound), spaces.Discrete(2), horizon=5)

@@ -8,7 +8,12 @@ import torch
 
 from gmrl.core.errors import CheckpointError
 from gmrl.worldmodel.base import WorldModel
-from gmrl.worldmodel.latent_model import LatentWorldModel, PaddedEpisodes, split_episodes
+from gmrl.worldmodel.latent_model import (
+    LatentModelConfig,
+    LatentWorldModel,
+    PaddedEpisodes,
+    split_episodes,
+)
 from gmrl.worldmodel.mdn_rnn import MDNRNN, MDNOutput, mixture_log_prob
 
 
@@ -41,7 +46,9 @@ def trained() -> tuple[LatentWorldModel, PaddedEpisodes, PaddedEpisodes]:
     """An MDN-RNN fitted to synthetic latent episodes, with its train and held-out data."""
     torch.manual_seed(0)
     train, test = synthetic_latents(200, 30, seed=0), synthetic_latents(60, 30, seed=1)
-    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=2, hidden=32, mixtures=3)
+    model = LatentWorldModel(
+        frame_shape=(2, 16, 32), config=LatentModelConfig(z_dim=2, hidden=32, mixtures=3)
+    )
     model.fit_rnn(
         train, steps=600, batch_size=16, seq_len=16, generator=torch.Generator().manual_seed(0)
     )
@@ -90,7 +97,7 @@ def test_temperature_scales_sample_spread() -> None:
 
 
 def test_latent_world_model_step_is_batched_and_shaped() -> None:
-    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=6, hidden=20)
+    model = LatentWorldModel(frame_shape=(2, 16, 32), config=LatentModelConfig(z_dim=6, hidden=20))
     assert isinstance(model, WorldModel)
     frames = torch.randint(0, 256, (5, 2, 16, 32), dtype=torch.uint8)
     state = model.initial_state(frames)
@@ -127,8 +134,9 @@ def test_fit_from_transitions_and_save_load(tmp_path) -> None:
         "truncated": torch.zeros(n, dtype=torch.bool),
     }
     assert [len(e) for e in split_episodes(transitions)] == [20, 20]
-    model = LatentWorldModel(frame_shape=(2, 16, 32), z_dim=4, hidden=16, vae_channels=4)
-    metrics = model.fit(transitions, vae_steps=1, rnn_steps=3, batch_size=8, seq_len=8)
+    config = LatentModelConfig(z_dim=4, hidden=16, vae_channels=4, batch_size=8, seq_len=8)
+    model = LatentWorldModel(frame_shape=(2, 16, 32), config=config)
+    metrics = model.fit(transitions, vae_steps=1, rnn_steps=3)
     assert {"vae_loss", "rnn_nll", "val_nll"} <= set(metrics)
     assert all(np.isfinite(v) for v in metrics.values())
     path = model.save(tmp_path / "wm.safetensors")

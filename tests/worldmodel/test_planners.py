@@ -4,11 +4,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
 from gmrl.worldmodel import known_fns
 from gmrl.worldmodel.buffer import random_transitions
-from gmrl.worldmodel.ensemble import GaussianEnsemble
-from gmrl.worldmodel.planners import CEMPlanner
+from gmrl.worldmodel.ensemble import EnsembleConfig, GaussianEnsemble
+from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
 from gmrl.worldmodel.search_adapter import WorldModelSearchAdapter
 
 
@@ -32,7 +33,7 @@ def cartpole_model() -> GaussianEnsemble:
         4,
         2,
         discrete=True,
-        hidden=64,
+        config=EnsembleConfig(hidden=64),
         reward_fn=known_fns.cartpole_reward,
         termination_fn=known_fns.cartpole_termination,
     )
@@ -53,11 +54,7 @@ def test_cem_over_learned_cartpole_model_beats_random(cartpole_model) -> None:
     planner = CEMPlanner(
         cartpole_model,
         env.action_space,
-        horizon=12,
-        population=60,
-        elites=6,
-        iterations=2,
-        particles=1,
+        CEMConfig(horizon=12, population=60, elites=6, iterations=2, particles=1),
     )
     g = torch.Generator().manual_seed(0)
     planned = play("CartPole-v1", lambda o: planner.plan(o[None], generator=g)[0], max_steps=150)
@@ -74,13 +71,15 @@ def test_cem_continuous_on_learned_pendulum_model_beats_random() -> None:
     model = GaussianEnsemble(
         3,
         1,
-        hidden=64,
+        config=EnsembleConfig(hidden=64),
         reward_fn=known_fns.pendulum_reward,
         termination_fn=known_fns.never_terminates,
     )
     model.fit(data, max_epochs=40, generator=torch.Generator().manual_seed(0))
     planner = CEMPlanner(
-        model, env.action_space, horizon=15, population=100, elites=10, iterations=3, particles=1
+        model,
+        env.action_space,
+        CEMConfig(horizon=15, population=100, elites=10, iterations=3, particles=1),
     )
     g = torch.Generator().manual_seed(0)
     random_returns = [
@@ -93,15 +92,17 @@ def test_cem_continuous_on_learned_pendulum_model_beats_random() -> None:
 
 def test_cem_plans_a_batch_of_states_and_warm_starts(cartpole_model) -> None:
     space = gym.spaces.Discrete(2)
-    planner = CEMPlanner(cartpole_model, space, horizon=5, population=20, elites=4, iterations=2)
+    planner = CEMPlanner(
+        cartpole_model, space, CEMConfig(horizon=5, population=20, elites=4, iterations=2)
+    )
     obs = np.zeros((3, 4), dtype=np.float32)
     actions = planner.plan(obs)
     assert actions.shape == (3,) and set(actions.tolist()) <= {0, 1}
     assert planner._dist is not None and planner._dist.shape == (3, 5, 2)
     planner.reset(np.array([True, False, False]))
     torch.testing.assert_close(planner._dist[0], torch.full((5, 2), 0.5))
-    with pytest.raises(ValueError, match="elites"):
-        CEMPlanner(cartpole_model, space, population=4, elites=5)
+    with pytest.raises(ValidationError, match="elites"):
+        CEMConfig(population=4, elites=5)
 
 
 def test_mcts_over_learned_model_via_adapter_beats_random(cartpole_model) -> None:

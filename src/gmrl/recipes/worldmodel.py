@@ -9,86 +9,71 @@ redraws the learning curve (real env steps vs return) in `plots/learning_curve.p
     gmrl run configs/worldmodel/cartpole.yaml env.id=my_pkg.envs:MyEnv model.reward=learned
 """
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gmrl.core.config import RecipeConfig, StrictModel
 from gmrl.core.device import resolve_device, torch_threads
-from gmrl.core.errors import ConfigError, EnvError, RunInterrupted
+from gmrl.core.errors import ConfigError, EnvError
 from gmrl.core.rundir import RunDir
-from gmrl.core.seeding import rng_state, seed_everything, set_rng_state
+from gmrl.core.seeding import seed_everything
+from gmrl.worldmodel.agent import AgentConfig
+from gmrl.worldmodel.ensemble import EnsembleConfig
 
 SUMMARY = "world-model agent: ensemble dynamics + CEM planning or SB3 in the dream (PETS/MBPO)"
+# real env steps per loop step: how soon Ctrl-C is honoured (a model refit, or a dream-training
+# phase, is the longest thing that can run between two checks)
+STEP_CHUNK = 10
 
 
 class EnvSection(StrictModel):
-    id: str = Field("CartPole-v1", description="Gymnasium id, or your own env as 'module:Class'")
+    id: str = Field(
+        default="CartPole-v1", description="Gymnasium id, or your own env as 'module:Class'"
+    )
     kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to the env")
-    max_episode_steps: int | None = Field(None, ge=1, description="time limit for own classes")
+    max_episode_steps: int | None = Field(
+        default=None, ge=1, description="time limit for own classes"
+    )
 
 
-class ModelSection(StrictModel):
-    ensemble_size: int = Field(5, ge=1)
-    hidden: int = Field(200, ge=1)
-    layers: int = Field(3, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(5e-5, ge=0)
-    reward: str = Field(
-        "known",
+class ModelSection(EnsembleConfig):
+    """The ensemble (`EnsembleConfig`) plus where reward and termination come from."""
+
+    reward: str = Field(default="known",
         description="known (closed form, PETS convention), learned, shaped (a planning proxy, "
         "see known_fns), or 'module:function' taking (obs, action, next_obs)",
     )
-    termination: str = Field("known", description="known, learned, or 'module:function'")
-    max_epochs: int = Field(50, ge=1, description="epochs per refit (early stopping may cut)")
-    patience: int = Field(5, ge=1)
-    batch_size: int = Field(64, ge=1)
+    termination: str = Field(default="known", description="known, learned, or 'module:function'")
 
 
-class PlannerSection(StrictModel):
-    kind: Literal["cem", "mcts"] = Field("cem", description="cem, or mcts (Discrete actions)")
-    horizon: int = Field(15, ge=1)
-    population: int = Field(100, ge=1)
-    elites: int = Field(10, ge=1)
-    iterations: int = Field(2, ge=1, description="CEM iterations (1 = random shooting)")
-    alpha: float = Field(0.1, ge=0, lt=1, description="momentum of the CEM distribution")
-    particles: int | None = Field(
-        1, ge=1, description="particles per candidate (None: one per member)"
-    )
-    mcts: dict[str, Any] = Field(
-        default_factory=lambda: {"n_simulations": 32, "max_depth": 15, "rollouts_per_leaf": 2},
-        description="kind=mcts: keyword arguments of gmrl.rl.mcts.MCTS",
-    )
+class Config(RecipeConfig, AgentConfig):
+    """Env, model, the agent's settings (`AgentConfig`: mode, planner, dream, refit schedule)
+    and the run's budget and evaluation schedule."""
 
-
-class DreamSection(StrictModel):
-    algo: Literal["sac", "td3", "ppo", "a2c", "dqn"] = "sac"
-    envs: int = Field(64, ge=1, description="parallel imagined rollouts")
-    horizon: int = Field(5, ge=1, description="imagined steps per rollout (MBPO: short)")
-    steps: int = Field(2000, ge=1, description="imagined steps of SB3 training per refit")
-    uncertainty_threshold: float | None = Field(None, gt=0)
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="SB3 algorithm kwargs")
-
-
-class Config(RecipeConfig):
     recipe: str = "worldmodel"
     env: EnvSection = Field(default_factory=EnvSection)
     model: ModelSection = Field(default_factory=ModelSection)
-    mode: Literal["mpc", "dream"] = Field(
-        "mpc", description="plan with CEM, or train SB3 in the dream"
+    total_steps: int = Field(default=2000, ge=1, description="real env steps in all")
+    eval_every: int = Field(default=250, ge=1, description="real steps between evaluations")
+    eval_episodes: int = Field(default=10, ge=1)
+    target_return: float | None = Field(
+        default=None, description="stop once the eval mean reaches it"
     )
-    planner: PlannerSection = Field(default_factory=PlannerSection)
-    dream: DreamSection = Field(default_factory=DreamSection)
-    initial_steps: int = Field(100, ge=1, description="random real steps before the first fit")
-    fit_every: int = Field(250, ge=1, description="real steps between model refits")
-    early_fit_every: int | None = Field(
-        None, ge=1, description="refit interval while real steps < early_fit_until (None: off)"
-    )
-    early_fit_until: int = Field(0, ge=0, description="end of the early, frequent-refit phase")
-    total_steps: int = Field(2000, ge=1, description="real env steps in all")
-    eval_every: int = Field(250, ge=1, description="real steps between evaluations")
-    eval_episodes: int = Field(10, ge=1)
-    target_return: float | None = Field(None, description="stop once the eval mean reaches it")
+
+    @model_validator(mode="after")
+    def _schedule_fits(self) -> "Config":
+        if self.total_steps <= self.initial_steps:
+            raise ValueError(
+                f"total_steps ({self.total_steps}) must exceed initial_steps "
+                f"({self.initial_steps}): the model is first fit after the random steps"
+            )
+        if self.eval_every <= self.initial_steps:
+            raise ValueError(
+                f"eval_every ({self.eval_every}) must exceed initial_steps "
+                f"({self.initial_steps}): the first evaluation needs a fitted model"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------- building blocks
@@ -139,8 +124,6 @@ def prepare(config: Config) -> None:
     )
     _function(config.model.reward, rewards, config.env.id, "reward")
     _function(config.model.termination, known_fns.KNOWN_TERMINATIONS, config.env.id, "termination")
-    if config.planner.elites > config.planner.population:
-        raise ConfigError("planner.elites must be <= planner.population")
     from gymnasium import spaces
 
     if config.planner.kind == "mcts" and not isinstance(env.action_space, spaces.Discrete):
@@ -151,19 +134,17 @@ def prepare(config: Config) -> None:
             raise ConfigError(f"dream.algo={config.dream.algo} needs Box actions: use dqn or ppo")
         if not discrete and config.dream.algo == "dqn":
             raise ConfigError("dream.algo=dqn needs Discrete actions: use sac, td3 or ppo")
+    from gmrl.rl.sb3.factory import sb3_kwargs
+
+    try:  # checked in every mode, so a misspelt key never waits for mode=dream
+        sb3_kwargs(config.dream.algo, config.dream.params, env.action_space, env.observation_space)
+    except ConfigError as exc:
+        raise ConfigError(f"dream.params: {exc}") from exc
     env.close()
-
-
-def _planner_kwargs(planner: PlannerSection) -> dict[str, Any]:
-    if planner.kind == "mcts":
-        return dict(planner.mcts)
-    return planner.model_dump(exclude={"kind", "mcts"})
 
 
 def build_agent(config: Config) -> Any:
     """The `ModelBasedAgent` a config describes (used by `run` and by the benchmark)."""
-    import stable_baselines3 as sb3
-
     from gmrl.worldmodel import known_fns
     from gmrl.worldmodel.agent import ModelBasedAgent
     from gmrl.worldmodel.ensemble import GaussianEnsemble
@@ -175,37 +156,14 @@ def build_agent(config: Config) -> Any:
     model = GaussianEnsemble.from_spaces(
         probe.observation_space,
         probe.action_space,
-        ensemble_size=m.ensemble_size,
-        hidden=m.hidden,
-        layers=m.layers,
-        lr=m.lr,
-        weight_decay=m.weight_decay,
+        config=m,
         reward_fn=_function(m.reward, rewards, config.env.id, "reward"),
         termination_fn=_function(
             m.termination, known_fns.KNOWN_TERMINATIONS, config.env.id, "termination"
         ),
     ).to(resolve_device(config.device))
     probe.close()
-    algo = {"sac": sb3.SAC, "td3": sb3.TD3, "ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}
-    return ModelBasedAgent(
-        make_env,
-        model,
-        mode=config.mode,
-        initial_steps=config.initial_steps,
-        fit_every=config.fit_every,
-        early_fit_every=config.early_fit_every,
-        early_fit_until=config.early_fit_until,
-        fit_kwargs={"max_epochs": m.max_epochs, "patience": m.patience, "batch_size": m.batch_size},
-        planner=config.planner.kind,
-        planner_kwargs=_planner_kwargs(config.planner),
-        sb3_algo=algo[config.dream.algo] if config.mode == "dream" else None,
-        sb3_kwargs={"device": "cpu", **config.dream.kwargs},
-        dream_envs=config.dream.envs,
-        dream_horizon=config.dream.horizon,
-        dream_steps=config.dream.steps,
-        uncertainty_threshold=config.dream.uncertainty_threshold,
-        seed=config.seed,
-    )
+    return ModelBasedAgent(make_env, model, config, seed=config.seed)
 
 
 def plot_learning_curve(
@@ -226,75 +184,72 @@ def plot_learning_curve(
 
 
 # ---------------------------------------------------------------------- the run
-def run(config: Config, run: RunDir) -> dict[str, float]:
+def run(config: Config, run: RunDir) -> dict[str, float | None]:
     # The model's ops are small and many: on a CPU, extra intra-op threads only add overhead
     # (measured: >6 min instead of 30 s for the quickstart on a loaded 2-core machine).
     with torch_threads(1):
         return _run(config, run)
 
 
-def _run(config: Config, run: RunDir) -> dict[str, float]:
+def _run(config: Config, run: RunDir) -> dict[str, float | None]:
+    from gmrl.core.loop import TrainingLoop
+
     seed_everything(config.seed)
     agent = build_agent(config)
-    curve: dict[str, list[float]] = {"steps": [], "returns": []}
-    resumed = run.load_latest_checkpoint()
-    if resumed is not None:
-        _, state = resumed
+    curve: dict[str, list[Any]] = {"steps": [], "returns": []}
+    reached: list[int] = []  # the real step of the first evaluation at the target, if any
+
+    def restore(state: dict[str, Any]) -> None:
         agent.load_state_dict(state["agent"])
-        curve = {k: [float(v) for v in state["curve"][k]] for k in ("steps", "returns")}
-        set_rng_state(state["rng"])
-    reached = next(
-        (
-            s
-            for s, r in zip(curve["steps"], curve["returns"], strict=True)
-            if config.target_return is not None and r >= config.target_return
-        ),
-        None,
+        curve.update(steps=[int(v) for v in state["curve"]["steps"]],
+                     returns=[float(v) for v in state["curve"]["returns"]])
+        reached[:] = [int(v) for v in state["reached"]]
+
+    loop = TrainingLoop(
+        run, total=config.total_steps, description=f"{config.env.id} ({config.mode})",
+        eval_every=config.eval_every, restore=restore,
+        state=lambda: {"agent": agent.state_dict(), "curve": curve, "reached": list(reached)},
     )
-    with run.progress() as progress:
-        task = progress.add_task(
-            f"{config.env.id} ({config.mode})",
-            total=config.total_steps,
-            completed=agent.real_steps,
-            info="",
-        )
-        while agent.real_steps < config.total_steps and reached is None:
-            chunk = min(config.eval_every, config.total_steps - agent.real_steps)
-            agent.train(chunk)
-            mean_return = agent.evaluate(config.eval_episodes, seed=10_000 + config.seed * 100)
-            curve["steps"].append(agent.real_steps)
-            curve["returns"].append(mean_return)
-            metrics = {
-                "charts/real_env_steps": agent.real_steps,
-                "eval/mean_return": mean_return,
-                "model/val_next_obs_mse": agent.last_fit.get("val_next_obs_mse", float("nan")),
-                "model/holdout_mse": agent.last_fit.get("holdout_mse", float("nan")),
-                "model/fit_epochs": agent.last_fit.get("epochs", float("nan")),
-                "time/fit_s": agent.timings["fit_s"],
-                "time/act_s": agent.timings["act_s"],
-            }
-            if agent.episode_returns:
-                metrics["charts/episodic_return"] = agent.episode_returns[-1]
-            run.log(agent.real_steps, metrics)
-            progress.update(
-                task,
-                completed=agent.real_steps,
-                info=f"return {mean_return:.1f}  model mse {metrics['model/val_next_obs_mse']:.2e}",
-            )
-            if config.target_return is not None and mean_return >= config.target_return:
-                reached = agent.real_steps
-            run.save_checkpoint(
-                agent.real_steps, {"agent": agent.state_dict(), "curve": curve, "rng": rng_state()}
-            )
-            plot_learning_curve(run, [int(s) for s in curve["steps"]], curve["returns"], config)
-            if run.stop_requested:
-                raise RunInterrupted(agent.real_steps)
-    summary = {
+    loop.resume()
+    with loop:
+        while agent.real_steps < config.total_steps and not reached:
+            boundary = (agent.real_steps // config.eval_every + 1) * config.eval_every
+            step = min(agent.real_steps + STEP_CHUNK, boundary, config.total_steps)
+            agent.train(step - agent.real_steps)
+            if not loop.eval_due(step):
+                loop.end_step(step)
+                continue
+            metrics = evaluate(agent, config)
+            curve["steps"].append(step)
+            curve["returns"].append(metrics["eval/mean_return"])
+            if config.target_return is not None and curve["returns"][-1] >= config.target_return:
+                reached.append(step)
+            plot_learning_curve(run, curve["steps"], curve["returns"], config)
+            info = (f"return {metrics['eval/mean_return']:.1f}  "
+                    f"model mse {metrics['model/val_next_obs_mse']:.2e}")
+            loop.end_step(step, metrics, info=info, checkpoint=True if reached else None)
+    return {
         "real_env_steps": float(agent.real_steps),
-        "final_eval_return": curve["returns"][-1] if curve["returns"] else float("nan"),
-        "best_eval_return": max(curve["returns"]) if curve["returns"] else float("nan"),
-        "model_val_next_obs_mse": float(agent.last_fit.get("val_next_obs_mse", float("nan"))),
+        "final_eval_return": curve["returns"][-1] if curve["returns"] else None,
+        "best_eval_return": max(curve["returns"]) if curve["returns"] else None,
+        "model_val_next_obs_mse": agent.last_fit.get("val_next_obs_mse"),
+        **({"steps_to_target": float(reached[0]) if reached else None}
+           if config.target_return is not None else {}),
     }
-    if config.target_return is not None:
-        summary["steps_to_target"] = float(reached) if reached is not None else float("nan")
-    return summary
+
+
+def evaluate(agent: Any, config: Config) -> dict[str, float]:
+    """One evaluation row: mean return of `eval_episodes` episodes and the model's fit."""
+    fit = agent.last_fit
+    metrics = {
+        "charts/real_env_steps": agent.real_steps,
+        "eval/mean_return": agent.evaluate(config.eval_episodes),
+        "model/val_next_obs_mse": fit.get("val_next_obs_mse", float("nan")),
+        "model/holdout_mse": fit.get("holdout_mse", float("nan")),
+        "model/fit_epochs": fit.get("epochs", float("nan")),
+        "time/fit_s": agent.timings["fit_s"],
+        "time/act_s": agent.timings["act_s"],
+    }
+    if agent.episode_returns:
+        metrics["charts/episodic_return"] = agent.episode_returns[-1]
+    return metrics

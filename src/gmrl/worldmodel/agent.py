@@ -12,20 +12,74 @@ then the model is refit every `fit_every` real steps and the policy acts. `evalu
 episodes on separate env copies, all in lockstep, so the planner runs once for all of them.
 """
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-import torch
+from pydantic import Field
 
+from gmrl.core.config import StrictModel
+from gmrl.core.seeding import derive_seed, torch_generator
 from gmrl.worldmodel.base import WorldModel
 from gmrl.worldmodel.buffer import TransitionStore
 from gmrl.worldmodel.dream_env import DreamVecEnv
-from gmrl.worldmodel.planners import CEMPlanner
+from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
+from gmrl.worldmodel.search_adapter import MCTSConfig
 
 Mode = Literal["mpc", "dream"]
+
+
+class PlannerConfig(CEMConfig):
+    """MPC planner: CEM (its settings at this level) or MCTS (`mcts`, Discrete actions)."""
+
+    kind: Literal["cem", "mcts"] = Field(
+        default="cem", description="cem, or mcts (Discrete actions)"
+    )
+    mcts: MCTSConfig = Field(default_factory=MCTSConfig, description="kind=mcts settings")
+
+    def cem(self) -> CEMConfig:
+        """The CEM part alone."""
+        return CEMConfig.model_validate(self.model_dump(include=set(CEMConfig.model_fields)))
+
+
+class DreamConfig(StrictModel):
+    """Dream mode (MBPO): an SB3 agent trained in short imagined rollouts after every refit."""
+
+    algo: Literal["sac", "td3", "ppo", "a2c", "dqn"] = Field(
+        default="sac", description="SB3 algorithm"
+    )
+    envs: int = Field(default=64, ge=1, description="parallel imagined rollouts")
+    horizon: int = Field(default=5, ge=1, description="imagined steps per rollout (MBPO: short)")
+    steps: int = Field(default=2000, ge=1, description="imagined steps of SB3 training per refit")
+    uncertainty_threshold: float | None = Field(
+        default=None, gt=0, description="cut rollouts where members disagree more (None: never)"
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="SB3 hyper-parameters, as in the rl recipe's params"
+    )
+
+
+class AgentConfig(StrictModel):
+    """How the model-based agent behaves: mode, refit schedule, planner and dream settings."""
+
+    mode: Mode = Field(
+        default="mpc", description="plan with the planner, or train SB3 in the dream"
+    )
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    dream: DreamConfig = Field(default_factory=DreamConfig)
+    initial_steps: int = Field(
+        default=100, ge=1, description="random real steps before the first fit"
+    )
+    fit_every: int = Field(default=250, ge=1, description="real steps between model refits")
+    early_fit_every: int | None = Field(
+        default=None, ge=1, description="refit interval before early_fit_until (None: off)"
+    )
+    early_fit_until: int = Field(
+        default=0, ge=0, description="end of the early, frequent-refit phase"
+    )
 
 
 class ModelBasedAgent:
@@ -33,94 +87,98 @@ class ModelBasedAgent:
 
     Args:
         make_env: builds a fresh real environment (called for the training env and eval copies).
-        model: the world model to fit (e.g. `GaussianEnsemble`).
-        mode: "mpc" (plan with `planner_kwargs`) or "dream" (train `sb3_algo` in imagination).
-        initial_steps: random real steps before the first fit.
-        fit_every: real steps between model refits.
-        early_fit_every, early_fit_until: refit every `early_fit_every` real steps while fewer
-            than `early_fit_until` have been taken (fresh data matters most while the model is
-            poor; warm-started refits are cheap), then every `fit_every`. None: no early phase.
-        fit_kwargs: passed to `model.fit` (epochs, patience...).
-        planner_kwargs: CEMPlanner settings (horizon, population, elites, iterations, particles).
-        planner: "cem" (`CEMPlanner`) or "mcts" (`MCTSPlanner`, discrete actions; then
-            `planner_kwargs` go to `gmrl.rl.mcts.MCTS`: n_simulations, max_depth, ...).
-        sb3_algo, sb3_kwargs: dream mode: an SB3 class (e.g. SAC) and its keyword arguments.
-        dream_envs, dream_horizon, dream_steps, uncertainty_threshold: dream mode: parallel
-            imagined rollouts, their length, imagined steps of SB3 training per refit, cut-off.
-        seed: seeds the env, the planner's sampling and the model's data splits.
+        model: the world model to fit (e.g. `GaussianEnsemble`; its config holds the fit budget).
+        config: mode, refit schedule, planner and dream settings (`AgentConfig`).
+        seed: every random stream of the agent derives from it (`gmrl.core.seeding`): training
+            episodes' resets, random warm-up actions, model fits, planning, the dream, SB3.
+
+    Refit schedule: the first `initial_steps` real steps are random; then the model is refit
+    every `fit_every` real steps (every `early_fit_every` while fewer than `early_fit_until`
+    have been taken: fresh data matters most while the model is poor).
+
+    Checkpoints (`state_dict`) hold everything the future depends on: the model and its
+    optimizer, every real transition, counters, the last fit's metrics, each random stream,
+    the planner's warm start and the SB3 agent's full state. The real env cannot be saved, so
+    every training episode starts from its own derived reset seed and a restored agent replays
+    the current episode's recorded actions: a resumed run continues exactly.
     """
 
     def __init__(
         self,
         make_env: Callable[[], gym.Env],
         model: WorldModel,
+        config: AgentConfig | None = None,
         *,
-        mode: Mode = "mpc",
-        initial_steps: int = 200,
-        fit_every: int = 200,
-        early_fit_every: int | None = None,
-        early_fit_until: int = 0,
-        fit_kwargs: dict[str, Any] | None = None,
-        planner_kwargs: dict[str, Any] | None = None,
-        planner: Literal["cem", "mcts"] = "cem",
-        sb3_algo: Any = None,
-        sb3_kwargs: dict[str, Any] | None = None,
-        dream_envs: int = 64,
-        dream_horizon: int = 5,
-        dream_steps: int = 2000,
-        uncertainty_threshold: float | None = None,
         seed: int = 0,
     ) -> None:
-        if mode not in ("mpc", "dream"):
-            raise ValueError(f"mode must be 'mpc' or 'dream', not {mode!r}")
-        self.make_env, self.model, self.mode = make_env, model, mode
+        # a recipe config may extend AgentConfig with its own keys: keep only ours
+        config = config or AgentConfig()
+        self.config = AgentConfig.model_validate(
+            config.model_dump(include=set(AgentConfig.model_fields))
+        )
+        c = self.config
+        self.make_env, self.model, self.mode = make_env, model, c.mode
         self.env = make_env()
-        self.initial_steps, self.fit_every = initial_steps, fit_every
-        self.early_fit_every, self.early_fit_until = early_fit_every, early_fit_until
-        self.fit_kwargs = fit_kwargs or {}
-        self.planner_kwargs = planner_kwargs or {}
+        self.initial_steps, self.fit_every = c.initial_steps, c.fit_every
+        self.early_fit_every, self.early_fit_until = c.early_fit_every, c.early_fit_until
         self.seed = seed
         self.store = TransitionStore()
         self.real_steps = 0
         self.fits = 0
+        self.episodes = 0  # training episodes started before the current one
+        self.episode_steps = 0  # real steps taken in the current episode
         self.episode_returns: list[float] = []
         self.last_fit: dict[str, float] = {}
-        self.generator = torch.Generator().manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
-        self.env.action_space.seed(seed)
-        self._obs, _ = self.env.reset(seed=seed)
+        self.fit_generator = torch_generator(seed, "worldmodel.fit")
+        self.plan_generator = torch_generator(seed, "worldmodel.plan")
+        self.env.action_space.seed(derive_seed(seed, "worldmodel.random_actions"))
+        self._obs, _ = self.env.reset(seed=self._episode_seed(0))
         self._episode_return = 0.0
         self._since_fit = 0
-        self.planner_kind = planner
         self.planner = self._make_planner(self.env)
         self.sb3: Any = None
-        if mode == "dream":
-            if sb3_algo is None:
-                raise ValueError("dream mode needs sb3_algo (e.g. stable_baselines3.SAC)")
-            self.dream = DreamVecEnv(
-                model,
-                lambda n, rng: self.store.sample_obs(n, rng),
-                self.env.observation_space,
-                self.env.action_space,
-                num_envs=dream_envs,
-                horizon=dream_horizon,
-                uncertainty_threshold=uncertainty_threshold,
-                seed=seed,
-            )
-            self.sb3 = sb3_algo("MlpPolicy", self.dream, seed=seed, verbose=0, **(sb3_kwargs or {}))
-            self.dream_steps = dream_steps
+        self.dream: DreamVecEnv | None = None
+        if c.mode == "dream":
+            self.sb3, self.dream = self._make_dream_agent(c.dream)
         self.timings = {"fit_s": 0.0, "policy_s": 0.0, "act_s": 0.0}
 
+    def _episode_seed(self, index: int) -> int:
+        return derive_seed(self.seed, f"worldmodel.train_episode.{index}")
+
     def _make_planner(self, env: gym.Env) -> Any:
-        if self.planner_kind == "mcts":
+        planner = self.config.planner
+        if planner.kind == "mcts":
             from gmrl.worldmodel.search_adapter import MCTSPlanner
 
             if not hasattr(env.action_space, "n"):
-                raise ValueError("MCTS plans over Discrete actions: use planner='cem'")
+                raise ValueError("MCTS plans over Discrete actions: use planner kind 'cem'")
             return MCTSPlanner(
-                self.model, int(env.action_space.n), seed=self.seed, **self.planner_kwargs
+                self.model, int(env.action_space.n), planner.mcts,
+                seed=derive_seed(self.seed, "worldmodel.mcts"),
             )
-        return CEMPlanner(self.model, env.action_space, **self.planner_kwargs)
+        return CEMPlanner(self.model, env.action_space, planner.cem())
+
+    def _make_dream_agent(self, dream: "DreamConfig") -> tuple[Any, DreamVecEnv]:
+        from gmrl.rl.sb3.factory import algorithm_class, sb3_kwargs
+
+        env = DreamVecEnv(
+            self.model,
+            lambda n, rng: self.store.sample_obs(n, rng),
+            self.env.observation_space,  # type: ignore[arg-type]
+            self.env.action_space,
+            num_envs=dream.envs,
+            horizon=dream.horizon,
+            uncertainty_threshold=dream.uncertainty_threshold,
+            seed=derive_seed(self.seed, "worldmodel.dream"),
+        )
+        kwargs = sb3_kwargs(
+            dream.algo, dream.params, self.env.action_space, self.env.observation_space
+        )
+        agent = algorithm_class(dream.algo)(
+            env=env, seed=derive_seed(self.seed, "worldmodel.sb3") % 2**32, device="cpu",
+            verbose=0, **kwargs,
+        )
+        return agent, env
 
     # ------------------------------------------------------------------ acting
     def act(self, obs: np.ndarray, *, explore: bool = True, planner: Any = None) -> Any:
@@ -128,7 +186,7 @@ class ModelBasedAgent:
         if self.mode == "dream":
             action, _ = self.sb3.predict(obs, deterministic=not explore)
             return action
-        return (planner or self.planner).plan(obs, generator=self.generator)
+        return (planner or self.planner).plan(obs, generator=self.plan_generator)
 
     def _record(
         self, obs: Any, action: Any, reward: float, next_obs: Any, term: bool, trunc: bool
@@ -146,15 +204,14 @@ class ModelBasedAgent:
     def fit_model(self) -> dict[str, float]:
         """Refit the world model on every real transition, then improve the policy (dream)."""
         start = time.perf_counter()
-        self.last_fit = self.model.fit(
-            self.store.tensors(), generator=self.generator, **self.fit_kwargs
-        )
+        self.last_fit = self.model.fit(self.store.tensors(), generator=self.fit_generator)
         self.timings["fit_s"] += time.perf_counter() - start
         self.fits += 1
         self._since_fit = 0
         if self.mode == "dream":
             start = time.perf_counter()
-            self.sb3.learn(self.dream_steps, reset_num_timesteps=False)
+            self.sb3._last_obs = None  # new model: restart imagined rollouts from real states
+            self.sb3.learn(self.config.dream.steps, reset_num_timesteps=False)
             self.timings["policy_s"] += time.perf_counter() - start
         return self.last_fit
 
@@ -180,56 +237,100 @@ class ModelBasedAgent:
             self.timings["act_s"] += time.perf_counter() - start
             self._record(self._obs, action, float(reward), next_obs, term, trunc)
             self.real_steps += 1
+            self.episode_steps += 1
             self._since_fit += 1
             self._episode_return += float(reward)
             self._obs = next_obs
             if term or trunc:
                 self.episode_returns.append(self._episode_return)
                 self._episode_return = 0.0
-                self._obs, _ = self.env.reset()
+                self.episodes += 1
+                self.episode_steps = 0
+                self._obs, _ = self.env.reset(seed=self._episode_seed(self.episodes))
                 self.planner.reset()
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, episodes: int = 10, *, seed: int = 10_000) -> float:
-        """Mean return of `episodes` full episodes (env copies seeded seed, seed+1, ...)."""
+    def evaluate(self, episodes: int = 10, *, seed: int | None = None) -> float:
+        """Mean return of `episodes` full episodes (env copies seeded seed, seed+1, ...).
+
+        `seed` defaults to the agent's derived evaluation seed. Needs a fitted model: the
+        recipes refuse configs that would evaluate before the first fit.
+        """
         if self.fits == 0:
             raise RuntimeError("evaluate after the first model fit (train past initial_steps)")
         return evaluate_policy(
             self.make_env,
             lambda obs, planner: self.act(obs, explore=False, planner=planner),
             episodes=episodes,
-            seed=seed,
+            seed=derive_seed(self.seed, "worldmodel.eval") if seed is None else seed,
             planner_factory=self._make_planner if self.mode == "mpc" else None,
         )
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed agent needs to continue exactly (see the class docstring)."""
         state: dict[str, Any] = {
-            "model": self.model.state_dict(),
+            "model": self.model.training_state(),
             "store": self.store.state_dict(),
             "real_steps": self.real_steps,
             "fits": self.fits,
             "since_fit": self._since_fit,
+            "episodes": self.episodes,
+            "episode_steps": self.episode_steps,
+            "episode_return": self._episode_return,
             "episode_returns": list(self.episode_returns),
-            "generator": self.generator.get_state(),
+            "last_fit": dict(self.last_fit),
+            "fit_generator": self.fit_generator.get_state(),
+            "plan_generator": self.plan_generator.get_state(),
+            "random_actions": json.dumps(self.env.action_space.np_random.bit_generator.state),
+            "planner": self.planner.state_dict(),
         }
         if self.sb3 is not None:
-            state["sb3_policy"] = self.sb3.policy.state_dict()
+            from gmrl.worldmodel.sb3_state import sb3_training_state
+
+            assert self.dream is not None
+            state["sb3"] = sb3_training_state(self.sb3)
+            state["dream"] = self.dream.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        """Inverse of `state_dict`; the real env is brought back by replaying the episode."""
+        self.model.load_training_state(state["model"])
         self.store.load_state_dict(state["store"])
         self.real_steps, self.fits = int(state["real_steps"]), int(state["fits"])
         self._since_fit = int(state["since_fit"])
+        self.episodes, self.episode_steps = int(state["episodes"]), int(state["episode_steps"])
+        self._episode_return = float(state["episode_return"])
         self.episode_returns = [float(r) for r in state["episode_returns"]]
-        self.generator.set_state(state["generator"])
-        if self.sb3 is not None and "sb3_policy" in state:
-            self.sb3.policy.load_state_dict(state["sb3_policy"])
-        # the real env cannot be checkpointed: a resumed run starts a fresh episode
-        self._obs, _ = self.env.reset(seed=self.seed + self.real_steps)
-        self._episode_return = 0.0
-        self.planner.reset()
+        self.last_fit = {k: float(v) for k, v in state["last_fit"].items()}
+        self.fit_generator.set_state(state["fit_generator"])
+        self.plan_generator.set_state(state["plan_generator"])
+        self.env.action_space.np_random.bit_generator.state = json.loads(state["random_actions"])
+        self.planner.load_state_dict(state["planner"])
+        if self.sb3 is not None:
+            from gmrl.worldmodel.sb3_state import load_sb3_training_state
+
+            assert self.dream is not None
+            load_sb3_training_state(self.sb3, state["sb3"])
+            self.dream.load_state_dict(state["dream"])
+        self._replay_episode()
+
+    def _replay_episode(self) -> None:
+        """Reset the real env with the current episode's seed and replay its actions."""
+        self._obs, _ = self.env.reset(seed=self._episode_seed(self.episodes))
+        if self.episode_steps == 0:
+            return
+        actions = self.store.tensors()["action"][-self.episode_steps :].numpy()
+        recorded = self.store.tensors()["next_obs"][-1].numpy()
+        for action in actions:
+            self._obs, *_ = self.env.step(action)
+        if not np.allclose(np.asarray(self._obs, dtype=np.float32), recorded):
+            from gmrl.core.errors import CheckpointError
+
+            raise CheckpointError(
+                "replaying the current episode did not reproduce the recorded state: the env "
+                "is not deterministic given its reset seed, so this run cannot resume exactly"
+            )
 
 
 def evaluate_policy(

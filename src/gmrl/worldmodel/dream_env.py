@@ -11,6 +11,7 @@ the agent learns from fantasy). Short horizons branched from real states are MBP
 rollouts advance in one world-model call, which is what makes imagined training fast.
 """
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -65,7 +66,7 @@ class _Dynamics:
         self, obs: np.ndarray, action: np.ndarray, generator: torch.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Batched (next_obs, reward, terminated, too_uncertain) as NumPy arrays."""
-        device = getattr(self.model, "device", torch.device("cpu"))
+        device = self.model.device
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
         act_t = _to_model_action(action, self.action_space).to(device)
         with torch.no_grad():
@@ -211,6 +212,24 @@ class DreamVecEnv(VecEnv):
             self._t[rows] = 0
         self._obs = obs
         return obs.copy(), reward, done, infos
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Random streams, current imagined states and pending seeds (for exact resume)."""
+        return {
+            "rng": json.dumps(self._rng.bit_generator.state),
+            "generator": self._generator.get_state(),
+            "obs": torch.as_tensor(self._obs).clone(),
+            "t": torch.as_tensor(self._t).clone(),
+            "seeds": [-1 if s is None else int(s) for s in self._seeds],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._rng.bit_generator.state = json.loads(state["rng"])
+        self._generator.set_state(state["generator"])
+        self._obs = state["obs"].numpy().copy()
+        self._t = state["t"].numpy().copy()
+        self._seeds = [None if s < 0 else int(s) for s in state["seeds"]]
 
     def close(self) -> None:
         return None

@@ -23,9 +23,11 @@ import math
 from typing import Any, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
+from gmrl.core.config import NonNegativeFloat, PositiveFloat, StrictModel
 from gmrl.worldmodel.base import RewardFn, TerminationFn, Transitions, WorldModel
 
 Sampling = Literal["ts1", "mean"]
@@ -61,6 +63,45 @@ class BatchedLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+class EnsembleConfig(StrictModel):
+    """A `GaussianEnsemble`'s architecture, optimiser and per-fit training budget.
+
+    The one place these defaults live: the class takes this config, and recipes embed it.
+    """
+
+    ensemble_size: int = Field(default=5, ge=1, description="members E (PETS uses 5, MBPO 7)")
+    hidden: int = Field(default=200, ge=1, description="width of each member's MLP")
+    layers: int = Field(default=3, ge=1, description="hidden layers per member (SiLU)")
+    lr: PositiveFloat = Field(default=1e-3, description="AdamW learning rate")
+    weight_decay: NonNegativeFloat = Field(default=5e-5, description="AdamW weight decay")
+    sampling: Sampling = Field(
+        default="ts1", description="step(): ts1 (random member, sampled) or mean"
+    )
+    max_epochs: int = Field(default=50, ge=1, description="epochs per fit (early stopping may cut)")
+    patience: int = Field(
+        default=5, ge=1, description="epochs without holdout improvement before stop"
+    )
+    batch_size: int = Field(default=64, ge=1)
+    min_updates_per_epoch: int = Field(default=10, ge=1, description="tiny data: several passes")
+    holdout_ratio: float = Field(default=0.2, gt=0, lt=1, description="share held out for stopping")
+    max_holdout: int = Field(default=5000, ge=1)
+
+
+def _function_path(fn: Any) -> str | None:
+    """'module:name' of a gmrl function (recorded in saved files), None for anything else."""
+    module, name = getattr(fn, "__module__", ""), getattr(fn, "__qualname__", "")
+    if fn is None or not module.startswith("gmrl.") or "<" in name:
+        return None
+    return f"{module}:{name}"
+
+
+def _resolve_function(path: str) -> Any:
+    import importlib
+
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 class GaussianEnsemble(WorldModel):
     """Ensemble of Gaussian MLPs predicting next-state deltas, reward and termination.
 
@@ -68,12 +109,10 @@ class GaussianEnsemble(WorldModel):
         obs_dim: length of the (flat) observation vector.
         action_dim: length of a continuous action, or the number of discrete actions.
         discrete: actions are integer indices (one-hot encoded for the network).
-        ensemble_size: number of members `E` (PETS uses 5, MBPO 7).
-        hidden, layers: width and depth of each member's MLP (SiLU activations).
+        config: sizes, optimiser and fit budget (`EnsembleConfig`; its defaults are the
+            class's defaults).
         reward_fn, termination_fn: known functions `(obs, action, next_obs) -> (B,)`; when given,
             the network does not learn that quantity (the PETS convention for known tasks).
-        sampling: default for `step`: "ts1" (random member per row, sampled) or "mean".
-        weight_decay, lr: Adam(W) settings used by `fit`.
     """
 
     def __init__(
@@ -82,32 +121,31 @@ class GaussianEnsemble(WorldModel):
         action_dim: int,
         *,
         discrete: bool = False,
-        ensemble_size: int = 5,
-        hidden: int = 200,
-        layers: int = 3,
+        config: EnsembleConfig | None = None,
         reward_fn: RewardFn | None = None,
         termination_fn: TerminationFn | None = None,
-        sampling: Sampling = "ts1",
-        lr: float = 1e-3,
-        weight_decay: float = 5e-5,
     ) -> None:
         super().__init__()
-        if ensemble_size < 1 or hidden < 1 or layers < 1:
-            raise ValueError("ensemble_size, hidden and layers must be positive")
+        # a recipe section may extend EnsembleConfig with its own keys: keep only ours
+        config = config or EnsembleConfig()
+        self.config = EnsembleConfig.model_validate(
+            config.model_dump(include=set(EnsembleConfig.model_fields))
+        )
+        c = self.config
         self.obs_dim, self.action_dim, self.discrete = obs_dim, action_dim, discrete
-        self.ensemble_size, self.sampling = ensemble_size, sampling
+        self._members, self.sampling = c.ensemble_size, c.sampling
         self.reward_fn, self.termination_fn = reward_fn, termination_fn
         self.learn_reward = reward_fn is None
         self.learn_termination = termination_fn is None
-        self.lr, self.weight_decay = lr, weight_decay
+        self.lr, self.weight_decay = c.lr, c.weight_decay
         self.in_dim = obs_dim + action_dim
         self.out_dim = obs_dim + int(self.learn_reward)  # Gaussian part: delta (+ reward)
         head = 2 * self.out_dim + int(self.learn_termination)
-        sizes = [self.in_dim] + [hidden] * layers
+        sizes = [self.in_dim] + [c.hidden] * c.layers
         self.body = nn.ModuleList(
-            BatchedLinear(ensemble_size, a, b) for a, b in itertools.pairwise(sizes)
+            BatchedLinear(c.ensemble_size, a, b) for a, b in itertools.pairwise(sizes)
         )
-        self.head = BatchedLinear(ensemble_size, hidden, head)
+        self.head = BatchedLinear(c.ensemble_size, c.hidden, head)
         self.max_logvar = nn.Parameter(torch.full((self.out_dim,), 0.5))
         self.min_logvar = nn.Parameter(torch.full((self.out_dim,), -10.0))
         for name, size in (("in", self.in_dim), ("out", self.out_dim)):
@@ -115,10 +153,20 @@ class GaussianEnsemble(WorldModel):
             self.register_buffer(f"{name}_std", torch.ones(size))
         self.optimizer: torch.optim.Optimizer | None = None
 
+    @property
+    def ensemble_size(self) -> int:
+        return self._members
+
     # ------------------------------------------------------------------ construction helpers
     @classmethod
     def from_spaces(
-        cls, observation_space: Any, action_space: Any, **kwargs: Any
+        cls,
+        observation_space: Any,
+        action_space: Any,
+        *,
+        config: EnsembleConfig | None = None,
+        reward_fn: RewardFn | None = None,
+        termination_fn: TerminationFn | None = None,
     ) -> "GaussianEnsemble":
         """Build for Gymnasium spaces (Box observations; Box or Discrete actions)."""
         import numpy as np
@@ -127,10 +175,11 @@ class GaussianEnsemble(WorldModel):
         if not isinstance(observation_space, spaces.Box):
             raise TypeError("GaussianEnsemble needs a Box observation space (vector states)")
         obs_dim = int(np.prod(observation_space.shape))
+        parts = {"config": config, "reward_fn": reward_fn, "termination_fn": termination_fn}
         if isinstance(action_space, spaces.Discrete):
-            return cls(obs_dim, int(action_space.n), discrete=True, **kwargs)
+            return cls(obs_dim, int(action_space.n), discrete=True, **parts)
         if isinstance(action_space, spaces.Box):
-            return cls(obs_dim, int(np.prod(action_space.shape)), discrete=False, **kwargs)
+            return cls(obs_dim, int(np.prod(action_space.shape)), discrete=False, **parts)
         raise TypeError(
             f"unsupported action space {type(action_space).__name__}: use Box or Discrete"
         )
@@ -138,6 +187,64 @@ class GaussianEnsemble(WorldModel):
     @property
     def device(self) -> torch.device:
         return self.max_logvar.device
+
+    # ------------------------------------------------------------------ persistence
+    def init_args(self) -> dict[str, Any]:
+        """Architecture as JSON; gmrl's own reward/termination functions are named, others not."""
+        return {
+            "obs_dim": self.obs_dim,
+            "action_dim": self.action_dim,
+            "discrete": self.discrete,
+            "config": self.config.model_dump(mode="json"),
+            "reward_fn": _function_path(self.reward_fn),
+            "termination_fn": _function_path(self.termination_fn),
+            "custom_reward": self.reward_fn is not None and _function_path(self.reward_fn) is None,
+            "custom_termination": (
+                self.termination_fn is not None and _function_path(self.termination_fn) is None
+            ),
+        }
+
+    @classmethod
+    def build(cls, init: dict[str, Any], **extra: Any) -> "GaussianEnsemble":
+        """Rebuild from `init_args`; a custom function must be passed again (`reward_fn=...`)."""
+        from gmrl.core.errors import CheckpointError
+
+        fns: dict[str, Any] = {}
+        for what in ("reward", "termination"):
+            key = f"{what}_fn"
+            if key in extra:
+                fns[key] = extra.pop(key)
+            elif init.get(key):
+                fns[key] = _resolve_function(str(init[key]))
+            elif init.get(f"custom_{what}"):
+                raise CheckpointError(
+                    f"this ensemble was saved with a {what} function of your own: pass "
+                    f"{key}=... to load()"
+                )
+            else:
+                fns[key] = None
+        if extra:
+            raise TypeError(f"unexpected arguments for GaussianEnsemble: {', '.join(extra)}")
+        return cls(
+            int(init["obs_dim"]), int(init["action_dim"]), discrete=bool(init["discrete"]),
+            config=EnsembleConfig.model_validate(init["config"]), **fns,
+        )
+
+    def optimizer_states(self) -> dict[str, Any]:
+        return {} if self.optimizer is None else {"adamw": self.optimizer.state_dict()}
+
+    def load_optimizer_states(self, states: dict[str, Any]) -> None:
+        if "adamw" in states:
+            self._make_optimizer().load_state_dict(states["adamw"])
+        else:
+            self.optimizer = None
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(
+                self.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            )
+        return self.optimizer
 
     # ------------------------------------------------------------------ forward
     def encode_action(self, action: torch.Tensor) -> torch.Tensor:
@@ -306,20 +413,21 @@ class GaussianEnsemble(WorldModel):
         self,
         transitions: Transitions,
         *,
-        max_epochs: int = 200,
-        batch_size: int = 64,
-        min_updates_per_epoch: int = 10,
-        holdout_ratio: float = 0.2,
-        max_holdout: int = 5000,
-        patience: int = 5,
         generator: torch.Generator | None = None,
-        **_: Any,
+        max_epochs: int | None = None,
     ) -> dict[str, float]:
         """(Continue to) fit all members on `transitions`; returns training metrics.
 
+        The budget is the config's (`max_epochs`, `patience`, `batch_size`, holdout split);
+        `max_epochs` may be overridden for one call.
         Metrics: `holdout_mse` (normalised targets, best epoch, mean over members),
         `val_next_obs_mse` (ensemble mean, original units, on the held-out split), `epochs`.
         """
+        c = self.config
+        max_epochs = c.max_epochs if max_epochs is None else max_epochs
+        batch_size, patience = c.batch_size, c.patience
+        holdout_ratio, max_holdout = c.holdout_ratio, c.max_holdout
+        min_updates_per_epoch = c.min_updates_per_epoch
         obs = transitions["obs"].float().to(self.device)
         n = obs.shape[0]
         if n < 2:
@@ -335,10 +443,7 @@ class GaussianEnsemble(WorldModel):
             self._set_normalisers(x_raw[train], y_raw[train])
         x = (x_raw - self.in_mean) / self.in_std
         y = (y_raw - self.out_mean) / self.out_std
-        if self.optimizer is None:
-            self.optimizer = torch.optim.AdamW(
-                self.parameters(), lr=self.lr, weight_decay=self.weight_decay
-            )
+        optimizer = self._make_optimizer()
         n_train = train.numel()
         boot = train[
             torch.randint(n_train, (self.ensemble_size, n_train), generator=generator).to(
@@ -360,9 +465,9 @@ class GaussianEnsemble(WorldModel):
             for start in starts:
                 idx = order[:, start : start + batch_size]
                 loss = self._loss(x[idx], y[idx], done[idx], pos_weight)
-                self.optimizer.zero_grad(set_to_none=True)
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                self.optimizer.step()
+                optimizer.step()
                 last_loss = float(loss.detach())
             err = self._holdout_error(hx, hy)
             improved = (best - err) / best.clamp_min(1e-12) > 0.01

@@ -7,7 +7,7 @@ controller sees both in the dream and in the real env, so an SB3 agent trained i
 in the real env unchanged:
 
 ```python
-wm = LatentWorldModel(frame_shape=(2, 32, 64), action_dim=2)
+wm = LatentWorldModel(frame_shape=(2, 32, 64), action_dim=2, config=LatentModelConfig())
 wm.fit(transitions)                                  # obs/next_obs are uint8 frames
 s = wm.initial_state(first_frames)                   # real env: [z_0, h_0 = 0]
 s = wm.observe(s, action, next_frames)               # real env: h from the true action, z encoded
@@ -21,14 +21,13 @@ so `h` means the same in training, in the real env and in the dream.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from gmrl.core.checkpoint import flatten_state, load_tensors, save_tensors, unflatten_state
-from gmrl.core.errors import CheckpointError
+from gmrl.core.config import PositiveFloat, StrictModel
 from gmrl.worldmodel.base import Transitions, WorldModel
 from gmrl.worldmodel.frame_vae import FrameVAE
 from gmrl.worldmodel.mdn_rnn import MDNRNN, mixture_log_prob
@@ -85,43 +84,55 @@ class PaddedEpisodes:
         return steps[None] < self.lengths[:, None]
 
 
+class LatentModelConfig(StrictModel):
+    """`LatentWorldModel` sizes, optimisers and per-fit budget (the one set of defaults)."""
+
+    z_dim: int = Field(default=16, ge=1, description="VAE latent size")
+    hidden: int = Field(default=64, ge=4, description="GRU hidden size")
+    mixtures: int = Field(default=5, ge=1, description="Gaussian mixture components of the MDN")
+    vae_channels: int = Field(default=16, ge=4, description="first conv layer's channels")
+    beta: PositiveFloat = Field(default=0.25, description="weight of the VAE's KL term")
+    temperature: PositiveFloat = Field(
+        default=1.0, description="MDN sampling temperature in the dream"
+    )
+    vae_lr: PositiveFloat = Field(default=1e-3, description="VAE Adam learning rate")
+    rnn_lr: PositiveFloat = Field(default=1e-3, description="MDN-RNN Adam learning rate")
+    first_vae_steps: int = Field(default=1500, ge=1, description="VAE updates in the first fit")
+    vae_steps: int = Field(default=100, ge=0, description="VAE fine-tuning updates per later fit")
+    first_rnn_steps: int = Field(default=1500, ge=1, description="MDN-RNN updates in the first fit")
+    rnn_steps: int = Field(default=500, ge=0, description="MDN-RNN updates per later fit")
+    batch_size: int = Field(default=64, ge=2, description="VAE batch (frames)")
+    rnn_batch_size: int = Field(default=16, ge=1, description="MDN-RNN batch (windows of seq_len)")
+    seq_len: int = Field(default=32, ge=2, description="MDN-RNN training window")
+    validation_fraction: float = Field(
+        default=0.1, ge=0, lt=1, description="episodes held out of the RNN's training for val_nll"
+    )
+
+
 class LatentWorldModel(WorldModel):
-    """World Models' V + M: a frame VAE and an MDN-RNN over its latents; obs = [z, h]."""
+    """World Models' V + M: a frame VAE and an MDN-RNN over its latents; obs = [z, h].
+
+    The first `fit` uses the `first_*` budgets (a VAE and an RNN trained from scratch), later
+    ones the smaller fine-tuning budgets.
+    """
 
     def __init__(
         self,
         frame_shape: tuple[int, int, int] = (2, 32, 64),
         action_dim: int = 2,
         discrete: bool = True,
-        z_dim: int = 16,
-        hidden: int = 128,
-        mixtures: int = 5,
-        vae_channels: int = 16,
-        beta: float = 1.0,
-        vae_lr: float = 1e-3,
-        rnn_lr: float = 1e-3,
-        temperature: float = 1.0,
+        config: LatentModelConfig | None = None,
     ) -> None:
         super().__init__()
-        self.hparams = dict(
-            frame_shape=list(frame_shape),
-            action_dim=action_dim,
-            discrete=discrete,
-            z_dim=z_dim,
-            hidden=hidden,
-            mixtures=mixtures,
-            vae_channels=vae_channels,
-            beta=beta,
-            vae_lr=vae_lr,
-            rnn_lr=rnn_lr,
-            temperature=temperature,
-        )
+        c = self.config = config or LatentModelConfig()
+        self.frame_shape, self.action_dim, self.discrete = tuple(frame_shape), action_dim, discrete
         channels, height, width = frame_shape
-        self.vae = FrameVAE(channels, height, width, z_dim, vae_channels, beta, vae_lr)
-        self.rnn = MDNRNN(z_dim, action_dim, discrete, hidden, mixtures)
-        self.rnn_optimizer = torch.optim.Adam(self.rnn.parameters(), lr=rnn_lr)
-        self.temperature = temperature
+        self.vae = FrameVAE(channels, height, width, c.z_dim, c.vae_channels, c.beta, c.vae_lr)
+        self.rnn = MDNRNN(c.z_dim, action_dim, discrete, c.hidden, c.mixtures)
+        self.rnn_optimizer = torch.optim.Adam(self.rnn.parameters(), lr=c.rnn_lr)
+        self.temperature = c.temperature
         self.register_buffer("heads_initialised", torch.tensor(False))
+        self.register_buffer("fits", torch.tensor(0))
 
     @property
     def z_dim(self) -> int:
@@ -186,32 +197,48 @@ class LatentWorldModel(WorldModel):
         terminated = uniform < torch.sigmoid(done_logit)
         return torch.cat([z_next, h_next], -1), reward, terminated
 
-    def fit(self, transitions: Transitions, **kwargs: Any) -> dict[str, float]:
+    def fit(
+        self,
+        transitions: Transitions,
+        *,
+        generator: torch.Generator | None = None,
+        vae_steps: int | None = None,
+        rnn_steps: int | None = None,
+    ) -> dict[str, float]:
         """Fit to time-ordered transitions whose obs/next_obs are uint8 frames."""
-        return self.fit_episodes(split_episodes(transitions), **kwargs)
+        return self.fit_episodes(
+            split_episodes(transitions), generator=generator, vae_steps=vae_steps,
+            rnn_steps=rnn_steps,
+        )
 
     def fit_episodes(
         self,
         episodes: list[Episode],
         *,
-        vae_steps: int = 500,
-        rnn_steps: int = 1000,
-        batch_size: int = 64,
-        rnn_batch_size: int = 16,
-        seq_len: int = 32,
-        validation_fraction: float = 0.1,
         generator: torch.Generator | None = None,
+        vae_steps: int | None = None,
+        rnn_steps: int | None = None,
     ) -> dict[str, float]:
         """Train the VAE (about `vae_steps` updates, in whole epochs over all frames), then the
         MDN-RNN (`rnn_steps` updates). Budgets are counted in updates so that a small first data
-        set still gets a well-trained model.
+        set still gets a well-trained model; by default they are the config's (`first_*` on the
+        first fit).
 
         A `validation_fraction` of episodes (at least one, when there are two or more) is held
         out of the RNN's training to report `val_nll` (per latent dimension, nats).
         """
         if not episodes:
             raise ValueError("fit needs at least one episode")
+        c = self.config
+        first = int(self.fits) == 0
+        if vae_steps is None:
+            vae_steps = c.first_vae_steps if first else c.vae_steps
+        if rnn_steps is None:
+            rnn_steps = c.first_rnn_steps if first else c.rnn_steps
+        batch_size, rnn_batch_size, seq_len = c.batch_size, c.rnn_batch_size, c.seq_len
+        validation_fraction = c.validation_fraction
         generator = generator or torch.Generator().manual_seed(0)
+        self.fits += 1
         metrics: dict[str, float] = {}
         if vae_steps > 0:
             frames = torch.cat([e.frames for e in episodes])
@@ -349,43 +376,34 @@ class LatentWorldModel(WorldModel):
         return {f"rnn_{k}": v / max(count, 1) for k, v in sums.items()}
 
     # ------------------------------------------------------------------ persistence
-    def training_state(self) -> dict[str, Any]:
-        """Weights and both optimizers' states, for resumable run checkpoints."""
+    def init_args(self) -> dict[str, Any]:
         return {
-            "model": dict(self.state_dict()),
-            "vae": self.vae.training_state()["optimizers"],
-            "rnn_optimizer": self.rnn_optimizer.state_dict(),
+            "frame_shape": list(self.frame_shape),
+            "action_dim": self.action_dim,
+            "discrete": self.discrete,
+            "config": self.config.model_dump(mode="json"),
         }
 
-    def load_training_state(self, state: dict[str, Any]) -> None:
-        self.load_state_dict(state["model"])
-        for name, optimizer in self.vae.optimizers.items():
-            optimizer.load_state_dict(state["vae"][name])
-        self.rnn_optimizer.load_state_dict(state["rnn_optimizer"])
-
-    def save(self, path: str | Path) -> Path:
-        """Weights (safetensors) plus constructor arguments (JSON metadata)."""
-        tensors, skeleton = flatten_state(dict(self.state_dict()))
-        return save_tensors(
-            path,
-            tensors,
-            {"class": "LatentWorldModel", "hparams": self.hparams, "weights": skeleton},
-        )
-
     @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "LatentWorldModel":
-        tensors, metadata = load_tensors(path)
-        if metadata.get("class") != "LatentWorldModel":
-            raise CheckpointError(
-                f"'{path}' is not a LatentWorldModel checkpoint: save one with .save"
-            )
-        model = cls(
-            **{**metadata["hparams"], "frame_shape": tuple(metadata["hparams"]["frame_shape"])}
+    def build(cls, init: dict[str, Any], **extra: Any) -> "LatentWorldModel":
+        if extra:
+            raise TypeError(f"unexpected arguments for LatentWorldModel: {', '.join(extra)}")
+        frame_shape = tuple(int(v) for v in init["frame_shape"])
+        return cls(
+            frame_shape=(frame_shape[0], frame_shape[1], frame_shape[2]),
+            action_dim=int(init["action_dim"]),
+            discrete=bool(init["discrete"]),
+            config=LatentModelConfig.model_validate(init["config"]),
         )
-        try:
-            model.load_state_dict(unflatten_state(tensors, metadata["weights"]))
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"'{path}' weights do not fit: {str(exc).splitlines()[0]}"
-            ) from exc
-        return model.to(map_location).eval()
+
+    def optimizer_states(self) -> dict[str, Any]:
+        """Both optimizers (the VAE's Adam and the MDN-RNN's), for exact resume."""
+        return {
+            "vae": {name: opt.state_dict() for name, opt in self.vae.optimizers.items()},
+            "rnn": self.rnn_optimizer.state_dict(),
+        }
+
+    def load_optimizer_states(self, states: dict[str, Any]) -> None:
+        for name, optimizer in self.vae.optimizers.items():
+            optimizer.load_state_dict(states["vae"][name])
+        self.rnn_optimizer.load_state_dict(states["rnn"])

@@ -1,20 +1,22 @@
 """Model-predictive control through a learned world model: CEM for continuous and discrete actions.
 
-`CEMPlanner.plan(obs)` takes a batch of `N` real states (several environments at once) and
-returns one action per state. For each state it samples `population` action sequences of length
-`horizon`, rolls every sequence through the model, scores it by the imagined return and refits
-the sampling distribution to the `elites` best, `iterations` times (the cross-entropy method).
-Everything is one tensor program over `N x population x particles` rows per imagined step.
+`CEMPlanner(model, action_space, CEMConfig(...)).plan(obs)` takes a batch of `N` real states
+(several environments at once) and returns one action per state. For each state it samples
+`population` action sequences of length `horizon`, rolls every sequence through the model,
+scores it by the imagined return and refits the sampling distribution to the `elites` best,
+`iterations` times (the cross-entropy method). Everything is one tensor program over
+`N x population x particles` rows per imagined step.
 
 - Continuous actions (Box): a diagonal Gaussian per time step, clipped to the bounds, with
   momentum `alpha` between iterations (PETS, Chua et al. 2018).
 - Discrete actions: a categorical distribution per time step, refit to the elites' action
   frequencies; `iterations=1` is plain random shooting.
-- Ensembles: each candidate is rolled out as `particles` particles (default: one per member),
+- Ensembles: each candidate is rolled out as `particles` particles (None: one per member),
   particle rows being dealt to members in turn and each kept on its member for the whole
   horizon (PETS's TS-inf propagation); a candidate's score is the mean over its particles, so
   with `particles >= ensemble_size` a plan must look good under every member's hypothesis.
-  `particles=1` (each candidate judged by one member) is `ensemble_size` times cheaper.
+  `particles=1` (the default: each candidate judged by one member) is `ensemble_size` times
+  cheaper.
 - Warm start: after acting, the distribution is shifted one step forward and kept for the next
   call (`reset(mask)` forgets it for environments that start a new episode).
 """
@@ -24,48 +26,72 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from pydantic import Field, model_validator
 
+from gmrl.core.config import Probability, StrictModel
 from gmrl.worldmodel.base import WorldModel
+
+
+class CEMConfig(StrictModel):
+    """CEM planner settings: the one set of defaults (the shipped CartPole config's values)."""
+
+    horizon: int = Field(default=15, ge=1, description="planned steps")
+    population: int = Field(default=100, ge=1, description="candidate sequences per iteration")
+    elites: int = Field(
+        default=10, ge=1, description="best candidates the distribution is refit to"
+    )
+    iterations: int = Field(default=2, ge=1, description="CEM iterations (1 = random shooting)")
+    alpha: float = Field(default=0.1, ge=0, lt=1, description="momentum of the CEM distribution")
+    particles: int | None = Field(
+        default=1, ge=1, description="particles per candidate (None: one per ensemble member)"
+    )
+    discount: Probability = Field(default=1.0, description="discount of imagined rewards")
+    min_prob: float = Field(
+        default=0.02, ge=0, lt=0.5, description="floor of discrete probabilities"
+    )
+
+    @model_validator(mode="after")
+    def _elites_fit(self) -> "CEMConfig":
+        if self.elites > self.population:
+            raise ValueError(
+                f"elites ({self.elites}) must be <= population ({self.population})"
+            )
+        return self
 
 
 class CEMPlanner:
     """Cross-entropy-method MPC over a `WorldModel` (batched over states, candidates, members)."""
 
     def __init__(
-        self,
-        model: WorldModel,
-        action_space: spaces.Space,
-        *,
-        horizon: int = 25,
-        population: int = 300,
-        elites: int = 30,
-        iterations: int = 5,
-        alpha: float = 0.1,
-        particles: int | None = None,
-        discount: float = 1.0,
-        min_prob: float = 0.02,
+        self, model: WorldModel, action_space: spaces.Space, config: CEMConfig | None = None
     ) -> None:
         if not isinstance(action_space, (spaces.Box, spaces.Discrete)):
             raise TypeError(
                 f"CEM plans over Box or Discrete actions, not {type(action_space).__name__}"
             )
-        if not 0 < elites <= population:
-            raise ValueError("need 0 < elites <= population")
+        c = self.config = config or CEMConfig()
         self.model, self.action_space = model, action_space
-        self.horizon, self.population, self.elites = horizon, population, elites
-        self.iterations, self.alpha, self.discount = iterations, alpha, discount
-        members = int(getattr(model, "ensemble_size", 1))
-        self.particles = members if particles is None else particles
-        if self.particles < 1:
-            raise ValueError("particles must be >= 1")
-        self.min_prob = min_prob
+        self.horizon, self.population, self.elites = c.horizon, c.population, c.elites
+        self.iterations, self.alpha, self.discount = c.iterations, c.alpha, c.discount
+        members = model.ensemble_size
+        self.particles = members if c.particles is None else c.particles
+        self.min_prob = c.min_prob
         self.discrete = isinstance(action_space, spaces.Discrete)
         if self.discrete:
-            self.n_actions = int(action_space.n)
+            self.n_actions = int(action_space.n)  # type: ignore[attr-defined]
         else:
             self.low = torch.as_tensor(action_space.low, dtype=torch.float32).reshape(-1)
             self.high = torch.as_tensor(action_space.high, dtype=torch.float32).reshape(-1)
         self._dist: torch.Tensor | None = None  # warm-start: (N, H, A) means or probabilities
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """The warm start (the only state a planner carries between real steps)."""
+        return {} if self._dist is None else {"dist": self._dist.clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        dist = state.get("dist")
+        self._dist = None if dist is None else dist.to(self.model.device)
 
     # ------------------------------------------------------------------ distribution helpers
     def _initial(self, n: int, steps: int, device: torch.device) -> torch.Tensor:
@@ -89,7 +115,7 @@ class CEMPlanner:
 
     # ------------------------------------------------------------------ imagined returns
     def _members(self) -> int:
-        return int(getattr(self.model, "ensemble_size", 1))
+        return self.model.ensemble_size
 
     @torch.no_grad()
     def evaluate(
@@ -160,7 +186,7 @@ class CEMPlanner:
     @torch.no_grad()
     def plan(self, obs: Any, generator: torch.Generator | None = None) -> np.ndarray:
         """One action per row of `obs (N, d)`: ints `(N,)` (Discrete) or floats `(N, A)` (Box)."""
-        device = getattr(self.model, "device", torch.device("cpu"))
+        device = self.model.device
         obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
         obs_t = obs_t.reshape(obs_t.shape[0], -1)
         n = obs_t.shape[0]

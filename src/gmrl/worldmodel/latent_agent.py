@@ -1,0 +1,271 @@
+"""World Models from pixels: the loop that alternates model fitting, dreaming and acting.
+
+`LatentAgent` owns the pixel recipe's training loop (formerly written out in the recipe):
+
+1. `warm_up()`: `random_episodes` real episodes with uniformly random actions;
+2. every `iterate(i)` runs three phases, each ending in a consistent, checkpointable state:
+   - **fit**: the frame VAE and the MDN-RNN on every real episode so far (`LatentWorldModel`);
+   - **controller**: SB3 PPO trained inside `LatentDreamVecEnv` on latent states `[z, h]`
+     (`controller.kind=ppo`, as in World Models), or nothing for `kind=cem`, which plans
+     through the model at every real step (`CEMPlanner`);
+   - **act**: `episodes_per_iteration` real episodes from rendered frames only (encoder + GRU
+     filter); they become training data for the next fit.
+
+`state_dict()` holds the model and both its optimizers, every episode, the PPO agent's full
+training state, each random stream and the phase reached, so a run stopped between two phases
+and resumed continues exactly (`iterate` picks up at the next phase).
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from gmrl.core.checkpoint import save_artifact
+from gmrl.core.config import StrictModel
+from gmrl.core.seeding import derive_seed, torch_generator
+from gmrl.worldmodel.latent_dream import LatentController, LatentDreamVecEnv, record_episode
+from gmrl.worldmodel.latent_model import Episode, LatentWorldModel
+from gmrl.worldmodel.pixels import PixelObservation
+from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
+
+PHASES = ("fit", "controller", "act")
+
+
+class ControllerConfig(StrictModel):
+    """Controller on latent states: PPO trained in the dream, or CEM planning in the model."""
+
+    kind: Literal["ppo", "cem"] = "ppo"
+    dream_steps: int = Field(
+        default=30_000, ge=64, description="PPO timesteps in the dream per iteration"
+    )
+    num_envs: int = Field(default=16, ge=1, description="parallel dreams")
+    horizon: int = Field(default=200, ge=1, description="dream episode length cap (truncation)")
+    ppo: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "n_steps": 64,
+            "batch_size": 256,
+            "n_epochs": 4,
+            "learning_rate": 3e-4,
+        },
+        description="stable_baselines3.PPO hyper-parameters (as in the rl recipe's params)",
+    )
+    cem: CEMConfig = Field(default_factory=CEMConfig, description="kind=cem planner")
+
+
+class LatentAgentConfig(StrictModel):
+    """The loop's budget: warm-up episodes, real episodes per iteration, the controller."""
+
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    random_episodes: int = Field(
+        default=40, ge=2, description="random-policy episodes before the first fit"
+    )
+    episodes_per_iteration: int = Field(
+        default=5, ge=1, description="real episodes per iteration (data + eval)"
+    )
+
+
+def pack_episodes(episodes: list[Episode]) -> dict[str, torch.Tensor]:
+    """Episodes as five flat tensors (checkpoint-friendly)."""
+    return {
+        "frames": torch.cat([e.frames for e in episodes]),
+        "actions": torch.cat([e.actions for e in episodes]),
+        "rewards": torch.cat([e.rewards for e in episodes]),
+        "terminated": torch.cat([e.terminated for e in episodes]),
+        "lengths": torch.tensor([len(e) for e in episodes]),
+    }
+
+
+def unpack_episodes(packed: dict[str, torch.Tensor]) -> list[Episode]:
+    lengths = packed["lengths"].tolist()
+    frames = packed["frames"].split([t + 1 for t in lengths])
+    rest = [packed[k].split(lengths) for k in ("actions", "rewards", "terminated")]
+    return [Episode(f, a, r, d) for f, a, r, d in zip(frames, *rest, strict=True)]
+
+
+class LatentAgent:
+    """Random warm-up, then fit / train in the dream / act in reality, one phase at a time.
+
+    Args:
+        env: the real pixel env (`make_pixel_env`), Discrete actions.
+        model: the `LatentWorldModel` to fit (its config holds the fit budgets).
+        config: warm-up, episodes per iteration and controller settings.
+        seed: every random stream derives from it (`gmrl.core.seeding`).
+        device: where PPO runs (the model is placed by the caller).
+    """
+
+    def __init__(
+        self,
+        env: PixelObservation,
+        model: LatentWorldModel,
+        config: LatentAgentConfig | None = None,
+        *,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        # a recipe config may extend LatentAgentConfig with its own keys: keep only ours
+        config = config or LatentAgentConfig()
+        self.config = LatentAgentConfig.model_validate(
+            config.model_dump(include=set(LatentAgentConfig.model_fields))
+        )
+        self.env, self.model, self.seed, self.device = env, model, seed, torch.device(device)
+        self.n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
+        self.episodes: list[Episode] = []
+        self.real_steps = 0
+        self.returns: list[tuple[int, float]] = []  # (real steps, mean return) per iteration
+        self.phase = 0  # index into PHASES of the next phase to run
+        self.pending: dict[str, float] = {}  # metrics of the current iteration so far
+        self.generators = {
+            name: torch_generator(seed, f"worldmodel_pixels.{name}")
+            for name in ("actions", "fit", "dream", "plan")
+        }
+        self.ppo: Any = None
+
+    # ------------------------------------------------------------------ warm-up
+    @property
+    def random_return(self) -> float:
+        """Mean return of the random warm-up episodes (the baseline on the plots)."""
+        warm = self.episodes[: self.config.random_episodes]
+        return float(np.mean([float(e.rewards.sum()) for e in warm]))
+
+    def warm_up(self) -> dict[str, float]:
+        """Record the random-policy episodes; returns the step-0 metrics row."""
+        generator = self.generators["actions"]
+        for index in range(self.config.random_episodes):
+            seed = derive_seed(self.seed, f"worldmodel_pixels.random_episode.{index}")
+            episode, env_steps = record_episode(
+                self.env, lambda _: int(torch.randint(self.n_actions, (), generator=generator)),
+                seed,
+            )
+            self.episodes.append(episode)
+            self.real_steps += env_steps
+        return {"charts/episodic_return": self.random_return,
+                "charts/real_env_steps": self.real_steps}
+
+    # ------------------------------------------------------------------ one iteration
+    def iterate(
+        self, iteration: int, between: Callable[[], None] | None = None
+    ) -> dict[str, float]:
+        """Run the remaining phases of `iteration`; `between()` is called after each but the last
+        (e.g. `TrainingLoop.check_stop`, so Ctrl-C is honoured within a phase's time)."""
+        while self.phase < len(PHASES):
+            getattr(self, f"_{PHASES[self.phase]}")(iteration)
+            self.phase += 1
+            if between is not None and self.phase < len(PHASES):
+                between()
+        metrics, self.pending, self.phase = self.pending, {}, 0
+        return metrics
+
+    def _fit(self, iteration: int) -> None:
+        fit = self.model.fit_episodes(self.episodes, generator=self.generators["fit"])
+        self.model.eval()
+        self.pending.update({f"losses/{k}": v for k, v in fit.items()})
+
+    def _controller(self, iteration: int) -> None:
+        c = self.config.controller
+        if c.kind != "ppo":
+            return
+        dream = LatentDreamVecEnv(
+            self.model, self.model.latent_states(self.model.pad(self.episodes)),
+            self.env.action_space, num_envs=c.num_envs, horizon=c.horizon,
+            generator=self.generators["dream"],
+        )
+        if self.ppo is None:
+            self.ppo = self._make_ppo(dream)
+        else:
+            self.ppo.set_env(dream)
+        self.ppo.learn(c.dream_steps, reset_num_timesteps=False)
+        dream_returns = [info["r"] for info in self.ppo.ep_info_buffer]
+        if dream_returns:
+            self.pending["charts/dream_return"] = float(np.mean(dream_returns))
+
+    def _make_ppo(self, env: LatentDreamVecEnv) -> Any:
+        from gmrl.rl.sb3.factory import algorithm_class, sb3_kwargs
+
+        kwargs = sb3_kwargs(
+            "ppo", self.config.controller.ppo, env.action_space, env.observation_space
+        )
+        return algorithm_class("ppo")(
+            env=env, seed=derive_seed(self.seed, "worldmodel_pixels.ppo") % 2**32,
+            device=self.device, verbose=0, **kwargs,
+        )
+
+    def _policy(self) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[], None] | None]:
+        """The controller's `predict(latent states) -> actions`, and a per-episode reset hook."""
+        if self.config.controller.kind == "ppo":
+            ppo = self.ppo
+            return (lambda obs: ppo.predict(obs, deterministic=True)[0]), None
+        planner = CEMPlanner(self.model, self.env.action_space, self.config.controller.cem)
+        generator = self.generators["plan"]
+        return (lambda obs: planner.plan(obs, generator=generator)), planner.reset
+
+    def _act(self, iteration: int) -> None:
+        policy, reset = self._policy()
+        controller = LatentController(self.model, policy)
+        returns = []
+        for index in range(self.config.episodes_per_iteration):
+            if reset is not None:
+                reset()
+            seed = derive_seed(self.seed, f"worldmodel_pixels.episode.{iteration}.{index}")
+            episode, episode_return, env_steps = controller.run_episode(self.env, seed=seed)
+            self.episodes.append(episode)
+            returns.append(episode_return)
+            self.real_steps += env_steps
+        self.returns.append((self.real_steps, float(np.mean(returns))))
+        self.pending.update({
+            "charts/episodic_return": float(np.mean(returns)),
+            "charts/episodic_return_min": float(np.min(returns)),
+            "charts/real_env_steps": self.real_steps,
+        })
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the loop's future depends on (see the module docstring)."""
+        state: dict[str, Any] = {
+            "model": self.model.training_state(),
+            "episodes": pack_episodes(self.episodes) if self.episodes else {},
+            "real_steps": self.real_steps,
+            "returns": [[s, r] for s, r in self.returns],
+            "phase": self.phase,
+            "pending": dict(self.pending),
+            "generators": {k: g.get_state() for k, g in self.generators.items()},
+        }
+        if self.ppo is not None:
+            from gmrl.worldmodel.sb3_state import sb3_training_state
+
+            state["ppo"] = sb3_training_state(self.ppo)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_training_state(state["model"])
+        self.episodes = unpack_episodes(state["episodes"]) if state["episodes"] else []
+        self.real_steps = int(state["real_steps"])
+        self.returns = [(int(s), float(r)) for s, r in state["returns"]]
+        self.phase = int(state["phase"])
+        self.pending = {k: float(v) for k, v in state["pending"].items()}
+        for name, generator in self.generators.items():
+            generator.set_state(state["generators"][name])
+        if "ppo" in state:
+            from gmrl.worldmodel.sb3_state import load_sb3_training_state
+
+            placeholder = LatentDreamVecEnv(
+                self.model, torch.zeros(1, self.model.state_dim), self.env.action_space,
+                num_envs=self.config.controller.num_envs,
+            )
+            self.ppo = self._make_ppo(placeholder)
+            load_sb3_training_state(self.ppo, state["ppo"])
+
+    def save_controller(self, path: str | Path) -> Path | None:
+        """The PPO policy's weights as a gmrl artifact (None for the CEM controller)."""
+        if self.ppo is None:
+            return None
+        return save_artifact(
+            path, kind="latent_controller", cls=LatentAgent,
+            init={"algo": "ppo", "params": json.loads(json.dumps(self.config.controller.ppo)),
+                  "state_dim": self.model.state_dim, "n_actions": self.n_actions},
+            state=dict(self.ppo.policy.state_dict()),
+        )
