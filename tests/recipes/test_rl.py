@@ -127,7 +127,7 @@ def test_runs_are_deterministic(tmp_path):
     ("config", "expected"),
     [
         ({"algo": "ppo", "env": "CartPol-v1", "total_steps": 10}, "did you mean 'CartPole-v1'"),
-        ({"algo": "dqn", "env": "Pendulum-v1", "total_steps": 10}, "dqn needs Discrete actions"),
+        ({"algo": "dqn", "env": "Pendulum-v1", "total_steps": 200}, "dqn needs Discrete actions"),
         ({"algo": "ppo", "env": "gmrl_test_rl_user_envs:BrokenEnv", "total_steps": 10},
          "fails gymnasium's check_env"),
         ({"algo": "ppo", "env": "CartPole-v1", "total_steps": 10, "params": {"n_step": 8}},

@@ -1,4 +1,4 @@
-"""SB3 factory (params pass-through, YAML conversions, errors), RunDir callback, weights I/O."""
+"""SB3 factory (params pass-through, YAML conversions, errors), RunDir callback, agent I/O."""
 
 import numpy as np
 import pytest
@@ -8,12 +8,16 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from gmrl.core.errors import CheckpointError, ConfigError, EnvError
 from gmrl.core.rundir import RunDir
+from gmrl.core.checkpoint import save_tensors
+from gmrl.core.seeding import rng_state, set_rng_state
 from gmrl.rl.sb3 import (
     RunDirCallback,
     check_sb3_params,
-    load_sb3_weights,
+    load_sb3_agent,
+    load_sb3_state,
     make_sb3_agent,
-    save_sb3_weights,
+    save_sb3_agent,
+    sb3_state,
 )
 
 ENVS = {"ppo": "CartPole-v1", "a2c": "CartPole-v1", "dqn": "CartPole-v1",
@@ -45,7 +49,9 @@ def test_yaml_friendly_values_are_converted():
     [
         ("ppo", {"n_step": 32}, "unknown key 'n_step'; did you mean 'n_steps'"),
         ("dqn", {"seed": 3}, "'seed' is set by gmrl"),
-        ("sac", {"n_envs": 0}, "n_envs must be a positive integer"),
+        ("sac", {"n_envs": 0}, "'n_envs': Input should be greater than or equal to 1"),
+        ("ppo", {"learning_rate": float("inf")}, "finite positive number"),
+        ("dqn", {"learning_rate": "lin_-1"}, "finite positive number"),
         ("dqm", {}, "did you mean 'dqn'"),
     ],
 )
@@ -91,16 +97,65 @@ def test_hook_returning_false_stops_training(tmp_path):
     assert model.num_timesteps == 50
 
 
-def test_weights_roundtrip_without_pickle(tmp_path):
-    model = make_sb3_agent("sac", "Pendulum-v1", {"learning_starts": 20, "batch_size": 8},
-                           seed=1, device="cpu")
+def test_agent_roundtrip_keeps_optimizers_and_replay_buffer(tmp_path):
+    params = {"learning_starts": 20, "batch_size": 8}
+    model = make_sb3_agent("sac", "Pendulum-v1", params, seed=1, device="cpu")
     model.learn(40)
-    path = save_sb3_weights(model, tmp_path / "sac.safetensors", algo="sac", env_id="Pendulum-v1",
-                            params={"learning_starts": 20, "batch_size": 8}, seed=1)
-    again = load_sb3_weights(path, device="cpu")
+    path = save_sb3_agent(model, tmp_path / "sac.safetensors", algo="sac", env_id="Pendulum-v1",
+                          params=params, seed=1)
+    again = load_sb3_agent(path, device="cpu")
     obs = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     np.testing.assert_allclose(again.predict(obs, deterministic=True)[0],
                                model.predict(obs, deterministic=True)[0])
+    assert again.num_timesteps == 40 and again._n_updates == model._n_updates > 0
+    assert again.replay_buffer.pos == 40
+    np.testing.assert_array_equal(again.replay_buffer.observations[:40],
+                                  model.replay_buffer.observations[:40])
+    for name in ("actor", "critic"):
+        saved = getattr(model, name).optimizer.state_dict()["state"]
+        loaded = getattr(again, name).optimizer.state_dict()["state"]
+        assert saved.keys() == loaded.keys() and saved
+        torch.testing.assert_close(saved[0]["exp_avg"], loaded[0]["exp_avg"])
+    assert float(again.log_ent_coef.detach()) == float(model.log_ent_coef.detach())
+
+
+def test_bad_and_old_files_are_one_line_errors(tmp_path):
     (tmp_path / "other.safetensors").write_bytes(b"\x00" * 16)
-    with pytest.raises(CheckpointError):
-        load_sb3_weights(tmp_path / "other.safetensors")
+    with pytest.raises(CheckpointError) as exc:
+        load_sb3_agent(tmp_path / "other.safetensors")
+    assert "\n" not in str(exc.value)
+    old = save_tensors(tmp_path / "old.safetensors", {"policy.w": torch.zeros(2)},
+                       {"class": "sb3", "algo": "ppo", "nets": {}})
+    with pytest.raises(CheckpointError, match="old weights-only format"):
+        load_sb3_agent(old)
+
+
+@pytest.mark.parametrize(("algo", "env", "params"), [
+    ("dqn", "CartPole-v1", {"learning_starts": 30, "train_freq": 4,
+                            "target_update_interval": 20}),
+    ("ppo", "CartPole-v1", {"n_steps": 32, "batch_size": 32, "n_epochs": 1, "n_envs": 2}),
+])
+def test_state_continues_training_exactly(tmp_path, algo, env, params):
+    """A fresh agent given the state saved at a rollout start (plus the global RNGs) ends with
+    the same weights as the agent that never stopped: env mid-episode, buffer, counters."""
+    budget, snapshot = 200, {}
+
+    def build():
+        return make_sb3_agent(algo, env, params, seed=3, device="cpu")
+
+    def grab(step):
+        if step >= 100 and not snapshot:
+            snapshot.update(agent=sb3_state(straight), rng=rng_state(), step=step)
+
+    run = RunDir.create(tmp_path, "sb3test", "recipe: x\n", quiet=True)
+    straight = build()
+    RunDirCallback(run, on_rollout_start=grab).learn(straight, budget)
+    resumed = build()
+    load_sb3_state(resumed, snapshot["agent"])
+    set_rng_state(snapshot["rng"])
+    assert resumed.num_timesteps == snapshot["step"] < budget
+    RunDirCallback(run, resume_state=snapshot["agent"]).learn(resumed, budget - snapshot["step"])
+    run.close()
+    assert resumed.num_timesteps == straight.num_timesteps
+    for key, value in straight.policy.state_dict().items():
+        torch.testing.assert_close(resumed.policy.state_dict()[key], value, rtol=0, atol=0)

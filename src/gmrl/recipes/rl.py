@@ -9,38 +9,48 @@ gmrl run configs/rl/cartpole_reinforce.yaml seed=3
 Algorithms: q_learning, sarsa (budget in episodes), value_iteration, policy_iteration (no env
 interaction: solved from env.unwrapped.P), mcts (plans with a model of the env; no training,
 `episodes` evaluation episodes are run), reinforce, actor_critic (gmrl), ppo, a2c, dqn, sac, td3
-(Stable-Baselines3). `prepare` checks the env id, the algorithm/space match and the
-hyper-parameter names before the run directory exists.
+(Stable-Baselines3). `params` is validated by the model of the algorithm `algo` names
+(`gmrl.rl.params`), and `prepare` checks the env id and the algorithm/space match, all before
+the run directory exists.
 
 Logged against env steps: training episode returns (`charts/episodic_return`), losses, SB3's own
 logger values, and `eval/mean_return` / `eval/std_return` every `eval_every` steps (episodes for
 tabular methods) over `eval_episodes` deterministic episodes. A learning curve goes to
-`plots/learning_curve.png`; checkpoints (safetensors) are written at each evaluation for the
-gmrl policy-gradient agents and SB3 agents (policy weights only: SB3 optimizer state and replay
-buffers are not saved, so a resumed SB3 run continues from the weights with a fresh optimizer).
+`plots/learning_curve.png`.
+
+Every family runs inside `gmrl.core.loop.TrainingLoop`: checkpoints at each evaluation (or every
+`checkpoint_every`), Ctrl-C honoured at the next consistent point (a tabular or MCTS episode's
+step, a policy-gradient iteration, an SB3 rollout: SB3's `train_freq` steps off-policy, `n_steps`
+on-policy), and exact resume: a checkpoint holds the complete learner state (SB3: networks,
+optimizers, replay buffer, counters, logger, exploration state; the training envs mid-episode,
+rebuilt by replaying the episode's actions) plus every RNG, so a resumed run writes the same
+metrics.csv and summary.json as an uninterrupted one. The trained agent is saved as
+`agent.safetensors` (a gmrl artifact) for the policy-gradient and SB3 families.
 """
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from gmrl.core.config import RecipeConfig
-from gmrl.core.errors import ConfigError, RunInterrupted
+from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
-from gmrl.core.seeding import seed_everything
+from gmrl.core.seeding import derive_seed, seed_everything
+from gmrl.rl.params import DP, PG, SB3, TABULAR, params_dict, params_union, schedule
 
 SUMMARY = "train any RL algorithm (tabular, DP, MCTS, REINFORCE, A2C, SB3) on a Gymnasium env"
 
-TABULAR = ("q_learning", "sarsa")
-DP = ("value_iteration", "policy_iteration")
-PG = ("reinforce", "actor_critic")
-SB3 = ("ppo", "a2c", "dqn", "sac", "td3")
 Algo = Literal[
     "q_learning", "sarsa", "value_iteration", "policy_iteration", "mcts",
     "reinforce", "actor_critic", "ppo", "a2c", "dqn", "sac", "td3",
 ]
-EVAL_SEED = 10_000  # evaluation episodes use seeds EVAL_SEED + seed*100 + i, never training's
+if TYPE_CHECKING:
+    AlgoParams = BaseModel
+else:
+    AlgoParams = params_union()
+OFF_POLICY = ("dqn", "sac", "td3")
 
 
 class Config(RecipeConfig):
@@ -58,7 +68,22 @@ class Config(RecipeConfig):
         None, ge=1, description="evaluate every N env steps (episodes for tabular); default 10x"
     )
     eval_episodes: int = Field(10, ge=1, description="episodes per evaluation")
-    params: dict[str, Any] = Field(default_factory=dict, description="algorithm hyper-parameters")
+    checkpoint_every: int | None = Field(
+        None, ge=1, description="checkpoint every N steps (episodes for tabular/mcts); "
+        "default: at each evaluation"
+    )
+    params: AlgoParams = Field(description="the algorithm's hyper-parameters (gmrl.rl.params)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tag_params(cls, data: Any) -> Any:
+        """`params` is validated by the model of the algorithm `algo` names."""
+        if isinstance(data, dict) and isinstance(data.get("algo"), str):
+            params = data.get("params")
+            params = {} if params is None else params
+            if isinstance(params, dict):
+                data = {**data, "params": {**params, "algo": data["algo"]}}
+        return data
 
     @model_validator(mode="after")
     def _budget(self) -> "Config":
@@ -66,8 +91,21 @@ class Config(RecipeConfig):
             raise ValueError(f"{self.algo} counts its budget in episodes: set 'episodes'")
         if self.algo in SB3 and self.total_steps is None:
             raise ValueError(f"{self.algo} counts its budget in env steps: set 'total_steps'")
+        if self.algo in SB3 and self.episodes is not None:
+            raise ValueError(f"{self.algo} counts its budget in env steps: drop 'episodes'")
         if self.algo in PG and self.total_steps is None and self.episodes is None:
             raise ValueError(f"{self.algo} needs a budget: set 'total_steps' or 'episodes'")
+        if self.eval_every is not None and self.budget() and self.eval_every > self.budget():
+            raise ValueError(
+                f"eval_every ({self.eval_every}) exceeds the budget ({self.budget()}): "
+                "lower eval_every (the run always evaluates at its end)"
+            )
+        starts = getattr(self.params, "learning_starts", None)
+        if self.algo in OFF_POLICY and starts is not None and starts >= (self.total_steps or 0):
+            raise ValueError(
+                f"total_steps ({self.total_steps}) must exceed params.learning_starts ({starts}),"
+                f" or {self.algo} never trains"
+            )
         return self
 
     def budget(self) -> int:
@@ -79,10 +117,13 @@ class Config(RecipeConfig):
     def eval_interval(self) -> int:
         return self.eval_every or max(self.budget() // 10, 1)
 
+    def checkpoint_interval(self) -> int:
+        return self.checkpoint_every or self.eval_interval()
+
 
 # ----------------------------------------------------------------------------- validation
 def prepare(config: Config) -> None:
-    """Check env, algorithm/space match and hyper-parameter names before any work starts."""
+    """Check the env id and the algorithm/space match before any work starts."""
     from gmrl.rl.envs import check_algorithm_supports, make_env
 
     env = make_env(config.env, **config.env_kwargs)
@@ -90,65 +131,9 @@ def prepare(config: Config) -> None:
         check_algorithm_supports(config.algo, env)  # mcts: also that gmrl has a model of env
     finally:
         env.close()
-    _check_params(config)
 
 
-def _check_params(config: Config) -> None:
-    if config.algo in SB3:
-        from gmrl.rl.sb3 import check_sb3_params
-
-        check_sb3_params(config.algo, config.params)
-    elif config.algo in PG:
-        from gmrl.core.config import validate_config
-
-        validate_config(_pg_class(config.algo).config_class, config.params,
-                        f"{config.algo} params")
-    else:
-        import inspect
-
-        allowed = set(inspect.signature(_classic_function(config.algo)).parameters)
-        allowed -= {"self", "env", "model", "episodes", "seed", "callback", "value_fn", "prior_fn"}
-        for key in config.params:
-            if key not in allowed:
-                import difflib
-
-                close = difflib.get_close_matches(key, sorted(allowed), n=1)
-                hint = f"; did you mean 'params.{close[0]}'?" if close else ""
-                raise ConfigError(
-                    f"{config.algo}: unknown key 'params.{key}'{hint} "
-                    f"(allowed: {', '.join(sorted(allowed))})"
-                )
-
-
-def _pg_class(algo: str) -> Any:
-    from gmrl.rl.policy_gradient.actor_critic import ActorCritic
-    from gmrl.rl.policy_gradient.reinforce import Reinforce
-
-    return {"reinforce": Reinforce, "actor_critic": ActorCritic}[algo]
-
-
-def _classic_function(algo: str) -> Any:
-    if algo in TABULAR:
-        from gmrl.rl import tabular
-
-        return getattr(tabular, algo)
-    if algo in DP:
-        from gmrl.rl import dynamic_programming
-
-        return getattr(dynamic_programming, algo)
-    from gmrl.rl.mcts import MCTS
-
-    return MCTS.__init__
-
-
-def _search_model(env: Any) -> Any:
-    """The model MCTS plans with for `env` (a one-line EnvError when gmrl has none)."""
-    from gmrl.rl.search_model import search_model_for
-
-    return search_model_for(env)
-
-
-# ----------------------------------------------------------------------------- running
+# ----------------------------------------------------------------------------- bookkeeping
 class _Tracker:
     """Evaluation history, plotting data and the metrics shared by every algorithm's loop."""
 
@@ -159,33 +144,48 @@ class _Tracker:
         self.train_steps: list[int] = []
         self.train_returns: list[float] = []
         self.next_eval = config.eval_interval()
-        self.eval_round = 0
+        self.checkpointed = 0  # progress (steps or episodes) at the last scheduled checkpoint
+        self.eval_seed = derive_seed(config.seed, "eval_env")
 
     def episode(self, step: int, episode_return: float) -> None:
         self.train_steps.append(step)
         self.train_returns.append(float(episode_return))
 
-    def evaluate(self, step: int, act: Any, *, single: bool = False) -> float:
+    def checkpoint_due(self, done: int, final: bool) -> bool:
+        """A checkpoint is due at the end, and once `done` passes a multiple of the interval."""
+        every = self.config.checkpoint_interval()
+        if final or done // every > self.checkpointed // every:
+            self.checkpointed = done
+            return True
+        return False
+
+    def eval_due(self, done: int) -> bool:
+        """Whether `done` (steps or episodes) reached the next evaluation; moves it on if so."""
+        if done < self.next_eval:
+            return False
+        while self.next_eval <= done:
+            self.next_eval += self.config.eval_interval()
+        return True
+
+    def evaluate(self, step: int, act: Callable[[np.ndarray], Any]) -> float:
         """Run `eval_episodes` deterministic episodes and log eval/mean_return at `step`."""
         from gmrl.rl.envs import evaluate_policy
 
-        seed = EVAL_SEED + 100 * self.config.seed
-        if single:
-            returns = _evaluate_sequential(act, self.config, seed)
-        else:
-            returns = evaluate_policy(act, self.config.env, episodes=self.config.eval_episodes,
-                                      seed=seed, env_kwargs=self.config.env_kwargs)
+        returns = evaluate_policy(act, self.config.env, episodes=self.config.eval_episodes,
+                                  seed=self.eval_seed, env_kwargs=self.config.env_kwargs)
+        return self.record(step, returns)
+
+    def record(self, step: int, returns: np.ndarray) -> float:
         mean = float(np.mean(returns))
         self.eval_steps.append(step)
         self.eval_returns.append(mean)
-        self.eval_round += 1
         self.run.log(step, {"eval/mean_return": mean, "eval/std_return": float(np.std(returns))})
         return mean
 
     def state(self) -> dict[str, Any]:
         return {"eval_steps": list(self.eval_steps), "eval_returns": list(self.eval_returns),
                 "train_steps": list(self.train_steps), "train_returns": list(self.train_returns),
-                "next_eval": self.next_eval}
+                "next_eval": self.next_eval, "checkpointed": self.checkpointed}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.eval_steps = [int(s) for s in state["eval_steps"]]
@@ -193,6 +193,7 @@ class _Tracker:
         self.train_steps = [int(s) for s in state["train_steps"]]
         self.train_returns = [float(r) for r in state["train_returns"]]
         self.next_eval = int(state["next_eval"])
+        self.checkpointed = int(state["checkpointed"])
 
     def summary(self, **extra: float) -> dict[str, float]:
         final = self.eval_returns[-1] if self.eval_returns else float("nan")
@@ -200,23 +201,20 @@ class _Tracker:
                 "best_mean_return": max(self.eval_returns, default=float("nan")), **extra}
 
 
-def _evaluate_sequential(act: Any, config: Config, seed: int) -> np.ndarray:
-    """Episodes one after another (for planners that act on one observation at a time)."""
-    from gmrl.rl.envs import EVAL_STEP_CAP, make_env
+def _loop(config: Config, run: RunDir, tracker: _Tracker, total: int,
+          state: Callable[[], dict[str, Any]], restore: Callable[[dict[str, Any]], None]
+          ) -> TrainingLoop:
+    """The run's TrainingLoop; its checkpoints hold the learner's state and the tracker's."""
+    def full_state() -> dict[str, Any]:
+        return {"learner": state(), "tracker": tracker.state()}
 
-    env = make_env(config.env, check=False, **config.env_kwargs)
-    returns = np.zeros(config.eval_episodes)
-    try:
-        for i in range(config.eval_episodes):
-            obs, _ = env.reset(seed=seed + i)
-            for _ in range(EVAL_STEP_CAP):
-                obs, reward, terminated, truncated, _ = env.step(act(obs))
-                returns[i] += float(reward)
-                if terminated or truncated:
-                    break
-    finally:
-        env.close()
-    return returns
+    def full_restore(saved: dict[str, Any]) -> None:
+        restore(saved["learner"])
+        tracker.restore(saved["tracker"])
+
+    return TrainingLoop(run, total=total, description=config.algo, state=full_state,
+                        restore=full_restore, checkpoint_every=config.checkpoint_interval(),
+                        metadata={"algo": config.algo})
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:
@@ -225,236 +223,252 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
 
     seed_everything(config.seed)
     tracker = _Tracker(config, run)
+    runner = {**dict.fromkeys(TABULAR, _run_tabular), **dict.fromkeys(DP, _run_dp),
+              "mcts": _run_mcts, **dict.fromkeys(PG, _run_policy_gradient),
+              **dict.fromkeys(SB3, _run_sb3)}[config.algo]
     # These networks are tiny: extra intra-op threads only spin (rl-zoo does the same).
     with torch_threads(1 if resolve_device(config.device).type == "cpu" else None):
-        summary = _dispatch(config, run, tracker)
+        summary = runner(config, run, tracker)
     _plot(tracker, config, run)
     run.flush()
     return summary
 
 
-def _dispatch(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]:
-    if config.algo in TABULAR:
-        summary = _run_tabular(config, run, tracker)
-    elif config.algo in DP:
-        summary = _run_dp(config, run, tracker)
-    elif config.algo == "mcts":
-        summary = _run_mcts(config, run, tracker)
-    elif config.algo in PG:
-        summary = _run_policy_gradient(config, run, tracker)
-    else:
-        summary = _run_sb3(config, run, tracker)
-    return summary
+def _greedy(table: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    policy = np.asarray(table)
+    return lambda obs: policy[np.asarray(obs, dtype=np.int64)]
 
 
+# ----------------------------------------------------------------------------- families
 def _run_tabular(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]:
+    """One loop step per episode; checkpoints between episodes (logged against env steps)."""
     from gmrl.rl.envs import make_env
+    from gmrl.rl.tabular import TDLearner
 
-    env = make_env(config.env, check=False, **config.env_kwargs)
-    train = _classic_function(config.algo)
-    steps = 0
-    interrupted = False
-
-    with run.progress() as progress:
-        task = progress.add_task(config.algo, total=config.episodes, info="")
-
-        def callback(stats: Any) -> bool | None:
-            nonlocal steps, interrupted
-            steps += int(stats.length)
-            tracker.episode(steps, stats.episode_return)
-            run.log(steps, {"charts/episodic_return": stats.episode_return,
-                            "charts/episodic_length": stats.length,
-                            "charts/epsilon": stats.epsilon, "charts/alpha": stats.alpha})
-            done = stats.episode + 1
-            progress.update(task, completed=done, info=f"return {stats.episode_return:.2f}")
-            if done >= tracker.next_eval or done == config.episodes:
-                tracker.next_eval += config.eval_interval()
-                policy = stats.q.argmax(axis=1)
-                tracker.evaluate(steps, lambda obs: policy[np.asarray(obs, dtype=np.int64)])
-            if run.stop_requested:
-                interrupted = True
-                return False
-            return None
-
-        try:
-            result = train(env, episodes=config.episodes, seed=config.seed, callback=callback,
-                           **_tabular_params(config.params))
-        finally:
-            env.close()
-    run.save_checkpoint(steps, {"q": _tensor(result.q)}, algo=config.algo)
-    if interrupted:  # a tabular run restarts from scratch on resume (it takes seconds)
-        raise RunInterrupted(steps)
-    return tracker.summary(env_steps=float(steps), episodes=float(result.episodes))
-
-
-def _tabular_params(params: dict[str, Any]) -> dict[str, Any]:
-    """YAML schedules `{type: linear, start: 1.0, end: 0.05, fraction: 0.5}` -> Schedule objects."""
-    from gmrl.rl import tabular
-
-    kinds = {"constant": tabular.Constant, "linear": tabular.Linear,
-             "exponential": tabular.Exponential}
-    converted = dict(params)
+    params = params_dict(config.params)
     for key in ("alpha", "epsilon"):
-        value = converted.get(key)
-        if isinstance(value, dict):
-            spec = dict(value)
-            kind = str(spec.pop("type", ""))
-            if kind not in kinds:
-                raise ConfigError(f"params.{key}.type must be one of {', '.join(kinds)}, "
-                                  f"got '{kind}'")
-            try:
-                converted[key] = kinds[kind](**spec)
-            except TypeError as exc:
-                raise ConfigError(f"params.{key}: {exc}") from exc
-    return converted
+        params[key] = schedule(getattr(config.params, key))
+    env = make_env(config.env, check=False, **config.env_kwargs)
+    learner = TDLearner(env, on_policy=config.algo == "sarsa", episodes=int(config.episodes or 0),
+                        seed=config.seed, **params)
+    steps = 0
+
+    def state() -> dict[str, Any]:
+        return {"td": learner.state_dict(), "steps": steps}
+
+    def restore(saved: dict[str, Any]) -> None:
+        nonlocal steps
+        learner.load_state_dict(saved["td"])
+        steps = int(saved["steps"])
+
+    loop = _loop(config, run, tracker, learner.episodes, state, restore)
+    loop.resume()
+    try:
+        with loop:
+            while not learner.done:
+                stats = learner.run_episode()
+                steps += stats.length
+                tracker.episode(steps, stats.episode_return)
+                loop.log(steps, {"charts/episodic_return": stats.episode_return,
+                                 "charts/episodic_length": stats.length,
+                                 "charts/epsilon": stats.epsilon, "charts/alpha": stats.alpha})
+                done = learner.episode
+                if tracker.eval_due(done) or learner.done:
+                    tracker.evaluate(steps, _greedy(learner.q.argmax(axis=1)))
+                _end(loop, tracker, steps, done, info=f"return {stats.episode_return:.2f}",
+                     final=learner.done)
+    finally:
+        env.close()
+    return tracker.summary(env_steps=float(steps), episodes=float(learner.episode))
+
+
+def _end(loop: TrainingLoop, tracker: _Tracker, step: int, done: int, *, info: str | None,
+         final: bool = False) -> None:
+    """End a loop step whose progress (`done`: episodes or steps) and logged step (`step`: env
+    steps) may differ in unit: move the bar, checkpoint when due, honour Ctrl-C."""
+    loop.update_progress(done, info)
+    loop.end_step(step, checkpoint=tracker.checkpoint_due(done, final))
 
 
 def _run_dp(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]:
+    """Solved in one step (milliseconds); its checkpoint holds the values and the policy."""
+    import torch
+
+    from gmrl.rl import dynamic_programming
     from gmrl.rl.envs import make_env
 
-    env = make_env(config.env, check=False, **config.env_kwargs)
-    try:
-        result = _classic_function(config.algo)(env, **config.params)
-    finally:
-        env.close()
-    run.log(0, {"dp/iterations": result.iterations, "dp/converged": bool(result.converged),
-                "dp/mean_value": float(np.mean(result.values))})
-    policy = result.policy
-    tracker.evaluate(0, lambda obs: policy[np.asarray(obs, dtype=np.int64)])
-    run.save_checkpoint(0, {"values": _tensor(result.values), "policy": _tensor(policy)},
-                        algo=config.algo)
-    return tracker.summary(iterations=float(result.iterations),
-                           converged=float(result.converged))
+    result: dict[str, Any] = {}
+
+    def restore(saved: dict[str, Any]) -> None:
+        result.update(saved)
+
+    loop = _loop(config, run, tracker, 1, lambda: dict(result), restore)
+    if loop.resume() == 0 and not result:
+        env = make_env(config.env, check=False, **config.env_kwargs)
+        try:
+            solved = getattr(dynamic_programming, config.algo)(env, **params_dict(config.params))
+        finally:
+            env.close()
+        loop.log(0, {"dp/iterations": solved.iterations, "dp/converged": bool(solved.converged),
+                     "dp/mean_value": float(np.mean(solved.values))})
+        tracker.evaluate(0, _greedy(solved.policy))
+        result.update({"values": torch.from_numpy(solved.values.copy()),
+                       "policy": torch.from_numpy(solved.policy.copy()),
+                       "iterations": int(solved.iterations),
+                       "converged": bool(solved.converged)})
+        with loop:
+            loop.end_step(0, checkpoint=True)
+    return tracker.summary(iterations=float(result["iterations"]),
+                           converged=float(result["converged"]))
 
 
 def _run_mcts(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]:
-    from gmrl.rl.envs import make_env
+    """Planning only: each episode both acts and evaluates. Loop steps are episodes; Ctrl-C
+    stops within one env step (the episode so far is saved and replayed on resume)."""
+    from gmrl.rl.env_state import EpisodeRecorder, generator_from_state, generator_state
+    from gmrl.rl.envs import EVAL_STEP_CAP, make_env
     from gmrl.rl.mcts import MCTS, MCTSAgent
+    from gmrl.rl.search_model import search_model_for
 
-    env = make_env(config.env, check=False, **config.env_kwargs)
-    params = {"seed": config.seed, **config.params}
-    agent = MCTSAgent(MCTS(_search_model(env), **params))
-    env.close()
+    env = EpisodeRecorder(make_env(config.env, check=False, **config.env_kwargs))
+    planner = MCTS(search_model_for(env), seed=derive_seed(config.seed, "mcts_planner"),
+                   **params_dict(config.params))
+    agent = MCTSAgent(planner)
     episodes = config.episodes or config.eval_episodes
-    evaluation = config.model_copy(update={"eval_episodes": episodes})
-    with run.progress() as progress:
-        task = progress.add_task("mcts", total=episodes, info="")
-        returns = []
-        for i in range(episodes):  # planning only: each episode is both acting and evaluation
-            returns.append(float(_evaluate_sequential(
-                agent.act, evaluation.model_copy(update={"eval_episodes": 1}),
-                EVAL_SEED + 100 * config.seed + i)[0]))
-            run.log(i + 1, {"charts/episodic_return": returns[-1]})
-            progress.update(task, completed=i + 1, info=f"return {returns[-1]:.1f}")
-            if run.stop_requested:
-                raise RunInterrupted(i + 1)
-    mean = float(np.mean(returns))
-    tracker.eval_steps, tracker.eval_returns = [len(returns)], [mean]
-    run.log(len(returns), {"eval/mean_return": mean, "eval/std_return": float(np.std(returns))})
+    seed = derive_seed(config.seed, "mcts_episodes")
+    returns: list[float] = []
+    episode: dict[str, Any] | None = None  # the episode in progress: {"return", "steps"}
+
+    def state() -> dict[str, Any]:
+        current = None if episode is None else {**episode, "env": env.state()}
+        return {"returns": list(returns), "current": current,
+                "planner_rng": generator_state(planner.rng)}
+
+    def restore(saved: dict[str, Any]) -> None:
+        nonlocal episode
+        returns[:] = [float(r) for r in saved["returns"]]
+        episode = saved["current"]
+        planner.rng = generator_from_state(saved["planner_rng"])
+
+    loop = _loop(config, run, tracker, episodes, state, restore)
+    loop.resume()
+    try:
+        with loop:
+            while len(returns) < episodes:
+                i = len(returns)
+                if episode is None:
+                    obs, _ = env.reset(seed=seed + i)
+                    episode = {"return": 0.0, "steps": 0}
+                else:  # resumed mid-episode: replay its actions
+                    obs = env.restore(episode.pop("env"))
+                done = False
+                while not done and episode["steps"] < EVAL_STEP_CAP:
+                    obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
+                    episode["return"] += float(reward)
+                    episode["steps"] += 1
+                    done = terminated or truncated
+                    if not done:
+                        loop.check_stop(i)
+                total = float(episode["return"])
+                episode = None
+                returns.append(total)
+                loop.log(i + 1, {"charts/episodic_return": total})
+                if len(returns) == episodes:
+                    tracker.record(episodes, np.asarray(returns))
+                _end(loop, tracker, i + 1, i + 1, info=f"return {total:.1f}",
+                     final=len(returns) == episodes)
+    finally:
+        env.close()
     return tracker.summary(episodes=float(len(returns)))
 
 
 def _run_policy_gradient(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]:
-    agent = _pg_class(config.algo)(
-        config.env, config.params, env_kwargs=config.env_kwargs, seed=config.seed,
-        device=config.device,
-    )
+    """One loop step per training iteration (a batch of episodes or an n-step rollout)."""
+    from gmrl.rl.policy_gradient.actor_critic import ActorCritic
+    from gmrl.rl.policy_gradient.reinforce import Reinforce
+
+    agent_class = {"reinforce": Reinforce, "actor_critic": ActorCritic}[config.algo]
+    agent = agent_class(config.env, params_dict(config.params), env_kwargs=config.env_kwargs,
+                        seed=config.seed, device=config.device)
     by_episodes = config.total_steps is None
-    resumed = run.load_latest_checkpoint()
-    if resumed is not None:
-        agent.load_state_dict(resumed[1]["agent"])
-        tracker.restore(resumed[1]["tracker"])
+    budget = config.budget()
+    loop = _loop(config, run, tracker, budget, agent.state_dict, agent.load_state_dict)
+    loop.resume()
 
-    def save() -> None:
-        run.save_checkpoint(agent.num_steps, {"agent": agent.state_dict(),
-                                              "tracker": tracker.state()}, algo=config.algo)
+    def act(obs: np.ndarray) -> np.ndarray:
+        return agent.act(obs, deterministic=True)
 
-    with run.progress() as progress:
-        task = progress.add_task(config.algo, total=config.budget(), info="")
+    def callback(agent: Any, metrics: dict[str, float]) -> None:
+        if "charts/episodic_return" in metrics:
+            tracker.episode(agent.num_steps, metrics["charts/episodic_return"])
+        loop.log(agent.num_steps, metrics)
+        done = agent.num_episodes if by_episodes else agent.num_steps
+        if tracker.eval_due(done) or done >= budget:
+            tracker.evaluate(agent.num_steps, act)
+        info = f"return {metrics.get('charts/episodic_return', float('nan')):.1f}"
+        _end(loop, tracker, agent.num_steps, done, info=info, final=done >= budget)
 
-        def callback(agent: Any, metrics: dict[str, float]) -> bool | None:
-            if "charts/episodic_return" in metrics:
-                tracker.episode(agent.num_steps, metrics["charts/episodic_return"])
-            run.log(agent.num_steps, metrics)
-            done = agent.num_episodes if by_episodes else agent.num_steps
-            info = f"return {metrics.get('charts/episodic_return', float('nan')):.1f}"
-            progress.update(task, completed=min(done, config.budget()), info=info)
-            finished = done >= config.budget()
-            if done >= tracker.next_eval or finished:
-                while tracker.next_eval <= done:
-                    tracker.next_eval += config.eval_interval()
-                tracker.evaluate(agent.num_steps,
-                                 lambda obs: agent.act(obs, deterministic=True))
-                save()
-            if run.stop_requested:
-                save()
-                raise RunInterrupted(agent.num_steps)
-            return None
-
-        try:
+    try:
+        with loop:
             agent.learn(config.total_steps, episodes=config.episodes, callback=callback)
-        finally:
-            agent.close()
-    if not tracker.eval_steps or tracker.eval_steps[-1] != agent.num_steps:
-        tracker.evaluate(agent.num_steps, lambda obs: agent.act(obs, deterministic=True))
+    finally:
+        agent.close()
     agent.save(run.path / "agent.safetensors")
     return tracker.summary(env_steps=float(agent.num_steps), episodes=float(agent.num_episodes))
 
 
 def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]:
-    from gmrl.rl.sb3 import RunDirCallback, make_sb3_agent, save_sb3_weights
+    """Evaluations at any env step (SB3 callback); checkpoints and Ctrl-C between rollouts,
+    where the agent's state is complete (see `gmrl.rl.sb3.state`)."""
+    from gmrl.rl.sb3 import (
+        RunDirCallback,
+        load_sb3_state,
+        make_sb3_agent,
+        save_sb3_agent,
+        sb3_state,
+    )
 
     model = make_sb3_agent(config.algo, config.env, config.params, env_kwargs=config.env_kwargs,
                            seed=config.seed, device=config.device)
     budget = int(config.total_steps or 0)
-    resumed = run.load_latest_checkpoint()
-    if resumed is not None:
-        step, state = resumed
-        model.policy.load_state_dict(state["policy"])
-        model.num_timesteps = step
-        tracker.restore(state["tracker"])
+    resumed: dict[str, Any] = {}
+
+    def restore(saved: dict[str, Any]) -> None:
+        load_sb3_state(model, saved)
+        resumed.update(saved)
+
+    loop = _loop(config, run, tracker, budget, lambda: sb3_state(model), restore)
+    loop.resume()
 
     def predict(obs: np.ndarray) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]
 
-    def save(step: int) -> None:
-        run.save_checkpoint(step, {"policy": dict(model.policy.state_dict()),
-                                   "tracker": tracker.state()}, algo=config.algo)
-
-    def on_step(step: int) -> bool | None:
-        if step >= tracker.next_eval:
-            while tracker.next_eval <= step:
-                tracker.next_eval += config.eval_interval()
+    def on_step(step: int) -> None:
+        if tracker.eval_due(step):
             tracker.evaluate(step, predict)
-            save(step)
-        if run.stop_requested:
-            save(step)
-            raise RunInterrupted(step)
-        return None
 
-    with run.progress() as progress:
-        task = progress.add_task(config.algo, total=budget, completed=model.num_timesteps,
-                                 info="")
-        callback = RunDirCallback(run, progress=progress, task=task, on_step=on_step)
-        remaining = budget - model.num_timesteps
-        try:
+    def on_rollout_start(step: int) -> None:
+        _end(loop, tracker, step, step, info=None)
+
+    callback = RunDirCallback(
+        run, on_step=on_step, on_episode=tracker.episode, on_rollout_start=on_rollout_start,
+        progress_hook=loop.update_progress, resume_state=resumed or None,
+    )
+    try:
+        with loop:
+            remaining = budget - model.num_timesteps
             if remaining > 0:
-                model.learn(remaining, callback=callback, reset_num_timesteps=resumed is None)
-        finally:
-            model.get_env().close()
-    for step, value in zip(callback.episode_steps, callback.episode_returns, strict=True):
-        tracker.episode(step, value)
-    if not tracker.eval_steps or tracker.eval_steps[-1] != model.num_timesteps:
-        tracker.evaluate(model.num_timesteps, predict)
-    save_sb3_weights(model, run.path / "policy.safetensors", algo=config.algo, env_id=config.env,
-                     params=config.params, env_kwargs=config.env_kwargs, seed=config.seed)
+                callback.learn(model, remaining)
+            if not tracker.eval_steps or tracker.eval_steps[-1] != model.num_timesteps:
+                tracker.evaluate(model.num_timesteps, predict)
+            _end(loop, tracker, model.num_timesteps, model.num_timesteps, info=None, final=True)
+    finally:
+        env = model.get_env()
+        if env is not None:
+            env.close()
+    save_sb3_agent(model, run.path / "agent.safetensors", algo=config.algo, env_id=config.env,
+                   params=config.params, env_kwargs=config.env_kwargs, seed=config.seed)
     return tracker.summary(env_steps=float(model.num_timesteps))
-
-
-def _tensor(array: np.ndarray) -> Any:
-    import torch
-
-    return torch.as_tensor(np.ascontiguousarray(array))
 
 
 # ----------------------------------------------------------------------------- plotting

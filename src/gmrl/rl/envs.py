@@ -112,6 +112,30 @@ def check_user_env(env: gym.Env, name: str) -> None:
         ) from exc
 
 
+_ATARI_GAMES = ("pong", "breakout", "spaceinvaders", "seaquest", "qbert", "beamrider", "enduro",
+                "mspacman", "asteroids", "freeway", "montezumarevenge", "boxing", "riverraid")
+
+
+def _is_atari(env_id: str) -> bool:
+    """Whether `env_id` names an Atari game (ALE/Pong-v5, PongNoFrameskip-v4, Breakout-v5)."""
+    if env_id.startswith("ALE/") or "NoFrameskip" in env_id or "Deterministic-v" in env_id:
+        return True
+    stem = env_id.split("-v")[0].lower().removesuffix("-ram")
+    return stem in _ATARI_GAMES
+
+
+def _register_atari(env_id: str) -> None:
+    """Register the ALE games if ale-py is installed, else a one-line hint to install it."""
+    try:
+        import ale_py  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise EnvError(
+            f"env '{env_id}' is an Atari game, which needs the Arcade Learning Environment: "
+            "pip install gymnasium[atari] ale-py"
+        ) from None
+    gym.register_envs(ale_py)
+
+
 def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
     """Create an environment from a registered id or a 'package.module:ClassName' path.
 
@@ -127,6 +151,8 @@ def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
         target = _import_target(env_id)
         user_class = not isinstance(target, str)
     if not user_class:
+        if target not in gym.envs.registry and _is_atari(env_id):
+            _register_atari(env_id)
         if target not in gym.envs.registry:
             raise EnvError(
                 f"unknown Gymnasium env '{env_id}'{_suggest_ids(env_id)} "
@@ -165,14 +191,21 @@ def env_factory(env_id: str, **kwargs: Any) -> Callable[[], gym.Env]:
 def make_vector_env(
     env_id: str, num_envs: int, *, env_kwargs: dict[str, Any] | None = None,
     autoreset_mode: gym.vector.AutoresetMode = gym.vector.AutoresetMode.SAME_STEP,
+    recorded: bool = False,
 ) -> gym.vector.SyncVectorEnv:
     """`num_envs` copies of an env stepped in lock-step in this process.
 
     The default SAME_STEP autoreset returns the first observation of the next episode together
     with the last step of the previous one; the true final observation (needed to bootstrap a
-    truncated episode) is in `info["final_obs"]`.
+    truncated episode) is in `info["final_obs"]`. `recorded=True` wraps each copy in an
+    `EpisodeRecorder`, so that its mid-episode state can be checkpointed (`gmrl.rl.env_state`).
     """
     factory = env_factory(env_id, **(env_kwargs or {}))
+    if recorded:
+        from gmrl.rl.env_state import EpisodeRecorder
+
+        plain = factory
+        factory = lambda: EpisodeRecorder(plain())  # noqa: E731
     return gym.vector.SyncVectorEnv([factory] * num_envs, autoreset_mode=autoreset_mode)
 
 
@@ -187,7 +220,7 @@ def _space_problem(algo: str, env: gym.Env) -> str | None:
         if space_kind(space) not in allowed:
             needed = " or ".join(_KIND_WORDS.get(k, k) for k in allowed)
             return f"{algo} needs {needed} {role}, but '{name}' has {describe_space(space)}"
-    action = env.action_space
+    action: Any = env.action_space
     if algo in ("sac", "td3") and not (
         np.all(np.isfinite(action.low)) and np.all(np.isfinite(action.high))
     ):

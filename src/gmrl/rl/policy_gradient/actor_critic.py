@@ -15,7 +15,7 @@ time-limited episode (`info["final_obs"]`) is bootstrapped, while a terminated e
 (`clip_range`); the default of 1 pass is plain A2C, for which the ratio is exactly 1.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ class ActorCritic(PolicyGradientAgent):
     algo: ClassVar[str] = "actor_critic"
     config_class: ClassVar[type[PolicyGradientConfig]] = ActorCriticConfig
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._obs: np.ndarray | None = None
         self._running_return = np.zeros(self.config.num_envs)
@@ -51,6 +51,20 @@ class ActorCritic(PolicyGradientAgent):
     def close(self) -> None:
         super().close()
         self._obs = None
+
+    def collector_state(self) -> dict[str, Any]:
+        """The rollout continues across iterations: last observations and running episodes."""
+        if self._obs is None:
+            return {}
+        return {"obs": torch.from_numpy(np.array(self._obs, copy=True)),
+                "running_return": torch.from_numpy(self._running_return.copy()),
+                "running_length": torch.from_numpy(self._running_length.copy())}
+
+    def load_collector_state(self, state: dict[str, Any]) -> None:
+        if state:
+            self._obs = state["obs"].numpy().copy()
+            self._running_return = state["running_return"].numpy().copy()
+            self._running_length = state["running_length"].numpy().copy()
 
     def collect_rollout(self) -> tuple[dict[str, torch.Tensor], list[float], list[int]]:
         """`n_steps` steps of every env; returns time-major tensors and finished episodes."""

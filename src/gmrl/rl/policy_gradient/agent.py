@@ -5,9 +5,10 @@ collects experience, takes a gradient step and returns the metrics to log. `lear
 until a budget of env steps or episodes is spent, calling the caller's callback after every
 iteration (return False from it to stop early).
 
-Weights are saved with `save(path)` as one safetensors file (tensors + JSON metadata naming the
-class, env and hyper-parameters); `PolicyGradientAgent.load(path)` rebuilds the agent. Nothing is
-pickled.
+`save(path)` writes one gmrl artifact (`gmrl.core.checkpoint.save_artifact`: safetensors + JSON
+naming the class, env and hyper-parameters); `PolicyGradientAgent.load(path)` rebuilds the agent.
+`state_dict()` holds everything training depends on, the training envs' mid-episode positions
+included (`gmrl.rl.env_state`), so a checkpointed run resumes exactly. Nothing is pickled.
 """
 
 from collections.abc import Callable
@@ -19,10 +20,12 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from gmrl.core.checkpoint import flatten_state, load_tensors, save_tensors, unflatten_state
-from gmrl.core.config import StrictModel, validate_config
+from gmrl.core.checkpoint import load_artifact, load_tensors, restore_or_explain, save_artifact
+from gmrl.core.config import PositiveFloat, StrictModel, validate_config
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, EnvError
+from gmrl.core.seeding import derive_seed
+from gmrl.rl.env_state import EpisodeRecorder
 from gmrl.rl.envs import check_algorithm_supports, evaluate_policy, make_env, make_vector_env
 from gmrl.rl.policy_gradient.networks import (
     ObservationEncoder,
@@ -41,10 +44,10 @@ class PolicyGradientConfig(StrictModel):
     num_envs: int = Field(8, ge=1, description="environments stepped side by side")
     gamma: float = Field(0.99, gt=0.0, le=1.0, description="discount factor")
     hidden: list[int] = Field([64, 64], description="hidden layer sizes of policy and value nets")
-    policy_lr: float = Field(1e-3, gt=0.0, description="Adam step size for the policy")
-    value_lr: float = Field(1e-3, gt=0.0, description="Adam step size for the value net")
+    policy_lr: PositiveFloat = Field(1e-3, description="Adam step size for the policy")
+    value_lr: PositiveFloat = Field(1e-3, description="Adam step size for the value net")
     entropy_coef: float = Field(0.0, ge=0.0, description="weight of the entropy bonus")
-    max_grad_norm: float = Field(0.5, gt=0.0, description="gradient-norm clip per network")
+    max_grad_norm: PositiveFloat = Field(0.5, description="gradient-norm clip per network")
     normalize_advantages: bool = Field(True, description="standardise advantages per batch")
     normalize_obs: bool = Field(False, description="standardise observations (running stats)")
     log_std: str = Field("state_independent", description="Box actions: state_independent|learned")
@@ -112,7 +115,7 @@ class PolicyGradientAgent:
         """The training envs, created (and seeded) on first use."""
         if self._envs is None:
             self._envs = make_vector_env(
-                self.env_id, self.config.num_envs, env_kwargs=self.env_kwargs
+                self.env_id, self.config.num_envs, env_kwargs=self.env_kwargs, recorded=True
             )
             self._envs.action_space.seed(self.seed)
             self._first_reset = True
@@ -121,7 +124,7 @@ class PolicyGradientAgent:
     def reset_envs(self) -> np.ndarray:
         """Reset every training env; the first reset after creation uses the agent's seed."""
         envs = self.envs()
-        seed = self.seed + 1000 * (self.iteration + 1) if self._first_reset else None
+        seed = derive_seed(self.seed, "train_envs") if self._first_reset else None
         self._first_reset = False
         obs, _ = envs.reset(seed=seed)
         return obs
@@ -136,14 +139,17 @@ class PolicyGradientAgent:
     def act(self, obs: Any, deterministic: bool = False) -> np.ndarray:
         """Action(s) for one observation or a batch (batch if `obs` has the env's shape + 1 dim)."""
         array = np.asarray(obs)
-        single = array.shape == tuple(self.observation_space.shape)
+        single = array.shape == tuple(self.observation_space.shape or ())
         batch = array[None] if single else array
         dist = self.policy.distribution(self.features(batch))
         actions = self.policy.to_env(self.policy.sample(dist, deterministic))
         return actions[0] if single else actions
 
-    def evaluate(self, episodes: int = 10, seed: int = 10_000) -> np.ndarray:
-        """Returns of `episodes` deterministic episodes (seeds `seed`, `seed+1`, ...)."""
+    def evaluate(self, episodes: int = 10, seed: int | None = None) -> np.ndarray:
+        """Returns of `episodes` deterministic episodes (seeds `seed`, `seed+1`, ...; by default
+        derived from the agent's seed for evaluation, apart from its training envs')."""
+        if seed is None:
+            seed = derive_seed(self.seed, "eval_env")
         return evaluate_policy(
             lambda obs: self.act(obs, deterministic=True), self.env_id, episodes=episodes,
             seed=seed, env_kwargs=self.env_kwargs,
@@ -166,7 +172,7 @@ class PolicyGradientAgent:
         ):
             if self.config.anneal_lr:
                 done = (self.num_steps / total_steps if total_steps is not None
-                        else self.num_episodes / episodes)
+                        else self.num_episodes / (episodes or 1))
                 self._set_lr_scale(max(1.0 - done, 0.0))
             metrics = self.train_iteration()
             self.iteration += 1
@@ -191,7 +197,11 @@ class PolicyGradientAgent:
 
     # ----------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        """Everything a checkpoint needs to continue training (envs restart from a reset)."""
+        """Everything training depends on: networks, optimizer, counters and the training envs
+        (where each is mid-episode, rebuilt by replay on load; `None` before the first reset)."""
+        envs = None
+        if self._envs is not None:
+            envs = [env.state() for env in self._envs.envs if isinstance(env, EpisodeRecorder)]
         return {
             "policy": self.policy.state_dict(),
             "value": self.value.state_dict(),
@@ -201,58 +211,71 @@ class PolicyGradientAgent:
                 "num_steps": self.num_steps, "num_episodes": self.num_episodes,
                 "iteration": self.iteration,
             },
+            "envs": envs,
+            "collector": self.collector_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.policy.load_state_dict(state["policy"])
         self.value.load_state_dict(state["value"])
         self.normalizer.load_state_dict(state["normalizer"])
-        if "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
-        counters = state.get("counters", {})
-        self.num_steps = int(counters.get("num_steps", 0))
-        self.num_episodes = int(counters.get("num_episodes", 0))
-        self.iteration = int(counters.get("iteration", 0))
-        self.close()  # the next iteration starts from freshly reset envs
+        self.optimizer.load_state_dict(state["optimizer"])
+        counters = state["counters"]
+        self.num_steps = int(counters["num_steps"])
+        self.num_episodes = int(counters["num_episodes"])
+        self.iteration = int(counters["iteration"])
+        self.close()
+        if state.get("envs") is not None:  # rebuild the training envs where they were
+            envs = self.envs()
+            self._first_reset = False
+            for env, saved in zip(envs.envs, state["envs"], strict=True):
+                assert isinstance(env, EpisodeRecorder)
+                env.restore(saved)
+        self.load_collector_state(state.get("collector") or {})
+
+    def collector_state(self) -> dict[str, Any]:
+        """Subclasses: experience-collection state kept between iterations (e.g. last obs)."""
+        return {}
+
+    def load_collector_state(self, state: dict[str, Any]) -> None:
+        """Subclasses: the inverse of `collector_state`."""
+
+    ARTIFACT: ClassVar[str] = "pg_agent"
 
     def save(self, path: str | Path) -> Path:
-        """Write weights and hyper-parameters to one safetensors file."""
+        """Write networks and hyper-parameters as one gmrl artifact (see `load`)."""
         nets = {
             "policy": self.policy.state_dict(), "value": self.value.state_dict(),
             "normalizer": self.normalizer.state_dict(),
         }
-        tensors, skeleton = flatten_state(nets)
-        metadata = {
-            "class": type(self).__name__, "algo": self.algo, "env_id": self.env_id,
-            "env_kwargs": self.env_kwargs, "seed": self.seed,
-            "config": self.config.model_dump(mode="json"), "nets": skeleton,
-        }
-        return save_tensors(path, tensors, metadata)
+        init = {"env_id": self.env_id, "params": self.config.model_dump(mode="json"),
+                "env_kwargs": self.env_kwargs, "seed": self.seed}
+        return save_artifact(path, kind=self.ARTIFACT, cls=type(self), init=init, state=nets)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto") -> "PolicyGradientAgent":
         """Rebuild an agent saved with `save` (the env id must still be makeable)."""
-        tensors, metadata = load_tensors(path)
-        agents = {sub.__name__: sub for sub in _all_subclasses(PolicyGradientAgent)}
-        target = agents.get(metadata.get("class", ""))
-        if target is None or not issubclass(target, cls) or "nets" not in metadata:
-            raise CheckpointError(f"'{path}' is not a gmrl policy-gradient agent ({cls.__name__})")
-        agent = target(
-            metadata["env_id"], metadata["config"], env_kwargs=metadata["env_kwargs"],
-            seed=metadata["seed"], device=device,
-        )
-        nets = unflatten_state(tensors, metadata["nets"])
         try:
+            artifact = load_artifact(path, kind=cls.ARTIFACT, base=cls)
+        except CheckpointError:
+            _, metadata = load_tensors(path)
+            if "artifact" not in metadata and "nets" in metadata:
+                raise CheckpointError(
+                    f"'{path}' is a policy-gradient agent in gmrl's old format, which this "
+                    "version no longer reads: train it again (gmrl run) to save it anew"
+                ) from None
+            raise
+        init = artifact.init
+        agent: PolicyGradientAgent = artifact.cls(
+            init["env_id"], init["params"], env_kwargs=init["env_kwargs"], seed=init["seed"],
+            device=device,
+        )
+        nets = artifact.state
+
+        def restore() -> None:
             agent.policy.load_state_dict(nets["policy"])
             agent.value.load_state_dict(nets["value"])
             agent.normalizer.load_state_dict(nets["normalizer"])
-        except (RuntimeError, KeyError) as exc:
-            raise CheckpointError(f"'{path}' does not match its agent's networks: re-save") from exc
+
+        restore_or_explain(path, f"its {agent.algo} networks", restore)
         return agent
-
-
-def _all_subclasses(cls: type) -> list[type]:
-    found = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_all_subclasses(sub)]
-    return found

@@ -69,6 +69,10 @@ class ObservationEncoder(nn.Module):
 class RunningNormalizer(nn.Module):
     """Standardise inputs with running mean/variance (parallel Welford update over batches)."""
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, dim: int, clip: float = 10.0, epsilon: float = 1e-8) -> None:
         super().__init__()
         self.clip, self.epsilon = clip, epsilon
@@ -106,6 +110,7 @@ class CategoricalPolicy(nn.Module):
         return dist.log_prob(actions.long())
 
     def sample(self, dist: Distribution, deterministic: bool) -> torch.Tensor:
+        assert isinstance(dist, Categorical)
         return dist.probs.argmax(-1) if deterministic else dist.sample()
 
     def to_env(self, actions: torch.Tensor) -> np.ndarray:
@@ -117,6 +122,9 @@ class CategoricalPolicy(nn.Module):
 
 class GaussianPolicy(nn.Module):
     """Diagonal Gaussian π(a|s) for a bounded Box (see the module docstring for the options)."""
+
+    low: torch.Tensor
+    high: torch.Tensor
 
     def __init__(
         self, obs_dim: int, space: spaces.Box, hidden: Sequence[int], *,

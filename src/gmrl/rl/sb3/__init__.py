@@ -3,19 +3,33 @@
 from gmrl.rl.sb3.callbacks import RunDirCallback
 from gmrl.rl.sb3.factory import (
     SB3_ALGORITHMS,
+    SB3AgentSpec,
     algorithm_class,
     check_sb3_params,
+    load_sb3_agent,
     load_sb3_weights,
     make_sb3_agent,
+    make_sb3_vec_env,
+    save_sb3_agent,
     save_sb3_weights,
+    validate_sb3_params,
 )
+from gmrl.rl.sb3.state import load_sb3_state, restore_learn_state, sb3_state
 
 __all__ = [
     "SB3_ALGORITHMS",
     "RunDirCallback",
+    "SB3AgentSpec",
     "algorithm_class",
     "check_sb3_params",
+    "load_sb3_agent",
+    "load_sb3_state",
     "load_sb3_weights",
     "make_sb3_agent",
+    "make_sb3_vec_env",
+    "restore_learn_state",
+    "save_sb3_agent",
     "save_sb3_weights",
+    "sb3_state",
+    "validate_sb3_params",
 ]

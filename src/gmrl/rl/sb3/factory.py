@@ -17,38 +17,43 @@ that YAML cannot spell directly:
 - `action_noise` may be `{type: normal | ornstein_uhlenbeck, sigma: 0.1}` (SAC/TD3/DDPG);
 - lists become tuples where SB3 wants tuples (`train_freq: [1, episode]`).
 
-Unknown keys are caught before the run starts, with a close-match suggestion.
+Every key is validated by one pydantic model per algorithm, generated from the SB3 class's
+signature (`gmrl.rl.params.sb3_params_model`): unknown keys get a close-match suggestion, learning
+rates must be finite and positive, all before the run starts.
 
-Saving: `save_sb3_weights` writes the policy's tensors as safetensors, and `load_sb3_weights`
-rebuilds the agent from the stored config and loads them: no pickle involved. SB3's own
-`model.save()` / `PPO.load()` stay available, but its `.zip` format unpickles parts of the file,
-so gmrl never calls SB3's `load` itself; loading someone else's `.zip` is the user's decision.
+Saving: `save_sb3_agent` writes the agent's complete state (`gmrl.rl.sb3.state`: networks,
+optimizers, replay buffer, counters) as one gmrl artifact (`gmrl.core.checkpoint.save_artifact`:
+safetensors + JSON), and `load_sb3_agent` rebuilds the agent from the stored config and loads it:
+no pickle involved. SB3's own `model.save()` / `PPO.load()` stay available, but its `.zip` format
+unpickles parts of the file, so gmrl never calls SB3's `load` itself.
 """
 
 import difflib
-import inspect
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
+from pydantic import BaseModel
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from gmrl.core.checkpoint import flatten_state, load_tensors, save_tensors, unflatten_state
+from gmrl.core.checkpoint import load_artifact, load_tensors, restore_or_explain, save_artifact
+from gmrl.core.config import validate_config
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, ConfigError
+from gmrl.rl.env_state import EpisodeRecorder
 from gmrl.rl.envs import check_algorithm_supports, make_env
 
 SB3_ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3,
 }
 GMRL_KEYS = ("n_envs",)
-_MANAGED = ("self", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model")
 _ACTIVATIONS = {
     "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
     "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU,
@@ -68,24 +73,23 @@ def algorithm_class(algo: str) -> type[BaseAlgorithm]:
     return SB3_ALGORITHMS[algo]
 
 
+def validate_sb3_params(algo: str, params: dict[str, Any] | BaseModel) -> BaseModel:
+    """`params` validated by the algorithm's params model (the one way SB3 params are checked)."""
+    from gmrl.rl.params import sb3_params_model
+
+    algorithm_class(algo)  # a one-line error for an unknown algorithm
+    model = sb3_params_model(algo)
+    if isinstance(params, model):
+        return params
+    if isinstance(params, BaseModel):
+        params = params.model_dump(exclude={"algo"})
+    checked: BaseModel = validate_config(model, {**params, "algo": algo}, f"{algo} params")
+    return checked
+
+
 def check_sb3_params(algo: str, params: dict[str, Any]) -> None:
     """Reject keys the SB3 class does not take (and ones gmrl sets itself), naming the key."""
-    allowed = [
-        name for name in inspect.signature(algorithm_class(algo).__init__).parameters
-        if name not in _MANAGED
-    ] + list(GMRL_KEYS)
-    for key in params:
-        if key in _MANAGED:
-            raise ConfigError(f"{algo} params: '{key}' is set by gmrl (use the top-level config)")
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(
-                f"{algo} params: unknown key '{key}'{hint} (allowed: {', '.join(allowed)})"
-            )
-    n_envs = params.get("n_envs", 1)
-    if not isinstance(n_envs, int) or n_envs < 1:
-        raise ConfigError(f"{algo} params: n_envs must be a positive integer, got {n_envs!r}")
+    validate_sb3_params(algo, params)
 
 
 def _named(table: dict[str, Any], value: Any, what: str) -> Any:
@@ -98,10 +102,7 @@ def _named(table: dict[str, Any], value: Any, what: str) -> Any:
 
 def _learning_rate(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("lin_"):
-        try:
-            start = float(value[4:])
-        except ValueError as exc:
-            raise ConfigError(f"learning_rate '{value}' must look like lin_3e-4") from exc
+        start = float(value[4:])  # validated by the params model
         return lambda progress_remaining: progress_remaining * start
     return value
 
@@ -116,18 +117,18 @@ def _action_noise(value: Any, action_space: spaces.Space) -> Any:
     mean = np.zeros(action_space.shape)
     if kind == "normal":
         return NormalActionNoise(mean, sigma)
-    if kind == "ornstein_uhlenbeck":
-        return OrnsteinUhlenbeckActionNoise(mean, sigma)
-    raise ConfigError(f"action_noise type '{kind}' unknown: use normal or ornstein_uhlenbeck")
+    return OrnsteinUhlenbeckActionNoise(mean, sigma)
 
 
-def sb3_kwargs(algo: str, params: dict[str, Any], action_space: spaces.Space,
+def sb3_kwargs(algo: str, params: dict[str, Any] | BaseModel, action_space: spaces.Space,
                observation_space: spaces.Space) -> dict[str, Any]:
     """Turn YAML-friendly params into the keyword arguments the SB3 class expects."""
-    check_sb3_params(algo, params)
-    kwargs = {k: v for k, v in params.items() if k not in GMRL_KEYS}
-    is_dict = isinstance(observation_space, spaces.Dict)
-    kwargs.setdefault("policy", "MultiInputPolicy" if is_dict else "MlpPolicy")
+    checked = validate_sb3_params(algo, params)
+    given = checked.model_dump(exclude={"algo"}, exclude_unset=True)
+    kwargs = {k: v for k, v in given.items() if k not in GMRL_KEYS}
+    if kwargs.get("policy") is None:
+        is_dict = isinstance(observation_space, spaces.Dict)
+        kwargs["policy"] = "MultiInputPolicy" if is_dict else "MlpPolicy"
     policy_kwargs = dict(kwargs.get("policy_kwargs") or {})
     if "activation_fn" in policy_kwargs:
         policy_kwargs["activation_fn"] = _named(_ACTIVATIONS, policy_kwargs["activation_fn"],
@@ -139,7 +140,7 @@ def sb3_kwargs(algo: str, params: dict[str, Any], action_space: spaces.Space,
         kwargs["policy_kwargs"] = policy_kwargs
     if "learning_rate" in kwargs:
         kwargs["learning_rate"] = _learning_rate(kwargs["learning_rate"])
-    if "action_noise" in kwargs:
+    if kwargs.get("action_noise") is not None:
         kwargs["action_noise"] = _action_noise(kwargs["action_noise"], action_space)
     if isinstance(kwargs.get("train_freq"), list):
         kwargs["train_freq"] = tuple(kwargs["train_freq"])
@@ -148,28 +149,29 @@ def sb3_kwargs(algo: str, params: dict[str, Any], action_space: spaces.Space,
 
 def make_sb3_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict[str, Any] | None = None
                      ) -> DummyVecEnv:
-    """`n_envs` Monitor-wrapped copies of the env (Monitor feeds SB3's episode statistics)."""
+    """`n_envs` copies of the env; Monitor feeds SB3's episode statistics, and the outermost
+    `EpisodeRecorder` lets `gmrl.rl.sb3.state` save and rebuild each copy mid-episode."""
     env_kwargs = dict(env_kwargs or {})
     return DummyVecEnv(
-        [lambda: Monitor(make_env(env_id, check=False, **env_kwargs))] * n_envs
+        [lambda: EpisodeRecorder(Monitor(make_env(env_id, check=False, **env_kwargs)))] * n_envs
     )
 
 
 def make_sb3_agent(
-    algo: str, env_id: str, params: dict[str, Any] | None = None, *,
+    algo: str, env_id: str, params: dict[str, Any] | BaseModel | None = None, *,
     env_kwargs: dict[str, Any] | None = None, seed: int = 0, device: str = "auto",
     verbose: int = 0,
 ) -> BaseAlgorithm:
     """Build an SB3 agent on `env_id` with `params` passed through (see the module docstring)."""
-    params = dict(params or {})
     cls = algorithm_class(algo)
+    checked = validate_sb3_params(algo, params if params is not None else {})
     probe = make_env(env_id, **(env_kwargs or {}))
     try:
         check_algorithm_supports(algo, probe)
-        kwargs = sb3_kwargs(algo, params, probe.action_space, probe.observation_space)
+        kwargs = sb3_kwargs(algo, checked, probe.action_space, probe.observation_space)
     finally:
         probe.close()
-    env = make_sb3_vec_env(env_id, int(params.get("n_envs", 1)), env_kwargs)
+    env = make_sb3_vec_env(env_id, int(getattr(checked, "n_envs", 1)), env_kwargs)
     try:
         return cls(env=env, seed=seed, device=str(resolve_device(device)), verbose=verbose,
                    **kwargs)
@@ -179,27 +181,64 @@ def make_sb3_agent(
         raise ConfigError(f"{algo} params rejected by Stable-Baselines3: {message[:200]}") from exc
 
 
-def save_sb3_weights(model: BaseAlgorithm, path: str | Path, *, algo: str, env_id: str,
-                     params: dict[str, Any], env_kwargs: dict[str, Any] | None = None,
-                     seed: int = 0) -> Path:
-    """The policy's tensors (actor, critics, targets) as safetensors plus the config as JSON."""
-    tensors, skeleton = flatten_state({"policy": model.policy.state_dict()})
-    metadata = {"class": "sb3", "algo": algo, "env_id": env_id, "params": params,
-                "env_kwargs": dict(env_kwargs or {}), "seed": seed, "nets": skeleton}
-    return save_tensors(path, tensors, metadata)
+# --------------------------------------------------------------------------- saved agents
+@dataclass
+class SB3AgentSpec:
+    """What rebuilds an SB3 agent: the arguments of `make_sb3_agent` (an artifact's `init`)."""
+
+    algo: str
+    env_id: str
+    params: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def build(self, device: str = "auto") -> BaseAlgorithm:
+        return make_sb3_agent(self.algo, self.env_id, self.params, env_kwargs=self.env_kwargs,
+                              seed=self.seed, device=device)
 
 
-def load_sb3_weights(path: str | Path, *, device: str = "auto") -> BaseAlgorithm:
-    """Rebuild an SB3 agent from `save_sb3_weights` output (no pickle; optimizer state resets)."""
-    tensors, metadata = load_tensors(path)
-    if metadata.get("class") != "sb3" or "nets" not in metadata:
-        raise CheckpointError(f"'{path}' is not an SB3 policy saved by gmrl")
-    model = make_sb3_agent(
-        metadata["algo"], metadata["env_id"], metadata["params"],
-        env_kwargs=metadata["env_kwargs"], seed=metadata["seed"], device=device,
-    )
+SB3_ARTIFACT = "sb3_agent"
+
+
+def save_sb3_agent(model: BaseAlgorithm, path: str | Path, *, algo: str, env_id: str,
+                   params: dict[str, Any] | BaseModel | None = None,
+                   env_kwargs: dict[str, Any] | None = None, seed: int = 0,
+                   include_buffer: bool = True) -> Path:
+    """Save the agent's complete state (`sb3_state`) and its config as one gmrl artifact."""
+    from gmrl.rl.sb3.state import sb3_state
+
+    if isinstance(params, BaseModel):
+        params = params.model_dump(mode="json", exclude={"algo"}, exclude_unset=True)
+    spec = SB3AgentSpec(algo, env_id, dict(params or {}), dict(env_kwargs or {}), seed)
+    return save_artifact(path, kind=SB3_ARTIFACT, cls=SB3AgentSpec, init=asdict(spec),
+                         state=sb3_state(model, include_buffer=include_buffer))
+
+
+def load_sb3_agent(path: str | Path, *, device: str = "auto") -> BaseAlgorithm:
+    """Rebuild an agent saved by `save_sb3_agent`, ready to predict or to continue learning."""
+    from gmrl.rl.sb3.state import load_sb3_state
+
     try:
-        model.policy.load_state_dict(unflatten_state(tensors, metadata["nets"])["policy"])
-    except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"'{path}' does not match its SB3 policy: re-save it") from exc
+        artifact = load_artifact(path, kind=SB3_ARTIFACT, base=SB3AgentSpec)
+    except CheckpointError:
+        _refuse_old_format(path)
+        raise
+    model = artifact.cls(**artifact.init).build(device)
+    restore_or_explain(path, f"its {artifact.init.get('algo')} agent",
+                       lambda: load_sb3_state(model, artifact.state))
     return model
+
+
+def _refuse_old_format(path: str | Path) -> None:
+    """One line for files in the weights-only format of gmrl < 0.2 (no `artifact` header)."""
+    _, metadata = load_tensors(path)
+    if "artifact" not in metadata and metadata.get("class") == "sb3":
+        raise CheckpointError(
+            f"'{path}' is an SB3 policy in gmrl's old weights-only format, which this version "
+            "no longer reads: train it again (gmrl run) to save the full agent"
+        )
+
+
+# Earlier names, kept so that existing code keeps working (they now save the full agent).
+save_sb3_weights = save_sb3_agent
+load_sb3_weights = load_sb3_agent

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from gmrl.core.errors import ConfigError, EnvError
+from gmrl.rl.env_state import env_rng_state, generator_state, set_env_rng_state
 from gmrl.rl.tabular.schedules import Schedule, schedule_values
 
 
@@ -88,6 +90,7 @@ class _RandomBlock:
         self._refill()
 
     def _refill(self) -> None:
+        self.block_start = generator_state(self.rng)  # what `state()` needs to redraw this block
         self.uniform = self.rng.random(self.size)
         self.actions = self.rng.integers(self.n_actions, size=self.size)
         self.index = 0
@@ -99,6 +102,14 @@ class _RandomBlock:
         self.index += 1
         return float(self.uniform[i]), int(self.actions[i])
 
+    def state(self) -> dict[str, Any]:
+        return {"block_start": self.block_start, "index": self.index}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["block_start"]
+        self._refill()
+        self.index = int(state["index"])
+
 
 def _epsilon_greedy(row: np.ndarray, epsilon: float, draws: _RandomBlock) -> int:
     """Random action with probability epsilon, else a greedy one (ties broken at random)."""
@@ -109,49 +120,108 @@ def _epsilon_greedy(row: np.ndarray, epsilon: float, draws: _RandomBlock) -> int
     return int(best[0]) if len(best) == 1 else int(best[random_action % len(best)])
 
 
+class TDLearner:
+    """Q-learning (`on_policy=False`) or SARSA (`on_policy=True`), one episode at a time.
+
+    `q_learning` / `sarsa` run it to the end; a recipe calls `run_episode()` itself and can
+    checkpoint between episodes: `state_dict()` holds the table, the per-episode history, the
+    exploration generator's position and the env's generator, so `load_state_dict` on a fresh
+    learner (same env, same arguments) continues exactly as the saved one would have.
+    """
+
+    def __init__(
+        self, env: gym.Env, *, on_policy: bool, episodes: int, gamma: float = 0.99,
+        alpha: float | Schedule = 0.1, epsilon: float | Schedule = 0.1, seed: int = 0,
+        q_init: float = 0.0, max_episode_steps: int | None = None,
+    ) -> None:
+        n_states, n_actions = discrete_sizes(env)
+        if episodes < 1:
+            raise ConfigError(f"episodes must be at least 1, got {episodes}")
+        if not 0.0 <= gamma <= 1.0:
+            raise ConfigError(f"gamma must be in [0, 1], got {gamma}")
+        self.env, self.on_policy, self.episodes, self.gamma = env, on_policy, episodes, gamma
+        self.seed = seed
+        self.alphas = schedule_values(alpha, episodes, name="alpha", low=0.0, high=1.0)
+        self.epsilons = schedule_values(epsilon, episodes, name="epsilon", low=0.0, high=1.0)
+        self.draws = _RandomBlock(np.random.default_rng(seed), n_actions)
+        self.q = np.full((n_states, n_actions), float(q_init))
+        self.returns = np.zeros(episodes)
+        self.lengths = np.zeros(episodes, dtype=np.int64)
+        self.limit = max_episode_steps if max_episode_steps is not None else np.iinfo(np.int64).max
+        self.episode = 0  # episodes run so far
+
+    @property
+    def done(self) -> bool:
+        return self.episode >= self.episodes
+
+    def run_episode(self) -> EpisodeStats:
+        """Run the next training episode, updating `q`; returns its statistics."""
+        episode, q, draws = self.episode, self.q, self.draws
+        step_size, eps = self.alphas[episode], self.epsilons[episode]
+        state = int(self.env.reset(seed=self.seed if episode == 0 else None)[0])
+        action = _epsilon_greedy(q[state], eps, draws)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            next_obs, reward, terminated, truncated, _ = self.env.step(action)
+            next_state, steps, total = int(next_obs), steps + 1, total + float(reward)
+            next_action = _epsilon_greedy(q[next_state], eps, draws)
+            if terminated:
+                bootstrap = 0.0
+            elif self.on_policy:
+                bootstrap = q[next_state, next_action]
+            else:
+                bootstrap = q[next_state].max()
+            q[state, action] += step_size * (
+                float(reward) + self.gamma * bootstrap - q[state, action]
+            )
+            state, action = next_state, next_action
+            done = terminated or truncated or steps >= self.limit
+        self.returns[episode], self.lengths[episode] = total, steps
+        self.episode += 1
+        return EpisodeStats(episode, total, steps, float(eps), float(step_size), q)
+
+    def result(self) -> TabularResult:
+        """The table, its greedy policy and the history of the episodes run so far."""
+        n = self.episode
+        return TabularResult(self.q, self.q.argmax(axis=1), self.returns[:n], self.lengths[:n])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the remaining episodes depend on (tensors and JSON values)."""
+        import torch
+
+        return {
+            "q": torch.from_numpy(self.q.copy()), "returns": torch.from_numpy(self.returns.copy()),
+            "lengths": torch.from_numpy(self.lengths.copy()), "episode": self.episode,
+            "draws": self.draws.state(), "env_rng": env_rng_state(self.env),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        q = state["q"].numpy()
+        if q.shape != self.q.shape or len(state["returns"]) != self.episodes:
+            raise ValueError(f"saved table {tuple(q.shape)} over {len(state['returns'])} "
+                             f"episodes does not fit {self.q.shape} over {self.episodes}")
+        self.q[:] = q
+        self.returns[:] = state["returns"].numpy()
+        self.lengths[:] = state["lengths"].numpy()
+        self.episode = int(state["episode"])
+        self.draws.load_state(state["draws"])
+        set_env_rng_state(self.env, state["env_rng"])
+
+
 def _td_control(
     env: gym.Env, *, on_policy: bool, episodes: int, gamma: float, alpha: float | Schedule,
     epsilon: float | Schedule, seed: int, q_init: float, max_episode_steps: int | None,
     callback: EpisodeCallback | None,
 ) -> TabularResult:
-    n_states, n_actions = discrete_sizes(env)
-    if episodes < 1:
-        raise ConfigError(f"episodes must be at least 1, got {episodes}")
-    if not 0.0 <= gamma <= 1.0:
-        raise ConfigError(f"gamma must be in [0, 1], got {gamma}")
-    alphas = schedule_values(alpha, episodes, name="alpha", low=0.0, high=1.0)
-    epsilons = schedule_values(epsilon, episodes, name="epsilon", low=0.0, high=1.0)
-    draws = _RandomBlock(np.random.default_rng(seed), n_actions)
-    q = np.full((n_states, n_actions), float(q_init))
-    returns = np.zeros(episodes)
-    lengths = np.zeros(episodes, dtype=np.int64)
-    limit = max_episode_steps if max_episode_steps is not None else np.iinfo(np.int64).max
-
-    for episode in range(episodes):
-        step_size, eps = alphas[episode], epsilons[episode]
-        state = int(env.reset(seed=seed if episode == 0 else None)[0])
-        action = _epsilon_greedy(q[state], eps, draws)
-        total, steps, done = 0.0, 0, False
-        while not done:
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            next_state, steps, total = int(next_obs), steps + 1, total + float(reward)
-            next_action = _epsilon_greedy(q[next_state], eps, draws)
-            if terminated:
-                bootstrap = 0.0
-            elif on_policy:
-                bootstrap = q[next_state, next_action]
-            else:
-                bootstrap = q[next_state].max()
-            q[state, action] += step_size * (reward + gamma * bootstrap - q[state, action])
-            state, action = next_state, next_action
-            done = terminated or truncated or steps >= limit
-        returns[episode], lengths[episode] = total, steps
-        if callback is not None:
-            stats = EpisodeStats(episode, total, steps, float(eps), float(step_size), q)
-            if callback(stats) is False:
-                returns, lengths = returns[: episode + 1], lengths[: episode + 1]
-                break
-    return TabularResult(q, q.argmax(axis=1), returns, lengths)
+    learner = TDLearner(
+        env, on_policy=on_policy, episodes=episodes, gamma=gamma, alpha=alpha, epsilon=epsilon,
+        seed=seed, q_init=q_init, max_episode_steps=max_episode_steps,
+    )
+    while not learner.done:
+        stats = learner.run_episode()
+        if callback is not None and callback(stats) is False:
+            break
+    return learner.result()
 
 
 def q_learning(
