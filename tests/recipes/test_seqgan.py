@@ -111,3 +111,19 @@ def test_bad_config_key_is_a_one_line_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "adversarial.n_rollouts" in result.output
+
+
+@pytest.mark.parametrize(("override", "named"), [
+    ("generator.lr=inf", "generator.lr"),
+    ("adversarial.lr=0", "adversarial.lr"),
+    ("discriminator.lr=.nan", "discriminator.lr"),
+    ("adversarial.rollout_rate=1.5", "adversarial.rollout_rate"),
+    ("data.n_train=1000", "n_negative"),
+])
+def test_unusable_settings_are_refused_before_a_run_directory(tmp_path, override, named):
+    result = CliRunner().invoke(
+        app, ["run", "configs/seqgan/fast.yaml", override, "--runs", str(tmp_path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert named in result.output and len(result.output.strip().splitlines()) == 1
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())

@@ -102,3 +102,30 @@ def test_short_seqgan_run_lowers_nll_oracle(seed, peaked_oracle, warm_generator)
     assert 0.0 < metrics["charts/mean_reward"] < 1.0
     end = oracle.nll(sample_sequences(model, 4000, g))
     assert end < start - 0.2, (start, end)
+
+
+def test_component_defaults_live_in_their_configs():
+    """One default per knob: constructors and helpers read their typed configs' defaults."""
+    import inspect
+
+    from gmrl.sequence.baselines import pg_bleu
+    from gmrl.sequence.discriminator import DiscriminatorConfig
+    from gmrl.sequence.generator import GeneratorConfig, build_generator
+    from gmrl.sequence.seqgan import RolloutConfig, RolloutPolicyGradient
+
+    def defaults(function):
+        return {name: p.default for name, p in inspect.signature(function).parameters.items()}
+
+    rollout, generator, discriminator = RolloutConfig(), GeneratorConfig(), DiscriminatorConfig()
+    for function in (SeqGAN, RolloutPolicyGradient, pg_bleu):
+        found = defaults(function)
+        for knob in ("n_rollouts", "rollout_rate", "lr"):
+            assert found[knob] == getattr(rollout, knob), (function, knob)
+    assert defaults(SeqGAN)["grad_clip"] == generator.grad_clip
+    found = defaults(build_generator)
+    assert {k: found[k] for k in generator.model_dump()} == generator.model_dump()
+    found = defaults(CNNDiscriminator)
+    assert all(found[k] == v for k, v in discriminator.model_dump().items() if k in found)
+    built = generator.build(20, 5)
+    assert built.hparams["hidden"] == generator.hidden and built.hparams["lr"] == generator.lr
+    assert (built.vocab_size, built.seq_len, built.grad_clip) == (20, 5, generator.grad_clip)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gmrl.core.checkpoint import atomic_write_text
 from gmrl.core.config import PositiveFloat, Probability, RecipeConfig, StrictModel
@@ -100,6 +100,20 @@ class Config(RecipeConfig):
     adversarial: AdversarialSection = Field(default_factory=AdversarialSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
+
+    @model_validator(mode="after")
+    def _negatives_have_real_partners(self) -> "Config":
+        """Each discriminator round pairs its fresh negatives with as many distinct real
+        sequences; more negatives than training sequences would unbalance the classes."""
+        if not self.quick:
+            for section in ("pretrain", "adversarial"):
+                negatives = getattr(self, section).n_negative
+                if negatives > self.data.n_train:
+                    raise ValueError(
+                        f"{section}.n_negative ({negatives}) exceeds data.n_train "
+                        f"({self.data.n_train}): lower it or draw more training sequences"
+                    )
+        return self
 
     def effective(self) -> "Config":
         """The config actually run: with `quick`, every size is cut to a CI-sized run."""

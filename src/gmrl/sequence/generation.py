@@ -6,8 +6,13 @@ probabilities), which on CPU is about ten times faster than `torch.multinomial` 
 5,000-token vocabulary, and draws from the same distribution.
 """
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch.nn import functional as F
+
+if TYPE_CHECKING:  # a runtime import would be circular (autoregressive imports this module)
+    from gmrl.generative.autoregressive import AutoregressiveModel
 
 
 def draw_tokens(
@@ -27,7 +32,7 @@ def draw_tokens(
 
 @torch.no_grad()
 def sample_sequences(
-    model: torch.nn.Module,
+    model: "AutoregressiveModel",
     n: int,
     generator: torch.Generator | None = None,
     temperature: float = 1.0,
@@ -53,7 +58,7 @@ def sample_sequences(
 
 @torch.no_grad()
 def model_nll(
-    model: torch.nn.Module, tokens: torch.Tensor, temperature: float = 1.0, chunk: int = 2_000
+    model: "AutoregressiveModel", tokens: torch.Tensor, temperature: float = 1.0, chunk: int = 2_000
 ) -> float:
     """NLL_test: the model's mean per-token negative log-likelihood of `tokens` (nats), for the
     model sampled at `temperature` (logits divided by it)."""

@@ -32,6 +32,13 @@ START_TOKEN = 0
 class OracleLSTM(nn.Module):
     """The oracle as a frozen torch module: `sample`, `nll`, `token_nll`."""
 
+    embedding: torch.Tensor
+    W: torch.Tensor
+    U: torch.Tensor
+    b: torch.Tensor
+    W_out: torch.Tensor
+    b_out: torch.Tensor
+
     def __init__(self, weights: dict[str, np.ndarray], seq_len: int = SEQ_LEN) -> None:
         super().__init__()
         self.seq_len = seq_len
@@ -43,8 +50,8 @@ class OracleLSTM(nn.Module):
         self.register_buffer("b", torch.cat([as_tensor(f"b_{g}") for g in GATES]))
         self.register_buffer("W_out", as_tensor("W_out"))
         self.register_buffer("b_out", as_tensor("b_out"))
-        self.hidden = self.U.shape[0]
-        self.vocab_size = self.W_out.shape[1]
+        self.hidden = int(self.U.shape[0])
+        self.vocab_size = int(self.W_out.shape[1])
 
     @classmethod
     def from_npz(cls, path: str | Path | None = None, seq_len: int = SEQ_LEN) -> "OracleLSTM":

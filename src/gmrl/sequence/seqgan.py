@@ -66,7 +66,7 @@ def _check_recurrent(model: nn.Module) -> None:
 
 @torch.no_grad()
 def rollout_completions(
-    model: nn.Module, samples: torch.Tensor, n_rollouts: int,
+    model: AutoregressiveModel, samples: torch.Tensor, n_rollouts: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Complete every proper prefix of every sample `n_rollouts` times.
@@ -89,7 +89,9 @@ def rollout_completions(
             step_logits.append(logits)
             step_states.append(state)
         previous = samples[:, t]
-    repeat = lambda x: x.repeat_interleave(n_rollouts, dim=0)  # noqa: E731
+    def repeat(x: torch.Tensor) -> torch.Tensor:
+        return x.repeat_interleave(n_rollouts, dim=0)
+
     # Rows ordered by prefix length k = 1..T-1, then sample, then rollout.
     logits = repeat(torch.cat(step_logits))
     state = _map_state(
@@ -105,7 +107,7 @@ def rollout_completions(
         active = (length - 1 - s) * per_length  # rows with k + s <= T - 1 (0-based position)
         rows = torch.arange(active, device=samples.device)
         if s > 0:
-            state = _map_state(state, lambda x, n=active: x[:, :n])
+            state = _map_state(state, lambda x, n=active: x[:, :n])  # type: ignore[misc]
             logits, state = model.step_logits(tokens[:active], state)
             tokens = draw_tokens(logits, generator)
         out[rows, prefix_len[:active] + s] = tokens[:active]
@@ -115,7 +117,7 @@ def rollout_completions(
 
 @torch.no_grad()
 def rollout_rewards(
-    model: nn.Module, samples: torch.Tensor, scorer: Scorer, n_rollouts: int,
+    model: AutoregressiveModel, samples: torch.Tensor, scorer: Scorer, n_rollouts: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Per-token rewards `(B, T)`: column t-1 scores prefix y_1..y_t (Monte-Carlo mean over

@@ -164,7 +164,7 @@ class RewardTuner:
         self.prompts = prompts
         cfg = self.config
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
-        self.baseline: nn.Module = (
+        self.baseline: LearnedBaseline | MovingAverageBaseline = (
             LearnedBaseline(policy.vocab_size, policy.seq_len, lr=cfg.value_lr)
             if cfg.baseline == "learned"
             else MovingAverageBaseline(policy.seq_len, decay=cfg.baseline_decay)

@@ -17,6 +17,9 @@ from torch.nn import functional as F
 class MovingAverageBaseline(nn.Module):
     """Per-position exponential moving average of returns (decay close to 1 = slow)."""
 
+    mean: torch.Tensor
+    initialised: torch.Tensor
+
     def __init__(self, seq_len: int, decay: float = 0.9) -> None:
         super().__init__()
         self.decay = decay
