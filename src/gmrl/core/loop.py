@@ -106,6 +106,7 @@ class TrainingLoop:
         loaded = self.run.load_latest_checkpoint(truncate=False)
         if loaded is None:
             self.start = 0
+            self.run.truncate_metrics(-1)  # a crash before the first checkpoint: start afresh
             self.run.commit_config()
             return 0
         step, state = loaded
@@ -144,7 +145,7 @@ class TrainingLoop:
     def update_progress(self, completed: int, info: str | None = None) -> None:
         """Move the bar (also usable between `end_step` calls, e.g. from an SB3 callback)."""
         if self._progress is not None and self._task is not None:
-            fields = {} if info is None else {"info": info}
+            fields: dict[str, Any] = {} if info is None else {"info": info}
             self._progress.update(self._task, completed=min(completed, self.total), **fields)
 
     # ---------------------------------------------------------------------------- schedule

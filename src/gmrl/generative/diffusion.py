@@ -51,6 +51,8 @@ def noise_schedule(name: str, timesteps: int) -> torch.Tensor:
 class TimeEmbedding(nn.Module):
     """Sinusoidal features of the step index t in [0, T), as in the Transformer."""
 
+    frequencies: torch.Tensor
+
     def __init__(self, dim: int, timesteps: int) -> None:
         super().__init__()
         half = dim // 2
@@ -76,6 +78,15 @@ class DDPM(VectorModel):
     """
 
     family = "diffusion"
+    # noise-schedule constants, registered as (non-persistent) buffers in __init__
+    betas: torch.Tensor
+    sqrt_alpha_bar: torch.Tensor
+    sqrt_one_minus_alpha_bar: torch.Tensor
+    recip_sqrt_alpha: torch.Tensor
+    eps_coef: torch.Tensor
+    mean_coef: torch.Tensor
+    model_var: torch.Tensor
+    posterior_var: torch.Tensor
     log_prob_kind = "bound"
 
     def __init__(

@@ -10,7 +10,7 @@ first batch) and fixed random permutations sit between couplings.
 `log_prob(x)` is exact: the standard-normal log-density of the latent plus the log-determinants.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -22,6 +22,8 @@ _LOG_2PI = float(torch.log(torch.tensor(2 * torch.pi)))
 
 class AffineCoupling(nn.Module):
     """y = x on the mask; y = x * exp(s(x_masked)) + t(x_masked) off the mask."""
+
+    mask: torch.Tensor
 
     def __init__(self, mask: torch.Tensor, hidden: int, layers: int, scale_bound: float) -> None:
         super().__init__()
@@ -47,6 +49,8 @@ class AffineCoupling(nn.Module):
 class ActNorm(nn.Module):
     """y = (x - loc) * exp(-log_scale), with loc/scale set from the first training batch."""
 
+    ready: torch.Tensor
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.loc = nn.Parameter(torch.zeros(dim))
@@ -69,6 +73,9 @@ class ActNorm(nn.Module):
 class Permutation(nn.Module):
     """A fixed permutation of the coordinates (volume preserving)."""
 
+    order: torch.Tensor
+    inverse_order: torch.Tensor
+
     def __init__(self, order: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("order", order)
@@ -79,6 +86,9 @@ class Permutation(nn.Module):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return y[:, self.inverse_order]
+
+
+FlowStep = AffineCoupling | ActNorm | Permutation
 
 
 class RealNVP(VectorModel):
@@ -167,5 +177,5 @@ class RealNVP(VectorModel):
         self._unconditional(condition)
         z = standard_normal((n, self.data_dim), generator, self.device)
         for step in reversed(self.steps):
-            z = step.inverse(z)
+            z = cast(FlowStep, step).inverse(z)
         return self.scaler.denormalise(z)

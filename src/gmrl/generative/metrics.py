@@ -17,7 +17,10 @@ def mmd(
 
     def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         distances = torch.cdist(a, b).pow(2)
-        return sum(torch.exp(-distances / (2 * h * h)) for h in bandwidths)
+        total = torch.zeros_like(distances)
+        for h in bandwidths:
+            total = total + torch.exp(-distances / (2 * h * h))
+        return total
 
     n, m = len(x), len(y)
     kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)

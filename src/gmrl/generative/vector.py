@@ -59,6 +59,10 @@ def require(condition: bool, message: str) -> None:
 class Standardizer(nn.Module):
     """Per-dimension affine map to mean 0 / std 1, fitted once from data and saved as buffers."""
 
+    mean: torch.Tensor
+    log_std: torch.Tensor
+    ready: torch.Tensor
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
