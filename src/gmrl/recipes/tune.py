@@ -9,9 +9,11 @@ gmrl run configs/tune/token_frequency.yaml tuner.estimator=ppo tuner.beta=0.5 st
 Logs per step: tune/reward, tune/kl, tune/entropy, tune/distinct_1, tune/distinct_2, tune/beta
 (pre-training epochs log pretrain/nll first; run steps count epochs, then tuning steps). Writes
 plots/tuning.png (reward and KL against tuning steps), checkpoints after pre-training and every
-`checkpoint_every` tuning steps (resumable), and a summary comparing the pre-trained and tuned
-models on fresh samples. If the tuner stops (NaN, KL above `tuner.kl_limit`), the plot and a
-summary are still written and the run exits with the tuner's one-line error.
+`checkpoint_every` tuning steps, and a summary comparing the pre-trained and tuned models on
+fresh samples. One `TrainingLoop` runs both phases: Ctrl-C stops with a checkpoint after the
+current epoch or step, and a resumed run writes exactly what an uninterrupted one would. If the
+tuner stops (NaN, KL above `tuner.kl_limit`), the plot and a summary are still written and the
+run exits with the tuner's one-line error.
 """
 
 from pathlib import Path
