@@ -277,3 +277,49 @@ def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             made = sorted(runs.iterdir(), key=lambda p: p.stat().st_mtime)
     assert made and (made[-1] / "summary.json").is_file()
     assert "epochs: 80" in (made[-1] / "config.yaml").read_text()  # the resume's override
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+def test_second_ctrl_c_aborts_with_one_line(toy: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def pressed_twice(config: ToyConfig, run: RunDir) -> dict[str, float]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TOY, "run", pressed_twice)
+    result = runner.invoke(app, ["run", str(toy), "--runs", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 130
+    assert "aborted: the last checkpoint is kept" in _one_error_line(result)
+
+
+def test_ctrl_c_is_acknowledged_at_once_and_piped_output_is_whole_lines(tmp_path: Path) -> None:
+    """A real `gmrl run` with stderr piped: SIGINT prints the acknowledgement at once, the run
+    stops at the end of the step with a resume hint and exit 130; no progress-bar fragments."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "long.yaml"
+    config.write_text("recipe: generative\nn_train: 64\nn_test: 64\neval_samples: 64\n"
+                      "batch_size: 64\nepochs: 100000\neval_every: 1\n"
+                      "model: {name: flow, params: {hidden: 8}}\n")
+    runs = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gmrl.cli", "run", str(config), "--runs", str(runs)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(runs.glob("*/checkpoints/latest.json")):  # the run is under way
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    lines = err.splitlines()
+    assert "stopping after this step" in err
+    assert lines[-1].startswith("interrupted: checkpoint saved at step ")
+    assert "gmrl run --resume" in lines[-1]
+    assert not any(mark in err for mark in ("\r", "\x1b[", "━", "Traceback")), err
