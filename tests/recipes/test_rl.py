@@ -13,6 +13,10 @@ import yaml
 from typer.testing import CliRunner
 
 from gmrl.cli import app, validate_only
+from gmrl.core.config import validate_config
+from gmrl.recipes import rl
+
+from . import assert_exact_resume, straight_run
 
 
 class _BrokenEnv(gym.Env):
@@ -131,7 +135,7 @@ def test_runs_are_deterministic(tmp_path):
         ({"algo": "ppo", "env": "gmrl_test_rl_user_envs:BrokenEnv", "total_steps": 10},
          "fails gymnasium's check_env"),
         ({"algo": "ppo", "env": "CartPole-v1", "total_steps": 10, "params": {"n_step": 8}},
-         "did you mean 'n_steps'"),
+         "did you mean 'params.n_steps'"),
         ({"algo": "q_learning", "env": "FrozenLake-v1", "total_steps": 10},
          "counts its budget in episodes"),
         ({"algo": "mcts", "env": "FrozenLake-v1"}, "no model of FrozenLake-v1 for MCTS"),
@@ -170,6 +174,72 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, algo, params):
     assert resumed.exit_code == 0, resumed.output
     steps = [int(row["step"]) for row in _rows(run_dir)]
     assert steps[0] < 200 and max(steps) >= 400 and steps == sorted(steps)
+
+
+# Budgets a few seconds long, with evaluations (and so checkpoints) before the stop step.
+RESUME = {
+    "q_learning": ({"env": "FrozenLake-v1", "episodes": 60, "eval_every": 20}, 30),
+    "sarsa": ({"env": "CliffWalking-v1", "episodes": 6, "eval_every": 2,
+               "params": {"max_episode_steps": 60, "epsilon": {"type": "linear", "start": 0.5,
+                                                               "end": 0.0}}}, 70),
+    "value_iteration": ({"env": "FrozenLake-v1"}, 0),
+    "mcts": ({"env": "CartPole-v1", "episodes": 3, "env_kwargs": {"max_episode_steps": 12},
+              "params": {"n_simulations": 8, "max_depth": 8, "rollouts_per_leaf": 1}}, 2),
+    "reinforce": ({"env": "CartPole-v1", "total_steps": 300, "eval_every": 80,
+                   "params": {"num_envs": 2}}, 120),
+    "actor_critic": ({"env": "CartPole-v1", "total_steps": 192, "eval_every": 64,
+                      "params": {"num_envs": 2, "n_steps": 16}}, 90),
+    "ppo": ({"env": "CartPole-v1", "total_steps": 192, "eval_every": 64,
+             "params": {"n_steps": 16, "batch_size": 16, "n_epochs": 2, "n_envs": 2}}, 70),
+    "a2c": ({"env": "CartPole-v1", "total_steps": 160, "eval_every": 40,
+             "params": {"n_envs": 2, "n_steps": 5}}, 70),
+    "dqn": ({"env": "CartPole-v1", "total_steps": 240, "eval_every": 80,
+             "params": {"learning_starts": 40, "train_freq": 4, "target_update_interval": 20}},
+            120),
+    "td3": ({"env": "Pendulum-v1", "total_steps": 240, "eval_every": 100,
+             "params": {"learning_starts": 100, "batch_size": 16,
+                        "action_noise": {"type": "ornstein_uhlenbeck", "sigma": 0.3},
+                        "policy_kwargs": {"net_arch": [32, 32]}}}, 150),
+}
+
+
+@pytest.mark.parametrize("algo", list(RESUME))
+def test_resume_is_exact_after_ctrl_c_and_after_a_crash(tmp_path, algo):
+    """Stopped by Ctrl-C (checkpoint at the stop) or by a crash (back to the last periodic
+    checkpoint) and resumed, every family writes the metrics.csv and summary.json of a run that
+    never stopped: SB3 with optimizers, replay buffer and envs mid-episode restored."""
+    data, stop_at = RESUME[algo]
+    config = validate_config(rl.Config, {"recipe": "rl", "algo": algo, "eval_episodes": 2,
+                                         **data}, "test")
+    reference = straight_run(rl, config, tmp_path / "straight")
+    stopped = assert_exact_resume(rl, config, tmp_path / "ctrl_c", stop_at, reference=reference)
+    assert stopped >= stop_at
+    assert_exact_resume(rl, config, tmp_path / "crash", stop_at, crash=True, reference=reference)
+
+
+def test_atari_ids_say_what_to_install(tmp_path):
+    result, runs = _run(tmp_path, _write(tmp_path, algo="ppo", env="ALE/Pong-v5",
+                                         total_steps=100))
+    assert result.exit_code == 2
+    assert "pip install gymnasium[atari] ale-py" in " ".join(result.output.split())
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("params.learning_rate=inf", "params.learning_rate"),
+        ("params.learning_starts=500", "must exceed params.learning_starts"),
+        ("eval_every=5000", "exceeds the budget"),
+    ],
+)
+def test_bad_values_are_refused_before_a_run_dir_exists(tmp_path, override, expected):
+    config = _write(tmp_path, algo="dqn", env="CartPole-v1", total_steps=200)
+    result, runs = _run(tmp_path, config, override)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], result.output
+    assert not runs.exists() or not any(runs.iterdir())
 
 
 @pytest.mark.slow

@@ -6,9 +6,9 @@ import torch
 from stable_baselines3.common.noise import NormalActionNoise
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from gmrl.core.checkpoint import save_tensors
 from gmrl.core.errors import CheckpointError, ConfigError, EnvError
 from gmrl.core.rundir import RunDir
-from gmrl.core.checkpoint import save_tensors
 from gmrl.core.seeding import rng_state, set_rng_state
 from gmrl.rl.sb3 import (
     RunDirCallback,
