@@ -1,7 +1,8 @@
 """Error types whose message is a single line meant for the user.
 
 The CLI prints `error: <message>` for any `GmrlError` and exits with code 2, so a message must
-name the problem and what to do about it, without a traceback.
+name the problem and what to do about it, without a traceback. An `OSError` met mid-run (disk
+full, permissions) is also one line (`describe_os_error`), with exit code 1; Ctrl-C exits 130.
 """
 
 
