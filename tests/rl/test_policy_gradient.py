@@ -145,6 +145,40 @@ def test_save_load_roundtrip(tmp_path):
         PolicyGradientAgent.load(tmp_path / "junk.safetensors")
 
 
+def test_old_format_files_get_one_line(tmp_path):
+    from gmrl.core.checkpoint import save_tensors
+
+    old = save_tensors(tmp_path / "old.safetensors", {"policy.w": torch.zeros(2)},
+                       {"class": "ActorCritic", "nets": {}})
+    with pytest.raises(CheckpointError, match="old format"):
+        PolicyGradientAgent.load(old)
+
+
+@pytest.mark.parametrize("algo", [Reinforce, ActorCritic])
+def test_state_dict_resumes_training_exactly(algo):
+    """Networks, optimizer, counters and the envs mid-episode (rebuilt by replay): a fresh agent
+    given a state (and the torch RNG) trains on exactly as the saved one did."""
+    params = {"num_envs": 2, "n_steps": 8} if algo is ActorCritic else {"num_envs": 2}
+    agent = algo("CartPole-v1", params, seed=5).learn(100)
+    state, rng = agent.state_dict(), torch.get_rng_state()
+    import copy
+
+    state = copy.deepcopy(state)
+    straight = []
+    agent.learn(250, callback=lambda a, m: straight.append(m))
+    resumed_agent = algo("CartPole-v1", params, seed=5)
+    resumed_agent.load_state_dict(state)
+    torch.set_rng_state(rng)
+    resumed = []
+    resumed_agent.learn(250, callback=lambda a, m: resumed.append(m))
+    assert resumed == straight and resumed_agent.num_steps == agent.num_steps
+
+
+def test_learning_rates_must_be_finite():
+    with pytest.raises(ConfigError, match="policy_lr"):
+        Reinforce("CartPole-v1", {"policy_lr": float("inf")})
+
+
 def test_bad_params_and_spaces_are_one_line():
     with pytest.raises(ConfigError, match="unknown key 'policy_lrr'; did you mean 'policy_lr'"):
         Reinforce("CartPole-v1", {"policy_lrr": 0.1})

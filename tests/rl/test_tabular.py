@@ -11,7 +11,7 @@ import pytest
 
 from gmrl.core.errors import ConfigError, EnvError
 from gmrl.rl.dynamic_programming import policy_evaluation, value_iteration
-from gmrl.rl.tabular import Constant, Exponential, Linear, q_learning, sarsa
+from gmrl.rl.tabular import Constant, Exponential, Linear, TDLearner, q_learning, sarsa
 
 GAMMA = 0.99  # the discount used both for learning and for the DP optimum on FrozenLake
 CLIFF_START = 36
@@ -82,3 +82,28 @@ def test_bad_input_gets_one_line_errors():
         sarsa(gym.make("FrozenLake-v1"), episodes=10, epsilon=Linear(1.5, 0.0))
     with pytest.raises(ConfigError, match="episodes"):
         q_learning(gym.make("FrozenLake-v1"), episodes=0)
+
+
+@pytest.mark.parametrize("on_policy", [False, True])
+def test_learner_state_resumes_exactly(on_policy):
+    """A fresh learner given a saved state (table, history, exploration and env generators)
+    finishes with the same table and history as the learner that never stopped."""
+    kwargs = {"on_policy": on_policy, "episodes": 40, "seed": 4,
+              "epsilon": Linear(1.0, 0.1), "alpha": 0.2}
+    straight = TDLearner(gym.make("FrozenLake-v1"), **kwargs)
+    for _ in range(17):
+        straight.run_episode()
+    saved = straight.state_dict()
+    saved = {**saved, "q": saved["q"].clone()}
+    while not straight.done:
+        straight.run_episode()
+    resumed = TDLearner(gym.make("FrozenLake-v1"), **kwargs)
+    resumed.load_state_dict(saved)
+    assert resumed.episode == 17
+    while not resumed.done:
+        resumed.run_episode()
+    np.testing.assert_array_equal(resumed.q, straight.q)
+    np.testing.assert_array_equal(resumed.result().episode_returns,
+                                  straight.result().episode_returns)
+    with pytest.raises(ValueError, match="does not fit"):
+        TDLearner(gym.make("FrozenLake8x8-v1"), **kwargs).load_state_dict(saved)
