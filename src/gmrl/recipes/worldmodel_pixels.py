@@ -9,6 +9,7 @@ VAE reconstructions, a dream rollout beside the real frames under the same actio
 return against real env steps.
 """
 
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -55,7 +56,9 @@ class Config(RecipeConfig, LatentAgentConfig):
 
 
 def make_env(config: Config) -> PixelObservation:
-    kwargs = {"max_episode_steps": config.max_episode_steps} if config.max_episode_steps else {}
+    kwargs: dict[str, Any] = {}
+    if config.max_episode_steps:
+        kwargs["max_episode_steps"] = config.max_episode_steps
     return make_pixel_env(
         config.env_id,
         size=config.frames.size,
@@ -161,7 +164,7 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
             loop.log(0, agent.warm_up())
             loop.check_stop(0)
         for iteration in range(start + 1, config.iterations + 1):
-            metrics = agent.iterate(iteration, between=lambda i=iteration: loop.check_stop(i - 1))
+            metrics = agent.iterate(iteration, between=partial(loop.check_stop, iteration - 1))
             info = f"return {metrics['charts/episodic_return']:.0f} @ {agent.real_steps} steps"
             loop.end_step(iteration, metrics, info=info)
 

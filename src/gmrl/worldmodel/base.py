@@ -15,7 +15,7 @@ run continues with the optimizer's moments, not a cold Adam.
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -112,8 +112,9 @@ class WorldModel(nn.Module, ABC):
         Bad files and mismatches are one-line `CheckpointError`s.
         """
         artifact = load_artifact(path, kind=ARTIFACT_KIND, base=cls)
-        model = artifact.cls.build(artifact.init, **extra).to(map_location)
+        model_class = cast(type[W], artifact.cls)
+        model = model_class.build(artifact.init, **extra).to(map_location)
         restore_or_explain(
-            path, f"a {artifact.cls.__name__}", lambda: model.load_training_state(artifact.state)
+            path, f"a {model_class.__name__}", lambda: model.load_training_state(artifact.state)
         )
-        return model  # type: ignore[no-any-return]
+        return model

@@ -39,6 +39,7 @@ def _draw_starts(source: StartStates, n: int, rng: np.random.Generator) -> np.nd
 def _to_model_action(action: np.ndarray, space: spaces.Space) -> torch.Tensor:
     if isinstance(space, spaces.Discrete):
         return torch.as_tensor(np.asarray(action).reshape(-1), dtype=torch.long)
+    assert isinstance(space, spaces.Box)
     clipped = np.clip(np.asarray(action, dtype=np.float32), space.low, space.high)
     return torch.as_tensor(clipped.reshape(-1, *space.shape))
 
@@ -126,9 +127,8 @@ class DreamEnv(gym.Env):
         if seed is not None:
             self._generator.manual_seed(seed)
         start = _draw_starts(self.start_states, 1, self.np_random)[0]
-        self._state = np.clip(
-            start, self.observation_space.low, self.observation_space.high
-        ).astype(self.observation_space.dtype)
+        box = self._dynamics.observation_space
+        self._state = np.clip(start, box.low, box.high).astype(box.dtype)
         self._t = 0
         return self._state.copy(), {}
 
@@ -139,7 +139,7 @@ class DreamEnv(gym.Env):
             self._state[None], np.asarray(action)[None], self._generator
         )
         self._t += 1
-        self._state = nxt[0].astype(self.observation_space.dtype)
+        self._state = nxt[0].astype(self._dynamics.observation_space.dtype)
         truncated = self._t >= self.horizon or bool(unsure[0])
         info = {"too_uncertain": bool(unsure[0])}
         return self._state.copy(), float(reward[0]), bool(terminated[0]), truncated, info
@@ -178,7 +178,8 @@ class DreamVecEnv(VecEnv):
 
     def _starts(self, n: int) -> np.ndarray:
         start = _draw_starts(self.start_states, n, self._rng)
-        return np.clip(start, self.observation_space.low, self.observation_space.high)
+        box = self._dynamics.observation_space
+        return np.clip(start, box.low, box.high)
 
     def reset(self) -> VecEnvObs:
         seeds = [s for s in self._seeds if s is not None]

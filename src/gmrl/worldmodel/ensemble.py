@@ -115,6 +115,11 @@ class GaussianEnsemble(WorldModel):
             the network does not learn that quantity (the PETS convention for known tasks).
     """
 
+    in_mean: torch.Tensor
+    in_std: torch.Tensor
+    out_mean: torch.Tensor
+    out_std: torch.Tensor
+
     def __init__(
         self,
         obs_dim: int,
@@ -175,11 +180,18 @@ class GaussianEnsemble(WorldModel):
         if not isinstance(observation_space, spaces.Box):
             raise TypeError("GaussianEnsemble needs a Box observation space (vector states)")
         obs_dim = int(np.prod(observation_space.shape))
-        parts = {"config": config, "reward_fn": reward_fn, "termination_fn": termination_fn}
         if isinstance(action_space, spaces.Discrete):
-            return cls(obs_dim, int(action_space.n), discrete=True, **parts)
-        if isinstance(action_space, spaces.Box):
-            return cls(obs_dim, int(np.prod(action_space.shape)), discrete=False, **parts)
+            action_dim, discrete = int(action_space.n), True
+        elif isinstance(action_space, spaces.Box):
+            action_dim, discrete = int(np.prod(action_space.shape)), False
+        else:
+            raise TypeError(
+                f"unsupported action space {type(action_space).__name__}: use Box or Discrete"
+            )
+        return cls(
+            obs_dim, action_dim, discrete=discrete, config=config, reward_fn=reward_fn,
+            termination_fn=termination_fn,
+        )
         raise TypeError(
             f"unsupported action space {type(action_space).__name__}: use Box or Discrete"
         )
@@ -320,7 +332,8 @@ class GaussianEnsemble(WorldModel):
         else:
             reward = self.reward_fn(*flat).reshape(e, b).float()  # type: ignore[misc]
         if self.learn_termination:
-            terminated = logit > 0  # type: ignore[operator]
+            assert logit is not None
+            terminated = torch.gt(logit, 0)
         else:
             terminated = self.termination_fn(*flat).reshape(e, b).bool()  # type: ignore[misc]
         return next_obs, reward, terminated

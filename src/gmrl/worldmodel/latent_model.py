@@ -30,7 +30,7 @@ from torch import nn
 from gmrl.core.config import PositiveFloat, StrictModel
 from gmrl.worldmodel.base import Transitions, WorldModel
 from gmrl.worldmodel.frame_vae import FrameVAE
-from gmrl.worldmodel.mdn_rnn import MDNRNN, mixture_log_prob
+from gmrl.worldmodel.mdn_rnn import MDNRNN, last_linear, mixture_log_prob
 
 
 @dataclass
@@ -115,6 +115,9 @@ class LatentWorldModel(WorldModel):
     The first `fit` uses the `first_*` budgets (a VAE and an RNN trained from scratch), later
     ones the smaller fine-tuning budgets.
     """
+
+    heads_initialised: torch.Tensor
+    fits: torch.Tensor  # fits so far (a buffer, so saved files and checkpoints carry it)
 
     def __init__(
         self,
@@ -238,7 +241,7 @@ class LatentWorldModel(WorldModel):
         batch_size, rnn_batch_size, seq_len = c.batch_size, c.rnn_batch_size, c.seq_len
         validation_fraction = c.validation_fraction
         generator = generator or torch.Generator().manual_seed(0)
-        self.fits += 1
+        self.fits.add_(1)
         metrics: dict[str, float] = {}
         if vae_steps > 0:
             frames = torch.cat([e.frames for e in episodes])
@@ -301,8 +304,8 @@ class LatentWorldModel(WorldModel):
         """
         mask = data.mask
         rate = data.terminated[mask].mean().clamp(1e-3, 1 - 1e-3)
-        self.rnn.reward_head[-1].bias.fill_(float(data.rewards[mask].mean()))
-        self.rnn.done_head[-1].bias.fill_(float(torch.log(rate / (1 - rate))))
+        last_linear(self.rnn.reward_head).bias.fill_(float(data.rewards[mask].mean()))
+        last_linear(self.rnn.done_head).bias.fill_(float(torch.log(rate / (1 - rate))))
         self.heads_initialised.fill_(True)
 
     @torch.no_grad()

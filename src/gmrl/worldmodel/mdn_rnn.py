@@ -44,6 +44,13 @@ def mixture_log_prob(out: MDNOutput, target: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(F.log_softmax(out.logits, -1) + per_component, -1)
 
 
+def last_linear(head: nn.Sequential) -> nn.Linear:
+    """The final `nn.Linear` of a head (typed, for bias initialisation)."""
+    layer = head[-1]
+    assert isinstance(layer, nn.Linear)
+    return layer
+
+
 class MDNRNN(nn.Module):
     """GRU dynamics over VAE latents with mixture-density, reward and termination heads."""
 
@@ -68,7 +75,7 @@ class MDNRNN(nn.Module):
         )
         self.done_head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         with torch.no_grad():  # prior: terminations are rare (p ~ 5%), so training starts near
-            self.done_head[-1].bias.fill_(-3.0)  # the base rate instead of at p = 0.5
+            last_linear(self.done_head).bias.fill_(-3.0)  # the base rate, not p = 0.5
 
     def action_features(self, action: torch.Tensor) -> torch.Tensor:
         """One-hot for discrete action indices; continuous actions keep their trailing dimension."""

@@ -153,8 +153,8 @@ def make_pixel_env(
             f"cannot make pixel env '{env_id}': {str(exc).splitlines()[0]} "
             "(use a Gymnasium id that supports render_mode='rgb_array', e.g. CartPole-v1)"
         ) from exc
-    crop = DEFAULT_CROPS.get(env_id) if crop_rows == "auto" else crop_rows
-    return PixelObservation(  # type: ignore[arg-type]
+    crop = DEFAULT_CROPS.get(env_id) if isinstance(crop_rows, str) else crop_rows
+    return PixelObservation(
         env,
         size=size,
         stack=stack,

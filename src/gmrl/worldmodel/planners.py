@@ -77,8 +77,9 @@ class CEMPlanner:
         self.particles = members if c.particles is None else c.particles
         self.min_prob = c.min_prob
         self.discrete = isinstance(action_space, spaces.Discrete)
-        if self.discrete:
-            self.n_actions = int(action_space.n)  # type: ignore[attr-defined]
+        self.action_shape = tuple(action_space.shape or ())
+        if isinstance(action_space, spaces.Discrete):
+            self.n_actions = int(action_space.n)
         else:
             self.low = torch.as_tensor(action_space.low, dtype=torch.float32).reshape(-1)
             self.high = torch.as_tensor(action_space.high, dtype=torch.float32).reshape(-1)
@@ -214,7 +215,7 @@ class CEMPlanner:
         if self.discrete:
             action = dist[:, 0].argmax(-1).cpu().numpy()
         else:
-            action = dist[:, 0].cpu().numpy().reshape(n, *self.action_space.shape)
+            action = dist[:, 0].cpu().numpy().reshape(n, *self.action_shape)
         # warm start: shift one step forward, new last step from the prior
         self._dist = torch.cat([dist[:, 1:], self._initial(n, 1, device)], dim=1)
         return action
