@@ -99,3 +99,31 @@ def test_from_spaces_and_bad_space() -> None:
     assert (model.obs_dim, model.action_dim, model.discrete) == (3, 1, False)
     with pytest.raises(TypeError, match="Box observation"):
         GaussianEnsemble.from_spaces(gym.spaces.Discrete(3), env.action_space)
+
+
+def test_save_load_round_trip_keeps_weights_optimizer_and_known_functions(data, tmp_path) -> None:
+    from gmrl.core.errors import CheckpointError
+    from gmrl.worldmodel.base import WorldModel
+
+    config = EnsembleConfig(hidden=16, ensemble_size=2, max_epochs=2)
+    model = GaussianEnsemble(4, 2, discrete=True, config=config,
+                             reward_fn=known_fns.cartpole_reward,
+                             termination_fn=known_fns.cartpole_termination)
+    model.fit({k: v[:100] for k, v in data.items()}, generator=torch.Generator().manual_seed(0))
+    loaded = WorldModel.load(model.save(tmp_path / "ensemble.safetensors"))
+    assert isinstance(loaded, GaussianEnsemble) and loaded.config == config
+    assert loaded.ensemble_size == 2 and loaded.reward_fn is known_fns.cartpole_reward
+    for a, b in zip(loaded.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert model.optimizer is not None and loaded.optimizer is not None
+    saved_moments = model.optimizer.state_dict()["state"][0]["exp_avg"]
+    torch.testing.assert_close(loaded.optimizer.state_dict()["state"][0]["exp_avg"], saved_moments)
+
+    def own_reward(obs, action, next_obs):
+        return obs[:, 0]
+
+    custom = GaussianEnsemble(4, 2, discrete=True, config=config, reward_fn=own_reward)
+    path = custom.save(tmp_path / "custom.safetensors")
+    with pytest.raises(CheckpointError, match="pass reward_fn"):
+        GaussianEnsemble.load(path)
+    assert GaussianEnsemble.load(path, reward_fn=own_reward).reward_fn is own_reward
