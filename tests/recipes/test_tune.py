@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from gmrl.cli import app
@@ -15,14 +14,6 @@ TINY = [
     "data.num_sequences=300", "pretrain.epochs=1", "steps=6", "checkpoint_every=3",
     "eval_samples=128", "tuner.batch_size=32", "model.hidden=32", "device=cpu",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _run(tmp_path: Path, *args: str) -> tuple[int, str, Path | None]:

@@ -10,7 +10,11 @@ from gmrl.sequence.oracle import OracleLSTM
 
 @pytest.fixture(autouse=True)
 def _one_thread():
+    """Small models run fastest on one thread (and the suite shares two cores)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

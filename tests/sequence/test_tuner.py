@@ -22,14 +22,6 @@ from gmrl.sequence.tuner import (
 TARGET = 0  # a token the pre-trained model emits about 5% of the time
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def pretrained() -> AutoregressiveModel:
     torch.set_num_threads(1)
@@ -203,3 +195,24 @@ def test_bad_settings_are_rejected(pretrained) -> None:
     with pytest.raises(ValueError, match="reward_fn must return"):
         tuner.step()
     assert issubclass(KLLimitExceeded, TuningStopped)
+
+
+def test_ctrl_c_stops_after_the_current_step_with_a_checkpoint(pretrained, tmp_path) -> None:
+    """Through the one training loop: a Ctrl-C during step 2 checkpoints step 2 and stops; the
+    tuner rebuilt from that checkpoint takes the same next step as one that never stopped."""
+    from gmrl.core.errors import RunInterrupted
+
+    run = RunDir.create(tmp_path, "tune", "recipe: tune\n", quiet=True)
+    tuner, _ = _tune(pretrained, 0, estimator="reinforce")
+    pressed = lambda step, metrics: setattr(run, "stop_requested", step == 2)  # noqa: E731
+    with pytest.raises(RunInterrupted) as stop:
+        tuner.train(10, run=run, callback=pressed, checkpoint_every=5)
+    run.close()
+    assert stop.value.step == 2 and tuner.step_count == 2
+    assert [int(r["step"]) for r in run.rows] == [1, 2]
+    step, state = run.load_latest_checkpoint()
+    assert step == 2
+    expected = tuner.step()
+    resumed, _ = _tune(pretrained, 0, estimator="reinforce")
+    resumed.load_state_dict(state["tuner"])
+    assert resumed.step() == pytest.approx(expected)
