@@ -286,10 +286,10 @@ class ModelBasedAgent:
             "planner": self.planner.state_dict(),
         }
         if self.sb3 is not None:
-            from gmrl.worldmodel.sb3_state import sb3_training_state
+            from gmrl.rl.sb3.state import sb3_state
 
             assert self.dream is not None
-            state["sb3"] = sb3_training_state(self.sb3)
+            state["sb3"] = sb3_state(self.sb3)
             state["dream"] = self.dream.state_dict()
         return state
 
@@ -308,10 +308,10 @@ class ModelBasedAgent:
         self.env.action_space.np_random.bit_generator.state = json.loads(state["random_actions"])
         self.planner.load_state_dict(state["planner"])
         if self.sb3 is not None:
-            from gmrl.worldmodel.sb3_state import load_sb3_training_state
+            from gmrl.rl.sb3.state import load_sb3_state
 
             assert self.dream is not None
-            load_sb3_training_state(self.sb3, state["sb3"])
+            load_sb3_state(self.sb3, state["sb3"])
             self.dream.load_state_dict(state["dream"])
         self._replay_episode()
 

@@ -235,9 +235,9 @@ class LatentAgent:
             "generators": {k: g.get_state() for k, g in self.generators.items()},
         }
         if self.ppo is not None:
-            from gmrl.worldmodel.sb3_state import sb3_training_state
+            from gmrl.rl.sb3.state import sb3_state
 
-            state["ppo"] = sb3_training_state(self.ppo)
+            state["ppo"] = sb3_state(self.ppo)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -250,14 +250,14 @@ class LatentAgent:
         for name, generator in self.generators.items():
             generator.set_state(state["generators"][name])
         if "ppo" in state:
-            from gmrl.worldmodel.sb3_state import load_sb3_training_state
+            from gmrl.rl.sb3.state import load_sb3_state
 
             placeholder = LatentDreamVecEnv(
                 self.model, torch.zeros(1, self.model.state_dim), self.env.action_space,
                 num_envs=self.config.controller.num_envs,
             )
             self.ppo = self._make_ppo(placeholder)
-            load_sb3_training_state(self.ppo, state["ppo"])
+            load_sb3_state(self.ppo, state["ppo"])
 
     def save_controller(self, path: str | Path) -> Path | None:
         """The PPO policy's weights as a gmrl artifact (None for the CEM controller)."""
