@@ -19,9 +19,10 @@ tabular methods) over `eval_episodes` deterministic episodes. A learning curve g
 `plots/learning_curve.png`.
 
 Every family runs inside `gmrl.core.loop.TrainingLoop`: checkpoints at each evaluation (or every
-`checkpoint_every`), Ctrl-C honoured at the next consistent point (a tabular or MCTS episode's
-step, a policy-gradient iteration, an SB3 rollout: SB3's `train_freq` steps off-policy, `n_steps`
-on-policy), and exact resume: a checkpoint holds the complete learner state (SB3: networks,
+`checkpoint_every`), Ctrl-C honoured at the next consistent point (a tabular episode, an MCTS env
+step, a policy-gradient iteration, an SB3 off-policy rollout of `train_freq` steps; an SB3
+on-policy run stops within one env step and checkpoints its current rollout's start), and
+exact resume: a checkpoint holds the complete learner state (SB3: networks,
 optimizers, replay buffer, counters, logger, exploration state; the training envs mid-episode,
 rebuilt by replaying the episode's actions) plus every RNG, so a resumed run writes the same
 metrics.csv and summary.json as an uninterrupted one. The trained agent is saved as
@@ -420,6 +421,9 @@ def _run_policy_gradient(config: Config, run: RunDir, tracker: _Tracker) -> dict
 def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]:
     """Evaluations at any env step (SB3 callback); checkpoints and Ctrl-C between rollouts,
     where the agent's state is complete (see `gmrl.rl.sb3.state`)."""
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+    from gmrl.core.seeding import rng_state, set_rng_state
     from gmrl.rl.sb3 import (
         RunDirCallback,
         load_sb3_state,
@@ -432,12 +436,20 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
                            seed=config.seed, device=config.device)
     budget = int(config.total_steps or 0)
     resumed: dict[str, Any] = {}
+    # On-policy rollouts can be long (PPO: 2048 steps per env), and their half-filled buffer is
+    # not saved; so each rollout's start is kept in memory (cheap: no replay buffer), and a
+    # Ctrl-C mid-rollout stops at once and checkpoints that start (the rollout is redone).
+    rollout_start: dict[str, Any] = {}
+    on_policy = isinstance(model, OnPolicyAlgorithm)
 
     def restore(saved: dict[str, Any]) -> None:
         load_sb3_state(model, saved)
         resumed.update(saved)
 
-    loop = _loop(config, run, tracker, budget, lambda: sb3_state(model), restore)
+    def learner_state() -> dict[str, Any]:
+        return rollout_start["agent"] if rollout_start.get("rewind") else sb3_state(model)
+
+    loop = _loop(config, run, tracker, budget, learner_state, restore)
     loop.resume()
 
     def predict(obs: np.ndarray) -> np.ndarray:
@@ -446,9 +458,17 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
     def on_step(step: int) -> None:
         if tracker.eval_due(step):
             tracker.evaluate(step, predict)
+        if on_policy and loop.stop_requested and rollout_start:
+            rollout_start["rewind"] = True
+            tracker.restore(rollout_start["tracker"])
+            set_rng_state(rollout_start["rng"])
+            loop.check_stop(rollout_start["step"])  # saves the rollout's start, then stops
 
     def on_rollout_start(step: int) -> None:
         _end(loop, tracker, step, step, info=None)
+        if on_policy:
+            rollout_start.update(step=step, agent=sb3_state(model), tracker=tracker.state(),
+                                 rng=rng_state())
 
     callback = RunDirCallback(
         run, on_step=on_step, on_episode=tracker.episode, on_rollout_start=on_rollout_start,
