@@ -68,17 +68,21 @@ TARGETS = (
 
 
 def _run(config_name: str, seed: int, root: Path, overrides: list[str]) -> tuple[Path, dict, float]:
-    """Run one config through the recipe; returns its directory, summary and wall seconds."""
+    """Run one config through the recipe; returns its directory, summary and CPU seconds.
+
+    CPU seconds of this process (one torch thread), not wall-clock: on a shared machine the
+    wall clock measures the neighbours; on an idle core the two agree.
+    """
     config = load_config(CONFIGS / f"{config_name}.yaml", [f"seed={seed}", *overrides],
                          lambda name: load_recipe(name).Config)
     recipe.prepare(config)
     run = RunDir.create(root, f"{config_name}-s{seed}", dump_config(config), quiet=True)
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         summary = recipe.run(config, run)
     finally:
         run.close()
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     run.write_summary(summary)
     return run.path, summary, seconds
 
@@ -112,7 +116,7 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path, tokens: bool) -> d
         out["seconds"][model] = seconds
         if tokens:
             shutil.copy(path / "compositions.txt", RESULTS / f"{model}_seed{seed}.txt")
-        print(f"seed {seed} {model}: {seconds:.0f} s", flush=True)
+        print(f"seed {seed} {model}: {seconds:.0f} CPU s", flush=True)
     out["seconds"]["gmrl_incl_pretrain"] = pretrain_s + out["seconds"]["gmrl"]
     return out
 
@@ -129,7 +133,8 @@ def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, f
         keys = per_seed[0][model].keys()
         table[model] = {}
         for key in keys:
-            values = [float(s[model][key]) for s in per_seed]
+            values = [float("nan") if s[model][key] is None else float(s[model][key])
+                      for s in per_seed]
             finite = [v for v in values if v == v] or [float("nan")]
             table[model][key] = {"median": _median(values), "min": min(finite),
                                  "max": max(finite)}
@@ -197,17 +202,29 @@ def main() -> None:
     parser.add_argument("--tuner-steps", type=int, default=None, help="gmrl tuner steps (config's)")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-music"))
     parser.add_argument("--out", type=Path, default=RESULTS / "rltuner.json")
+    parser.add_argument("--tokens", action=argparse.BooleanOptionalAction, default=None,
+                        help="copy token files (default: for the first seed only)")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="combine the per-seed results of earlier runs (e.g. one per seed "
+                        "run in parallel) instead of running")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    per_seed = [run_seed(seed, args, args.runs, tokens=index == 0)
-                for index, seed in enumerate(args.seeds)]
+    if args.merge:
+        per_seed = [s for path in args.merge for s in json.loads(path.read_text())["per_seed"]]
+        args.seeds = [s["seed"] for s in per_seed]
+    else:
+        per_seed = [
+            {"seed": seed, **run_seed(seed, args, args.runs,
+                                      tokens=index == 0 if args.tokens is None else args.tokens)}
+            for index, seed in enumerate(args.seeds)
+        ]
     table = aggregate(per_seed)
     checks = check_targets(table, per_seed)
     result = {
         "command": "python benchmarks/music_rltuner.py " + " ".join(
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items() if k not in ("runs", "out")),
+            for k, v in vars(args).items() if k not in ("runs", "out", "merge", "tokens")),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "torch_threads": 1,
         "seeds": args.seeds,

@@ -236,7 +236,8 @@ class _Tuning:
     def policy(self) -> MelodyPolicy:
         if self.off is not None:
             return self.off.policy()
-        return MelodyPolicy(self.tuner.policy, name=self.name)  # type: ignore[union-attr]
+        assert self.on is not None
+        return MelodyPolicy(self.on.policy, name=self.name)
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:
