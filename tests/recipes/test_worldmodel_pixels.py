@@ -66,12 +66,21 @@ def test_resume_continues_the_loop(tmp_path) -> None:
     assert float(rows[2]["charts/real_env_steps"]) > float(rows[1]["charts/real_env_steps"])
 
 
-def test_bad_frame_size_is_a_one_line_config_error(tmp_path) -> None:
-    result = CliRunner().invoke(
-        app, ["run", str(CONFIG), "frames.size=[30,64]", "--runs", str(tmp_path)]
-    )
-    assert result.exit_code == 2
-    assert "frames.size" in result.output and not any(tmp_path.iterdir())
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("frames.size=[30,64]", "frames.size"),
+        ("model.vae_lr=0", "'model.vae_lr': Input should be greater than 0"),
+        ("controller.ppo={learning_rate: .inf}", "controller.ppo: ppo params: bad value inf"),
+        ("controller.ppo={n_step: 8}", "did you mean 'n_steps'"),
+        ("controller.cem={population: 4, elites: 5}", "elites (5) must be <= population (4)"),
+    ],
+)
+def test_bad_input_is_a_one_line_config_error(tmp_path, override: str, message: str) -> None:
+    result = CliRunner().invoke(app, ["run", str(CONFIG), override, "--runs", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("kind", ["ppo", "cem"])
