@@ -14,6 +14,7 @@ files are skipped and counted in `stats`. Files are parsed by a small process po
 """
 
 import hashlib
+import importlib.util
 import io
 import json
 import logging
@@ -183,9 +184,11 @@ def default_cache_dir() -> Path:
 
 
 def _music21_corpus_dir() -> Path:
-    import music21
-
-    return Path(music21.__file__).parent / "corpus"
+    """music21's bundled corpus folder, found without importing music21 (seconds)."""
+    spec = importlib.util.find_spec("music21")
+    if spec is None or not spec.submodule_search_locations:
+        raise CorpusError("music21 is not installed; pip install music21 (it ships the corpus)")
+    return Path(next(iter(spec.submodule_search_locations))) / "corpus"
 
 
 def source_files(source: str) -> tuple[str, list[tuple[Path, str]]]:
@@ -194,10 +197,13 @@ def source_files(source: str) -> tuple[str, list[tuple[Path, str]]]:
         from music21 import corpus
         from music21.corpus import chorales
 
+        root = _music21_corpus_dir()
         files: list[tuple[Path, str]] = []
         for name in chorales.Iterator(returnType="filename"):
-            work = corpus.getWork(name)
-            path = Path(work[0] if isinstance(work, list) else work)
+            path = root / f"{name}.mxl"  # getWork() finds the same file, 50x slower
+            if not path.is_file():
+                work = corpus.getWork(name)
+                path = Path(work[0] if isinstance(work, list) else work)
             files.append((path, str(name)))
         return "bach", files
     if source == "essen":
