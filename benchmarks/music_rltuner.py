@@ -107,12 +107,12 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path, tokens: bool) -> d
         shutil.copy(path / "compositions.txt", RESULTS / f"note_rnn_seed{seed}.txt")
     for model, config_name in MODELS.items():
         steps = args.tuner_steps if model == "gmrl" else args.rl_steps
-        extra = [*common, f"note_rnn.checkpoint={checkpoint}"]
+        extra = [*common, f"note_rnn.checkpoint={checkpoint}", "eval.compare=false"]
         if steps is not None:
             extra.append(f"tuning.steps={steps}")
         path, summary, seconds = _run(config_name, seed, root, extra)
         out[model] = _pick(summary, "tuned")
-        out[model]["log_p_gap"] = summary["log_p_gap"]
+        out[model]["log_p_gap"] = summary["tuned/log_p"] - out["note_rnn"]["log_p"]
         out["seconds"][model] = seconds
         if tokens:
             shutil.copy(path / "compositions.txt", RESULTS / f"{model}_seed{seed}.txt")
