@@ -151,7 +151,9 @@ def test_component_defaults_are_the_configs_defaults() -> None:
 
 
 def _tiny(*extra: str) -> worldmodel.Config:
-    config = validate_only(Path(CARTPOLE), [*TINY, "total_steps=230", "eval_every=115", *extra])
+    config = validate_only(Path(CARTPOLE), [
+        *TINY, "total_steps=230", "eval_every=115", "env.kwargs={max_episode_steps: 60}", *extra
+    ])
     assert isinstance(config, worldmodel.Config)
     return config
 
