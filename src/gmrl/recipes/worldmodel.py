@@ -2,7 +2,10 @@
 
 Every `eval_every` real env steps the loop logs the real env steps so far, the model's held-out
 error and the mean return of `eval_episodes` evaluation episodes, checkpoints (safetensors) and
-redraws the learning curve (real env steps vs return) in `plots/learning_curve.png`.
+redraws the learning curve (real env steps vs return) in `plots/learning_curve.png`. The loop is
+`gmrl.core.loop.TrainingLoop`, stepped every `STEP_CHUNK` real steps: Ctrl-C stops at the next
+chunk with a checkpoint, and `--resume` continues exactly (the agent's `state_dict` replays the
+current real episode).
 
     gmrl run configs/worldmodel/cartpole.yaml
     gmrl run configs/worldmodel/pendulum.yaml total_steps=1000
@@ -40,7 +43,8 @@ class EnvSection(StrictModel):
 class ModelSection(EnsembleConfig):
     """The ensemble (`EnsembleConfig`) plus where reward and termination come from."""
 
-    reward: str = Field(default="known",
+    reward: str = Field(
+        default="known",
         description="known (closed form, PETS convention), learned, shaped (a planning proxy, "
         "see known_fns), or 'module:function' taking (obs, action, next_obs)",
     )
