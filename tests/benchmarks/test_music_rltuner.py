@@ -1,0 +1,67 @@
+"""The music benchmark's report logic: aggregation over seeds, target checks, the table."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "music_rltuner.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("music_rltuner_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _model(bench, **overrides: float) -> dict:
+    figures = {row: 50.0 for row in bench.ROWS}
+    figures.update({"log_p": -20.0, "unique_fraction": 1.0, "collapsed": 0.0,
+                    "distinct_3": 0.1, "token_entropy": 2.0, "top1_share": 0.001})
+    figures.update(overrides)
+    return figures
+
+
+def _seed(bench, gmrl: dict, seconds: float = 300.0) -> dict:
+    return {"note_rnn": _model(bench), "corpus": _model(bench), "q": _model(bench),
+            "psi": _model(bench), "g": _model(bench), "gmrl": gmrl,
+            "seconds": {"gmrl_incl_pretrain": seconds}}
+
+
+def test_targets_pass_only_when_every_row_beats_the_q_row(bench):
+    good = _model(bench, repeated_notes_pct=0.0, not_in_key_pct=0.5, tonic_start_pct=30.0,
+                  leaps_resolved_pct=92.0, notes_in_motif_pct=76.0,
+                  notes_in_repeated_motif_pct=0.2, log_p=-20.5)
+    per_seed = [_seed(bench, good), _seed(bench, dict(good, log_p=-20.9))]
+    checks = bench.check_targets(bench.aggregate(per_seed), per_seed)
+    assert checks["all_met"], checks
+    bad = dict(good, notes_in_motif_pct=60.0)
+    per_seed = [_seed(bench, bad)]
+    checks = bench.check_targets(bench.aggregate(per_seed), per_seed)
+    assert not checks["notes_in_motif_pct"]["met"] and not checks["all_met"]
+
+
+def test_collapse_log_p_and_time_fail_the_targets(bench):
+    good = _model(bench, repeated_notes_pct=0.0, not_in_key_pct=0.5, tonic_start_pct=30.0,
+                  leaps_resolved_pct=92.0, notes_in_motif_pct=76.0,
+                  notes_in_repeated_motif_pct=0.2)
+    for figures, seconds, failed in (
+        (dict(good, unique_fraction=0.5), 300.0, "unique_fraction"),
+        (dict(good, log_p=-21.5), 300.0, "log_p_within_1_nat"),
+        (good, 700.0, "minutes_incl_pretrain"),
+    ):
+        per_seed = [_seed(bench, figures, seconds)]
+        checks = bench.check_targets(bench.aggregate(per_seed), per_seed)
+        assert not checks[failed]["met"] and not checks["all_met"], failed
+
+
+def test_aggregate_takes_median_and_range_and_skips_nan(bench):
+    per_seed = [_seed(bench, _model(bench, log_p=v)) for v in (-30.0, -10.0, -20.0)]
+    per_seed[0]["gmrl"]["leaps_resolved_pct"] = None  # NaN, stored as null in JSON
+    table = bench.aggregate(per_seed)
+    assert table["gmrl"]["log_p"] == {"median": -20.0, "min": -30.0, "max": -10.0}
+    assert table["gmrl"]["leaps_resolved_pct"]["median"] == 50.0
+    text = bench.markdown(table)
+    assert "| notes_in_motif_pct |" in text and "63.3 / 0 / 0.02 / 0.03" in text
