@@ -109,9 +109,11 @@ def test_multi_tune_abc_and_midi_files_with_a_process_pool(tmp_path: Path) -> No
     (songs / "two_tunes.abc").write_text(ABC)
     melody = notes_to_events([Note(60 + 2 * i, 2 * i, 2 * i + 2) for i in range(5)], 12)
     events_to_midi(melody, songs / "scale.mid")
+    events_to_midi(melody, songs / "zz_same_scale.mid")  # an exact duplicate is dropped
     corpus = load_corpus(str(songs), cache_dir=tmp_path / "c", progress=False, workers=2)
     assert corpus.names == ["scale.mid", "two_tunes.abc#1", "two_tunes.abc#2"]
-    assert corpus.stats.files_parsed == 2 and corpus.stats.files_skipped == 0
+    assert corpus.stats.files_parsed == 3 and corpus.stats.files_skipped == 0
+    assert corpus.stats.duplicates_dropped == 1 and corpus.stats.melodies == 3
     # the MIDI melody (C major already) is unchanged, up to its last note
     assert np.array_equal(corpus.melodies[0], melody[:10])
     # tune 1 (G major, eighths) starts on the tonic once in C major

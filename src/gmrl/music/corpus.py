@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,7 @@ class CorpusStats:
     notes_dropped_range: int = 0
     notes_dropped_overlap: int = 0
     notes_dropped_short: int = 0
+    duplicates_dropped: int = 0
     parse_seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)  # "file: reason", the first few
 
@@ -396,7 +397,7 @@ def load_corpus(
     cache_path = cache_path / f"{label}-{key[:16]}.npz"
     cached = _load_cache(cache_path, key, label)
     if cached is not None:
-        return cached
+        return _deduplicated(cached)
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     corpus = _parse(
@@ -414,4 +415,24 @@ def load_corpus(
             f"{reasons}); check the files open in a score editor"
         )
     _save_cache(cache_path, key, corpus)
-    return corpus
+    return _deduplicated(corpus)
+
+
+def _deduplicated(corpus: MelodyCorpus) -> MelodyCorpus:
+    """Drop melodies identical to an earlier one (the chorale list and Essen's test files
+    repeat some tunes), so a split never puts the same melody on both sides."""
+    seen: set[bytes] = set()
+    keep: list[int] = []
+    for index, melody in enumerate(corpus.melodies):
+        digest = melody.astype(np.int8).tobytes()
+        if digest not in seen:
+            seen.add(digest)
+            keep.append(index)
+    if len(keep) == len(corpus):
+        return corpus
+    stats = replace(corpus.stats, skipped=list(corpus.stats.skipped))
+    stats.duplicates_dropped += len(corpus) - len(keep)
+    stats.melodies = len(keep)
+    return MelodyCorpus(
+        [corpus.melodies[i] for i in keep], [corpus.names[i] for i in keep], stats, corpus.source
+    )
