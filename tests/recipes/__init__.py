@@ -91,6 +91,9 @@ def assert_exact_resume(
     resumed run starts from the last periodic checkpoint before `stop_at_step`. `reference`, a
     finished `straight_run` directory of the same config, saves running it again.
     """
+    prepare = getattr(recipe_module, "prepare", None)
+    if prepare is not None:  # as `gmrl run` does before creating a run directory
+        prepare(config)
     if reference is None:
         reference = straight_run(recipe_module, config, tmp_path / "straight")
 

@@ -221,8 +221,9 @@ class _SeqGANRun:
     Steps count MLE epochs (1..E), then discriminator pre-training rounds (E+1..E+D), then
     adversarial rounds (E+D+1..E+D+R), so each phase's unit of work is one loop step (Ctrl-C is
     honoured after it). The MLE figures and baselines are computed once, between the last MLE
-    epoch and the next step, from their own seed stream and with the global RNG forked, so an
-    interruption inside them resumes from the MLE checkpoint and redoes them identically.
+    epoch and the next step, from their own seed stream and with every global RNG put back
+    afterwards, so an interruption inside them resumes from the MLE checkpoint and redoes them
+    identically.
     """
 
     def __init__(self, cfg: Config, run: RunDir) -> None:
