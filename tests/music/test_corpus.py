@@ -188,3 +188,10 @@ def test_split_is_by_melody_and_reproducible() -> None:
     _, again_test = corpus.split(0.25, seed=3)
     assert again_test.names == test.names
     assert corpus.split(0.25, seed=4)[1].names != test.names
+
+
+def test_abc_file_header_fields_apply_to_every_tune() -> None:
+    text = "%abc-2.1\nL:1/8\n\nX:3\nT:a\nK:C\nCD|]\n\nX:4\nK:G\nGA|]\n"
+    tunes = parsing.abc_tunes(text)
+    assert [t.splitlines()[:2] for t in tunes] == [["L:1/8", "X:3"], ["L:1/8", "X:4"]]
+    assert parsing.abc_tunes("no tunes here") == ["no tunes here"]

@@ -130,13 +130,22 @@ def music21_raw_notes(score: Any) -> list[RawNote]:
 
 
 def abc_tunes(text: str) -> list[str]:
-    """Split an ABC file into its tunes (each starts with an `X:` line); one block if none."""
-    blocks = [b for b in re.split(r"(?m)^(?=X:)", text) if b.lstrip().startswith("X:")]
-    return blocks or [text]
+    """Split an ABC file into its tunes (each starts with an `X:` line); one block if none.
+
+    Field lines of the file header (before the first tune, e.g. a default `L:`) apply to every
+    tune, so they are repeated in front of each block.
+    """
+    pieces = re.split(r"(?m)^(?=X:)", text)
+    blocks = [b for b in pieces if b.lstrip().startswith("X:")]
+    if not blocks:
+        return [text]
+    header = "" if pieces[0].lstrip().startswith("X:") else pieces[0]
+    fields = "".join(line + "\n" for line in header.splitlines() if re.match(r"[A-Za-z]:", line))
+    return [fields + block for block in blocks]
 
 
 def _tune_label(block: str, index: int) -> str:
-    match = re.match(r"\s*X:\s*(\S+)", block)
+    match = re.search(r"(?m)^X:\s*(\S+)", block)
     return match.group(1) if match else str(index + 1)
 
 
