@@ -139,6 +139,10 @@ def test_runs_are_deterministic(tmp_path):
         ({"algo": "q_learning", "env": "FrozenLake-v1", "total_steps": 10},
          "counts its budget in episodes"),
         ({"algo": "mcts", "env": "FrozenLake-v1"}, "no model of FrozenLake-v1 for MCTS"),
+        ({"algo": "ppo", "env": "CartPole-v1", "total_steps": 10,
+          "params": {"policy_kwargs": {"activation_fn": "swish2"}}}, "unknown activation_fn"),
+        ({"algo": "actor_critic", "env": "Pendulum-v1", "total_steps": 10,
+          "params": {"squash": "sigmoid"}}, "params.squash"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_run_dir(tmp_path, config, expected):

@@ -124,12 +124,17 @@ class Config(RecipeConfig):
 
 # ----------------------------------------------------------------------------- validation
 def prepare(config: Config) -> None:
-    """Check the env id and the algorithm/space match before any work starts."""
+    """Check the env id, the algorithm/space match and the SB3 values that name things
+    (activation_fn, optimizer_class, action_noise) before any work starts."""
     from gmrl.rl.envs import check_algorithm_supports, make_env
 
     env = make_env(config.env, **config.env_kwargs)
     try:
         check_algorithm_supports(config.algo, env)  # mcts: also that gmrl has a model of env
+        if config.algo in SB3:
+            from gmrl.rl.sb3.factory import sb3_kwargs
+
+            sb3_kwargs(config.algo, config.params, env.action_space, env.observation_space)
     finally:
         env.close()
 

@@ -13,7 +13,7 @@ included (`gmrl.rl.env_state`), so a checkpointed run resumes exactly. Nothing i
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -50,8 +50,10 @@ class PolicyGradientConfig(StrictModel):
     max_grad_norm: PositiveFloat = Field(0.5, description="gradient-norm clip per network")
     normalize_advantages: bool = Field(True, description="standardise advantages per batch")
     normalize_obs: bool = Field(False, description="standardise observations (running stats)")
-    log_std: str = Field("state_independent", description="Box actions: state_independent|learned")
-    squash: str = Field("clip", description="Box actions: clip (to bounds) or tanh")
+    log_std: Literal["state_independent", "learned"] = Field(
+        "state_independent", description="Box actions: state_independent|learned"
+    )
+    squash: Literal["clip", "tanh"] = Field("clip", description="Box actions: clip or tanh")
     init_log_std: float = Field(0.0, description="Box actions: initial log standard deviation")
     anneal_lr: bool = Field(False, description="decay step sizes linearly to 0 over the budget")
 
