@@ -5,6 +5,7 @@ the key, with a close-match suggestion for misspelt keys.
 """
 
 import difflib
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,19 +101,50 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return result
 
 
-def _fields_at(model: type[BaseModel], location: Sequence[Any]) -> list[str]:
-    """Names of the fields allowed at `location` inside `model` (best effort)."""
+def _member(annotation: Any, tag: str) -> Any:
+    """The member of a discriminated union whose discriminator value is `tag` (or None)."""
+    for candidate in getattr(annotation, "__args__", ()) or ():
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            for field in candidate.model_fields.values():
+                if tag in (getattr(field.annotation, "__args__", ()) or ()) and \
+                        typing.get_origin(field.annotation) is typing.Literal:
+                    return candidate
+    return None
+
+
+def _walk(model: type[BaseModel], location: Sequence[Any]) -> tuple[list[str], Any]:
+    """`location` without discriminated-union tags (pydantic puts the tag after the field:
+    'params.ppo.n_step' means 'params.n_step'), and the type found at its end (best effort)."""
     current: Any = model
-    for part in location:
+    kept: list[str] = []
+    parts = [str(p) for p in location]
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        kept.append(part)
+        index += 1
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(str(part))
+            current = None
+            continue
+        field = current.model_fields.get(part)
         if field is None:
-            return []
+            current = None
+            continue
         current = field.annotation
+        if field.discriminator is not None and index < len(parts):
+            member = _member(current, parts[index])
+            if member is not None:
+                current, index = member, index + 1
+                continue
         for candidate in getattr(current, "__args__", ()) or ():
             if isinstance(candidate, type) and issubclass(candidate, BaseModel):
                 current = candidate
+    return kept, current
+
+
+def _fields_at(model: type[BaseModel], location: Sequence[Any]) -> list[str]:
+    """Names of the fields allowed at `location` inside `model` (best effort)."""
+    current = _walk(model, location)[1]
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return []
@@ -122,12 +154,13 @@ def describe_validation_error(model: type[BaseModel], exc: ValidationError, sour
     """Turn the first pydantic error into one line naming the key (with a suggestion)."""
     error = exc.errors()[0]
     location = [str(p) for p in error["loc"]]
+    location = _walk(model, location)[0]  # without discriminated-union tags
     # YAML keys may hold newlines or control characters: show them escaped, on one line.
     shown_location = [p if p.isprintable() else p.encode("unicode_escape").decode()
                       for p in location]
     key = ".".join(shown_location) or "<root>"
     if error["type"] == "extra_forbidden":
-        allowed = _fields_at(model, location[:-1])
+        allowed = _fields_at(model, [str(p) for p in error["loc"]][:-1])
         close = difflib.get_close_matches(location[-1], allowed, n=1, cutoff=0.6)
         hint = f"; did you mean '{'.'.join([*shown_location[:-1], close[0]])}'?" if close else ""
         choices = f" (allowed: {', '.join(allowed)})" if allowed and not close else ""
