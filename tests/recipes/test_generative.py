@@ -82,7 +82,7 @@ def gmrl_command(*args: str) -> list[str]:
 
 
 def test_sigint_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
-    args = [str(CONFIG), *TINY, "n_train=2048", "batch_size=32", "epochs=40", "eval_every=5", "-q"]
+    args = [str(CONFIG), *TINY, "n_train=2048", "batch_size=32", "epochs=20", "eval_every=5", "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     straight = subprocess.run(
         gmrl_command(*args, "--runs", str(tmp_path / "straight")),
