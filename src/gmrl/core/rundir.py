@@ -7,7 +7,8 @@ runs/<recipe>-<timestamp>/
   events.*         TensorBoard scalars (also wall-clock figures, which metrics.csv leaves out)
   checkpoints/     state-<step>.safetensors written atomically, plus latest.json
   plots/*.png      figures
-  summary.json     final figures
+  summary.json     final figures (strict JSON: a figure that is NaN or infinite is null)
+  .lock            flock'ed by the process using the directory
 ```
 Keys starting with `time/` (wall-clock figures such as SPS) go to TensorBoard only, so that
 `metrics.csv` is identical across reruns with the same seed.
