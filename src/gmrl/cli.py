@@ -143,7 +143,8 @@ def run(
         run_dir.write_summary(summary)
     except RunInterrupted as stop:
         assert run_dir is not None
-        run_dir.commit_config()
+        with contextlib.suppress(OSError):  # config.yaml then stays as it was
+            run_dir.commit_config()
         console.print(
             f"interrupted: checkpoint saved at step {stop.step}; "
             f"continue with: gmrl run --resume {run_dir.path}",
