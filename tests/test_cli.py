@@ -250,13 +250,15 @@ def _help_examples(*command: str) -> list[list[str]]:
 
 
 def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each example in `gmrl --help`, `gmrl run --help` and `gmrl bench --help` works as shown:
-    generative runs for real (on tiny data), a resume resumes the run just made, other recipes
-    are validated with --check (a full run takes minutes), benchmarks parse their arguments."""
+    """Each example in `gmrl --help`, `gmrl run --help`, `gmrl bench --help` and `gmrl music
+    generate --help` works as shown: generative runs for real (on tiny data), a resume resumes
+    the run just made, other recipes are validated with --check (a full run takes minutes),
+    benchmarks and music commands parse their arguments."""
     monkeypatch.chdir(REPO)
     monkeypatch.setattr("sys.argv", ["gmrl"])
     examples = _help_examples() + _help_examples("run") + _help_examples("bench")
-    assert len(examples) >= 8, examples
+    examples += _help_examples("music", "generate")
+    assert len(examples) >= 9, examples
     runs = tmp_path / "runs"
     made: list[Path] = []
     for args in sorted(examples, key=lambda a: "--resume" in a):  # resumes after the runs
