@@ -285,3 +285,39 @@ def test_ppo_through_gmrl_run_solves_cartpole(tmp_path):
     events.Reload()
     assert events.Scalars("eval/mean_return")[-1].value >= 475
     assert {"rollout/ep_rew_mean", "train/value_loss"} <= set(events.Tags()["scalars"])
+
+
+def test_mcts_ctrl_c_mid_episode_resumes_exactly(tmp_path, monkeypatch):
+    """Ctrl-C between two env steps of an MCTS episode: the episode so far is saved (its actions
+    replayed on resume), and the finished run matches one that never stopped."""
+    from gmrl.core.config import dump_config
+    from gmrl.core.errors import RunInterrupted
+    from gmrl.core.rundir import RunDir
+    from gmrl.rl.mcts import MCTSAgent
+
+    from . import assert_same_outputs, run_to_end
+
+    data, _ = RESUME["mcts"]
+    config = validate_config(rl.Config, {"recipe": "rl", "algo": "mcts", "eval_episodes": 2,
+                                         **data}, "test")
+    reference = straight_run(rl, config, tmp_path / "straight")
+    run = RunDir.create(tmp_path / "stopped", "rl", dump_config(config), quiet=True)
+    act, calls = MCTSAgent.act, []
+
+    def pressing_ctrl_c(agent, obs):
+        calls.append(1)
+        if len(calls) == 16:  # 4 steps into the second episode (episodes last 12 steps)
+            run.stop_requested = True
+        return act(agent, obs)
+
+    monkeypatch.setattr(MCTSAgent, "act", pressing_ctrl_c)
+    with pytest.raises(RunInterrupted) as stop:
+        rl.run(config, run)
+    run.close()
+    assert stop.value.step == 1  # one episode finished; the second is in the checkpoint
+    calls.clear()
+    monkeypatch.setattr(MCTSAgent, "act", lambda agent, obs: calls.append(1) or act(agent, obs))
+    resumed = RunDir.open_existing(run.path, quiet=True)
+    run_to_end(rl, config, resumed)
+    assert len(calls) == 8 + 12  # the second episode continued where it stopped, not afresh
+    assert_same_outputs(resumed.path, reference)
