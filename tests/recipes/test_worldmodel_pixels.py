@@ -91,8 +91,10 @@ def test_pixel_run_resumes_exactly_between_iterations(tmp_path, kind: str) -> No
     assert assert_exact_resume(worldmodel_pixels, config, tmp_path, stop_at_step=1) == 1
 
 
-def test_pixel_run_resumes_exactly_from_inside_an_iteration(tmp_path) -> None:
-    """Ctrl-C during an iteration stops after the phase running (fit, dream training, acting)."""
+@pytest.mark.parametrize("where", ["between_phases", "inside_the_rnn_fit", "inside_ppo"])
+def test_pixel_run_resumes_exactly_from_inside_an_iteration(tmp_path, where: str) -> None:
+    """Ctrl-C during iteration 2 is honoured between phases or, inside a phase, after the
+    update running (the phase is redone on resume); either way the resumed run is exact."""
     from gmrl.core.config import dump_config
     from gmrl.core.errors import RunInterrupted
     from gmrl.core.rundir import RunDir
@@ -104,21 +106,30 @@ def test_pixel_run_resumes_exactly_from_inside_an_iteration(tmp_path) -> None:
     straight.close()
 
     part = RunDir.create(tmp_path / "b", config.recipe, dump_config(config), quiet=True)
-    fit = LatentAgent._fit
+    patched = {"between_phases": (LatentAgent, "_fit", "after"),
+               "inside_the_rnn_fit": (LatentWorldModel, "fit_rnn", "before"),
+               "inside_ppo": (LatentAgent, "_controller", "before")}[where]
+    owner, name, when = patched
+    original = getattr(owner, name)
+    calls = {"n": 0}
 
-    def fit_then_press_ctrl_c(agent: LatentAgent, iteration: int) -> None:
-        fit(agent, iteration)
-        if iteration == 2:
+    def press_ctrl_c_in_iteration_2(*args, **kwargs):
+        calls["n"] += 1
+        if when == "before" and calls["n"] == 2:
             part.stop_requested = True
+        result = original(*args, **kwargs)
+        if when == "after" and calls["n"] == 2:
+            part.stop_requested = True
+        return result
 
-    LatentAgent._fit = fit_then_press_ctrl_c  # type: ignore[method-assign]
+    setattr(owner, name, press_ctrl_c_in_iteration_2)
     try:
         with pytest.raises(RunInterrupted) as stopped:
             worldmodel_pixels.run(config, part)
     finally:
-        LatentAgent._fit = fit  # type: ignore[method-assign]
+        setattr(owner, name, original)
         part.close()
-    assert stopped.value.step == 1  # iteration 2 had begun: its checkpoint holds the phase
+    assert stopped.value.step == 1  # iteration 2 had begun: the checkpoint holds its progress
     resumed = RunDir.open_existing(part.path, quiet=True)
     assert worldmodel_pixels.run(config, resumed) == whole
     resumed.close()

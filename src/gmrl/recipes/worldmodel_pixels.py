@@ -164,7 +164,10 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
             loop.log(0, agent.warm_up())
             loop.check_stop(0)
         for iteration in range(start + 1, config.iterations + 1):
-            metrics = agent.iterate(iteration, between=partial(loop.check_stop, iteration - 1))
+            metrics = agent.iterate(
+                iteration, stop_requested=lambda: loop.stop_requested,
+                stop=partial(loop.check_stop, iteration - 1),
+            )
             info = f"return {metrics['charts/episodic_return']:.0f} @ {agent.real_steps} steps"
             loop.end_step(iteration, metrics, info=info)
 

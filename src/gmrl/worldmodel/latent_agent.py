@@ -13,9 +13,13 @@
 
 `state_dict()` holds the model and both its optimizers, every episode, the PPO agent's full
 training state, each random stream and the phase reached, so a run stopped between two phases
-and resumed continues exactly (`iterate` picks up at the next phase).
+and resumed continues exactly (`iterate` picks up at the next phase). A phase can take minutes
+(the first fit), so a stop requested inside one is noticed within an update or an episode: the
+agent goes back to the phase's start (a snapshot taken before it, global RNG included) and
+stops there, and the resumed run redoes that phase, exactly as it would have run.
 """
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,16 +28,21 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from pydantic import Field
+from stable_baselines3.common.callbacks import BaseCallback
 
 from gmrl.core.checkpoint import save_artifact
 from gmrl.core.config import StrictModel
-from gmrl.core.seeding import derive_seed, torch_generator
+from gmrl.core.seeding import derive_seed, rng_state, set_rng_state, torch_generator
 from gmrl.worldmodel.latent_dream import LatentController, LatentDreamVecEnv, record_episode
 from gmrl.worldmodel.latent_model import Episode, LatentWorldModel
 from gmrl.worldmodel.pixels import PixelObservation
 from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
 
 PHASES = ("fit", "controller", "act")
+
+
+class _StopInPhase(Exception):
+    """Raised by `LatentAgent._poll` when a stop was requested in the middle of a phase."""
 
 
 class ControllerConfig(StrictModel):
@@ -67,6 +76,18 @@ class LatentAgentConfig(StrictModel):
     episodes_per_iteration: int = Field(
         default=5, ge=1, description="real episodes per iteration (data + eval)"
     )
+
+
+class _PollCallback(BaseCallback):
+    """Polls for a stop request after every step of SB3 training in the dream."""
+
+    def __init__(self, poll: Callable[[], None]) -> None:
+        super().__init__()
+        self.poll = poll
+
+    def _on_step(self) -> bool:
+        self.poll()
+        return True
 
 
 def pack_episodes(episodes: list[Episode]) -> dict[str, torch.Tensor]:
@@ -124,6 +145,7 @@ class LatentAgent:
             for name in ("actions", "fit", "dream", "plan")
         }
         self.ppo: Any = None
+        self._stop_requested: Callable[[], bool] | None = None
 
     # ------------------------------------------------------------------ warm-up
     @property
@@ -148,20 +170,47 @@ class LatentAgent:
 
     # ------------------------------------------------------------------ one iteration
     def iterate(
-        self, iteration: int, between: Callable[[], None] | None = None
+        self,
+        iteration: int,
+        *,
+        stop_requested: Callable[[], bool] | None = None,
+        stop: Callable[[], None] | None = None,
     ) -> dict[str, float]:
-        """Run the remaining phases of `iteration`; `between()` is called after each but the last
-        (e.g. `TrainingLoop.check_stop`, so Ctrl-C is honoured within a phase's time)."""
+        """Run the remaining phases of `iteration` and return its metrics.
+
+        With `stop_requested` (e.g. `lambda: loop.stop_requested`) and `stop` (e.g.
+        `partial(loop.check_stop, iteration - 1)`: checkpoint, then raise), a stop is honoured
+        between phases and, within a phase, after the update or episode running: the agent is
+        first put back to the phase's start, so the checkpoint `stop` writes is consistent.
+        """
+        self._stop_requested = stop_requested
         while self.phase < len(PHASES):
-            getattr(self, f"_{PHASES[self.phase]}")(iteration)
+            snapshot = None
+            if stop_requested is not None and stop is not None:
+                snapshot = copy.deepcopy(self.state_dict()), rng_state()
+            try:
+                getattr(self, f"_{PHASES[self.phase]}")(iteration)
+            except _StopInPhase:
+                assert snapshot is not None and stop is not None
+                self.load_state_dict(snapshot[0])
+                set_rng_state(snapshot[1])
+                stop()
+                raise
             self.phase += 1
-            if between is not None and self.phase < len(PHASES):
-                between()
+            if self.phase < len(PHASES) and stop is not None:
+                stop()  # a checkpoint only if a stop was requested (TrainingLoop.check_stop)
         metrics, self.pending, self.phase = self.pending, {}, 0
         return metrics
 
+    def _poll(self) -> None:
+        """Inside a phase: abandon it if a stop was requested (see `iterate`)."""
+        if self._stop_requested is not None and self._stop_requested():
+            raise _StopInPhase
+
     def _fit(self, iteration: int) -> None:
-        fit = self.model.fit_episodes(self.episodes, generator=self.generators["fit"])
+        fit = self.model.fit_episodes(
+            self.episodes, generator=self.generators["fit"], on_update=self._poll
+        )
         self.model.eval()
         self.pending.update({f"losses/{k}": v for k, v in fit.items()})
 
@@ -178,7 +227,7 @@ class LatentAgent:
             self.ppo = self._make_ppo(dream)
         else:
             self.ppo.set_env(dream)
-        self.ppo.learn(c.dream_steps, reset_num_timesteps=False)
+        self.ppo.learn(c.dream_steps, reset_num_timesteps=False, callback=_PollCallback(self._poll))
         dream_returns = [info["r"] for info in self.ppo.ep_info_buffer]
         if dream_returns:
             self.pending["charts/dream_return"] = float(np.mean(dream_returns))
@@ -208,6 +257,7 @@ class LatentAgent:
         controller = LatentController(self.model, policy)
         returns = []
         for index in range(self.config.episodes_per_iteration):
+            self._poll()
             if reset is not None:
                 reset()
             seed = derive_seed(self.seed, f"worldmodel_pixels.episode.{iteration}.{index}")
@@ -249,6 +299,7 @@ class LatentAgent:
         self.pending = {k: float(v) for k, v in state["pending"].items()}
         for name, generator in self.generators.items():
             generator.set_state(state["generators"][name])
+        self.ppo = None
         if "ppo" in state:
             from gmrl.rl.sb3.state import load_sb3_state
 

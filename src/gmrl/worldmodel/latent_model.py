@@ -20,6 +20,7 @@ encodes them (posterior means), then trains the MDN-RNN on whole episodes in win
 so `h` means the same in training, in the real env and in the dream.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,6 +222,7 @@ class LatentWorldModel(WorldModel):
         generator: torch.Generator | None = None,
         vae_steps: int | None = None,
         rnn_steps: int | None = None,
+        on_update: Callable[[], None] | None = None,
     ) -> dict[str, float]:
         """Train the VAE (about `vae_steps` updates, in whole epochs over all frames), then the
         MDN-RNN (`rnn_steps` updates). Budgets are counted in updates so that a small first data
@@ -229,6 +231,8 @@ class LatentWorldModel(WorldModel):
 
         A `validation_fraction` of episodes (at least one, when there are two or more) is held
         out of the RNN's training to report `val_nll` (per latent dimension, nats).
+        `on_update()` is called after every VAE epoch and every RNN update (it may raise to
+        abandon the fit, e.g. on Ctrl-C; the caller then restores the model it saved before).
         """
         if not episodes:
             raise ValueError("fit needs at least one episode")
@@ -247,7 +251,8 @@ class LatentWorldModel(WorldModel):
             frames = torch.cat([e.frames for e in episodes])
             epochs = max(1, round(vae_steps * batch_size / len(frames)))
             history = self.vae.fit(
-                frames, epochs=epochs, batch_size=batch_size, generator=generator
+                frames, epochs=epochs, batch_size=batch_size, generator=generator,
+                callback=None if on_update is None else lambda _epoch, _means: on_update(),
             )
             metrics.update({f"vae_{k}": v[-1] for k, v in history.metrics.items()})
         order = torch.randperm(len(episodes), generator=generator).tolist()
@@ -264,6 +269,7 @@ class LatentWorldModel(WorldModel):
                     batch_size=rnn_batch_size,
                     seq_len=seq_len,
                     generator=generator,
+                    on_update=on_update,
                 )
             )
         if val is not None:
@@ -336,6 +342,7 @@ class LatentWorldModel(WorldModel):
         seq_len: int = 32,
         refresh_every: int = 100,
         generator: torch.Generator | None = None,
+        on_update: Callable[[], None] | None = None,
     ) -> dict[str, float]:
         """`steps` Adam updates of the MDN-RNN on random windows of already-encoded episodes.
 
@@ -375,6 +382,8 @@ class LatentWorldModel(WorldModel):
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + value.item()
             count += 1
+            if on_update is not None:
+                on_update()
         self.rnn.eval()
         return {f"rnn_{k}": v / max(count, 1) for k, v in sums.items()}
 
