@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from gmrl.core.config import NonNegativeFloat, PositiveFloat
 from gmrl.rl.policy_gradient.agent import PolicyGradientAgent, PolicyGradientConfig
 from gmrl.rl.policy_gradient.losses import generalized_advantage, policy_gradient_loss
 
@@ -30,10 +31,10 @@ class ActorCriticConfig(PolicyGradientConfig):
 
     n_steps: int = Field(16, ge=1, description="steps per env per rollout")
     lam: float = Field(0.95, ge=0.0, le=1.0, description="GAE λ (1 = n-step returns)")
-    value_coef: float = Field(0.5, ge=0.0, description="weight of the value loss")
+    value_coef: NonNegativeFloat = Field(0.5, description="weight of the value loss")
     update_epochs: int = Field(1, ge=1, description="passes over each rollout (1 = A2C)")
     minibatches: int = Field(1, ge=1, description="minibatches per pass when update_epochs > 1")
-    clip_range: float = Field(0.2, gt=0.0, description="PPO ratio clip, used when epochs > 1")
+    clip_range: PositiveFloat = Field(0.2, description="PPO ratio clip, used when epochs > 1")
 
 
 class ActorCritic(PolicyGradientAgent):

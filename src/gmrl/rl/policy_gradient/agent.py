@@ -21,7 +21,13 @@ import torch
 from pydantic import Field
 
 from gmrl.core.checkpoint import load_artifact, load_tensors, restore_or_explain, save_artifact
-from gmrl.core.config import PositiveFloat, StrictModel, validate_config
+from gmrl.core.config import (
+    FiniteFloat,
+    NonNegativeFloat,
+    PositiveFloat,
+    StrictModel,
+    validate_config,
+)
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, EnvError
 from gmrl.core.seeding import derive_seed
@@ -46,7 +52,7 @@ class PolicyGradientConfig(StrictModel):
     hidden: list[int] = Field([64, 64], description="hidden layer sizes of policy and value nets")
     policy_lr: PositiveFloat = Field(1e-3, description="Adam step size for the policy")
     value_lr: PositiveFloat = Field(1e-3, description="Adam step size for the value net")
-    entropy_coef: float = Field(0.0, ge=0.0, description="weight of the entropy bonus")
+    entropy_coef: NonNegativeFloat = Field(0.0, description="weight of the entropy bonus")
     max_grad_norm: PositiveFloat = Field(0.5, description="gradient-norm clip per network")
     normalize_advantages: bool = Field(True, description="standardise advantages per batch")
     normalize_obs: bool = Field(False, description="standardise observations (running stats)")
@@ -54,7 +60,7 @@ class PolicyGradientConfig(StrictModel):
         "state_independent", description="Box actions: state_independent|learned"
     )
     squash: Literal["clip", "tanh"] = Field("clip", description="Box actions: clip or tanh")
-    init_log_std: float = Field(0.0, description="Box actions: initial log standard deviation")
+    init_log_std: FiniteFloat = Field(0.0, description="Box actions: initial log std")
     anneal_lr: bool = Field(False, description="decay step sizes linearly to 0 over the budget")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from gmrl.core.config import NonNegativeFloat
 from gmrl.rl.policy_gradient.agent import PolicyGradientAgent, PolicyGradientConfig
 from gmrl.rl.policy_gradient.losses import discounted_returns, policy_gradient_loss
 
@@ -26,7 +27,7 @@ from gmrl.rl.policy_gradient.losses import discounted_returns, policy_gradient_l
 class ReinforceConfig(PolicyGradientConfig):
     """REINFORCE hyper-parameters; `num_envs` is the number of episodes per gradient step."""
 
-    value_coef: float = Field(0.5, ge=0.0, description="weight of the baseline's MSE loss")
+    value_coef: NonNegativeFloat = Field(0.5, description="weight of the baseline's MSE loss")
     value_epochs: int = Field(1, ge=1, description="extra baseline fitting steps per batch")
 
 
