@@ -167,6 +167,10 @@ def describe_validation_error(model: type[BaseModel], exc: ValidationError, sour
         return f"{source}: unknown key '{key}'{hint}{choices}"
     if error["type"] == "missing":
         return f"{source}: missing required key '{key}'"
+    if error["type"] == "value_error" and isinstance(error.get("input"), dict):
+        # a cross-field rule (model validator) of a section, or of the whole config at <root>
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"{source}: {message}" if not location else f"{source}: {key}: {message}"
     value = error.get("input")
     shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
     if len(shown) > 60:
