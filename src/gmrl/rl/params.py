@@ -230,6 +230,8 @@ _SB3_TYPES: dict[str, Any] = {
     "exploration_final_eps": Probability, "vf_coef": NonNegativeFloat,
     "max_grad_norm": PositiveFloat, "rms_prop_eps": PositiveFloat,
     "target_policy_noise": NonNegativeFloat, "target_noise_clip": NonNegativeFloat,
+    "clip_range": PositiveFloat, "clip_range_vf": PositiveFloat | None,
+    "target_kl": PositiveFloat | None,
     "action_noise": NoiseSpec | None, "policy_kwargs": dict[str, Any] | None,
     "policy": str | None,
 }
