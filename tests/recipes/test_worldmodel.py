@@ -212,3 +212,15 @@ def test_dream_run_resumes_exactly(tmp_path: Path) -> None:
         "env.kwargs={max_episode_steps: 30}", "early_fit_every=null",
     ])
     assert assert_exact_resume(worldmodel, config, tmp_path, stop_at_step=115) == 115
+
+
+def test_resuming_a_finished_run_rewrites_the_same_summary(tmp_path: Path) -> None:
+    """Stopped at its last checkpoint and resumed: the last fit's figures come back (not NaN)."""
+    code, output = _run(tmp_path, CARTPOLE, *TINY, "env.kwargs={max_episode_steps: 60}")
+    assert code == 0, output
+    run_dir = next(tmp_path.glob("worldmodel-*"))
+    before = (run_dir / "summary.json").read_text()
+    result = runner.invoke(app, ["run", "--resume", str(run_dir), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "summary.json").read_text() == before
+    assert json.loads(before)["model_val_next_obs_mse"] > 0
