@@ -303,7 +303,9 @@ def _parse(
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
-        futures = {pool.submit(parsing.parse_unit, *job): i for i, job in enumerate(jobs)}
+        # largest files first, so that the pool does not end waiting on one big file
+        order = sorted(range(len(jobs)), key=lambda i: -files[i][0].stat().st_size)
+        futures = {pool.submit(parsing.parse_unit, *jobs[i]): i for i in order}
     try:
         with make_progress(quiet=not progress) as bar:
             task = bar.add_task(f"parsing {label}", total=len(jobs), info="")
