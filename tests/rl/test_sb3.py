@@ -159,3 +159,16 @@ def test_state_continues_training_exactly(tmp_path, algo, env, params):
     assert resumed.num_timesteps == straight.num_timesteps
     for key, value in straight.policy.state_dict().items():
         torch.testing.assert_close(resumed.policy.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_on_policy_dumps_follow_one_global_schedule(tmp_path):
+    """A2C dumps every 100 rollouts; learning in two calls (as a resumed run does) keeps the
+    dumps at rollouts 100, 200, 300 rather than restarting SB3's per-call count."""
+    run = RunDir.create(tmp_path, "sb3test", "recipe: x\n", quiet=True)
+    model = make_sb3_agent("a2c", "CartPole-v1", {"n_steps": 1}, seed=0, device="cpu")
+    callback = RunDirCallback(run)
+    callback.learn(model, 150)
+    callback.learn(model, 150)
+    run.close()
+    dumped = [int(row["step"]) for row in run.rows if row.get("train/value_loss", "") != ""]
+    assert dumped == [100, 200, 300]
