@@ -188,18 +188,6 @@ class ModelBasedAgent:
             return action
         return (planner or self.planner).plan(obs, generator=self.plan_generator)
 
-    def _record(
-        self, obs: Any, action: Any, reward: float, next_obs: Any, term: bool, trunc: bool
-    ) -> None:
-        self.store.add(
-            obs=np.asarray(obs, dtype=np.float32)[None],
-            action=np.asarray(action)[None],
-            reward=np.array([reward], dtype=np.float32),
-            next_obs=np.asarray(next_obs, dtype=np.float32)[None],
-            terminated=np.array([term]),
-            truncated=np.array([trunc]),
-        )
-
     # ------------------------------------------------------------------ learning
     def fit_model(self) -> dict[str, float]:
         """Refit the world model on every real transition, then improve the policy (dream)."""
@@ -235,7 +223,7 @@ class ModelBasedAgent:
                 action = np.asarray(self.act(self._obs[None]))[0]
             next_obs, reward, term, trunc, _ = self.env.step(action)
             self.timings["act_s"] += time.perf_counter() - start
-            self._record(self._obs, action, float(reward), next_obs, term, trunc)
+            self.store.add_step(self._obs, action, float(reward), next_obs, term, trunc)
             self.real_steps += 1
             self.episode_steps += 1
             self._since_fit += 1

@@ -35,6 +35,20 @@ class TransitionStore:
         if self.capacity is not None and len(self) > self.capacity:
             self._data = {f: v[-self.capacity :] for f, v in self._data.items()}
 
+    def add_step(
+        self, obs: Any, action: Any, reward: float, next_obs: Any, terminated: bool,
+        truncated: bool,
+    ) -> None:
+        """Append one env step (float32 observations and reward, actions as given)."""
+        self.add(
+            obs=np.asarray(obs, dtype=np.float32)[None],
+            action=np.asarray(action)[None],
+            reward=np.array([reward], dtype=np.float32),
+            next_obs=np.asarray(next_obs, dtype=np.float32)[None],
+            terminated=np.array([terminated]),
+            truncated=np.array([truncated]),
+        )
+
     def tensors(self) -> dict[str, torch.Tensor]:
         """All transitions as a dict of tensors (floats; discrete actions stay integers)."""
         out = {}
@@ -62,13 +76,6 @@ def random_transitions(env: Any, n: int, seed: int = 0) -> dict[str, torch.Tenso
     for _ in range(n):
         action = env.action_space.sample()
         nxt, reward, term, trunc, _ = env.step(action)
-        store.add(
-            obs=np.asarray(obs, dtype=np.float32)[None],
-            action=np.asarray(action)[None],
-            reward=np.array([reward], dtype=np.float32),
-            next_obs=np.asarray(nxt, dtype=np.float32)[None],
-            terminated=np.array([term]),
-            truncated=np.array([trunc]),
-        )
+        store.add_step(obs, action, float(reward), nxt, term, trunc)
         obs = env.reset()[0] if term or trunc else nxt
     return store.tensors()
