@@ -210,8 +210,11 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    commands: list[str] = []
     if args.merge:
-        per_seed = [s for path in args.merge for s in json.loads(path.read_text())["per_seed"]]
+        merged = [json.loads(path.read_text()) for path in args.merge]
+        per_seed = [s for data in merged for s in data["per_seed"]]
+        commands = [data["command"] for data in merged]
         args.seeds = [s["seed"] for s in per_seed]
     else:
         per_seed = [
@@ -221,10 +224,16 @@ def main() -> None:
         ]
     table = aggregate(per_seed)
     checks = check_targets(table, per_seed)
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("runs", "out", "merge", "tokens") and v is not None}
+    command = "python benchmarks/music_rltuner.py " + " ".join(
+        f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in options.items())
+    if args.merge:
+        command = " && ".join([*commands, "python benchmarks/music_rltuner.py --merge "
+                               + " ".join(map(str, args.merge))])
     result = {
-        "command": "python benchmarks/music_rltuner.py " + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items() if k not in ("runs", "out", "merge", "tokens")),
+        "command": command,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "torch_threads": 1,
         "seeds": args.seeds,
