@@ -76,6 +76,7 @@ def test_a_saved_note_rnn_is_reused_without_pretraining(tmp_path) -> None:
     ("overrides", "stop_at", "crash"),
     [
         ((), 1, False),  # Ctrl-C in pre-training
+        (("note_rnn.epochs=12", "tuning.steps=2"), 11, True),  # crash after epoch 10's checkpoint
         ((), 4, False),  # Ctrl-C in tuning (off-policy Q)
         (("tuning.algo=psi",), 5, True),  # crash after a tuning checkpoint
         (("tuning={algo: rloo, steps: 4, tuner: {batch_size: 8, self_bleu: false}}",), 3, False),

@@ -58,6 +58,7 @@ from gmrl.sequence.tuner import RewardTuner, TunerConfig
 SUMMARY = "Note-RNN on real melodies (MLE), tuned by RL Tuner's Q/Psi/G or gmrl's KL-tuner"
 
 STEPS = 32
+PRETRAIN_CHECKPOINT_EVERY = 10  # epochs (a crash loses at most this many)
 
 
 class CorpusSection(StrictModel):
@@ -287,7 +288,8 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
             metrics = {"pretrain/nll": nll}
             if len(test_windows):
                 metrics["pretrain/held_out_nll"] = per_event_nll(note_rnn, test_windows)
-            loop.end_step(epoch, metrics, info=f"nll {nll:.3f}", checkpoint=epoch == epochs)
+            due = epoch == epochs or epoch % PRETRAIN_CHECKPOINT_EVERY == 0
+            loop.end_step(epoch, metrics, info=f"nll {nll:.3f}", checkpoint=due)
         note_rnn.eval().requires_grad_(False)
         save_note_rnn(note_rnn, run.path / "note_rnn.safetensors")
         if "tuning" not in holder:
