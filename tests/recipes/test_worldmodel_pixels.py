@@ -91,6 +91,12 @@ def test_pixel_run_resumes_exactly_between_iterations(tmp_path, kind: str) -> No
     assert assert_exact_resume(worldmodel_pixels, config, tmp_path, stop_at_step=1) == 1
 
 
+def test_pixel_run_resumes_exactly_after_a_crash(tmp_path) -> None:
+    """A crash (no Ctrl-C checkpoint) in iteration 2 resumes from iteration 1's checkpoint."""
+    config = load_config(CONFIG, TINY, lambda name: load_recipe(name).Config)
+    assert assert_exact_resume(worldmodel_pixels, config, tmp_path, 2, crash=True) == 2
+
+
 @pytest.mark.parametrize("where", ["between_phases", "inside_the_rnn_fit", "inside_ppo"])
 def test_pixel_run_resumes_exactly_from_inside_an_iteration(tmp_path, where: str) -> None:
     """Ctrl-C during iteration 2 is honoured between phases or, inside a phase, after the
