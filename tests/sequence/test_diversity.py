@@ -60,3 +60,13 @@ def test_copy_rate_counts_verbatim_training_sequences():
     samples = torch.tensor([[1, 2, 3], [1, 2, 4], [4, 5, 6], [6, 5, 4]])
     assert copy_rate(samples, train) == 0.5
     assert copy_rate(samples[:0], train) == 0.0
+
+
+def test_distinct_n_packed_path_matches_the_row_wise_count() -> None:
+    """Packed n-grams (small vocabularies) and row-wise unique (huge ones) count the same."""
+    generator = torch.Generator().manual_seed(0)
+    for vocab, length, n in [(38, 32, 3), (5000, 20, 4), (10**6, 20, 4)]:
+        tokens = torch.randint(0, vocab, (500, length), generator=generator)
+        grams = tokens.unfold(1, n, 1).reshape(-1, n)
+        expected = len(torch.unique(grams, dim=0)) / len(grams)
+        assert distinct_n(tokens, n) == expected

@@ -32,7 +32,7 @@ import torch
 
 from gmrl.music import theory
 from gmrl.music.encoding import FIRST_NOTE, MIN_PITCH, NUM_EVENTS, MusicDataError, pitch_to_event
-from gmrl.sequence.diversity import unique_fraction
+from gmrl.sequence.diversity import distinct_n, unique_fraction
 
 Events = torch.Tensor | np.ndarray | Sequence[Sequence[int]]
 
@@ -132,22 +132,12 @@ def diversity_metrics(
     unique = unique_fraction(x)
     return {
         "unique_fraction": unique,
-        "distinct_2": _distinct(x, 2),
-        "distinct_3": _distinct(x, 3),
+        "distinct_2": distinct_n(x, 2),
+        "distinct_3": distinct_n(x, 3),
         "token_entropy": entropy,
         "top1_share": top1,
         "collapsed": float(unique < min_unique_fraction or top1 > max_top1_share),
     }
-
-
-def _distinct(events: torch.Tensor, n: int) -> float:
-    """`gmrl.sequence.diversity.distinct_n` for event ids: each n-gram is packed into one
-    integer (base 38) first, which makes it ~50x faster on 10,000 compositions."""
-    if events.shape[1] < n:
-        return 0.0
-    grams = events.unfold(1, n, 1).reshape(-1, n)
-    powers = NUM_EVENTS ** torch.arange(n - 1, -1, -1, device=events.device)
-    return len(torch.unique(grams @ powers)) / len(grams)
 
 
 def _pct(count: torch.Tensor | int, total: int) -> float:
