@@ -18,6 +18,7 @@ from gmrl.music.render import (
     write_outputs,
     write_token_file,
 )
+from gmrl.sequence.tokens import TokenFileError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -85,14 +86,14 @@ def test_token_file_round_trip_and_one_line_errors(tmp_path: Path) -> None:
 
     cases = {
         "14 1 x 1\n": r"tokens\.txt:1: token 'x' is not an integer",
-        "14 1 1 1\n14 40 1 1\n": r"tokens\.txt:2: event 40 outside 0\.\.37",
-        "14 1 1 1\n14 1 1\n": r"tokens\.txt:2: 3 events where earlier lines have 4",
-        "\n\n": "holds no compositions",
+        "14 1 1 1\n14 40 1 1\n": r"tokens\.txt:2: id 40 outside 0\.\.37 \(0 = note off",
+        "14 1 1 1\n14 1 1\n": r"tokens\.txt:2: 3 ids where earlier lines have 4",
+        "\n\n": "holds no sequences",
     }
     for text, message in cases.items():
         path.write_text(text)
-        with pytest.raises(MusicDataError, match=message) as info:
+        with pytest.raises(TokenFileError, match=message) as info:
             read_token_file(path)
         assert "\n" not in str(info.value)
-    with pytest.raises(MusicDataError, match="does not exist"):
+    with pytest.raises(TokenFileError, match="does not exist"):
         read_token_file(tmp_path / "missing.txt")

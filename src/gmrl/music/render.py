@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gmrl.core.checkpoint import atomic_write_bytes, atomic_write_text
+from gmrl.core.checkpoint import atomic_write_bytes
 from gmrl.music.encoding import (
     MAX_PITCH,
     MIN_PITCH,
@@ -25,6 +25,7 @@ from gmrl.music.encoding import (
     events_to_notes,
 )
 from gmrl.music.midi import events_to_midi
+from gmrl.sequence import tokens
 
 _HARMONICS = (1.0, 0.5, 0.25, 0.125)  # amplitudes of partials 1..4: a soft organ-like tone
 _ATTACK, _DECAY, _SUSTAIN, _RELEASE = 0.01, 0.08, 0.6, 0.05  # seconds, level, seconds
@@ -179,44 +180,11 @@ def write_outputs(
 
 def write_token_file(events: Any, path: str | Path) -> Path:
     """One composition per line, space-separated event ids, written atomically."""
-    lines = [" ".join(str(int(e)) for e in composition) for composition in _batch(events)]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-    return Path(path)
+    return tokens.write_token_file(_batch(events), path)
 
 
 def read_token_file(path: str | Path) -> np.ndarray:
-    """(N, steps) int64 events from a token file; one-line `MusicDataError` on bad content."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MusicDataError(f"token file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MusicDataError(f"cannot read token file {path}: {exc}") from None
-    rows: list[list[int]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        row = []
-        for token in line.split():
-            try:
-                value = int(token)
-            except ValueError:
-                raise MusicDataError(
-                    f"{path}:{number}: token {token[:20]!r} is not an integer event id"
-                ) from None
-            if not 0 <= value < NUM_EVENTS:
-                raise MusicDataError(
-                    f"{path}:{number}: event {value} outside 0..{NUM_EVENTS - 1} "
-                    "(0 = note off, 1 = no event, 2..37 = MIDI 48..83)"
-                )
-            row.append(value)
-        if rows and len(row) != len(rows[0]):
-            raise MusicDataError(
-                f"{path}:{number}: {len(row)} events where earlier lines have {len(rows[0])}; "
-                "every composition in a token file must have the same length"
-            )
-        rows.append(row)
-    if not rows:
-        raise MusicDataError(f"token file {path} holds no compositions")
-    return np.array(rows, dtype=np.int64)
+    """(N, steps) int64 events from a token file; one-line `TokenFileError` on bad content."""
+    return tokens.read_token_file(
+        path, vocab_size=NUM_EVENTS, legend="(0 = note off, 1 = no event, 2..37 = MIDI 48..83)"
+    )

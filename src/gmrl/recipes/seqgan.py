@@ -21,13 +21,11 @@ of space-separated ids per line), checkpoints for `--resume`, summary.json.
 import copy
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import Field, model_validator
 
-from gmrl.core.checkpoint import atomic_write_text
 from gmrl.core.config import PositiveFloat, Probability, RecipeConfig, StrictModel
 from gmrl.core.device import resolve_device, torch_threads
 from gmrl.core.loop import TrainingLoop, is_due
@@ -42,6 +40,7 @@ from gmrl.sequence.generation import model_nll, sample_sequences
 from gmrl.sequence.generator import GeneratorConfig
 from gmrl.sequence.oracle import OracleLSTM
 from gmrl.sequence.seqgan import RolloutConfig, SeqGAN
+from gmrl.sequence.tokens import write_token_file
 
 SUMMARY = "SeqGAN on the SeqGAN paper's oracle LSTM (Table 1): MLE, scheduled sampling, SeqGAN"
 
@@ -183,11 +182,6 @@ def pg_bleu_baseline(
             "pg_bleu/first_reward": rewards[0], "pg_bleu/last_reward": rewards[-1]}
 
 
-def _write_tokens(path: Path, tokens: torch.Tensor) -> None:
-    lines = (" ".join(map(str, row)) for row in tokens.tolist())
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
 def _plot(run: RunDir, mle_epochs: int, d_rounds: int) -> None:
     from gmrl.core.plots import plt, save_figure
 
@@ -309,8 +303,8 @@ class _SeqGANRun:
             name = "mle" if temperature == 1.0 else f"mle_t{temperature:g}"
             results[f"{name}/nll_oracle"] = figures["eval/nll_oracle"]
             results[f"{name}/nll_test"] = figures["eval/nll_test"]
-        _write_tokens(self.run.path / "samples_mle.txt",
-                      sample_sequences(model, ec.write_samples, stream))
+        write_token_file(sample_sequences(model, ec.write_samples, stream).tolist(),
+                         self.run.path / "samples_mle.txt")
         if cfg.baselines.ss_epochs > 0 and not stop():
             ss_model = copy.deepcopy(model)
             ss_model._optimizers = {}  # a fresh Adam, as a new training run would have
@@ -389,7 +383,8 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
     results["seqgan/nll_test"] = final["eval/nll_test"]
     results["seqgan/copy_rate"] = copy_rate(sample_sequences(model, ec.final_samples, g),
                                             work.train)
-    _write_tokens(run.path / "samples_seqgan.txt", sample_sequences(model, ec.write_samples, g))
+    write_token_file(sample_sequences(model, ec.write_samples, g).tolist(),
+                     run.path / "samples_seqgan.txt")
     _plot(run, mle, d_rounds)
     clock = work.elapsed()
     results["time/total_cpu_s"] = clock["cpu_s"]
