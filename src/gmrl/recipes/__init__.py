@@ -4,8 +4,10 @@ A recipe module `gmrl.recipes.<name>` defines:
 
 - `SUMMARY: str` — one line for `gmrl list`;
 - `Config` — a pydantic model subclassing `gmrl.core.config.RecipeConfig`;
-- `run(config, run: RunDir) -> dict[str, float]` — does the work, writes into the run directory,
-  resumes from `run.load_latest_checkpoint()` when there is one, and returns the summary.
+- `run(config, run: RunDir) -> dict[str, float]` — does the work inside a
+  `gmrl.core.loop.TrainingLoop` (progress, logging, checkpoints, Ctrl-C, `loop.resume()` from the
+  last checkpoint when there is one) and returns the summary;
+- optionally `prepare(config)` — checks that must fail before a run directory is created.
 
 Recipes are found by module name, so adding one needs no registry edit.
 """
