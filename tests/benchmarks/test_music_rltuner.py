@@ -1,19 +1,13 @@
 """The music benchmark's report logic: aggregation over seeds, target checks, the table."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "music_rltuner.py"
+from . import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("music_rltuner_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("music_rltuner")
 
 
 def _model(bench, **overrides: float) -> dict:

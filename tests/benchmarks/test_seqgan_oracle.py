@@ -1,19 +1,13 @@
 """The SeqGAN benchmark's report logic: curve interpolation, verdicts, targets, copy rates."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "seqgan_oracle.py"
+from . import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("seqgan_oracle_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("seqgan_oracle")
 
 
 def _summary(seqgan: float, pg_bleu: float) -> dict:
