@@ -22,6 +22,8 @@ from gmrl.core.errors import ConfigError, GmrlError, RunInterrupted, describe_os
 from gmrl.core.rundir import RunDir
 from gmrl.music.cli import app as music_app
 from gmrl.recipes import load_recipe, recipe_names
+from gmrl.report.cli import report as report_command
+from gmrl.sweep.cli import sweep_command
 
 DEFAULT_CONFIG = Path("configs/quickstart.yaml")
 
@@ -38,6 +40,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(music_app, name="music")
+app.command("report")(report_command)
+app.command("sweep")(sweep_command)
 console = Console(stderr=True)
 
 
