@@ -19,7 +19,10 @@ _console = Console(stderr=True)
 
 def report(
     run_dirs: Annotated[
-        list[Path], typer.Argument(help="Run directories (several are compared side by side).")
+        list[Path],
+        typer.Argument(
+            metavar="RUN_DIR", help="Run directories (several are compared side by side)."
+        ),
     ],
     out: Annotated[
         Path, typer.Option("-o", "--out", help="The HTML file to write.")
