@@ -74,6 +74,11 @@ class Config(RecipeConfig):
         "default: at each evaluation"
     )
     params: AlgoParams = Field(description="the algorithm's hyper-parameters (gmrl.rl.params)")
+    target_return: float | None = Field(
+        None, allow_inf_nan=False,
+        description="evaluation return that counts as solved: the summary reports the first "
+        "env step reaching it (steps_to_target; NaN if never)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +126,10 @@ class Config(RecipeConfig):
     def checkpoint_interval(self) -> int:
         return self.checkpoint_every or self.eval_interval()
 
+    def sb3_params(self) -> BaseModel:
+        """The keyword arguments handed to the SB3 class (recipes built on this one add theirs)."""
+        return self.params
+
 
 # ----------------------------------------------------------------------------- validation
 def prepare(config: Config) -> None:
@@ -134,7 +143,7 @@ def prepare(config: Config) -> None:
         if config.algo in SB3:
             from gmrl.rl.sb3.factory import sb3_kwargs
 
-            sb3_kwargs(config.algo, config.params, env.action_space, env.observation_space)
+            sb3_kwargs(config.algo, config.sb3_params(), env.action_space, env.observation_space)
     finally:
         env.close()
 
@@ -203,8 +212,14 @@ class _Tracker:
 
     def summary(self, **extra: float) -> dict[str, float]:
         final = self.eval_returns[-1] if self.eval_returns else float("nan")
-        return {"final_mean_return": final,
-                "best_mean_return": max(self.eval_returns, default=float("nan")), **extra}
+        summary = {"final_mean_return": final,
+                   "best_mean_return": max(self.eval_returns, default=float("nan")), **extra}
+        target = self.config.target_return
+        if target is not None:
+            reached = [s for s, r in zip(self.eval_steps, self.eval_returns, strict=True)
+                       if r >= target]
+            summary["steps_to_target"] = float(reached[0]) if reached else float("nan")
+        return summary
 
 
 def _loop(config: Config, run: RunDir, tracker: _Tracker, total: int,
@@ -437,8 +452,8 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
         sb3_state,
     )
 
-    model = make_sb3_agent(config.algo, config.env, config.params, env_kwargs=config.env_kwargs,
-                           seed=config.seed, device=config.device)
+    model = make_sb3_agent(config.algo, config.env, config.sb3_params(),
+                           env_kwargs=config.env_kwargs, seed=config.seed, device=config.device)
     budget = int(config.total_steps or 0)
     resumed: dict[str, Any] = {}
     # On-policy rollouts can be long (PPO: 2048 steps per env), and their half-filled buffer is
@@ -460,7 +475,13 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
     def predict(obs: np.ndarray) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]
 
+    pop_buffer_metrics = getattr(getattr(model, "replay_buffer", None), "pop_metrics", None)
+
     def on_step(step: int) -> None:
+        if pop_buffer_metrics is not None:  # e.g. a SyntheticReplayBuffer's refit figures
+            refit = pop_buffer_metrics()
+            if refit:
+                loop.log(step, refit)
         if tracker.eval_due(step):
             tracker.evaluate(step, predict)
         if on_policy and loop.stop_requested and rollout_start:
@@ -492,8 +513,10 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
         if env is not None:
             env.close()
     save_sb3_agent(model, run.path / "agent.safetensors", algo=config.algo, env_id=config.env,
-                   params=config.params, env_kwargs=config.env_kwargs, seed=config.seed)
-    return tracker.summary(env_steps=float(model.num_timesteps))
+                   params=config.sb3_params(), env_kwargs=config.env_kwargs, seed=config.seed)
+    buffer_summary = getattr(getattr(model, "replay_buffer", None), "summary", None)
+    extra = buffer_summary() if callable(buffer_summary) else {}
+    return tracker.summary(env_steps=float(model.num_timesteps), **extra)
 
 
 # ----------------------------------------------------------------------------- plotting

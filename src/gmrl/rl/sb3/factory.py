@@ -15,6 +15,8 @@ that YAML cannot spell directly:
 - `policy_kwargs.activation_fn` / `optimizer_class` may be names (`tanh`, `relu`, `adam`);
 - `learning_rate` may be `lin_<value>` (linear decay to 0, as in rl-zoo);
 - `action_noise` may be `{type: normal | ornstein_uhlenbeck, sigma: 0.1}` (SAC/TD3/DDPG);
+- `replay_buffer_class: synthetic` is gmrl's `SyntheticReplayBuffer` (synthetic experience from
+  a generative model; `replay_buffer_kwargs` is its `SyntheticConfig`);
 - lists become tuples where SB3 wants tuples (`train_freq: [1, episode]`).
 
 Every key is validated by one pydantic model per algorithm, generated from the SB3 class's
@@ -144,7 +146,27 @@ def sb3_kwargs(algo: str, params: dict[str, Any] | BaseModel, action_space: spac
         kwargs["action_noise"] = _action_noise(kwargs["action_noise"], action_space)
     if isinstance(kwargs.get("train_freq"), list):
         kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    if kwargs.get("replay_buffer_class") is not None:
+        kwargs["replay_buffer_class"] = _replay_buffer_class(
+            kwargs["replay_buffer_class"], kwargs.get("replay_buffer_kwargs"),
+            action_space, observation_space,
+        )
     return kwargs
+
+
+def _replay_buffer_class(value: Any, buffer_kwargs: Any, action_space: spaces.Space,
+                         observation_space: spaces.Space) -> Any:
+    """`synthetic` names gmrl's `SyntheticReplayBuffer`; its kwargs and the spaces are checked
+    here, before any run directory exists."""
+    if not isinstance(value, str):
+        return value
+    if value.lower() != "synthetic":
+        raise ConfigError(f"unknown replay_buffer_class '{value}' (choose from: synthetic)")
+    from gmrl.synthetic import SyntheticConfig, SyntheticReplayBuffer, TransitionLayout
+
+    validate_config(SyntheticConfig, dict(buffer_kwargs or {}), "replay_buffer_kwargs")
+    TransitionLayout(observation_space, action_space)
+    return SyntheticReplayBuffer
 
 
 def make_sb3_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict[str, Any] | None = None

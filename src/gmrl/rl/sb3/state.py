@@ -7,7 +7,8 @@ same config and given `load_sb3_state(model, state)` continues exactly as the sa
   with its target nets, the policy / actor / critic optimizers, SAC's entropy coefficient and
   its optimizer);
 - the replay buffer of off-policy agents (observations, actions, rewards, next observations,
-  dones, timeouts, `pos`, `full`), filled part only;
+  dones, timeouts, `pos`, `full`), filled part only, and a buffer's own `extra_state()` (the
+  generator and pool of `gmrl.synthetic.SyntheticReplayBuffer`);
 - counters and schedules: `num_timesteps`, `_n_updates`, `_episode_num`, progress, DQN's
   `exploration_rate` and target-update counter `_n_calls`;
 - the episode statistics behind `rollout/ep_rew_mean`, the last observation and episode starts,
@@ -156,10 +157,13 @@ def _logger_state(model: BaseAlgorithm) -> dict[str, Any]:
 
 
 def _buffer_state(buffer: Any) -> dict[str, Any]:
-    if type(buffer) not in (ReplayBuffer, DictReplayBuffer):
+    """The filled part of the buffer's arrays, plus `extra_state()` for buffers that have one
+    (gmrl's `SyntheticReplayBuffer`: its generator and pool)."""
+    extends = callable(getattr(buffer, "extra_state", None))
+    if type(buffer) not in (ReplayBuffer, DictReplayBuffer) and not extends:
         raise CheckpointError(
-            f"cannot checkpoint a {type(buffer).__name__}: gmrl saves ReplayBuffer and "
-            "DictReplayBuffer (drop replay_buffer_class from params)"
+            f"cannot checkpoint a {type(buffer).__name__}: gmrl saves ReplayBuffer, "
+            "DictReplayBuffer and buffers with extra_state() (drop replay_buffer_class from params)"
         )
     filled = buffer.buffer_size if buffer.full else buffer.pos
     fields = {}
@@ -171,8 +175,11 @@ def _buffer_state(buffer: Any) -> dict[str, Any]:
             fields[name] = {key: _tensor(array[:filled]) for key, array in value.items()}
         else:
             fields[name] = _tensor(value[:filled])
-    return {"pos": int(buffer.pos), "full": bool(buffer.full), "size": int(buffer.buffer_size),
-            "fields": fields}
+    state = {"pos": int(buffer.pos), "full": bool(buffer.full), "size": int(buffer.buffer_size),
+             "fields": fields}
+    if extends:
+        state["extra"] = buffer.extra_state()
+    return state
 
 
 def _recorders(model: BaseAlgorithm) -> list[EpisodeRecorder] | None:
@@ -230,6 +237,10 @@ def _load_buffer(buffer: Any, state: dict[str, Any]) -> None:
         else:
             target[:filled] = saved.numpy()
     buffer.pos, buffer.full = int(state["pos"]), bool(state["full"])
+    if "extra" in state:
+        if not callable(getattr(buffer, "load_extra_state", None)):
+            raise KeyError(f"saved buffer state has extra parts {type(buffer).__name__} lacks")
+        buffer.load_extra_state(state["extra"])
 
 
 def _restore_envs(model: BaseAlgorithm, state: dict[str, Any]) -> None:
