@@ -477,11 +477,16 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
 
     pop_buffer_metrics = getattr(getattr(model, "replay_buffer", None), "pop_metrics", None)
 
+    def log_buffer_metrics(step: int) -> None:
+        """A buffer's own figures (a SyntheticReplayBuffer's refits): SB3 stores a transition
+        after the step's callback, so they are logged at the next step, or at the end."""
+        if pop_buffer_metrics is not None:
+            figures = pop_buffer_metrics()
+            if figures:
+                loop.log(step, figures)
+
     def on_step(step: int) -> None:
-        if pop_buffer_metrics is not None:  # e.g. a SyntheticReplayBuffer's refit figures
-            refit = pop_buffer_metrics()
-            if refit:
-                loop.log(step, refit)
+        log_buffer_metrics(step)
         if tracker.eval_due(step):
             tracker.evaluate(step, predict)
         if on_policy and loop.stop_requested and rollout_start:
@@ -505,6 +510,7 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
             remaining = budget - model.num_timesteps
             if remaining > 0:
                 callback.learn(model, remaining)
+            log_buffer_metrics(model.num_timesteps)
             if not tracker.eval_steps or tracker.eval_steps[-1] != model.num_timesteps:
                 tracker.evaluate(model.num_timesteps, predict)
             _end(loop, tracker, model.num_timesteps, model.num_timesteps, info=None, final=True)

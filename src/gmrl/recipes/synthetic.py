@@ -47,9 +47,14 @@ class Config(rl.Config):
     @model_validator(mode="before")
     @classmethod
     def _default_params(cls, data: object) -> object:
-        """`params` may be left out: the algorithm's SB3 defaults."""
-        if isinstance(data, dict) and data.get("params") is None:
-            data = {**data, "params": {}}
+        """`algo` defaults to sac and `params` to the algorithm's SB3 defaults."""
+        if isinstance(data, dict):
+            algo = data.get("algo", "sac")
+            params = data.get("params")
+            params = {} if params is None else params
+            if isinstance(params, dict):
+                params = {**params, "algo": algo}
+            data = {**data, "algo": algo, "params": params}
         return data
 
     @model_validator(mode="after")

@@ -190,7 +190,8 @@ class SyntheticReplayBuffer(ReplayBuffer):
             pool = {name: torch.from_numpy(getattr(self.pool, name).copy())
                     for name in _POOL_FIELDS}
         return {"generator": self.generator.state_dict(), "pool": pool,
-                "since_refit": self.since_refit, "last_refit": dict(self._last_refit)}
+                "since_refit": self.since_refit, "last_refit": dict(self._last_refit),
+                "pending_metrics": dict(self._metrics)}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
@@ -200,3 +201,4 @@ class SyntheticReplayBuffer(ReplayBuffer):
         )
         self.since_refit = int(state["since_refit"])
         self._last_refit = {key: float(value) for key, value in state["last_refit"].items()}
+        self._metrics = {key: float(value) for key, value in state["pending_metrics"].items()}

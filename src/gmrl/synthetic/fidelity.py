@@ -23,7 +23,7 @@ def _standardise(real: np.ndarray, synthetic: np.ndarray) -> tuple[torch.Tensor,
 
 
 def classifier_accuracy(
-    real: torch.Tensor, synthetic: torch.Tensor, *, seed: int = 0, steps: int = 300
+    real: torch.Tensor, synthetic: torch.Tensor, *, seed: int = 0, steps: int = 200
 ) -> float:
     """Held-out accuracy of a small MLP told to separate `real` from `synthetic` rows."""
     generator = torch.Generator().manual_seed(seed)
