@@ -82,6 +82,9 @@ def test_written_files(sweep: tuple[Path, SweepSpec]) -> None:
     assert "| model.name-flow | 3 | 2 ± 0 | 3 ± 2.6 | -2 ± 1.4 (n=2) |" in markdown
     assert "best by mmd (min): model.name-vae" in markdown
     assert (folder / "plots" / "mmd.png").read_bytes()[:4] == b"\x89PNG"
+    write_results(folder, spec, rows, "mmd")  # no --mode: no claim about the best point
+    assert json.loads((folder / "results.json").read_text())["best"] is None
+    assert "best by" not in (folder / "results.md").read_text()
 
 
 def test_nothing_finished_writes_an_empty_table(tmp_path: Path) -> None:

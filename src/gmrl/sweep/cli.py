@@ -71,7 +71,8 @@ def sweep_command(
     ] = None,
     mode: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--mode", help="max or min: which way --metric is better (default max)."),
+        typer.Option("--mode", help="max or min: which way --metric is better (a search needs "
+                     "it; the table then names the best point)."),
     ] = None,
     cpus_per_trial: Annotated[
         float, typer.Option("--cpus-per-trial", min=0, help="CPUs Ray reserves per trial.")
@@ -154,18 +155,19 @@ def sweep_command(
                 raise ConfigError(f"--search '{search}' must be grid or optuna")
             spec = make_spec(
                 config, list(overrides or []), grid=parse_grid(grid or []), seeds=seeds or 1,
-                search=search or "grid", trials=trials or 10, metric=metric, mode=mode or "max",
+                search=search or "grid", trials=trials or 10, metric=metric, mode=mode,
             )
             if spec.search == "optuna" and not spec.grid:
                 raise ConfigError("--search optuna needs a --grid key=v1,v2 to choose from")
-            if spec.search == "optuna" and spec.metric is None:
-                raise ConfigError("--search optuna needs --metric NAME (a summary.json figure)")
+            if spec.search == "optuna" and (spec.metric is None or spec.mode is None):
+                raise ConfigError("--search optuna needs --metric NAME (a summary.json figure) "
+                                  "and --mode max|min")
         points = validate(spec)  # every trial config, before Ray starts
         total = points * spec.seeds if spec.search == "grid" else spec.trials * spec.seeds
         if check:
-            typer.echo(f"sweep OK: recipe {spec.recipe}, {points} points x {spec.seeds} seeds "
-                       f"({total} runs{' at most' if spec.search != 'grid' else ''}); "
-                       "nothing was run")
+            searched = f", {spec.trials} of them searched" if spec.search != "grid" else ""
+            typer.echo(f"sweep OK: recipe {spec.recipe}, {points} points{searched} x "
+                       f"{spec.seeds} seeds ({total} runs); nothing was run")
             return
         require_ray(spec.search)
         if sweep_dir is None:
@@ -195,8 +197,8 @@ def sweep_command(
     _print_table(rows, chosen)
     typer.echo(f"results: {written[2]} (and results.csv, results.json"
                f"{', ' + str(written[3].relative_to(sweep_dir)) if len(written) > 3 else ''})")
-    for name, message in outcome.failed.items():
-        _say(f"failed: {name}: {message}")
+    for name, message in outcome.failed.items():  # a TrialFailed line names its trial already
+        _say(f"failed: {message if message.startswith(name) else f'{name}: {message}'}")
     if outcome.failed:
         _fail(f"{len(outcome.failed)} trial(s) failed; fix the cause and continue with: "
               f"gmrl sweep --resume {sweep_dir}", 1)

@@ -134,7 +134,7 @@ def _markdown(spec: SweepSpec, rows: list[Row], names: list[str], best: Row | No
     for row in rows:
         cells = [shown(row.figures.get(name), row.n) for name in names]
         lines.append(f"| {row.point.label} | {row.n} | " + " | ".join(cells) + " |")
-    if best is not None and metric is not None:
+    if best is not None:
         lines += ["", f"best by {metric} ({spec.mode}): {best.point.label}"]
     return "\n".join(lines) + "\n"
 
@@ -162,7 +162,7 @@ def write_results(
     """Write results.csv, results.json, results.md and the metric's plot; return the paths."""
     names = figure_names(rows)
     keys = list(spec.grid)
-    best = best_row(rows, metric, spec.mode) if metric is not None else None
+    best = best_row(rows, metric, spec.mode) if metric and spec.mode else None
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["point", *keys, "n"] + [f"{n}_{part}" for n in names

@@ -175,7 +175,7 @@ def launch(sweep_dir: Path, spec: SweepSpec, resources: Resources) -> Outcome:
         space: dict[str, Any] = {"trial": tune.grid_search(names)}
         tune_config = tune.TuneConfig(max_concurrent_trials=resources.max_concurrent)
     else:
-        assert spec.metric is not None  # the CLI requires --metric with a search
+        assert spec.metric is not None and spec.mode is not None  # the CLI requires both
         ledger = read_ledger(sweep_dir)
         remaining = spec.trials - len(ledger)
         if remaining <= 0:

@@ -47,7 +47,9 @@ class SweepSpec(StrictModel):
     search: Literal["grid", "optuna"] = "grid"
     trials: int = Field(10, ge=1, description="points the search picks (optuna only)")
     metric: str | None = Field(None, description="summary figure to search on and plot")
-    mode: Literal["max", "min"] = "max"
+    mode: Literal["max", "min"] | None = Field(
+        None, description="which way metric is better (a search needs it; names the best point)"
+    )
     cwd: str = Field(description="working directory trials run in (relative paths in configs)")
 
     @property
