@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gmrl.sweep.runner import pending_trials, read_ledger, work_left
+from gmrl.core.errors import GmrlError
+from gmrl.sweep.runner import Resources, check_fits, pending_trials, read_ledger, work_left
 from gmrl.sweep.spec import TRIALS
 from gmrl.sweep.trial import TrialFailed, mean_figures, numeric_figures, run_trial
 
@@ -76,3 +77,11 @@ def test_search_ledger_counts_finished_trials(tmp_path: Path) -> None:
     (tmp_path / "search.jsonl").write_text(json.dumps(line) + "\n" + '{"config": {"g0"')
     assert read_ledger(tmp_path) == [line]  # a line torn by a kill is skipped
     assert work_left(tmp_path, spec) == 2
+
+
+def test_a_trial_larger_than_the_local_ray_is_refused() -> None:
+    check_fits({"CPU": 2.0}, Resources(cpus_per_trial=2))
+    with pytest.raises(GmrlError, match=r"needs 1 GPU.*has 0: lower --gpus-per-trial"):
+        check_fits({"CPU": 2.0}, Resources(gpus_per_trial=1))
+    with pytest.raises(GmrlError, match=r"needs 3 CPU.*has 2: lower --cpus-per-trial"):
+        check_fits({"CPU": 2.0}, Resources(cpus_per_trial=3))

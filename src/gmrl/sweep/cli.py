@@ -5,6 +5,7 @@ exit 2, nothing written); the sweep directory then records its spec (`sweep.yaml
 run directories, Ray Tune's own records (`tune/`) and the gathered results.
 """
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -111,8 +112,9 @@ def sweep_command(
 
       gmrl sweep configs/generative/moons_flow.yaml --grid model.name=flow,vae --seeds 3
 
-      gmrl sweep configs/rl/cartpole.yaml --grid lr=1e-3,3e-4 --grid gamma=0.98,0.99
-      --search optuna --trials 3 --metric final_return --mode max
+      gmrl sweep configs/rl/cartpole.yaml --grid params.gamma=0.98,0.99
+      --grid params.ent_coef=0.0,0.01 --search optuna --trials 3
+      --metric final_mean_return --mode max
 
       gmrl sweep --resume runs/sweep-generative-20261201-120000
 
@@ -170,16 +172,19 @@ def sweep_command(
                        f"{spec.seeds} seeds ({total} runs); nothing was run")
             return
         require_ray(spec.search)
-        if sweep_dir is None:
-            sweep_dir = create_sweep_dir(runs_root, spec.recipe)
-        with sweep_lock(sweep_dir):
+        with contextlib.ExitStack() as stack:
+            if sweep_dir is not None:  # resuming: refuse a second process before anything
+                stack.enter_context(sweep_lock(sweep_dir))
+            needs_ray = sweep_dir is None or work_left(sweep_dir, spec) > 0
+            if needs_ray:  # started before a new sweep directory is made: a refusal writes nothing
+                stack.enter_context(ray_session(resources))
+            if sweep_dir is None:
+                sweep_dir = create_sweep_dir(runs_root, spec.recipe)
+                stack.enter_context(sweep_lock(sweep_dir))
             write_spec(sweep_dir, spec)
             _say(f"gmrl sweep {spec.recipe}: {total} runs -> {sweep_dir}")
-            if work_left(sweep_dir, spec):
-                with ray_session(resources):
-                    outcome = launch(sweep_dir, spec, resources)
-            else:  # a finished sweep: gather again (e.g. for another --metric), no Ray
-                outcome = Outcome(finished=total)
+            # a finished sweep only gathers again (e.g. for another --metric), without Ray
+            outcome = launch(sweep_dir, spec, resources) if needs_ray else Outcome(total)
             rows = gather(sweep_dir, spec)
             try:
                 chosen = choose_metric(rows, spec.metric)

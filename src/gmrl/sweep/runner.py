@@ -95,9 +95,23 @@ def ray_session(resources: Resources) -> Iterator[None]:
             "cluster is up (or omit --address for a local Ray)"
         ) from None
     try:
+        if resources.address is None:  # a local Ray never grows: refuse what would wait forever
+            check_fits(ray.cluster_resources(), resources)
         yield
     finally:
         ray.shutdown()
+
+
+def check_fits(available: dict[str, float], resources: Resources) -> None:
+    """One line when a single trial needs more CPUs or GPUs than the local Ray has."""
+    for key, option, wanted in (("CPU", "--cpus-per-trial", resources.cpus_per_trial),
+                                ("GPU", "--gpus-per-trial", resources.gpus_per_trial)):
+        have = float(available.get(key, 0.0))
+        if wanted > have:
+            raise GmrlError(
+                f"a trial needs {wanted:g} {key}(s) but the local Ray has {have:g}: lower "
+                f"{option} (or give --address of a cluster that has them)"
+            )
 
 
 def pending_trials(sweep_dir: Path, spec: SweepSpec) -> list[str]:
