@@ -21,6 +21,7 @@ divides each target's MSE by that target's variance in the held-out set (1.0 = p
 mean) and averages, so environments and targets compare on one scale.
 """
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -106,7 +107,7 @@ class DynamicsMLP(nn.Module):
         (self.x_mean, self.x_std), (self.y_mean, self.y_std) = _stats(x_ref), _stats(y_ref)
         sizes = [x_ref.shape[1]] + [config.hidden] * config.layers
         layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        for a, b in itertools.pairwise(sizes):
             layers += [nn.Linear(a, b), nn.SiLU()]
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], y_ref.shape[1]))
 
