@@ -109,6 +109,7 @@ def test_cli_check_counts_runs_and_writes_nothing(tmp_path: Path) -> None:
         (["--search", "optuna"], "needs --metric"),
         (["--search", "random", "--metric", "mmd"], "must be grid or optuna"),
         (["--mode", "up"], "must be max or min"),
+        (["--address", "auto", "--num-cpus", "2"], "--num-cpus sizes a local Ray"),
     ],
 )
 def test_cli_bad_options_are_one_line(extra: list[str], message: str, tmp_path: Path) -> None:

@@ -2,13 +2,22 @@
 checkpoint after a crash with the same metrics; and what a resumed sweep has left to run."""
 
 import json
+import re
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 
 from gmrl.core.errors import GmrlError
-from gmrl.sweep.runner import Resources, check_fits, pending_trials, read_ledger, work_left
+from gmrl.sweep.runner import (
+    Resources,
+    check_fits,
+    check_reachable,
+    pending_trials,
+    read_ledger,
+    work_left,
+)
 from gmrl.sweep.spec import TRIALS
 from gmrl.sweep.trial import TrialFailed, mean_figures, numeric_figures, run_trial
 
@@ -85,3 +94,17 @@ def test_a_trial_larger_than_the_local_ray_is_refused() -> None:
         check_fits({"CPU": 2.0}, Resources(gpus_per_trial=1))
     with pytest.raises(GmrlError, match=r"needs 3 CPU.*has 2: lower --cpus-per-trial"):
         check_fits({"CPU": 2.0}, Resources(cpus_per_trial=3))
+
+
+def test_an_address_that_does_not_answer_is_one_line() -> None:
+    with socket.socket() as server:  # a port that was free a moment ago: nobody listens
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(GmrlError, match=f"cannot reach Ray at '{re.escape(address)}'"):
+            check_reachable(address, timeout=2)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        check_reachable(f"ray://127.0.0.1:{server.getsockname()[1]}")
+    check_reachable("auto")  # left to Ray

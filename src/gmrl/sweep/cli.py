@@ -132,6 +132,8 @@ def sweep_command(
     resources = Resources(cpus_per_trial, gpus_per_trial, max_concurrent, address, num_cpus)
     sweep_dir: Path | None = None
     try:
+        if address is not None and num_cpus is not None:
+            raise ConfigError("--num-cpus sizes a local Ray; a cluster at --address has its own")
         if resume is not None:
             given = [name for name, value in (("CONFIG", config), ("--grid", grid),
                      ("--seeds", seeds), ("--search", search)) if value]

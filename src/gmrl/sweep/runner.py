@@ -82,6 +82,8 @@ def ray_session(resources: Resources) -> Iterator[None]:
     if ray.is_initialized():  # a caller's own Ray (e.g. from Python): use it, leave it running
         yield
         return
+    if resources.address is not None:
+        check_reachable(resources.address)  # Ray itself retries a wrong address for minutes
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     if resources.address is None:
         options.update(num_cpus=resources.num_cpus, include_dashboard=False,
@@ -100,6 +102,23 @@ def ray_session(resources: Resources) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """One line when `host:port` (or `ray://host:port`) does not answer a TCP connection."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():  # `auto` and the like: Ray resolves those itself
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GmrlError(
+            f"cannot reach Ray at '{address}' ({reason}): check --address and that the cluster "
+            "is up (or omit --address for a local Ray)"
+        ) from None
 
 
 def check_fits(available: dict[str, float], resources: Resources) -> None:
