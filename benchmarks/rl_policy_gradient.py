@@ -10,6 +10,7 @@ uses its defaults. Reports the median and range over seeds of env steps and of C
 
     gmrl bench rl_policy_gradient --seeds 5
     python benchmarks/rl_policy_gradient.py --seeds 2 --agents reinforce ppo
+    python benchmarks/rl_policy_gradient.py --quick --out benchmarks/results/quick/rl.json
 """
 
 import argparse
@@ -25,6 +26,7 @@ import torch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "rl_policy_gradient.json"
 EVAL_EVERY, EVAL_EPISODES, THRESHOLD = 5_000, 10, 475.0
+QUICK_MAX_STEPS = 30_000
 GMRL = {
     "reinforce": {"num_envs": 8, "policy_lr": 0.005, "value_lr": 0.005},
     "actor_critic": {"num_envs": 8, "n_steps": 32, "policy_lr": 0.003, "value_lr": 0.003},
@@ -98,7 +100,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--agents", nargs="+", default=[*GMRL, *SB3])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"1 seed, at most {QUICK_MAX_STEPS:,} steps (gmrl bench all --quick)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.max_steps = 1, min(args.max_steps, QUICK_MAX_STEPS)
     torch.set_num_threads(1)
     results: dict[str, Any] = {}
     for seed in range(args.seeds):
@@ -124,10 +131,10 @@ def main() -> None:
         "runs": {agent: [{k: v for k, v in r.items()} for r in runs]
                  for agent, runs in results.items()},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=1, default=float) + "\n")
     print(json.dumps(summary, indent=1))
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ colder MLE model gets for free, not a gain.
     gmrl bench seqgan                       # configs/seqgan/fast.yaml, seeds 0 1 2, two at a time
     gmrl bench seqgan --seeds 0 --jobs 1
     gmrl bench seqgan --report-only         # aggregate existing run directories (also partial)
-    gmrl bench seqgan --quick               # CI-sized smoke run
+    gmrl bench seqgan --quick               # CI-sized smoke run (prints its table)
+    gmrl bench seqgan --quick --out-dir benchmarks/results/quick   # ... and writes JSON + plot
     gmrl bench seqgan --add-pg-bleu         # PG-BLEU from finished runs' MLE checkpoints
 
 Run directories (resumable: an unfinished one is resumed) go to
@@ -337,6 +338,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="CI smoke run (quick.yaml, 1 seed)")
     parser.add_argument("--add-pg-bleu", action="store_true",
                         help="run PG-BLEU from finished runs that lack it, then report")
+    parser.add_argument("--out-dir", type=Path, default=None,
+                        help="write seqgan_oracle.json and plots here instead of "
+                        "benchmarks/results/ (docs/BENCHMARKS.md is then left alone)")
     args = parser.parse_args()
     if args.quick:
         args.config, args.seeds = Path("configs/seqgan/quick.yaml"), [0]
@@ -368,17 +372,21 @@ def main() -> None:
     result["unfinished"] = {s: r for s, r in runs.items() if not r["finished"]}
     command = "gmrl bench seqgan " + " ".join(sys.argv[1:])
     result["command"] = command.strip()
-    if args.quick:
+    if args.quick and args.out_dir is None:
         print(json.dumps(result["table"], indent=2))
         return
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "seqgan_oracle.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    out = args.out_dir if args.out_dir is not None else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "seqgan_oracle.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     if result["temperature_curve"]:
-        plot(result, RESULTS / "seqgan_oracle_quality_diversity.png")
+        plot(result, out / "seqgan_oracle_quality_diversity.png")
     for seed, info in runs.items():  # each run's NLL_oracle-vs-epochs figure, kept beside the JSON
         figure = ROOT / info["run_dir"] / "plots" / "nll_oracle.png"
         if figure.is_file():
-            shutil.copyfile(figure, RESULTS / f"seqgan_oracle_nll_curve_seed{seed}.png")
+            shutil.copyfile(figure, out / f"seqgan_oracle_nll_curve_seed{seed}.png")
+    if args.out_dir is not None:
+        print(json.dumps(result["table"], indent=2))
+        return
     write_section(markdown(result, result["command"]))
     print(markdown(result, result["command"]))
 

@@ -9,6 +9,7 @@ then the median and range over seeds, in benchmarks/results/worldmodel_pixels.js
 
     python benchmarks/worldmodel_pixels.py --seeds 3 --workers 3
     python benchmarks/worldmodel_pixels.py --seeds 1 iterations=4     # overrides after flags
+    python benchmarks/worldmodel_pixels.py --quick --out benchmarks/results/quick/pixels.json
 """
 
 import argparse
@@ -31,6 +32,10 @@ from gmrl.worldmodel.pixels import make_pixel_env
 
 RESULTS = Path(__file__).resolve().parent / "results" / "worldmodel_pixels.json"
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "worldmodel" / "cartpole_pixels.yaml"
+# --quick (gmrl bench all --quick): 1 seed, fewer iterations and shorter model/dream training;
+# overrides given on the command line still win.
+QUICK = ["iterations=3", "random_episodes=10", "model.first_vae_steps=400",
+         "model.first_rnn_steps=400", "model.rnn_steps=200", "controller.dream_steps=10000"]
 
 
 def random_returns(env: gym.Env, episodes: int, seed: int) -> list[float]:
@@ -80,8 +85,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="seeds run in parallel processes")
+    parser.add_argument("--quick", action="store_true", help="1 seed, short budgets")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. iterations=4")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.overrides = 1, [*QUICK, *args.overrides]
     torch.set_num_threads(1)
     jobs = [(seed, args.overrides) for seed in range(args.seeds)]
     if args.workers > 1:
@@ -116,9 +125,9 @@ def main() -> None:
         "random_plain_cartpole": statistics.median(r["random_plain_cartpole"] for r in runs),
         "runs": runs,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

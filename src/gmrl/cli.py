@@ -235,7 +235,7 @@ def list_things() -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Benchmark name, e.g. worldmodel or seqgan.")],
+    name: Annotated[str, typer.Argument(help="Benchmark name, e.g. worldmodel, or all.")],
 ) -> None:
     """Run a benchmark script from benchmarks/ (extra arguments are passed through).
 
@@ -244,7 +244,14 @@ def bench(
       gmrl bench worldmodel --seeds 5
 
       gmrl bench seqgan --quick
+
+      gmrl bench all --list         # all [--quick | --full] [--only NAME] [--update-docs]
     """
+    if name == "all":
+        from gmrl.bench.cli import main as bench_all
+
+        bench_all(ctx.args)
+        return
     folder = Path("benchmarks")
     matches = sorted(folder.glob(f"{name}*.py")) if folder.is_dir() else []
     # an exact name wins, then the side-by-side `<name>_vs_<peer>.py` over other `<name>*` ones

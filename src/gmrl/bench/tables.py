@@ -1,0 +1,133 @@
+"""Markdown tables from each benchmark's JSON (or captured output), for `gmrl bench all`.
+
+One function per benchmark, each `(data, log) -> list of Markdown lines`: `data` is the parsed
+JSON the script wrote (None when it writes none) and `log` its captured stdout. They read only
+the summary figures the scripts already compute, so a table never invents a number.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+TableFn = Callable[[Any, str], list[str]]
+
+
+def fmt(value: Any, spec: str = "{:.3g}") -> str:
+    """A number for a table cell; `–` for a missing figure, text as it is."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if value != value:  # NaN
+        return "–"
+    return spec.format(value)
+
+
+def spread(stats: Mapping[str, Any] | None, spec: str = "{:.3g}") -> str:
+    """`median [min, max]` from a {median, min, max} mapping (or `–`)."""
+    if not stats or stats.get("median") is None:
+        return "–"
+    low, high = stats.get("min"), stats.get("max")
+    if low is None or high is None or low == high:
+        return fmt(stats["median"], spec)
+    return f"{fmt(stats['median'], spec)} [{fmt(low, spec)}, {fmt(high, spec)}]"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A GitHub Markdown table (pipes in cells escaped)."""
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
+
+
+def worldmodel(data: Any, log: str) -> list[str]:
+    """worldmodel_vs_sb3.json: real env steps and seconds to threshold, gmrl vs SB3, per env."""
+    rows = []
+    for env, entry in data.items():
+        if not isinstance(entry, dict) or "threshold" not in entry:
+            continue
+        for agent in ("gmrl", "sb3"):
+            if agent not in entry:
+                continue
+            r = entry[agent]
+            name = "gmrl world model" if agent == "gmrl" else f"SB3 {entry.get('sb3_algo', '')}"
+            rows.append([env, name, f"{r['seeds_reached']}/{r['seeds_run']}",
+                         fmt(r.get("steps_median"), "{:,.0f}"),
+                         fmt(r.get("seconds_median"), "{:.0f}"),
+                         fmt(entry.get("max_steps", {}).get(agent), "{:,}")])
+    return markdown_table(["env", "agent", "reached threshold", "real steps to threshold "
+                           "(median)", "seconds (median)", "step cap"], rows)
+
+
+def worldmodel_pixels(data: Any, log: str) -> list[str]:
+    """worldmodel_pixels.json: final and best return, real steps, random policy."""
+    return markdown_table(
+        ["final return", "best return", "real env steps", "random policy (same env)",
+         "seeds", "overrides"],
+        [[spread(data["final_return"], "{:.1f}"), spread(data["best_return"], "{:.1f}"),
+          spread(data["real_env_steps"], "{:,.0f}"), fmt(data["random_same_env"], "{:.1f}"),
+          str(len(data["runs"])), " ".join(data.get("overrides", [])) or "none"]],
+    )
+
+
+def rl_policy_gradient(data: Any, log: str) -> list[str]:
+    """rl_policy_gradient.json: env steps and CPU seconds to solve CartPole, per agent."""
+    return markdown_table(
+        ["agent", "solved", "env steps (median [range])", "CPU s (median)"],
+        [[agent, s["solved"], spread(s["steps"], "{:,.0f}"), fmt(s["cpu_s"]["median"], "{:.1f}")]
+         for agent, s in data["summary"].items()],
+    )
+
+
+def generative_zoo(data: Any, log: str) -> list[str]:
+    """generative_zoo.json: MMD trained vs untrained, held-out log-likelihood vs a Gaussian."""
+    rows = []
+    for key, r in data["results"].items():
+        model, dataset = key.split("/", 1)
+        rows.append([dataset, model, spread(r["mmd"]), spread(r["mmd_untrained"]),
+                     spread(r.get("test_log_likelihood")), spread(r["gaussian_log_likelihood"]),
+                     spread(r["train_seconds"], "{:.0f}")])
+    return markdown_table(["data", "model", "MMD trained", "MMD untrained", "held-out log-lik",
+                           "Gaussian log-lik", "train s"], rows)
+
+
+def seqgan(data: Any, log: str) -> list[str]:
+    """seqgan_oracle.json: NLL_oracle and NLL_test per method, beside the paper's NLL_oracle."""
+    paper = data.get("paper", {})
+    rows = [[method, fmt(r["nll_oracle"]["mean"], "{:.3f}"), fmt(r["nll_test"]["mean"], "{:.3f}"),
+             fmt(paper.get(method), "{:.3f}"), str(len(r["seeds"]))]
+            for method, r in data["table"].items()]
+    return markdown_table(["method", "NLL_oracle (mean)", "NLL_test (mean)",
+                           "paper NLL_oracle (full size)", "seeds"], rows)
+
+
+MUSIC_ROWS = ("repeated_notes_pct", "not_in_key_pct", "tonic_start_pct", "leaps_resolved_pct",
+              "notes_in_motif_pct", "log_p", "unique_fraction")
+
+
+def music(data: Any, log: str) -> list[str]:
+    """music/rltuner.json: a few Table 1 rows, log p and uniqueness per model."""
+    table = data["table"]
+    models = list(table)
+    rows = [[row, *(spread(table[m].get(row)) for m in models)] for row in MUSIC_ROWS]
+    return markdown_table(["row", *models], rows)
+
+
+def synthetic_vs_sac(data: Any, log: str) -> list[str]:
+    """synthetic_vs_sac in quick mode writes no JSON: its printed Markdown table, as printed."""
+    lines = [line for line in log.splitlines() if line.startswith(("|", "**")) or not line.strip()]
+    text = "\n".join(lines).strip()
+    if not text:
+        raise ValueError("no Markdown table in the script's output")
+    return text.splitlines()
+
+
+def synthetic_augmentation(data: Any, log: str) -> list[str]:
+    """synthetic_augmentation.json: held-out normalised MSE per real-data size and multiple."""
+    rows = []
+    for env, sizes in data["normalised_mse"].items():
+        for n, multiples in sizes.items():
+            for k, stats in multiples.items():
+                rows.append([env, n, k, spread(stats, "{:.4f}")])
+    return markdown_table(["env", "real transitions", "synthetic multiple",
+                           "held-out MSE / variance"], rows)

@@ -1,0 +1,57 @@
+"""`gmrl bench all` through the CLI: --list, refusals, and a whole quick run of a fake registry."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gmrl.bench import cli as bench_cli
+from gmrl.bench.docs import END, START
+from gmrl.bench.registry import BENCHMARKS
+from gmrl.cli import app
+
+from .fake import fake_registry, read_json
+
+runner = CliRunner()
+
+
+def test_list_prints_every_benchmark_without_running_anything(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.chdir(tmp_path)  # nothing can run from here: there is no benchmarks/ folder
+    result = runner.invoke(app, ["bench", "all", "--list"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for bench in BENCHMARKS:
+        assert bench.name in result.output
+    assert "not yet available" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--only", "nope"], "unknown benchmark 'nope'"),
+    (["--full", "--update-docs"], "use it with --quick"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["bench", "all", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_quick_run_writes_the_report_and_only_the_docs_region(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    monkeypatch.setattr(bench_cli, "BENCHMARKS", fake_registry(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    doc = tmp_path / "docs" / "BENCHMARKS.md"
+    doc.parent.mkdir()
+    before = f"# Benchmarks\n\nIntro.\n\n{START}\nold\n{END}\n\n## Curated\n\nKept.\n"
+    doc.write_text(before)
+    result = runner.invoke(app, ["bench", "all", "--quick"])
+    assert result.exit_code == 1, result.output  # two fake benchmarks fail on purpose
+    assert "failed: bad, silent" in result.output
+    record = read_json(tmp_path / "benchmarks/results/quick/bench_all.json")
+    assert record["command"] == "gmrl bench all --quick"
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nIntro.\n\n" + START)
+    assert text.endswith(END + "\n\n## Curated\n\nKept.\n")
+    region = text[text.index(START):text.index(END)]
+    assert "old" not in region and "| 7 | done |" in region and "CPUs" in region
