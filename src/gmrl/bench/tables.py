@@ -5,6 +5,7 @@ JSON the script wrote (None when it writes none) and `log` its captured stdout. 
 the summary figures the scripts already compute, so a table never invents a number.
 """
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -116,7 +117,7 @@ def music(data: Any, log: str) -> list[str]:
 def synthetic_vs_sac(data: Any, log: str) -> list[str]:
     """synthetic_vs_sac in quick mode writes no JSON: its printed Markdown table, as printed."""
     lines = [line for line in log.splitlines() if line.startswith(("|", "**")) or not line.strip()]
-    text = "\n".join(lines).strip()
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     if not text:
         raise ValueError("no Markdown table in the script's output")
     return text.splitlines()
