@@ -56,31 +56,28 @@ EVAL = ["eval_every=250", "eval_episodes=10"]
 
 
 def jobs(envs: list[str], seeds: int, quick: bool) -> list[dict[str, Any]]:
-    """Every (env, variant, seed) run as a config path plus overrides."""
-    out = []
-    for env in envs:
-        setting = ENVS[env]
-        budget = ["total_steps=1000"] if quick else []
-        for seed in range(seeds):
-            common = [f"seed={seed}", "device=cpu", *EVAL]
-            sac_budget = setting["sac_budget"] if not quick else 2000
-            sac = ["recipe=rl", f"env={env}", "algo=sac", f"target_return={setting['threshold']}",
-                   *common]
-            if sac_budget:
-                sac.append(f"total_steps={sac_budget}")
-            out.append({"env": env, "variant": "sac", "seed": seed, "recipe": "rl",
-                        "config": setting["config"], "overrides": sac + budget * (not sac_budget)})
-            for variant, extra in ABLATIONS.items():
-                out.append({"env": env, "variant": variant, "seed": seed, "recipe": "synthetic",
-                            "config": setting["config"],
-                            "overrides": [*common, *extra, *budget]})
-            if setting["dream"]:
-                dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",
-                         "dream.params.gradient_steps=16", "total_steps=2000", "eval_every=250",
-                         "eval_episodes=10", f"seed={seed}", "device=cpu"]
-                out.append({"env": env, "variant": "dream", "seed": seed, "recipe": "worldmodel",
-                            "config": "configs/worldmodel/pendulum.yaml",
-                            "overrides": dream + budget})
+    """Every (env, variant, seed) run as a config path plus overrides, seed-major (a job cut
+    short still covers every env)."""
+    return [job for seed in range(seeds) for env in envs for job in _env_jobs(env, seed, quick)]
+
+
+def _env_jobs(env: str, seed: int, quick: bool) -> list[dict[str, Any]]:
+    setting = ENVS[env]
+    budget = ["total_steps=1000"] if quick else []
+    common = [f"seed={seed}", "device=cpu", *EVAL]
+    sac_budget = 2000 if quick else setting["sac_budget"]
+    sac = ["recipe=rl", f"env={env}", "algo=sac", f"target_return={setting['threshold']}",
+           *common, *([f"total_steps={sac_budget}"] if sac_budget else budget)]
+    out = [{"env": env, "variant": "sac", "seed": seed, "recipe": "rl",
+            "config": setting["config"], "overrides": sac}]
+    for variant, extra in ABLATIONS.items():
+        out.append({"env": env, "variant": variant, "seed": seed, "recipe": "synthetic",
+                    "config": setting["config"], "overrides": [*common, *extra, *budget]})
+    if setting["dream"]:
+        dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",
+                 "dream.params.gradient_steps=16", "total_steps=2000", *common]
+        out.append({"env": env, "variant": "dream", "seed": seed, "recipe": "worldmodel",
+                    "config": "configs/worldmodel/pendulum.yaml", "overrides": dream + budget})
     return out
 
 

@@ -47,6 +47,27 @@ LOCK_FILE = ".lock"
 STOP_MESSAGE = "stopping after this step\u2026 (Ctrl-C again to abort)"
 
 
+def claim_new_dir(root: Path, prefix: str) -> Path:
+    """Make and return `root/<prefix>-<timestamp>`, suffixed -2, -3... on collision.
+
+    Safe against concurrent callers: each candidate is claimed by an exclusive `mkdir`, so two
+    processes never share a directory. A `root` that is a file is a one-line `RunDirError`;
+    other OS errors propagate for the caller to describe.
+    """
+    if root.exists() and not root.is_dir():
+        raise RunDirError(f"runs folder '{root}' is a file, not a folder: choose another --runs")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True, exist_ok=True)
+    suffix = 1
+    while True:
+        path = root / (f"{prefix}-{stamp}" + (f"-{suffix}" if suffix > 1 else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            suffix += 1
+
+
 class RunDir:
     """Handle on one run directory: metrics, checkpoints, plots, summary, Ctrl-C handling."""
 
@@ -79,22 +100,8 @@ class RunDir:
         Safe against concurrent callers: each candidate is claimed by an exclusive `mkdir`, so
         two processes never share a directory and neither fails on the other's.
         """
-        root = Path(root)
-        if root.exists() and not root.is_dir():
-            raise RunDirError(
-                f"runs folder '{root}' is a file, not a folder: choose another --runs"
-            )
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            suffix = 1
-            while True:
-                path = root / (f"{recipe}-{stamp}" + (f"-{suffix}" if suffix > 1 else ""))
-                try:
-                    path.mkdir()
-                    break
-                except FileExistsError:
-                    suffix += 1
+            path = claim_new_dir(Path(root), recipe)
             (path / "checkpoints").mkdir()
             (path / "plots").mkdir()
             atomic_write_text(path / "config.yaml", config_yaml)

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import fcntl
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +26,7 @@ from gmrl.core.config import (
     validate_config,
 )
 from gmrl.core.errors import ConfigError, RunDirError, describe_os_error
+from gmrl.core.rundir import claim_new_dir
 from gmrl.recipes import load_recipe
 from gmrl.sweep.grid import Point, grid_points, point_label
 
@@ -108,19 +108,8 @@ def validate(spec: SweepSpec) -> int:
 
 def create_sweep_dir(root: Path, recipe: str) -> Path:
     """Make `root/sweep-<recipe>-<timestamp>` (suffixed -2, -3... on collision)."""
-    if root.exists() and not root.is_dir():
-        raise RunDirError(f"runs folder '{root}' is a file, not a folder: choose another --runs")
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        suffix = 1
-        while True:
-            path = root / (f"sweep-{recipe}-{stamp}" + (f"-{suffix}" if suffix > 1 else ""))
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                suffix += 1
+        path = claim_new_dir(root, f"sweep-{recipe}")
         (path / TRIALS).mkdir()
     except OSError as exc:
         raise RunDirError(describe_os_error(exc, "creating the sweep directory")) from exc
