@@ -15,7 +15,7 @@ convention); the ensemble learns the dynamics only. One round of random data, no
 demonstration of the mechanics, not the world-model agent of `gmrl run
 configs/worldmodel/cartpole.yaml` (which alternates real data, model fits and policy updates).
 
-    python examples/ppo_in_dream_from_vae.py                 # ~2-3 min on one core
+    python examples/ppo_in_dream_from_vae.py                 # about a CPU-minute
     python examples/ppo_in_dream_from_vae.py --steps 500 --dream-steps 20000
 """
 
@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from gmrl.generative import build_model
@@ -86,11 +87,11 @@ def main() -> None:
     agent.learn(args.dream_steps)
 
     # 4. evaluation on the real environment
-    mean, _ = evaluate_policy(agent, gym.make(ENV), n_eval_episodes=10)
+    mean, _ = evaluate_policy(agent, make_vec_env(ENV, seed=args.seed + 1000), n_eval_episodes=10)
     print(f"world model: held-out next-state MSE {fit['val_next_obs_mse']:.2e}; "
           f"{args.dream_steps} PPO steps in the dream from VAE states")
     print(f"real {ENV} return (10 episodes): PPO trained in the dream {mean:.1f}, "
-          f"random policy {random_policy_return(10, args.seed):.1f}")
+          f"random policy {random_policy_return(10, args.seed + 1000):.1f}")
 
 
 if __name__ == "__main__":

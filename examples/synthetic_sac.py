@@ -19,6 +19,7 @@ import argparse
 import gymnasium as gym
 import torch
 from stable_baselines3 import SAC
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from gmrl.synthetic import SyntheticReplayBuffer
@@ -50,7 +51,8 @@ def main() -> None:
     model.learn(args.steps)
 
     episodes = args.eval_episodes
-    mean, std = evaluate_policy(model, gym.make("Pendulum-v1"), n_eval_episodes=episodes)
+    eval_env = make_vec_env("Pendulum-v1", seed=args.seed + 1000)  # seeded: repeatable returns
+    mean, std = evaluate_policy(model, eval_env, n_eval_episodes=episodes)
     buffer = model.replay_buffer
     assert isinstance(buffer, SyntheticReplayBuffer)
     print(f"eval return ({episodes} episodes, after {args.steps} real steps): "
