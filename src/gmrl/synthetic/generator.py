@@ -13,6 +13,11 @@ across refits (warm start); the per-dimension standardisation is retaken from al
 each refit (`restandardize`), because the states an improving agent visits drift away from the
 first ones. `fit_steps=0` keeps the network untrained: the ablation that shows what the
 generator's learning, rather than the mixing itself, is worth.
+
+Randomness: minibatch indices and sampling noise come from the generator's own `seed`; the
+network's initial weights and the zoo model's training noise (its `train_step`) come from torch's
+global generator, which Stable-Baselines3 seeds (`seed=`) and gmrl's checkpoints save. Used on its
+own, call `torch.manual_seed` first for repeatable fits.
 """
 
 import time

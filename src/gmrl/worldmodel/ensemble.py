@@ -192,9 +192,6 @@ class GaussianEnsemble(WorldModel):
             obs_dim, action_dim, discrete=discrete, config=config, reward_fn=reward_fn,
             termination_fn=termination_fn,
         )
-        raise TypeError(
-            f"unsupported action space {type(action_space).__name__}: use Box or Discrete"
-        )
 
     @property
     def device(self) -> torch.device:
