@@ -8,6 +8,8 @@ Side by side in one job, per env and seed (every row a normal gmrl run of a ship
 - `sac_synthetic`: the shipped synthetic config (half of each minibatch generated);
 - `sac_untrained`: the same with a generator that never trains (`fit_steps=0`): what the
   generator's learning, rather than the mixing itself, is worth;
+- `sac_synthetic_generated_terminal`: the generator's own `terminated` column instead of the
+  classifier's labels (`synthetic.terminal=generated`);
 - `dream` (Pendulum): gmrl's MBPO-style agent (world model learned with its reward, SAC trained
   in imagined rollouts; `configs/worldmodel/pendulum.yaml mode=dream model.reward=learned`).
 
@@ -51,6 +53,7 @@ ABLATIONS = {
     "sac_utd": ["synthetic.ratio=0"],
     "sac_synthetic": [],
     "sac_untrained": ["synthetic.generator.fit_steps=0", "synthetic.generator.first_fit_steps=0"],
+    "sac_synthetic_generated_terminal": ["synthetic.terminal=generated"],
 }
 EVAL = ["eval_every=250", "eval_episodes=10"]
 

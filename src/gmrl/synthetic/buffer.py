@@ -13,11 +13,14 @@ model.learn(5_000)
 
 Real transitions are stored exactly as in SB3's `ReplayBuffer` (this class *is* one) and are
 never written by the generator: generated transitions live in a separate pool, regenerated after
-every refit. Every `refit_every` real steps (once `min_real` transitions exist) the transition
-generator (`TransitionGenerator`, a diffusion model by default) is refit, warm-started, on all
-real transitions; `sample(batch_size)` then returns `round(ratio * batch_size)` synthetic rows
-and the rest real, drawn with NumPy's global generator as SB3's own buffer does. Before the first
-fit, and with `ratio=0`, every row is real (and the generator is never trained: `ratio=0` is the
+every refit; their `terminated` flags come from a classifier fitted to the real transitions
+(`terminal="classifier"`, see `gmrl.synthetic.termination`), since the generator's own flag
+column is unreliable where terminations are rare. Every `refit_every` real steps (once
+`min_real` transitions exist) the transition generator (`TransitionGenerator`, a diffusion model
+by default) is refit, warm-started, on all real transitions; `sample(batch_size)` then
+returns `round(ratio * batch_size)` synthetic rows and the rest real, drawn with NumPy's global
+generator as SB3's own buffer does. Before the first fit, and with `ratio=0`, every row is real
+(and the generator is never trained: `ratio=0` is the
 update-to-data-matched ablation without synthetic data).
 
 The keyword arguments are `gmrl.synthetic.config.SyntheticConfig` (validated: a misspelt key is
@@ -42,6 +45,7 @@ from gmrl.synthetic.config import SyntheticConfig
 from gmrl.synthetic.fidelity import fidelity
 from gmrl.synthetic.generator import TransitionGenerator
 from gmrl.synthetic.layout import TransitionLayout, Transitions
+from gmrl.synthetic.termination import TerminationLabeller
 
 _POOL_FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated")
 
@@ -74,6 +78,7 @@ class SyntheticReplayBuffer(ReplayBuffer):
         self.generator = TransitionGenerator(
             self.layout, self.synthetic.generator, seed=self.synthetic.seed, device=self.device
         )
+        self.labeller = TerminationLabeller(self.layout, seed=self.synthetic.seed + 1)
         self.pool: Transitions | None = None
         self.since_refit = 0
         self._metrics: dict[str, float] = {}
@@ -119,6 +124,12 @@ class SyntheticReplayBuffer(ReplayBuffer):
         real_rows = self.layout.encode(self.real_transitions())
         fit = self.generator.refit(real_rows)
         pool, report = self.generator.generate(self.synthetic.pool_size)
+        labelling: dict[str, float] = {}
+        if self.synthetic.terminal == "classifier" and len(pool):
+            generated_flags = pool.terminated.copy()
+            labelling = self.labeller.fit(real_rows)
+            pool = self.labeller.relabel(pool)
+            labelling["relabelled_fraction"] = float((pool.terminated != generated_flags).mean())
         self.pool = pool if len(pool) else None
         self.since_refit = 0
         metrics = {
@@ -129,6 +140,7 @@ class SyntheticReplayBuffer(ReplayBuffer):
             "synthetic/out_of_bounds_fraction": report.out_of_bounds_fraction,
             "synthetic/nonfinite_rows": float(report.dropped_nonfinite),
             "time/synthetic_refit_seconds": fit["seconds"],
+            **{f"synthetic/{key}": value for key, value in labelling.items()},
         }
         n = self.synthetic.fidelity_samples
         if n and len(pool):
@@ -191,7 +203,8 @@ class SyntheticReplayBuffer(ReplayBuffer):
                     for name in _POOL_FIELDS}
         return {"generator": self.generator.state_dict(), "pool": pool,
                 "since_refit": self.since_refit, "last_refit": dict(self._last_refit),
-                "pending_metrics": dict(self._metrics)}
+                "pending_metrics": dict(self._metrics),
+                "labeller_rng": self.labeller.generator.get_state()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
@@ -202,3 +215,4 @@ class SyntheticReplayBuffer(ReplayBuffer):
         self.since_refit = int(state["since_refit"])
         self._last_refit = {key: float(value) for key, value in state["last_refit"].items()}
         self._metrics = {key: float(value) for key, value in state["pending_metrics"].items()}
+        self.labeller.generator.set_state(state["labeller_rng"])

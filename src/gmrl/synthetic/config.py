@@ -6,7 +6,7 @@ Defaults follow SynthER (Lu et al. 2023) scaled to a CPU: a diffusion model over
 transitions, half of every minibatch synthetic, refit warm-started on a fixed schedule.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -56,6 +56,11 @@ class SyntheticConfig(StrictModel):
         20000, ge=1, description="synthetic transitions generated after each refit and sampled from"
     )
     generator: TransitionModelConfig = Field(default_factory=TransitionModelConfig)
+    terminal: Literal["classifier", "generated"] = Field(
+        "classifier",
+        description="terminated flags of generated transitions: from a classifier fitted to the "
+        "real ones at each refit, or the generator's own (rounded) column",
+    )
     fidelity_samples: int = Field(
         1000, ge=0, description="real/synthetic pairs scored (MMD, classifier) per refit; 0: off"
     )
