@@ -37,6 +37,6 @@ def test_every_variant_of_every_seed_is_a_job():
     jobs = bench.jobs(["Pendulum-v1", "InvertedPendulum-v5"], 2, quick=False)
     variants = {(j["env"], j["variant"]) for j in jobs}
     assert ("Pendulum-v1", "dream") in variants and ("InvertedPendulum-v5", "dream") not in variants
-    assert len(jobs) == 2 * 5 + 2 * 4
+    assert len(jobs) == 2 * 6 + 2 * 5
     ratio_zero = [j for j in jobs if j["variant"] == "sac_utd"]
     assert all("synthetic.ratio=0" in j["overrides"] for j in ratio_zero)
