@@ -29,13 +29,14 @@ class TerminationLabeller:
         self.hidden = hidden
         self.generator = torch.Generator().manual_seed(seed)
         self.net: nn.Module | None = None
+        self.varying = np.ones(0, dtype=bool)
         self.mean = np.zeros(0)
         self.std = np.ones(0)
 
     def _inputs(self, rows: np.ndarray) -> torch.Tensor:
         layout = self.layout
         x = np.concatenate([rows[:, layout.obs_slice], rows[:, layout.action_slice],
-                            rows[:, layout.next_obs_slice]], axis=1)
+                            rows[:, layout.next_obs_slice]], axis=1)[:, self.varying]
         return torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
 
     def fit(self, real_rows: np.ndarray) -> dict[str, float]:
@@ -48,8 +49,11 @@ class TerminationLabeller:
         layout = self.layout
         x_raw = np.concatenate([real_rows[:, layout.obs_slice], real_rows[:, layout.action_slice],
                                 real_rows[:, layout.next_obs_slice]], axis=1)
-        self.mean = x_raw.mean(0)
-        self.std = np.where(x_raw.std(0) > 1e-6, x_raw.std(0), 1.0)
+        # columns constant in the real data carry no signal, and a generated row's deviation
+        # there would meet untrained weights: they are left out
+        self.varying = x_raw.std(0) > 1e-6
+        self.mean = x_raw[:, self.varying].mean(0)
+        self.std = x_raw[:, self.varying].std(0)
         x = self._inputs(real_rows)
         y = torch.as_tensor(target, dtype=torch.float32)
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
