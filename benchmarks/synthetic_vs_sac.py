@@ -214,6 +214,8 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     from gmrl.core.plots import plt, save_figure
 
     envs = sorted({r["env"] for r in runs})
+    palette = plt.get_cmap("tab10")
+    colours = {v: palette(i) for i, v in enumerate(sorted({r["variant"] for r in runs}))}
     figure, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), squeeze=False)
     for axis, env in zip(axes[0], envs, strict=True):
         variants = sorted({r["variant"] for r in runs if r["env"] == env})
@@ -222,7 +224,8 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
                       if r["env"] == env and r["variant"] == variant]
             steps = sorted(set.intersection(*(set(c) for c in curves)))
             medians = [statistics.median(c[s] for c in curves) for s in steps]
-            axis.plot(steps, medians, marker="o", ms=3, label=f"{variant} (n={len(curves)})")
+            axis.plot(steps, medians, marker="o", ms=3, color=colours[variant],
+                      label=f"{variant} (n={len(curves)})")
         axis.axhline(ENVS[env]["threshold"], color="grey", ls="--", lw=0.8)
         axis.set(title=env, xlabel="real env steps", ylabel="median eval return")
         axis.grid(alpha=0.3)
