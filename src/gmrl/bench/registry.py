@@ -79,9 +79,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         table=tables.worldmodel_pixels),
     Benchmark(
         "synthetic", "SB3 SAC vs UTD-matched SAC vs SAC + synthetic experience vs an untrained "
-        "generator vs gmrl dream mode (Pendulum)", "benchmarks/synthetic_vs_sac.py",
+        "generator vs gmrl dream mode", "benchmarks/synthetic_vs_sac.py",
         quick_args=("--quick", "--workers", "2"),
-        full_args=("--seeds", "5", "--envs", "Pendulum-v1", "--workers", "2"),
+        full_args=("--envs", "Pendulum-v1", "InvertedPendulum-v5", "--seeds", "3",
+                   "--workers", "2"),
         full_json="benchmarks/results/synthetic_vs_sac.json",
         full_files=("benchmarks/results/synthetic_vs_sac.png",),
         table=tables.synthetic_vs_sac,
