@@ -158,9 +158,13 @@ def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...] = (1000, 2000
         for variant, group in variants.items():
             reached = [steps_to(r["curve"], threshold) for r in group]
             hit = [s for s in reached if s is not None]
+            ordered = sorted(math.inf if s is None else s for s in reached)
+            middle = statistics.median(ordered) if ordered else math.inf
             row: dict[str, Any] = {
                 "seeds": len(group), "seeds_reached": len(hit),
                 "steps_to_threshold": _stats(hit),
+                # over every seed, a seed that never reached it counting as infinitely many
+                "steps_to_threshold_all_seeds_median": None if math.isinf(middle) else middle,
                 "seconds": _stats([r["seconds"] for r in group]),
             }
             for budget in budgets:
@@ -185,9 +189,10 @@ def markdown(summary: dict[str, Any]) -> str:
     lines = []
     for env, rows in summary.items():
         lines += [f"**{env}** (threshold {rows['threshold']:g})", "",
-                  "| variant | seeds reached | steps to threshold, median [range] | return at 1k "
+                  "| variant | seeds reached | steps to threshold: median of all seeds "
+                  "(unreached = never) | of those reached: median [range] | return at 1k "
                   "| return at 2k | wall-clock s | generator share | classifier acc. |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|"]
         for variant, row in rows.items():
             if variant == "threshold":
                 continue
@@ -198,8 +203,10 @@ def markdown(summary: dict[str, Any]) -> str:
                 low, high = stats["range"]
                 return f"{fmt.format(stats['median'])} [{fmt.format(low)}, {fmt.format(high)}]"
 
+            everyone = row["steps_to_threshold_all_seeds_median"]
             lines.append(
                 f"| {variant} | {row['seeds_reached']}/{row['seeds']} "
+                f"| {'never' if everyone is None else f'{everyone:.0f}'} "
                 f"| {cell(row['steps_to_threshold'])} | {cell(row['return_at_1000'])} "
                 f"| {cell(row['return_at_2000'])} | {cell(row['seconds'])} "
                 f"| {cell(row.get('generator_share_of_time'), '{:.2f}')} "

@@ -30,7 +30,8 @@ def test_summary_counts_seeds_that_never_reach_and_reports_medians():
     assert row["return_at_1000"]["median"] == -300.0
     assert row["generator_share_of_time"]["median"] == 0.2
     table = bench.markdown(bench.summarise(runs))
-    assert "| sac_synthetic | 2/3 | 1500 [1000, 2000] |" in table
+    assert row["steps_to_threshold_all_seeds_median"] == 2000.0  # 1000, 2000, never
+    assert "| sac_synthetic | 2/3 | 2000 | 1500 [1000, 2000] |" in table
 
 
 def test_every_variant_of_every_seed_is_a_job():
