@@ -47,6 +47,27 @@ LOCK_FILE = ".lock"
 STOP_MESSAGE = "stopping after this step\u2026 (Ctrl-C again to abort)"
 
 
+def hold_lock(file: Path, what: str, holder: str) -> IO[str]:
+    """Open `file` and take an exclusive, non-blocking `flock` on it (released when the returned
+    handle closes). Held elsewhere: one `RunDirError` line naming `what` (the folder holding
+    `file`) and its `holder`; other OS errors: one line too."""
+    try:
+        handle = file.open("a")
+    except OSError as exc:
+        raise RunDirError(describe_os_error(exc, f"locking the {what}")) from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise RunDirError(
+                f"{what} '{file.parent}' is in use by another {holder}: "
+                "wait for it to finish (or stop it) before resuming"
+            ) from exc
+        raise RunDirError(describe_os_error(exc, f"locking the {what}")) from exc
+    return handle
+
+
 def claim_new_dir(root: Path, prefix: str) -> Path:
     """Make and return `root/<prefix>-<timestamp>`, suffixed -2, -3... on collision.
 
@@ -129,20 +150,7 @@ class RunDir:
         The lock lives on an open file object, so it is released by `close()`, by the handle
         being garbage-collected, or by the process dying (even with kill -9).
         """
-        try:
-            handle = (self.path / LOCK_FILE).open("a")
-        except OSError as exc:
-            raise RunDirError(describe_os_error(exc, "locking the run directory")) from exc
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            handle.close()
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise RunDirError(
-                    f"run directory '{self.path}' is in use by another gmrl process: "
-                    "wait for it to finish (or stop it) before resuming"
-                ) from exc
-            raise RunDirError(describe_os_error(exc, "locking the run directory")) from exc
+        handle = hold_lock(self.path / LOCK_FILE, "run directory", "gmrl process")
         self._lock_handle: IO[str] | None = handle
 
     def _unlock(self) -> None:

@@ -8,8 +8,6 @@ and nothing is written.
 """
 
 import contextlib
-import errno
-import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +24,7 @@ from gmrl.core.config import (
     validate_config,
 )
 from gmrl.core.errors import ConfigError, RunDirError, describe_os_error
-from gmrl.core.rundir import claim_new_dir
+from gmrl.core.rundir import claim_new_dir, hold_lock
 from gmrl.recipes import load_recipe
 from gmrl.sweep.grid import Point, grid_points, point_label
 
@@ -134,18 +132,5 @@ def read_spec(sweep_dir: Path) -> SweepSpec:
 @contextlib.contextmanager
 def sweep_lock(sweep_dir: Path) -> Iterator[None]:
     """Hold the sweep directory's lock: a second `gmrl sweep --resume` on it is refused."""
-    try:
-        handle = (sweep_dir / ".lock").open("a")
-    except OSError as exc:
-        raise RunDirError(describe_os_error(exc, "locking the sweep directory")) from exc
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise RunDirError(
-                    f"sweep directory '{sweep_dir}' is in use by another gmrl sweep: wait for it "
-                    "to finish (or stop it) before resuming"
-                ) from exc
-            raise RunDirError(describe_os_error(exc, "locking the sweep directory")) from exc
+    with hold_lock(sweep_dir / ".lock", "sweep directory", "gmrl sweep"):
         yield
