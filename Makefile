@@ -21,7 +21,7 @@ run: install
 
 # Lint and type errors fail the test command, before the (longer) pytest run.
 test: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -q -n 2 -m "not slow"
 
@@ -29,7 +29,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) runs
