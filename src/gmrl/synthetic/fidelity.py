@@ -7,9 +7,9 @@ real and 1.0 when it always can: the easier-to-read of the two figures.
 
 import numpy as np
 import torch
-from torch import nn
 
 from gmrl.generative.metrics import mmd
+from gmrl.synthetic.classifier import fit_binary_classifier
 
 
 def _standardise(real: np.ndarray, synthetic: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,17 +33,8 @@ def classifier_accuracy(
     order = torch.randperm(2 * n, generator=generator)
     x, y = x[order], y[order]
     split = n  # half for training, half held out
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = nn.Sequential(nn.Linear(x.shape[1], 64), nn.SiLU(), nn.Linear(64, 64), nn.SiLU(),
-                            nn.Linear(64, 1))
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for _ in range(steps):
-        index = torch.randint(split, (min(256, split),), generator=generator)
-        loss = nn.functional.binary_cross_entropy_with_logits(net(x[index]).squeeze(1), y[index])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    net = fit_binary_classifier(x[:split], y[:split], init_seed=seed, batches=generator,
+                                steps=steps, lr=1e-3)
     with torch.no_grad():
         predicted = net(x[split:]).squeeze(1) > 0
     return float((predicted == y[split:].bool()).float().mean())

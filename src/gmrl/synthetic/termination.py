@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gmrl.synthetic.classifier import fit_binary_classifier
 from gmrl.synthetic.layout import TransitionLayout, Transitions
 
 
@@ -57,21 +58,10 @@ class TerminationLabeller:
         x = self._inputs(real_rows)
         y = torch.as_tensor(target, dtype=torch.float32)
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = nn.Sequential(nn.Linear(x.shape[1], self.hidden), nn.SiLU(),
-                                nn.Linear(self.hidden, self.hidden), nn.SiLU(),
-                                nn.Linear(self.hidden, 1))
         positive = float(y.mean())
         weight = torch.where(y > 0.5, 0.5 / positive, 0.5 / (1 - positive))  # balanced classes
-        optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
-        for _ in range(self.steps):
-            index = torch.randint(len(x), (min(256, len(x)),), generator=self.generator)
-            loss = nn.functional.binary_cross_entropy_with_logits(
-                net(x[index]).squeeze(1), y[index], weight=weight[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        net = fit_binary_classifier(x, y, init_seed=seed, batches=self.generator,
+                                    steps=self.steps, lr=3e-3, hidden=self.hidden, weight=weight)
         self.net = net
         with torch.no_grad():
             predicted = net(x).squeeze(1) > 0
