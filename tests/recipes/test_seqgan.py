@@ -3,11 +3,15 @@
 import json
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from gmrl.cli import app
 from gmrl.core.rundir import RunDir
-from gmrl.sequence.data import ORACLE_FILE, find_shared_file
+from gmrl.sequence.data import ORACLE_FILE, find_shared_file, oracle_path
+from gmrl.sequence.diversity import sequence_diversity
+from gmrl.sequence.oracle import OracleLSTM
+from gmrl.sequence.tokens import read_token_file
 
 QUICK = "configs/seqgan/quick.yaml"
 
@@ -24,19 +28,39 @@ def test_quick_recipe_writes_tokens_metrics_and_summary(tmp_path):
     assert result.exit_code == 0, result.output
     (run_dir,) = tmp_path.iterdir()
     lines = (run_dir / "samples_seqgan.txt").read_text().splitlines()
-    assert len(lines) == 32
+    assert len(lines) == 256  # quick: every scored sample
     assert all(len(line.split()) == 20 for line in lines)
     assert all(0 <= int(tok) < 5000 for tok in lines[0].split())
-    assert (run_dir / "samples_mle.txt").is_file()
     header = (run_dir / "metrics.csv").read_text().splitlines()[0]
     assert "eval/nll_oracle" in header and "eval/nll_test" in header
+    assert "eval/token_entropy" in header and "eval/distinct_2" in header
     summary = json.loads((run_dir / "summary.json").read_text())
+    oracle = OracleLSTM.from_npz(oracle_path())
+    for row in ("mle", "mle_t0.8", "ss", "pg_bleu", "seqgan"):
+        # Each token file holds the samples its row was scored on: rescoring reproduces it.
+        tokens = torch.from_numpy(read_token_file(run_dir / f"samples_{row}.txt"))
+        assert oracle.nll(tokens) == pytest.approx(summary[f"{row}/nll_oracle"], rel=1e-6)
+        diversity = sequence_diversity(tokens)
+        for key in ("token_entropy", "distinct_2", "distinct_3", "unique_fraction",
+                    "run_share"):
+            assert summary[f"{row}/{key}"] == pytest.approx(diversity[key])
+        assert summary[f"{row}/attractor"] in (0.0, 1.0)
+    assert summary["oracle/nll_oracle"] < summary["random/nll_oracle"] - 3.0  # reference row
     for key in ("random/nll_oracle", "mle/nll_oracle", "ss/nll_oracle", "seqgan/nll_oracle",
                 "mle_t0.8/nll_oracle", "seqgan/nll_test", "pg_bleu/nll_oracle"):
         assert key in summary
     assert summary["random/nll_oracle"] > 10.0
     assert (run_dir / "plots" / "nll_oracle.png").is_file()
     assert list((run_dir / "checkpoints").glob("state-*.safetensors"))
+
+
+def test_token_files_cannot_ask_for_more_than_the_scored_samples():
+    from pydantic import ValidationError
+
+    from gmrl.recipes.seqgan import Config
+
+    with pytest.raises(ValidationError, match=r"eval\.write_samples"):
+        Config(eval={"final_samples": 100, "write_samples": 200})
 
 
 def _quick_config():

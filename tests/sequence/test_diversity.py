@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from gmrl.sequence.diversity import copy_rate, distinct_n, self_bleu, unique_fraction
+from gmrl.sequence.diversity import (
+    attractor_check,
+    copy_rate,
+    distinct_n,
+    run_mask,
+    self_bleu,
+    sequence_diversity,
+    token_entropy,
+    unique_fraction,
+)
 
 
 def test_distinct_n_counts_unique_ngrams_over_the_batch() -> None:
@@ -70,3 +79,45 @@ def test_distinct_n_packed_path_matches_the_row_wise_count() -> None:
         grams = tokens.unfold(1, n, 1).reshape(-1, n)
         expected = len(torch.unique(grams, dim=0)) / len(grams)
         assert distinct_n(tokens, n) == expected
+
+
+def test_token_entropy_is_log_k_for_k_equally_common_tokens() -> None:
+    tokens = torch.tensor([[0, 1, 2, 3], [3, 2, 1, 0]])
+    assert token_entropy(tokens) == pytest.approx(math.log(4))
+    assert token_entropy(tokens, base=2) == pytest.approx(2.0)
+    assert token_entropy(torch.full((3, 5), 7)) == pytest.approx(0.0)
+
+
+def test_run_mask_finds_four_copies_in_a_row_only() -> None:
+    tokens = torch.tensor([[5, 5, 5, 5, 1],   # a run of four
+                           [5, 5, 5, 1, 5],   # three, then a break
+                           [1, 2, 2, 2, 2],   # four at the end
+                           [1, 2, 1, 2, 1]])
+    assert run_mask(tokens).tolist() == [True, False, True, False]
+    assert run_mask(tokens, length=3).tolist() == [True, True, True, False]
+    assert not run_mask(torch.zeros(2, 3, dtype=torch.long)).any()  # shorter than the run
+
+
+def test_sequence_diversity_figures_on_a_hand_made_batch() -> None:
+    tokens = torch.tensor([[1, 2, 3, 4], [1, 2, 3, 4], [9, 9, 9, 9], [1, 5, 6, 7]])
+    figures = sequence_diversity(tokens)
+    assert figures["unique_fraction"] == pytest.approx(3 / 4)
+    assert figures["top_sequence_share"] == pytest.approx(2 / 4)
+    assert figures["top_token"] == 9.0 and figures["top_token_share"] == pytest.approx(4 / 16)
+    assert figures["run_share"] == pytest.approx(1 / 4)
+    assert figures["distinct_2"] == pytest.approx(distinct_n(tokens, 2))
+    with pytest.raises(ValueError):
+        sequence_diversity(torch.zeros(0, 4, dtype=torch.long))
+
+
+def test_attractor_check_flags_a_pile_on_one_token_but_not_real_data() -> None:
+    g = torch.Generator().manual_seed(0)
+    reference = torch.randint(0, 500, (2000, 20), generator=g)
+    assert attractor_check(torch.randint(0, 500, (2000, 20), generator=g),
+                           reference)["attractor"] == 0.0
+    piled = torch.randint(0, 500, (2000, 20), generator=g)
+    piled[:300, 5:11] = 42  # 15 % of sequences hold a run of six 42s: 4.5 % of all tokens
+    check = attractor_check(piled, reference)
+    assert check["attractor"] == 1.0 and check["top_token"] == 42.0
+    assert check["top_token_share"] > 10 * check["reference_top_token_share"]
+    assert check["run_share"] == pytest.approx(0.15)

@@ -26,3 +26,16 @@ def test_bad_content_is_one_line(tmp_path, text: str, message: str) -> None:
     with pytest.raises(TokenFileError, match=message) as info:
         read_token_file(path, vocab_size=5, legend="(five ids)")
     assert "\n" not in str(info.value)
+
+
+def test_gzip_files_round_trip_and_a_truncated_one_is_one_line(tmp_path) -> None:
+    tokens = torch.randint(0, 5000, (50, 20), generator=torch.Generator().manual_seed(1))
+    path = write_token_file(tokens.tolist(), tmp_path / "samples.txt.gz")
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert np.array_equal(read_token_file(path), tokens.numpy())
+    again = write_token_file(tokens.tolist(), tmp_path / "again.txt.gz")
+    assert again.read_bytes() == path.read_bytes()  # no timestamp inside
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(TokenFileError, match="cannot read token file") as info:
+        read_token_file(path)
+    assert "\n" not in str(info.value)

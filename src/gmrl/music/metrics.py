@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from gmrl.music import theory
-from gmrl.music.encoding import FIRST_NOTE, MIN_PITCH, NUM_EVENTS, MusicDataError, pitch_to_event
-from gmrl.sequence.diversity import distinct_n, unique_fraction
+from gmrl.music.encoding import FIRST_NOTE, MIN_PITCH, MusicDataError, pitch_to_event
+from gmrl.sequence.diversity import sequence_diversity
 
 Events = torch.Tensor | np.ndarray | Sequence[Sequence[int]]
 
@@ -124,17 +124,13 @@ def diversity_metrics(
     x = theory.as_events(events)
     if len(x) == 0:
         raise MusicDataError("diversity_metrics needs at least one composition")
-    _, counts = torch.unique(x, dim=0, return_counts=True)
-    top1 = float(counts.max()) / len(x)
-    histogram = torch.bincount(x.reshape(-1), minlength=NUM_EVENTS).double()
-    share = histogram / histogram.sum().clamp(min=1)
-    entropy = float(-(share * torch.log2(torch.where(share > 0, share, 1.0))).sum())
-    unique = unique_fraction(x)
+    figures = sequence_diversity(x, base=2.0)
+    unique, top1 = figures["unique_fraction"], figures["top_sequence_share"]
     return {
         "unique_fraction": unique,
-        "distinct_2": distinct_n(x, 2),
-        "distinct_3": distinct_n(x, 3),
-        "token_entropy": entropy,
+        "distinct_2": figures["distinct_2"],
+        "distinct_3": figures["distinct_3"],
+        "token_entropy": figures["token_entropy"],
         "top1_share": top1,
         "collapsed": float(unique < min_unique_fraction or top1 > max_top1_share),
     }

@@ -13,9 +13,13 @@ adversarial round (every `eval.every`):
 
 Baselines measured in the same run: the random (untrained) generator, the MLE generator (also at
 lower sampling temperatures: the quality-diversity curve a SeqGAN gain must beat), and
-optionally scheduled sampling fine-tuned from the MLE generator. Outputs: metrics.csv, a plot of
-NLL_oracle against epochs, token files `samples_mle.txt` and `samples_seqgan.txt` (one sequence
-of space-separated ids per line), checkpoints for `--resume`, summary.json.
+optionally scheduled sampling and PG-BLEU fine-tuned from the MLE generator. Every row (keys
+`<row>/...` in summary.json) puts NLL_oracle beside NLL_test, unigram entropy (nats),
+distinct-2/3, the unique fraction and an attractor check against held-out oracle samples (row
+`oracle`), because a generator can buy a low NLL_oracle by collapsing onto a few sequences the
+oracle likes. Outputs: metrics.csv, a plot of NLL_oracle against epochs, token files
+`samples_<row>.txt` holding the very samples each row was scored on (one sequence of
+space-separated ids per line), checkpoints for `--resume`, summary.json.
 """
 
 import copy
@@ -35,7 +39,7 @@ from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.sequence.baselines import pg_bleu, scheduled_sampling
 from gmrl.sequence.data import oracle_path
 from gmrl.sequence.discriminator import DiscriminatorConfig
-from gmrl.sequence.diversity import copy_rate
+from gmrl.sequence.diversity import attractor_check, copy_rate, run_mask, sequence_diversity
 from gmrl.sequence.generation import model_nll, sample_sequences
 from gmrl.sequence.generator import GeneratorConfig
 from gmrl.sequence.oracle import OracleLSTM
@@ -78,7 +82,9 @@ class EvalSection(StrictModel):
     temperatures: list[PositiveFloat] = Field(
         default_factory=list, description="extra MLE sampling temperatures (quality-diversity)"
     )
-    write_samples: int = Field(10_000, ge=0, description="sequences written to each token file")
+    write_samples: int = Field(
+        10_000, ge=0, description="scored samples written to each token file (<= final_samples)"
+    )
 
 
 class BaselinesSection(StrictModel):
@@ -99,6 +105,18 @@ class Config(RecipeConfig):
     adversarial: AdversarialSection = Field(default_factory=AdversarialSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
+
+    @model_validator(mode="after")
+    def _token_files_hold_scored_samples(self) -> "Config":
+        """Token files hold the very samples the final figures were computed on, so that a
+        rescoring of a file reproduces the table; there are only `final_samples` of those."""
+        if self.eval.write_samples > self.eval.final_samples:
+            raise ValueError(
+                f"eval.write_samples ({self.eval.write_samples}) exceeds eval.final_samples "
+                f"({self.eval.final_samples}): token files hold the scored samples; lower it "
+                "or raise eval.final_samples"
+            )
+        return self
 
     @model_validator(mode="after")
     def _negatives_have_real_partners(self) -> "Config":
@@ -131,7 +149,8 @@ class Config(RecipeConfig):
         )
         small.eval = EvalSection(
             every=1, n_samples=128, final_samples=256,
-            temperatures=self.eval.temperatures[:1], write_samples=32,
+            temperatures=self.eval.temperatures[:1],
+            write_samples=min(self.eval.write_samples, 256),
         )
         small.baselines.ss_epochs = min(self.baselines.ss_epochs, 1)
         small.baselines.pg_bleu_rounds = min(self.baselines.pg_bleu_rounds, 2)
@@ -147,9 +166,45 @@ def _evaluate(
     model: AutoregressiveModel, oracle: OracleLSTM, test: torch.Tensor, n: int,
     generator: torch.Generator, temperature: float = 1.0,
 ) -> dict[str, float]:
+    """The periodic figures: NLL_oracle and NLL_test beside the samples' diversity."""
     samples = sample_sequences(model, n, generator, temperature)
-    return {"eval/nll_oracle": oracle.nll(samples),
-            "eval/nll_test": model_nll(model, test, temperature)}
+    return {f"eval/{name}": value for name, value in _score(samples, model, oracle, test,
+                                                          temperature).items()}
+
+
+def _score(samples: torch.Tensor, model: AutoregressiveModel | None, oracle: OracleLSTM,
+           test: torch.Tensor, temperature: float = 1.0) -> dict[str, float]:
+    """NLL_oracle of `samples`, NLL_test of `model` (skipped without one) and the samples'
+    diversity (`sequence_diversity`, less the token id)."""
+    figures = {"nll_oracle": oracle.nll(samples)}
+    if model is not None:
+        figures["nll_test"] = model_nll(model, test, temperature)
+    figures.update({k: v for k, v in sequence_diversity(samples).items() if k != "top_token"})
+    return figures
+
+
+def final_figures(
+    name: str, model: AutoregressiveModel | None, samples: torch.Tensor, oracle: OracleLSTM,
+    train: torch.Tensor, test: torch.Tensor, temperature: float = 1.0,
+) -> dict[str, float]:
+    """A table row, keys `<name>/...`: NLL_oracle beside NLL_test, diversity, the attractor
+    check against the held-out oracle samples, NLL_oracle without the sequences that hold a run
+    of four copies of one token (what a collapse onto the oracle's attractors is worth), and
+    the share of samples that copy a training sequence."""
+    figures = _score(samples, model, oracle, test, temperature)
+    check = attractor_check(samples, test)
+    figures.update({k: check[k] for k in ("reference_top_token_share", "reference_run_share",
+                                          "attractor")})
+    kept = samples[~run_mask(samples)]
+    figures["nll_oracle_without_runs"] = oracle.nll(kept) if len(kept) else float("nan")
+    figures["copy_rate"] = copy_rate(samples, train)
+    return {f"{name}/{key}": value for key, value in figures.items()}
+
+
+def _write_samples(run: RunDir, name: str, samples: torch.Tensor, count: int) -> None:
+    """`samples_<name>.txt`: the first `count` of the samples a table row was scored on."""
+    if count > 0:
+        write_token_file(samples[:count].tolist(), run.path / f"samples_{name}.txt")
 
 
 def oracle_data(config: Config, oracle: OracleLSTM) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,19 +222,24 @@ def pg_bleu_baseline(
     """PG-BLEU from a copy of the MLE model: NLL_oracle, NLL_test and the share of samples that
     copy a training sequence, for the MLE model and the PG-BLEU result. `should_stop()` is
     asked after every round (the figures are then those of a shorter run)."""
-    n = config.eval.final_samples
-    mle_copies = copy_rate(sample_sequences(mle_model, n, generator), train)
+    return pg_bleu_run(config, mle_model, oracle, train, test, generator, should_stop)[0]
+
+
+def pg_bleu_run(
+    config: Config, mle_model: AutoregressiveModel, oracle: OracleLSTM, train: torch.Tensor,
+    test: torch.Tensor, generator: torch.Generator,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[dict[str, float], torch.Tensor]:
+    """`pg_bleu_baseline`'s figures and the samples they were scored on (for the token file)."""
     model = copy.deepcopy(mle_model)
     ac = config.adversarial
     rewards = pg_bleu(model, train, config.baselines.pg_bleu_rounds, ac.batch_size,
                       ac.n_rollouts, ac.rollout_rate, ac.lr, config.generator.grad_clip,
                       generator, should_stop=should_stop)
-    figures = _evaluate(model, oracle, test, n, generator)
-    return {"mle/copy_rate": mle_copies,
-            "pg_bleu/copy_rate": copy_rate(sample_sequences(model, n, generator), train),
-            "pg_bleu/nll_oracle": figures["eval/nll_oracle"],
-            "pg_bleu/nll_test": figures["eval/nll_test"],
-            "pg_bleu/first_reward": rewards[0], "pg_bleu/last_reward": rewards[-1]}
+    samples = sample_sequences(model, config.eval.final_samples, generator)
+    figures = final_figures("pg_bleu", model, samples, oracle, train, test)
+    figures.update({"pg_bleu/first_reward": rewards[0], "pg_bleu/last_reward": rewards[-1]})
+    return figures, samples
 
 
 def _plot(run: RunDir, mle_epochs: int, d_rounds: int) -> None:
@@ -260,10 +320,15 @@ class _SeqGANRun:
 
     # ------------------------------------------------------------------ phases
     def random_baseline(self) -> dict[str, float]:
-        figures = _evaluate(self.model, self.oracle, self.test, self.cfg.eval.final_samples, self.g)
-        self.results["random/nll_oracle"] = figures["eval/nll_oracle"]
-        self.results["random/nll_test"] = figures["eval/nll_test"]
-        return figures
+        """The untrained generator's row, and the held-out oracle samples' own row (the
+        reference every diversity figure is read against); logged as step 0's evaluation."""
+        samples = sample_sequences(self.model, self.cfg.eval.final_samples, self.g)
+        self.results.update(final_figures("random", self.model, samples, self.oracle,
+                                          self.train, self.test))
+        self.results.update(final_figures("oracle", None, self.test, self.oracle, self.train,
+                                          self.test))
+        return {"eval/nll_oracle": self.results["random/nll_oracle"],
+                "eval/nll_test": self.results["random/nll_test"]}
 
     def mle_epoch(self) -> dict[str, float]:
         history = self.model.fit(self.train, epochs=1, batch_size=self.cfg.pretrain.batch_size,
@@ -298,25 +363,26 @@ class _SeqGANRun:
         for temperature in [1.0, *ec.temperatures]:
             if stop():
                 return results
-            figures = _evaluate(model, self.oracle, self.test, ec.final_samples, stream,
-                                temperature)
             name = "mle" if temperature == 1.0 else f"mle_t{temperature:g}"
-            results[f"{name}/nll_oracle"] = figures["eval/nll_oracle"]
-            results[f"{name}/nll_test"] = figures["eval/nll_test"]
-        write_token_file(sample_sequences(model, ec.write_samples, stream).tolist(),
-                         self.run.path / "samples_mle.txt")
+            samples = sample_sequences(model, ec.final_samples, stream, temperature)
+            results.update(final_figures(name, model, samples, self.oracle, self.train,
+                                         self.test, temperature))
+            _write_samples(self.run, name, samples, ec.write_samples)
         if cfg.baselines.ss_epochs > 0 and not stop():
             ss_model = copy.deepcopy(model)
             ss_model._optimizers = {}  # a fresh Adam, as a new training run would have
             scheduled_sampling(ss_model, self.train, cfg.baselines.ss_epochs,
                                cfg.baselines.ss_max_prob, cfg.pretrain.batch_size, stream,
                                should_stop=stop)
-            figures = _evaluate(ss_model, self.oracle, self.test, ec.final_samples, stream)
-            results["ss/nll_oracle"] = figures["eval/nll_oracle"]
-            results["ss/nll_test"] = figures["eval/nll_test"]
+            samples = sample_sequences(ss_model, ec.final_samples, stream)
+            results.update(final_figures("ss", ss_model, samples, self.oracle, self.train,
+                                         self.test))
+            _write_samples(self.run, "ss", samples, ec.write_samples)
         if cfg.baselines.pg_bleu_rounds > 0 and not stop():
-            results.update(pg_bleu_baseline(cfg, model, self.oracle, self.train, self.test,
-                                            stream, should_stop=stop))
+            figures, samples = pg_bleu_run(cfg, model, self.oracle, self.train, self.test,
+                                           stream, should_stop=stop)
+            results.update(figures)
+            _write_samples(self.run, "pg_bleu", samples, ec.write_samples)
         return results
 
     def discriminator_round(self) -> dict[str, float]:
@@ -378,13 +444,9 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
             work.finish_mle(loop, loop.total)
 
     results, model, ec, g = work.results, work.model, cfg.eval, work.g
-    final = _evaluate(model, work.oracle, work.test, ec.final_samples, g)
-    results["seqgan/nll_oracle"] = final["eval/nll_oracle"]
-    results["seqgan/nll_test"] = final["eval/nll_test"]
-    results["seqgan/copy_rate"] = copy_rate(sample_sequences(model, ec.final_samples, g),
-                                            work.train)
-    write_token_file(sample_sequences(model, ec.write_samples, g).tolist(),
-                     run.path / "samples_seqgan.txt")
+    samples = sample_sequences(model, ec.final_samples, g)
+    results.update(final_figures("seqgan", model, samples, work.oracle, work.train, work.test))
+    _write_samples(run, "seqgan", samples, ec.write_samples)
     _plot(run, mle, d_rounds)
     clock = work.elapsed()
     results["time/total_cpu_s"] = clock["cpu_s"]

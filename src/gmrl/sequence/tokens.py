@@ -2,15 +2,17 @@
 
 The plain-text form in which gmrl writes samples (SeqGAN's `samples_*.txt`, the music recipe's
 `compositions.txt`) so that anyone can rescore them with other tools, and reads them back with a
-one-line error naming the file, the line and the problem.
+one-line error naming the file, the line and the problem. A name ending in `.gz` is read and
+written gzip-compressed (the benchmark keeps its 10,000-sample files that way).
 """
 
+import gzip
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from gmrl.core.checkpoint import atomic_write_text
+from gmrl.core.checkpoint import atomic_write_bytes, atomic_write_text
 from gmrl.core.errors import GmrlError
 
 
@@ -21,7 +23,11 @@ class TokenFileError(GmrlError):
 def write_token_file(sequences: Iterable[Iterable[int]], path: str | Path) -> Path:
     """Write one sequence per line (space-separated ids), atomically."""
     lines = [" ".join(str(int(token)) for token in row) for row in sequences]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    text = "".join(line + "\n" for line in lines)
+    if str(path).endswith(".gz"):  # mtime 0: the same samples give the same bytes
+        atomic_write_bytes(path, gzip.compress(text.encode("utf-8"), mtime=0))
+    else:
+        atomic_write_text(path, text)
     return Path(path)
 
 
@@ -34,10 +40,11 @@ def read_token_file(path: str | Path, *, vocab_size: int | None = None,
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if path.name.endswith(".gz") else raw).decode("utf-8")
     except FileNotFoundError:
         raise TokenFileError(f"token file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise TokenFileError(f"cannot read token file {path}: {exc}") from None
     rows: list[list[int]] = []
     for number, line in enumerate(text.splitlines(), start=1):
