@@ -1,18 +1,22 @@
 """SeqGAN on the paper's oracle, beside the paper's Table 1: `gmrl bench seqgan`.
 
 Runs the `seqgan` recipe once per seed (each run measures the random generator, MLE, the MLE
-model at lower sampling temperatures, scheduled sampling and SeqGAN on the same data), then
-aggregates: NLL_oracle mean and spread over seeds, NLL_test, CPU and wall-clock time, and the
-quality-diversity check: is SeqGAN's (NLL_test, NLL_oracle) point below the curve traced by the
-MLE model sampled at temperatures 0.7-1.0? A lower NLL_oracle that sits on that curve is what a
-colder MLE model gets for free, not a gain.
+model at lower sampling temperatures, scheduled sampling, PG-BLEU and SeqGAN on the same data),
+then aggregates every row's NLL_oracle beside NLL_test, unigram entropy, distinct-2/3, unique
+fraction and an attractor check (mean and spread over seeds), CPU and wall-clock time, and the
+quality-diversity check on each diversity axis: is a model's NLL_oracle below the curve traced
+by the MLE model sampled at temperatures 0.7-1.0, at the same diversity? A lower NLL_oracle on
+that curve is what a colder MLE model gets for free; one bought by collapsing onto a few
+sequences the oracle likes (PG-BLEU's failure) is reward hacking, and the attractor check shows
+it. The 10,000 scored samples of every row are kept, gzip-compressed, under
+benchmarks/results/seqgan_tokens/ so that anyone can rescore them.
 
     gmrl bench seqgan                       # configs/seqgan/fast.yaml, seeds 0 1 2, two at a time
     gmrl bench seqgan --seeds 0 --jobs 1
     gmrl bench seqgan --report-only         # aggregate existing run directories (also partial)
     gmrl bench seqgan --quick               # CI-sized smoke run (prints its table)
     gmrl bench seqgan --quick --out-dir benchmarks/results/quick   # ... and writes JSON + plot
-    gmrl bench seqgan --add-pg-bleu         # PG-BLEU from finished runs' MLE checkpoints
+    gmrl bench seqgan --rescore --seeds 0 1 2 3   # score the kept token files from scratch
 
 Run directories (resumable: an unfinished one is resumed) go to
 benchmarks/results/seqgan_runs/<config>/seed<N>/. Writes benchmarks/results/seqgan_oracle.json,
@@ -40,9 +44,22 @@ DOC = ROOT / "docs" / "BENCHMARKS.md"
 HEADING = "## SeqGAN on the paper's oracle"
 PAPER = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736}
 RANKGAN = 8.247  # Lin et al. 2017, the same oracle experiment
-TARGET_NLL, TARGET_GAIN = 8.70, 0.30  # issue targets: SeqGAN NLL_oracle, and below own MLE
-LABELS = {"random": "Random", "mle": "MLE", "ss": "Scheduled sampling", "pg_bleu": "PG-BLEU",
-          "seqgan": "SeqGAN"}
+TOKENS = RESULTS / "seqgan_tokens"
+# Issue targets: SeqGAN NLL_oracle, its drop below gmrl's own MLE, and the most unigram entropy
+# it may lose against the MLE model cooled to the same NLL_oracle.
+TARGET_NLL, TARGET_GAIN, TARGET_ENTROPY_GAP = 8.70, 0.30, 0.1
+LABELS = {"oracle": "Oracle's own samples", "random": "Random", "mle": "MLE",
+          "ss": "Scheduled sampling", "pg_bleu": "PG-BLEU", "seqgan": "SeqGAN"}
+ROWS = ("oracle", "random", "mle", "ss", "pg_bleu", "seqgan")
+KEPT_ROWS = ("mle", "ss", "pg_bleu", "seqgan")
+COMPARED = ("ss", "pg_bleu", "seqgan")  # rows fine-tuned from the MLE model
+METRICS = ("nll_oracle", "nll_test", "token_entropy", "distinct_2", "distinct_3",
+           "unique_fraction", "top_sequence_share", "top_token_share", "run_share", "attractor",
+           "nll_oracle_without_runs", "copy_rate")
+AXES = ("nll_test", "token_entropy", "distinct_2", "distinct_3")
+AXIS_LABELS = {"nll_test": "NLL_test (model NLL of held-out data)",
+               "token_entropy": "unigram entropy (nats)", "distinct_2": "distinct-2",
+               "distinct_3": "distinct-3"}
 
 
 def run_dir_for(root: Path, seed: int) -> Path | None:
@@ -79,55 +96,62 @@ def read_run(path: Path) -> dict:
     if (path / "summary.json").is_file():
         out["finished"] = True
         out["summary"] = json.loads((path / "summary.json").read_text())
-        extra = path / "pg_bleu.json"  # from --add-pg-bleu, for runs made without PG-BLEU
-        if extra.is_file() and "pg_bleu/nll_oracle" not in out["summary"]:
-            out["summary"].update(json.loads(extra.read_text())["results"])
-            out["pg_bleu_added"] = True
     return out
 
 
-def add_pg_bleu(path: Path, config_file: Path) -> None:
-    """Run PG-BLEU from a finished run's MLE model (its last checkpoint's MLE snapshot) on the
-    run's own data, with `config_file`'s PG-BLEU settings; writes `<run>/pg_bleu.json`."""
-    import time
+def keep_token_files(path: Path, seed: int, config: Path) -> list[str]:
+    """Copy a finished run's token files of the table rows, gzip-compressed, to
+    benchmarks/results/seqgan_tokens/<config>/seed<N>/<row>.txt.gz (kept in git, so anyone
+    can rescore them: `--rescore`)."""
+    from gmrl.sequence.tokens import read_token_file, write_token_file
 
+    kept = []
+    for row in KEPT_ROWS:
+        source = path / f"samples_{row}.txt"
+        if source.is_file():
+            target = TOKENS / config.stem / f"seed{seed}" / f"{row}.txt.gz"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_token_file(read_token_file(source).tolist(), target)
+            kept.append(str(target.relative_to(ROOT)))
+    return kept
+
+
+def rescore(config: Path, seeds: list[int], references: int = 10_000) -> dict:
+    """Score the kept token files from scratch (oracle NLL, diversity, attractor check against
+    `references` fresh oracle samples) and compare with each run's own summary."""
     import torch
 
-    from gmrl.core.checkpoint import load_state
-    from gmrl.core.device import torch_threads
-    from gmrl.recipes.seqgan import Config, oracle_data, pg_bleu_baseline
-    from gmrl.sequence.baselines import build_generator
     from gmrl.sequence.data import oracle_path
-    from gmrl.sequence.diversity import copy_rate
-    from gmrl.sequence.generation import sample_sequences
+    from gmrl.sequence.diversity import attractor_check, run_mask, sequence_diversity
     from gmrl.sequence.oracle import OracleLSTM
+    from gmrl.sequence.tokens import read_token_file
 
-    run_config = Config(**yaml.safe_load((path / "config.yaml").read_text()))
-    wanted = yaml.safe_load(config_file.read_text()).get("baselines", {})
-    run_config.baselines.pg_bleu_rounds = int(wanted.get("pg_bleu_rounds", 0))
-    if run_config.baselines.pg_bleu_rounds < 1:
-        raise SystemExit(f"{config_file} sets no baselines.pg_bleu_rounds")
-    latest = json.loads((path / "checkpoints" / "latest.json").read_text())
-    state, _ = load_state(path / "checkpoints" / latest["file"])
-    gc = run_config.generator
     oracle = OracleLSTM.from_npz(oracle_path())
-    model = build_generator(oracle.vocab_size, oracle.seq_len, gc.embed_dim, gc.hidden)
-    model.load_state_dict(state["mle_snapshot"])
-    train, test = oracle_data(run_config, oracle)
-    started = time.process_time()
-    with torch_threads(1):
-        results = pg_bleu_baseline(run_config, model, oracle, train, test,
-                                   torch.Generator().manual_seed(run_config.seed + 1))
-    results["time/pg_bleu_cpu_s"] = time.process_time() - started
-    if "seqgan/copy_rate" not in json.loads((path / "summary.json").read_text()):
-        model.load_state_dict(state["generator"]["model"])  # the final SeqGAN generator
-        samples = sample_sequences(model, run_config.eval.final_samples,
-                                   torch.Generator().manual_seed(run_config.seed + 2))
-        results["seqgan/copy_rate"] = copy_rate(samples, train)
-    record = {"from": str(path / "checkpoints" / latest["file"]),
-              "pg_bleu_rounds": run_config.baselines.pg_bleu_rounds, "results": results}
-    (path / "pg_bleu.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(path.name, json.dumps(results))
+    reference = oracle.sample(references, torch.Generator().manual_seed(12345))
+    out: dict = {"reference": f"{references} oracle samples, torch seed 12345", "seeds": {}}
+    for seed in seeds:
+        folder = TOKENS / config.stem / f"seed{seed}"
+        run = run_dir_for(RESULTS / "seqgan_runs" / config.stem, seed)
+        summary = (json.loads((run / "summary.json").read_text())
+                   if run is not None and (run / "summary.json").is_file() else {})
+        for file in sorted(folder.glob("*.txt.gz")):
+            row = file.name.removesuffix(".txt.gz")
+            tokens = torch.from_numpy(read_token_file(file, vocab_size=oracle.vocab_size))
+            figures = {"n": len(tokens), "nll_oracle": oracle.nll(tokens),
+                       **sequence_diversity(tokens)}
+            figures["attractor"] = attractor_check(tokens, reference)["attractor"]
+            kept = tokens[~run_mask(tokens)]
+            figures["nll_oracle_without_runs"] = oracle.nll(kept) if len(kept) else None
+            recorded = summary.get(f"{row}/nll_oracle")
+            figures["recorded_nll_oracle"] = recorded
+            out["seeds"].setdefault(str(seed), {})[row] = figures
+            print(f"seed {seed} {row:8s} NLL_oracle {figures['nll_oracle']:.4f} (recorded "
+                  f"{'-' if recorded is None else f'{recorded:.4f}'}), entropy "
+                  f"{figures['token_entropy']:.3f}, distinct-2 {figures['distinct_2']:.3f}, "
+                  f"top token {int(figures['top_token'])} at "
+                  f"{100 * figures['top_token_share']:.2f} %, run-4 share "
+                  f"{100 * figures['run_share']:.2f} %")
+    return out
 
 
 def spread(values: list[float]) -> dict:
@@ -136,168 +160,188 @@ def spread(values: list[float]) -> dict:
             "values": values}
 
 
-def curve_at(points: list[tuple[float, float]], nll_test: float) -> float | None:
-    """NLL_oracle of the temperature curve at `nll_test` (linear interpolation), None outside."""
+def curve_at(points: list[tuple[float, float]], x: float) -> float | None:
+    """The curve's y at `x` (linear interpolation between its points), None outside."""
     points = sorted(points)
     for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        if x0 <= nll_test <= x1 and x1 > x0:
-            return y0 + (y1 - y0) * (nll_test - x0) / (x1 - x0)
+        if x0 <= x <= x1 and x1 > x0:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     return None
 
 
+def temperature_points(summary: dict) -> dict[str, dict[str, float]]:
+    """The MLE model's rows at every sampling temperature, keyed by temperature ('1' = mle)."""
+    rows = {"1": "mle"}
+    for key in summary:
+        if key.startswith("mle_t") and key.endswith("/nll_oracle"):
+            rows[f"{float(key[len('mle_t'):-len('/nll_oracle')]):g}"] = key.split("/")[0]
+    return {t: {m: summary[f"{row}/{m}"] for m in METRICS if f"{row}/{m}" in summary}
+            for t, row in sorted(rows.items(), key=lambda kv: float(kv[0]))}
+
+
 def aggregate(runs: dict[int, dict]) -> dict:
+    """Per-row spreads over seeds, the temperature curve on every diversity axis, and the
+    targets."""
     done = {s: r["summary"] for s, r in runs.items() if r["finished"]}
-    table = {}
-    for method in ("random", "mle", "ss", "pg_bleu", "seqgan"):
-        key = f"{method}/nll_oracle"
-        seeds = [s for s, summary in done.items() if key in summary]
+    table: dict = {}
+    for method in ROWS:
+        seeds = [s for s, summary in done.items() if f"{method}/nll_oracle" in summary]
         if seeds:
-            table[method] = {
-                "nll_oracle": spread([done[s][key] for s in seeds]),
-                "nll_test": spread([done[s][f"{method}/nll_test"] for s in seeds]),
-                "seeds": seeds,
-            }
-    temps = {}
-    for s, summary in done.items():
-        points = {1.0: (summary["mle/nll_test"], summary["mle/nll_oracle"])}
-        for key, value in summary.items():
-            if key.startswith("mle_t") and key.endswith("/nll_oracle"):
-                t = float(key[len("mle_t"):-len("/nll_oracle")])
-                points[t] = (summary[f"mle_t{t:g}/nll_test"], value)
-        temps[s] = {f"{t:g}": list(p) for t, p in sorted(points.items())}
+            table[method] = {m: spread([done[s][f"{method}/{m}"] for s in seeds])
+                             for m in METRICS if all(f"{method}/{m}" in done[s] for s in seeds)}
+            table[method]["seeds"] = seeds
+    temps = {s: temperature_points(summary) for s, summary in done.items()}
     verdicts: dict = {}
     for s, summary in done.items():
-        curve = [tuple(p) for p in temps[s].values()]
-        for method in ("seqgan", "pg_bleu"):
+        for method in COMPARED:
             if f"{method}/nll_oracle" not in summary:
                 continue
-            at = curve_at(curve, summary[f"{method}/nll_test"])
-            point = [summary[f"{method}/nll_test"], summary[f"{method}/nll_oracle"]]
-            entry = {"point": point, "curve_nll_oracle_at_same_nll_test": at,
-                     "below_curve": None if at is None else point[1] < at}
-            if method == "seqgan":
-                verdicts[s] = {"seqgan": point, **{k: v for k, v in entry.items()
-                                                   if k != "point"}}
-            else:
-                verdicts.setdefault(s, {})["pg_bleu"] = entry
-    copies = {s: {k.split("/")[0]: v for k, v in summary.items() if k.endswith("/copy_rate")}
-              for s, summary in done.items()}
-    gains = {s: {"seqgan": summary["seqgan/nll_oracle"], "mle": summary["mle/nll_oracle"],
-                 "gain_met": summary["mle/nll_oracle"] - summary["seqgan/nll_oracle"]
-                 >= TARGET_GAIN,
-                 "absolute_met": summary["seqgan/nll_oracle"] <= TARGET_NLL}
-             for s, summary in done.items() if "seqgan/nll_oracle" in summary}
+            for axis in AXES:
+                curve = [(p[axis], p["nll_oracle"]) for p in temps[s].values() if axis in p]
+                if f"{method}/{axis}" not in summary:
+                    continue
+                point = [summary[f"{method}/{axis}"], summary[f"{method}/nll_oracle"]]
+                at = curve_at(curve, point[0])
+                verdicts.setdefault(s, {}).setdefault(method, {})[axis] = {
+                    "point": point, "curve_nll_oracle": at,
+                    "below_curve": None if at is None else point[1] < at}
+    gains = {}
+    for s, summary in done.items():
+        if "seqgan/nll_oracle" not in summary:
+            continue
+        seqgan, mle = summary["seqgan/nll_oracle"], summary["mle/nll_oracle"]
+        curve = [(p["nll_oracle"], p["token_entropy"]) for p in temps[s].values()
+                 if "token_entropy" in p]
+        matched = curve_at(curve, seqgan)
+        entropy = summary.get("seqgan/token_entropy")
+        gap = None if matched is None or entropy is None else entropy - matched
+        gains[s] = {"seqgan": seqgan, "mle": mle, "gain_met": mle - seqgan >= TARGET_GAIN,
+                    "absolute_met": seqgan <= TARGET_NLL,
+                    "matched_mle_entropy": matched, "entropy_gap": gap,
+                    "entropy_met": None if gap is None else gap >= -TARGET_ENTROPY_GAP}
     timing = {s: {k: v for k, v in summary.items() if k.startswith("time/")}
               for s, summary in done.items()}
     return {"table": table, "temperature_curve": temps, "quality_diversity": verdicts,
-            "gains": gains, "copy_rate": copies, "timing": timing}
+            "gains": gains, "timing": timing}
 
 
 def plot(result: dict, path: Path) -> None:
+    """NLL_oracle against each diversity axis: the MLE temperature curve per seed, and the
+    fine-tuned rows' points. Below a curve is a gain, on or above it is what cooling buys."""
     from gmrl.core.plots import plt, save_figure
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for index, curve in enumerate(result["temperature_curve"].values()):
-        items = sorted(curve.items(), key=lambda kv: float(kv[0]))
-        xs, ys = [p[0] for _, p in items], [p[1] for _, p in items]
-        ax.plot(xs, ys, marker="o", color="tab:blue", alpha=0.7,
-                label="MLE at temperature 0.7-1.0" if index == 0 else None)
-        for t, (x, y) in items:
-            ax.annotate(t, (x, y), fontsize=7, textcoords="offset points", xytext=(3, 3))
-    seqgan_points = [v["seqgan"] for v in result["quality_diversity"].values() if "seqgan" in v]
-    for index, point in enumerate(seqgan_points):
-        ax.scatter(*point, color="tab:red", marker="*", s=120, zorder=3,
-                   label="SeqGAN" if index == 0 else None)
-    if "ss" in result["table"]:
-        ss = result["table"]["ss"]
-        ax.scatter(ss["nll_test"]["values"], ss["nll_oracle"]["values"], color="tab:green",
-                   marker="s", label="scheduled sampling")
-    if "pg_bleu" in result["table"]:
-        pg = result["table"]["pg_bleu"]
-        ax.scatter(pg["nll_test"]["values"], pg["nll_oracle"]["values"], color="tab:purple",
-                   marker="^", label="PG-BLEU")
-    ax.set_xlabel("NLL_test (generator NLL of held-out oracle data; diversity)")
-    ax.set_ylabel("NLL_oracle (oracle NLL of samples; quality)")
-    ax.set_title("SeqGAN vs the MLE temperature curve (lower-left is better)")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(AXES), figsize=(4.2 * len(AXES), 4.2), sharey=True)
+    styles = {"ss": ("tab:green", "s"), "pg_bleu": ("tab:purple", "^"),
+              "seqgan": ("tab:red", "*")}
+    for ax, axis in zip(axes, AXES, strict=True):
+        for index, curve in enumerate(result["temperature_curve"].values()):
+            points = [(t, p) for t, p in curve.items() if axis in p]
+            ax.plot([p[axis] for _, p in points], [p["nll_oracle"] for _, p in points],
+                    marker="o", color="tab:blue", alpha=0.6,
+                    label="MLE at temperature 0.7-1" if index == 0 else None)
+        for method, (color, marker) in styles.items():
+            row = result["table"].get(method, {})
+            if axis in row:
+                ax.scatter(row[axis]["values"], row["nll_oracle"]["values"], color=color,
+                           marker=marker, s=70, zorder=3, label=LABELS[method])
+        oracle = result["table"].get("oracle", {})
+        if axis in oracle:
+            ax.axvline(oracle[axis]["mean"], color="grey", linestyle=":",
+                       label="oracle's own samples")
+        ax.set_xlabel(AXIS_LABELS[axis])
+    axes[0].set_ylabel("NLL_oracle (quality; lower is better)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("SeqGAN oracle: each model against the MLE temperature curve, per diversity axis")
     fig.tight_layout()
-    save_figure(fig, path, dpi=120)
+    save_figure(fig, path, dpi=110)
 
 
-def fmt(stats: dict | None) -> str:
+def fmt(stats: dict | None, digits: int = 3, percent: bool = False) -> str:
     if stats is None:
         return "—"
-    if stats["n"] == 1:
-        return f"{stats['mean']:.3f} (1 seed)"
-    return f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})"
+    scale, unit = (100.0, " %") if percent else (1.0, "")
+    text = f"{scale * stats['mean']:.{digits}f}"
+    if stats["n"] > 1:
+        text += f" ± {scale * stats['std']:.{digits}f}"
+    return text + unit
 
 
 def markdown(result: dict, command: str) -> str:
     table = result["table"]
+    seeds = sorted({s for row in table.values() for s in row.get("seeds", [])})
     lines = [HEADING, "",
-             "NLL_oracle (lower is better) of each generator's samples under the SeqGAN paper's "
-             "own oracle LSTM; NLL_test is the generator's NLL of 10,000 held-out oracle "
-             "sequences. Paper numbers are Yu et al. (2017), Table 1 (100,000 samples, full "
-             "protocol).", "",
+             "NLL_oracle (quality, lower is better) of each model's 10,000 samples under the "
+             "SeqGAN paper's own oracle LSTM, **beside** the diversity of the same samples: "
+             "NLL_test (the model's NLL of 10,000 held-out oracle sequences), unigram entropy "
+             "(nats), distinct-2/3, unique sequences, the share of the most common token, the "
+             "share of sequences holding a run of four copies of one token, the attractor flag "
+             "(a token or such runs at least 5x as common as in the oracle's own samples, and "
+             "at least 1 %), and NLL_oracle without those run sequences. Paper numbers: Yu et "
+             "al. (2017), Table 1 (NLL_oracle only). Mean ± std over seeds "
+             f"{', '.join(str(s) for s in seeds)}.", "",
              f"Command: `{command}` — config `{result['config']}`; machine: "
-             f"{result['machine']} (2-core x86_64 CPU, no GPU; 1-minute load average "
-             f"{result.get('load', '?')} at report time). Runs are single-threaded; CPU seconds "
-             "(process time) are the fairer cost measure when other jobs share the CPU.", "",
-             "| method | paper NLL_oracle | gmrl NLL_oracle | gmrl NLL_test |",
-             "|---|---|---|---|"]
-    for method in ("random", "mle", "ss", "pg_bleu", "seqgan"):
+             f"{result['machine']} (2-core CPU, no GPU; 1-minute load average "
+             f"{result.get('load', '?')} at report time; the two seeds of a pair share it, "
+             "sometimes with other jobs). Single-threaded runs.", "",
+             "| model | paper NLL_oracle | NLL_oracle | NLL_test | entropy | distinct-2 | "
+             "distinct-3 | unique | top token | run-4 seqs | attractor | NLL_oracle w/o runs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for method in ROWS:
         row = table.get(method)
-        lines.append(f"| {LABELS[method]} | {PAPER[method]:.3f} | "
-                     f"{fmt(row['nll_oracle']) if row else 'not run'} | "
-                     f"{fmt(row['nll_test']) if row else '—'} |")
-    added = [str(s) for s, r in result.get("runs", {}).items() if r.get("pg_bleu_added")]
-    if added:
-        lines += ["", f"PG-BLEU and the copy rates of seed(s) {', '.join(added)} were added "
-                  "after those runs, from each run's own MLE model and data (the other seeds "
-                  "ran them in the recipe): `gmrl bench seqgan --add-pg-bleu` (settings from "
-                  f"`{result['config']}`: `baselines.pg_bleu_rounds`, the adversarial batch, "
-                  "rollouts and learning rate)."]
-    temps = sorted({t for curve in result["temperature_curve"].values() for t in curve},
-                   key=float)
-    lines += ["", f"Quality-diversity check (the MLE model sampled at temperatures "
-              f"{', '.join(temps)}; SeqGAN's point must lie below this curve for a real "
-              "gain):", ""]
-    for s, v in result["quality_diversity"].items():
-        if "seqgan" not in v:
+        if row is None:
             continue
-        at = v["curve_nll_oracle_at_same_nll_test"]
-        where = ("outside the curve's NLL_test range: no like-for-like comparison" if at is None
-                 else f"curve gives {at:.3f} at the same NLL_test → SeqGAN is "
-                 f"**{'below' if v['below_curve'] else 'not below'}** the curve "
-                 f"(by {abs(v['seqgan'][1] - at):.3f})")
-        lines.append(f"- seed {s}: SeqGAN (NLL_test {v['seqgan'][0]:.3f}, NLL_oracle "
-                     f"{v['seqgan'][1]:.3f}); {where}")
-    for s, v in result["quality_diversity"].items():
-        pg = v.get("pg_bleu")
-        if pg and pg["curve_nll_oracle_at_same_nll_test"] is not None:
-            at = pg["curve_nll_oracle_at_same_nll_test"]
-            lines.append(f"- seed {s}: PG-BLEU (NLL_test {pg['point'][0]:.3f}, NLL_oracle "
-                         f"{pg['point'][1]:.3f}); curve gives {at:.3f} → "
-                         f"**{'below' if pg['below_curve'] else 'not below'}** "
-                         f"(by {abs(pg['point'][1] - at):.3f})")
-    copies = {s: c for s, c in result.get("copy_rate", {}).items() if c}
-    if copies:
-        lines += ["", "Memorisation check (share of 10,000 samples that repeat a training "
-                  "sequence verbatim):", ""]
-        for s, c in copies.items():
-            lines.append(f"- seed {s}: " + ", ".join(
-                f"{LABELS.get(m, m)} {100 * v:.1f}%" for m, v in sorted(c.items())))
+        paper = f"{PAPER[method]:.3f}" if method in PAPER else "5.75 (paper code)"
+        flags = row.get("attractor")
+        flag = "—" if flags is None else f"{int(sum(flags['values']))}/{flags['n']} seeds"
+        lines.append(
+            f"| {LABELS[method]} | {paper} | {fmt(row.get('nll_oracle'))} | "
+            f"{fmt(row.get('nll_test')) if method != 'oracle' else '—'} | "
+            f"{fmt(row.get('token_entropy'), 2)} | {fmt(row.get('distinct_2'))} | "
+            f"{fmt(row.get('distinct_3'))} | {fmt(row.get('unique_fraction'), 3)} | "
+            f"{fmt(row.get('top_token_share'), 2, True)} | {fmt(row.get('run_share'), 2, True)}"
+            f" | {flag} | {fmt(row.get('nll_oracle_without_runs'))} |")
+    lines += ["", "Quality at equal diversity: each fine-tuned model's NLL_oracle against the "
+              "MLE model's temperature curve (temperatures "
+              f"{', '.join(sorted({t for c in result['temperature_curve'].values() for t in c}, key=float))}"  # noqa: E501
+              ") at the same value of each diversity axis. Below the curve is a gain that "
+              "cooling the MLE model does not buy; 'outside' means the curve does not reach "
+              "that diversity.", "",
+              "| model | " + " | ".join(AXIS_LABELS[a].split(" (")[0] for a in AXES) + " |",
+              "|---|" + "---|" * len(AXES)]
+    for method in COMPARED:
+        cells = []
+        for axis in AXES:
+            entries = [v[method][axis] for v in result["quality_diversity"].values()
+                       if method in v and axis in v[method]]
+            if not entries:
+                cells.append("—")
+                continue
+            below = sum(e["below_curve"] is True for e in entries)
+            outside = sum(e["below_curve"] is None for e in entries)
+            gaps = [e["point"][1] - e["curve_nll_oracle"] for e in entries
+                    if e["curve_nll_oracle"] is not None]
+            text = f"below on {below}/{len(entries)}"
+            if gaps:
+                text += f" (gap {statistics.fmean(gaps):+.3f})"
+            if outside:
+                text += f", {outside} outside"
+            cells.append(text)
+        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
     gains = result.get("gains", {})
     if gains:
-        lines += ["", f"Targets: SeqGAN NLL_oracle <= {TARGET_NLL:.2f} and at least "
-                  f"{TARGET_GAIN:.2f} below gmrl's own MLE (RankGAN, beyond the paper: "
-                  f"{RANKGAN:.3f}):", ""]
+        lines += ["", f"Targets: SeqGAN NLL_oracle <= {TARGET_NLL:.2f}, at least "
+                  f"{TARGET_GAIN:.2f} below gmrl's own MLE, and unigram entropy no more than "
+                  f"{TARGET_ENTROPY_GAP} below the MLE model cooled to the same NLL_oracle "
+                  f"(RankGAN, beyond the paper: {RANKGAN:.3f}):", ""]
         for s, g in gains.items():
+            gap = g["entropy_gap"]
+            entropy = ("outside the temperature curve" if gap is None else
+                       f"entropy {gap:+.3f} vs the matched MLE "
+                       f"({'met' if g['entropy_met'] else 'not met'})")
             lines.append(
                 f"- seed {s}: SeqGAN {g['seqgan']:.3f} vs MLE {g['mle']:.3f} → "
                 f"{g['seqgan'] - g['mle']:+.3f} ({'met' if g['gain_met'] else 'not met'}); "
-                f"<= {TARGET_NLL:.2f}: {'met' if g['absolute_met'] else 'not met'}; "
-                f"{g['seqgan'] - RANKGAN:+.3f} from RankGAN")
+                f"<= {TARGET_NLL:.2f}: {'met' if g['absolute_met'] else 'not met'}; {entropy}")
     for s, t in result["timing"].items():
         lines.append(f"- seed {s} cost: {t.get('time/total_cpu_s', float('nan')) / 60:.1f} "
                      f"CPU-min, {t.get('time/total_wall_s', float('nan')) / 60:.1f} min wall "
@@ -307,11 +351,13 @@ def markdown(result: dict, command: str) -> str:
         lines.append(f"- seed {s}: unfinished at report time"
                      + (f", reached step {reach['step']} ({reach['phase']}) with NLL_oracle "
                         f"{reach['nll_oracle']:.3f}" if reach else ""))
-    lines += ["", "Raw figures: `benchmarks/results/seqgan_oracle.json`; plot: "
+    lines += ["", "Samples: the 10,000 scored sequences of every row and seed are kept as "
+              "`benchmarks/results/seqgan_tokens/<config>/seed<N>/<row>.txt.gz` (one sequence of "
+              "space-separated ids per line); `gmrl bench seqgan --rescore` scores them from "
+              "scratch. Raw figures: `benchmarks/results/seqgan_oracle.json`; plot: "
               "`benchmarks/results/seqgan_oracle_quality_diversity.png`; NLL_oracle against "
-              "epochs: "
-              "`benchmarks/results/seqgan_oracle_nll_curve_seed<N>.png`. Notes and the paper "
-              "protocol run: docs/seqgan.md.", ""]
+              "epochs: `benchmarks/results/seqgan_oracle_nll_curve_seed<N>.png`. Notes and the "
+              "paper protocol run: docs/seqgan.md.", ""]
     return "\n".join(lines)
 
 
@@ -336,8 +382,9 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=10)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--quick", action="store_true", help="CI smoke run (quick.yaml, 1 seed)")
-    parser.add_argument("--add-pg-bleu", action="store_true",
-                        help="run PG-BLEU from finished runs that lack it, then report")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the kept token files from scratch, write "
+                        "seqgan_rescore.json and stop")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="write seqgan_oracle.json and plots here instead of "
                         "benchmarks/results/ (docs/BENCHMARKS.md is then left alone)")
@@ -346,15 +393,11 @@ def main() -> None:
         args.config, args.seeds = Path("configs/seqgan/quick.yaml"), [0]
     root = RESULTS / "seqgan_runs" / args.config.stem
     root.mkdir(parents=True, exist_ok=True)
-    if args.add_pg_bleu:
-        for seed in args.seeds:
-            path = run_dir_for(root, seed)
-            if path is None or not (path / "summary.json").is_file():
-                continue
-            summary = json.loads((path / "summary.json").read_text())
-            if "pg_bleu/nll_oracle" not in summary and not (path / "pg_bleu.json").is_file():
-                add_pg_bleu(path, ROOT / args.config)
-    elif not args.report_only:
+    if args.rescore:
+        scores = rescore(args.config, args.seeds)
+        (RESULTS / "seqgan_rescore.json").write_text(json.dumps(scores, indent=2) + "\n")
+        return
+    if not args.report_only:
         pending = list(args.seeds)
         active: list[subprocess.Popen] = []
         while pending or active:
@@ -363,6 +406,10 @@ def main() -> None:
             active[0].wait()
             active = [p for p in active if p.poll() is None]
     runs = {s: read_run(d) for s in args.seeds if (d := run_dir_for(root, s)) is not None}
+    if args.out_dir is None and not args.quick:
+        for seed, info in runs.items():
+            if info["finished"]:
+                info["token_files"] = keep_token_files(ROOT / info["run_dir"], seed, args.config)
     result = aggregate(runs)
     result["config"] = str(args.config)
     result["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()

@@ -45,9 +45,11 @@ PLOT_FILE = RESULTS / "synthetic_vs_sac.png"
 
 ENVS: dict[str, dict[str, Any]] = {
     "Pendulum-v1": {"config": "configs/synthetic/pendulum.yaml", "threshold": -200.0,
-                    "sac_budget": 5000, "dream": True},
+                    "sac_budget": 5000, "dream": []},
     "InvertedPendulum-v5": {"config": "configs/synthetic/inverted_pendulum.yaml",
-                            "threshold": 950.0, "sac_budget": None, "dream": False},
+                            "threshold": 950.0, "sac_budget": None,
+                            "dream": ["env.id=InvertedPendulum-v5", "model.termination=learned",
+                                      "target_return=950"]},
 }
 ABLATIONS = {
     "sac_utd": ["synthetic.ratio=0"],
@@ -76,9 +78,9 @@ def _env_jobs(env: str, seed: int, quick: bool) -> list[dict[str, Any]]:
     for variant, extra in ABLATIONS.items():
         out.append({"env": env, "variant": variant, "seed": seed, "recipe": "synthetic",
                     "config": setting["config"], "overrides": [*common, *extra, *budget]})
-    if setting["dream"]:
+    if setting["dream"] is not None:  # the Pendulum world-model config, pointed at this env
         dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",
-                 "dream.params.gradient_steps=16", "total_steps=2000", *common]
+                 "dream.params.gradient_steps=16", "total_steps=2000", *setting["dream"], *common]
         out.append({"env": env, "variant": "dream", "seed": seed, "recipe": "worldmodel",
                     "config": "configs/worldmodel/pendulum.yaml", "overrides": dream + budget})
     return out

@@ -1,6 +1,8 @@
-"""The SeqGAN benchmark's report logic: curve interpolation, verdicts, targets, copy rates."""
+"""The SeqGAN benchmark's report logic: curve interpolation, per-axis verdicts, targets."""
 
 import pytest
+
+from gmrl.sequence.data import ORACLE_FILE, find_shared_file, oracle_path
 
 from . import load_benchmark
 
@@ -10,13 +12,23 @@ def bench():
     return load_benchmark("seqgan_oracle")
 
 
+def _row(name: str, nll_oracle: float, nll_test: float, entropy: float, distinct: float,
+         attractor: float = 0.0) -> dict:
+    return {f"{name}/nll_oracle": nll_oracle, f"{name}/nll_test": nll_test,
+            f"{name}/token_entropy": entropy, f"{name}/distinct_2": distinct,
+            f"{name}/distinct_3": distinct + 0.01, f"{name}/unique_fraction": 1.0,
+            f"{name}/top_token_share": 0.004, f"{name}/run_share": 0.001,
+            f"{name}/attractor": attractor, f"{name}/nll_oracle_without_runs": nll_oracle,
+            f"{name}/copy_rate": 0.0}
+
+
 def _summary(seqgan: float, pg_bleu: float) -> dict:
-    return {"random/nll_oracle": 11.4, "random/nll_test": 8.5,
-            "mle/nll_oracle": 9.0, "mle/nll_test": 8.2,
-            "mle_t0.9/nll_oracle": 8.7, "mle_t0.9/nll_test": 8.5,
-            "seqgan/nll_oracle": seqgan, "seqgan/nll_test": 8.3,
-            "pg_bleu/nll_oracle": pg_bleu, "pg_bleu/nll_test": 8.4,
-            "mle/copy_rate": 0.0, "pg_bleu/copy_rate": 0.25}
+    # The MLE temperature curve: cooling to 0.9 lowers NLL_oracle 9.0 -> 8.7 and entropy
+    # 7.8 -> 7.4. SeqGAN sits at entropy 7.7; PG-BLEU at 7.0 (outside the curve), attractor.
+    return {**_row("oracle", 5.75, 0.0, 7.81, 0.9), **_row("random", 11.4, 8.5, 8.4, 0.99),
+            **_row("mle", 9.0, 8.2, 7.8, 0.9), **_row("mle_t0.9", 8.7, 8.5, 7.4, 0.8),
+            **_row("seqgan", seqgan, 8.3, 7.7, 0.85),
+            **_row("pg_bleu", pg_bleu, 8.4, 7.0, 0.7, attractor=1.0)}
 
 
 def test_curve_interpolates_inside_and_refuses_outside(bench):
@@ -25,20 +37,55 @@ def test_curve_interpolates_inside_and_refuses_outside(bench):
     assert bench.curve_at(points, 8.6) is None
 
 
-def test_verdicts_targets_and_copy_rates(bench):
+def test_verdicts_per_axis_targets_and_markdown(bench):
     runs = {0: {"finished": True, "summary": _summary(seqgan=8.85, pg_bleu=8.9)},
             1: {"finished": True, "summary": _summary(seqgan=8.65, pg_bleu=8.7)}}
     result = bench.aggregate(runs)
-    # the curve gives 8.9 at NLL_test 8.3: 8.85 lies below it; the PG-BLEU point of seed 0 (8.9
-    # at 8.4, curve 8.8) does not
-    assert result["quality_diversity"][0]["below_curve"] is True
-    assert result["quality_diversity"][0]["pg_bleu"]["below_curve"] is False
-    assert result["gains"][0] == {"seqgan": 8.85, "mle": 9.0, "gain_met": False,
-                                  "absolute_met": False}
-    assert result["gains"][1]["gain_met"] and result["gains"][1]["absolute_met"]
-    assert result["copy_rate"][0] == {"mle": 0.0, "pg_bleu": 0.25}
-    assert result["table"]["pg_bleu"]["nll_oracle"]["n"] == 2
+    seed0 = result["quality_diversity"][0]
+    # at NLL_test 8.3 the curve gives 8.9, so 8.85 is below; at entropy 7.7 it gives 8.925
+    assert seed0["seqgan"]["nll_test"]["below_curve"] is True
+    assert seed0["seqgan"]["token_entropy"]["curve_nll_oracle"] == pytest.approx(8.925)
+    # at distinct-2 0.85 the curve gives 8.85: not below
+    assert seed0["seqgan"]["distinct_2"]["below_curve"] is False
+    assert seed0["pg_bleu"]["token_entropy"]["below_curve"] is None  # outside the curve
+    gains = result["gains"]
+    assert gains[0]["gain_met"] is False and gains[0]["absolute_met"] is False
+    assert gains[1]["gain_met"] and gains[1]["absolute_met"]
+    # the MLE model cooled to 8.85 has entropy 7.6: SeqGAN's 7.7 is +0.1, within the target
+    assert gains[0]["entropy_gap"] == pytest.approx(0.1) and gains[0]["entropy_met"]
+    assert gains[1]["entropy_gap"] is None  # 8.65 is colder than the curve goes
+    assert result["table"]["pg_bleu"]["attractor"]["values"] == [1.0, 1.0]
     result.update(config="fast.yaml", machine="x86_64", runs=runs)
     text = bench.markdown(result, "gmrl bench seqgan")
     assert "-0.150 (not met)" in text and "-0.350 (met)" in text
-    assert "PG-BLEU 25.0%" in text
+    assert "| PG-BLEU | 8.946 |" in text and "| 2/2 seeds |" in text
+    assert "below on 2/2" in text  # SeqGAN on the NLL_test axis
+    assert "Oracle's own samples" in text
+
+
+@pytest.mark.skipif(find_shared_file(ORACLE_FILE) is None, reason=f"{ORACLE_FILE} not found")
+def test_kept_token_files_rescore_to_the_recorded_figures(bench, tmp_path, monkeypatch):
+    """A run's token files are kept compressed, and rescoring them from scratch gives the
+    NLL_oracle the run recorded (here: oracle samples scored by the oracle itself)."""
+    import json
+
+    import torch
+
+    from gmrl.sequence.oracle import OracleLSTM
+    from gmrl.sequence.tokens import write_token_file
+
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "TOKENS", tmp_path / "results" / "seqgan_tokens")
+    oracle = OracleLSTM.from_npz(oracle_path())
+    samples = oracle.sample(200, torch.Generator().manual_seed(0))
+    run = tmp_path / "results" / "seqgan_runs" / "fast" / "seed0" / "seqgan-1"
+    run.mkdir(parents=True)
+    write_token_file(samples.tolist(), run / "samples_seqgan.txt")
+    (run / "summary.json").write_text(json.dumps({"seqgan/nll_oracle": oracle.nll(samples)}))
+    kept = bench.keep_token_files(run, 0, tmp_path / "fast.yaml")
+    assert kept == ["results/seqgan_tokens/fast/seed0/seqgan.txt.gz"]
+    scores = bench.rescore(tmp_path / "fast.yaml", [0], references=500)["seeds"]["0"]["seqgan"]
+    assert scores["n"] == 200
+    assert scores["nll_oracle"] == pytest.approx(scores["recorded_nll_oracle"], rel=1e-6)
+    assert scores["attractor"] == 0.0  # the oracle's own samples pile on nothing
