@@ -33,6 +33,10 @@ def test_tune_recipe_writes_summary_metrics_plot_and_checkpoints(tmp_path) -> No
     summary = json.loads((run_dir / "summary.json").read_text())
     for key in ("pretrained/reward", "tuned/reward", "tuned/held_out_nll", "tune/kl"):
         assert key in summary
+    for key in ("token_entropy", "distinct_2", "distinct_3", "unique", "top_token_share",
+                "run_share", "attractor"):  # the reward is never reported without these
+        assert f"pretrained/{key}" in summary and f"tuned/{key}" in summary
+    assert summary["tuned/attractor"] in (0.0, 1.0)
     assert summary["tune/steps"] == 6 and summary["stopped_early"] == 0
     rows = _metrics(run_dir)
     tune_rows = [r for r in rows if r.get("tune/reward")]

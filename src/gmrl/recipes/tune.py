@@ -30,7 +30,7 @@ from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import seed_everything, torch_generator
 from gmrl.generative.autoregressive import AutoregressiveModel
-from gmrl.sequence.diversity import distinct_n, self_bleu, unique_fraction
+from gmrl.sequence.diversity import attractor_check, distinct_n, self_bleu, sequence_diversity
 from gmrl.sequence.markov import MarkovChain
 from gmrl.sequence.rewards import build_reward
 from gmrl.sequence.tuner import RewardTuner, TunerConfig, TuningStopped
@@ -142,7 +142,9 @@ def prepare(config: Config) -> None:
 
 def _evaluate(model: AutoregressiveModel, reward_fn: Any, held_out: torch.Tensor,
               config: Config) -> dict[str, float]:
-    """Reward and diversity of fresh samples, and held-out NLL (how much data fit was kept).
+    """Reward beside the diversity of the same fresh samples (distinct-2/3, self-BLEU, unique,
+    unigram entropy in nats, the shares of the top sequence and token, run-of-4 share, the
+    attractor check against held-out data), and held-out NLL (how much data fit was kept).
 
     Distinct-n and self-BLEU depend on how many samples are pooled, so they are averaged over
     batches of the tuner's batch size, matching the tune/distinct_* and tune/self_bleu curves.
@@ -154,14 +156,20 @@ def _evaluate(model: AutoregressiveModel, reward_fn: Any, held_out: torch.Tensor
     with torch.no_grad():
         samples = model.sample(n, generator=generator)
         chunks = samples.view(-1, batch, samples.shape[1])
+        pooled = sequence_diversity(samples)
         figures = {
             "reward": float(reward_fn(samples).float().mean()),
             "distinct_2": sum(distinct_n(c, 2) for c in chunks) / len(chunks),
+            "distinct_3": sum(distinct_n(c, 3) for c in chunks) / len(chunks),
             "self_bleu": sum(self_bleu(c) for c in chunks) / len(chunks),
-            "unique": unique_fraction(samples),
+            "unique": pooled["unique_fraction"],
+            **{k: pooled[k] for k in ("token_entropy", "top_sequence_share", "top_token_share",
+                                      "run_share")},
         }
         if len(held_out):
             figures["held_out_nll"] = float(-model.log_prob(held_out.to(model.device)).mean())
+            figures["attractor"] = attractor_check(samples, held_out.to(samples.device))[
+                "attractor"]
     return figures
 
 
