@@ -176,8 +176,8 @@ def markdown(table: dict[str, Any]) -> str:
              "gmrl_table1": "gmrl RLOO, Table 1 mode", "corpus": "held-out corpus"}
     head = "| row | " + " | ".join(names[m] for m in models) + " | paper Note-RNN / Q / Psi / G |"
     lines = [head, "|---" * (len(models) + 2) + "|"]
-    for row in (*ROWS[:8], "autocorrelation_lag1", "log_p", "unique_fraction", "distinct_3",
-                "token_entropy", "top1_share"):
+    for row in (*ROWS[:8], "autocorrelation_lag1", "log_p", "unique_fraction", "distinct_2",
+                "distinct_3", "token_entropy", "top1_share", "collapsed"):
         cells = []
         for model in models:
             figure = table[model].get(row)
