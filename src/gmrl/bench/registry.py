@@ -111,9 +111,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         note="quick mode uses configs/seqgan/quick.yaml (tiny sizes): not comparable to the "
         "paper"),
     Benchmark(
-        "tuner", "KL-regularised reward tuning (REINFORCE, RLOO, PPO-clip) of a generator",
-        None, note="no benchmark script yet; measured by `gmrl run "
-        "configs/tune/token_frequency.yaml` (docs/tuning.md)"),
+        "tuner", "KL-regularised reward tuning (RLOO, REINFORCE, PPO-clip; KL weights): reward "
+        "beside diversity and held-out NLL", "benchmarks/tuner_kl.py",
+        quick_args=("--quick", "--out", "{out}/tuner_kl.json"),
+        full_args=("--seeds", "0", "1", "2"),
+        quick_json="{out}/tuner_kl.json",
+        full_json="benchmarks/results/tuner_kl.json",
+        table=tables.tuner_kl,
+        note="the reward is hand-written (frequency of one token)"),
     Benchmark(
         "music", "Note-RNN, RL Tuner's Q / Psi / G and gmrl's RLOO tuner vs the paper's "
         "Table 1", "benchmarks/music_rltuner.py",

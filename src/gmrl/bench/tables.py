@@ -93,13 +93,33 @@ def generative_zoo(data: Any, log: str) -> list[str]:
 
 
 def seqgan(data: Any, log: str) -> list[str]:
-    """seqgan_oracle.json: NLL_oracle and NLL_test per method, beside the paper's NLL_oracle."""
+    """seqgan_oracle.json: NLL_oracle per model beside NLL_test, the samples' diversity and the
+    attractor flag, and the paper's NLL_oracle."""
     paper = data.get("paper", {})
-    rows = [[method, fmt(r["nll_oracle"]["mean"], "{:.3f}"), fmt(r["nll_test"]["mean"], "{:.3f}"),
+
+    def mean(row: Mapping[str, Any], key: str, spec: str = "{:.3f}") -> str:
+        return fmt(row[key]["mean"], spec) if key in row else "–"
+
+    rows = [[method, mean(r, "nll_oracle"), mean(r, "nll_test"), mean(r, "token_entropy"),
+             mean(r, "distinct_2"), mean(r, "unique_fraction"),
+             fmt(sum(r["attractor"]["values"]), "{:.0f}") if "attractor" in r else "–",
              fmt(paper.get(method), "{:.3f}"), str(len(r["seeds"]))]
             for method, r in data["table"].items()]
-    return markdown_table(["method", "NLL_oracle (mean)", "NLL_test (mean)",
+    return markdown_table(["model", "NLL_oracle (mean)", "NLL_test (mean)", "entropy (nats)",
+                           "distinct-2", "unique", "seeds with attractor",
                            "paper NLL_oracle (full size)", "seeds"], rows)
+
+
+def tuner_kl(data: Any, log: str) -> list[str]:
+    """tuner_kl.json: tuned reward beside KL, entropy, distinct-2, unique and the attractor
+    flag, per estimator / KL weight."""
+    rows = [[variant, spread(r.get("tuned/reward")), spread(r.get("tune/kl")),
+             spread(r.get("tuned/token_entropy")), spread(r.get("tuned/distinct_2")),
+             spread(r.get("tuned/unique")), f"{r['attractor_seeds']}/{r['seeds']}",
+             f"{r['stopped_early']}/{r['seeds']}"]
+            for variant, r in data["table"].items()]
+    return markdown_table(["variant", "reward", "KL (nats/seq)", "entropy (nats)", "distinct-2",
+                           "unique", "attractor (seeds)", "stopped by KL guard"], rows)
 
 
 MUSIC_ROWS = ("repeated_notes_pct", "not_in_key_pct", "tonic_start_pct", "leaps_resolved_pct",
