@@ -37,7 +37,11 @@ def test_summary_counts_seeds_that_never_reach_and_reports_medians():
 def test_every_variant_of_every_seed_is_a_job():
     jobs = bench.jobs(["Pendulum-v1", "InvertedPendulum-v5"], 2, quick=False)
     variants = {(j["env"], j["variant"]) for j in jobs}
-    assert ("Pendulum-v1", "dream") in variants and ("InvertedPendulum-v5", "dream") not in variants
-    assert len(jobs) == 2 * 6 + 2 * 5
+    assert ("Pendulum-v1", "dream") in variants and ("InvertedPendulum-v5", "dream") in variants
+    assert len(jobs) == 2 * 6 + 2 * 6
+    dream = next(j for j in jobs if j["variant"] == "dream" and j["env"] != "Pendulum-v1")
+    # the Pendulum world-model config pointed at the MuJoCo env, nothing tuned for it
+    assert "env.id=InvertedPendulum-v5" in dream["overrides"]
+    assert "model.termination=learned" in dream["overrides"]
     ratio_zero = [j for j in jobs if j["variant"] == "sac_utd"]
     assert all("synthetic.ratio=0" in j["overrides"] for j in ratio_zero)
