@@ -327,6 +327,8 @@ def markdown(result: dict, command: str) -> str:
                 text += f", {outside} outside"
             cells.append(text)
         lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+    lines += ["", "Verdict, per model (from the figures above):", ""]
+    lines += [f"- {line}" for line in verdict_lines(result)]
     gains = result.get("gains", {})
     if gains:
         lines += ["", f"Targets: SeqGAN NLL_oracle <= {TARGET_NLL:.2f}, at least "
@@ -359,6 +361,68 @@ def markdown(result: dict, command: str) -> str:
               "epochs: `benchmarks/results/seqgan_oracle_nll_curve_seed<N>.png`. Notes and the "
               "paper protocol run: docs/seqgan.md.", ""]
     return "\n".join(lines)
+
+
+def verdict_lines(result: dict) -> list[str]:
+    """One sentence per fine-tuned model: reward hacking when the attractor check fires on
+    any seed, otherwise on which diversity axes its NLL_oracle beats the temperature curve."""
+    out = []
+    for method in COMPARED:
+        row = result["table"].get(method)
+        if row is None:
+            continue
+        label, quality = LABELS[method], row["nll_oracle"]["mean"]
+        flagged = int(sum(row["attractor"]["values"])) if "attractor" in row else 0
+        if flagged:
+            out.append(
+                f"**{label}: reward hacking.** Its NLL_oracle {quality:.3f} comes with the "
+                f"attractor flag on {flagged}/{row['attractor']['n']} seeds: "
+                f"{100 * row['top_token_share']['mean']:.1f} % of its tokens are one token and "
+                f"{100 * row['run_share']['mean']:.1f} % of its samples hold a run of four "
+                "copies of one token (the oracle's own samples: "
+                f"{100 * result['table']['oracle']['top_token_share']['mean']:.2f} % and "
+                f"{100 * result['table']['oracle']['run_share']['mean']:.2f} %); without those "
+                f"samples it scores {row['nll_oracle_without_runs']['mean']:.3f}, and its "
+                f"unigram entropy is {row['token_entropy']['mean']:.2f} nats against the "
+                f"oracle's {result['table']['oracle']['token_entropy']['mean']:.2f}.")
+            continue
+        wins, losses, mixed, beyond = [], [], [], []
+        for axis in AXES:
+            entries = [v[method][axis] for v in result["quality_diversity"].values()
+                       if method in v and axis in v[method]]
+            name = AXIS_LABELS[axis].split(" (")[0]
+            below = sum(e["below_curve"] is True for e in entries)
+            outside = sum(e["below_curve"] is None for e in entries)
+            if not entries:
+                continue
+            if below == len(entries):
+                wins.append(name)
+            elif below == 0 and outside < len(entries):
+                losses.append(name)
+            elif outside == len(entries):
+                beyond.append(name)
+            else:
+                mixed.append(f"{name} (below on {below}/{len(entries)}, {outside} outside "
+                             "the curve)")
+        text = f"**{label}: "
+        if wins and not losses:
+            text += "a real gain.** No attractor; below the MLE temperature curve at equal "
+            text += f"{', '.join(wins)} on every seed."
+        elif wins:
+            text += f"a gain at equal {', '.join(wins)} only.** No attractor; its NLL_oracle "
+            text += (f"{quality:.3f} is below the MLE temperature curve at equal "
+                     f"{', '.join(wins)} on every seed, but not at equal {', '.join(losses)}: "
+                     "measured by those, a cooled MLE model does as well or better.")
+        else:
+            text += (f"no gain.** NLL_oracle {quality:.3f} is not below the MLE temperature "
+                     "curve on any seed at equal " + ", ".join(losses) + ".")
+        if beyond:
+            text += (" At equal " + ", ".join(beyond) + " the curve does not reach its "
+                     "diversity on any seed: no like-for-like comparison.")
+        if mixed:
+            text += " Mixed: " + "; ".join(mixed) + "."
+        out.append(text)
+    return out
 
 
 def write_section(text: str) -> None:

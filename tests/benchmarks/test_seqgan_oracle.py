@@ -61,6 +61,10 @@ def test_verdicts_per_axis_targets_and_markdown(bench):
     assert "| PG-BLEU | 8.946 |" in text and "| 2/2 seeds |" in text
     assert "below on 2/2" in text  # SeqGAN on the NLL_test axis
     assert "Oracle's own samples" in text
+    # the verdicts: an attractor makes PG-BLEU's score reward hacking; SeqGAN wins at equal
+    # NLL_test and entropy on both seeds, and at equal distinct-2 on one of two
+    assert "**PG-BLEU: reward hacking.**" in text
+    assert "**SeqGAN: a real gain.**" in text and "Mixed: distinct-2 (below on 1/2" in text
 
 
 @pytest.mark.skipif(find_shared_file(ORACLE_FILE) is None, reason=f"{ORACLE_FILE} not found")
