@@ -41,7 +41,7 @@ ROWS = (
     "autocorrelation_lag1", "autocorrelation_lag2", "autocorrelation_lag3",
 )
 EXTRA = ("log_p", "unique_fraction", "distinct_2", "distinct_3", "token_entropy", "top1_share",
-         "collapsed", "pitch_class_entropy", "scale_consistency", "pitch_range")
+         "collapsed", "attractor", "pitch_class_entropy", "scale_consistency", "pitch_range")
 # Jaques et al. 2017, Table 1 (10,000 compositions each): Note-RNN, Q, Psi, G.
 PAPER = {
     "note_rnn": {"repeated_notes_pct": 63.3, "not_in_key_pct": 0.1, "tonic_start_pct": 0.9,
@@ -177,7 +177,7 @@ def markdown(table: dict[str, Any]) -> str:
     head = "| row | " + " | ".join(names[m] for m in models) + " | paper Note-RNN / Q / Psi / G |"
     lines = [head, "|---" * (len(models) + 2) + "|"]
     for row in (*ROWS[:8], "autocorrelation_lag1", "log_p", "unique_fraction", "distinct_2",
-                "distinct_3", "token_entropy", "top1_share", "collapsed"):
+                "distinct_3", "token_entropy", "top1_share", "collapsed", "attractor"):
         cells = []
         for model in models:
             figure = table[model].get(row)

@@ -182,3 +182,19 @@ def test_ten_thousand_compositions_are_measured_in_seconds():
     stats = rltuner_metrics(events) | diversity_metrics(events)
     assert time.perf_counter() - start < 3.0
     assert all(isinstance(v, float) for v in stats.values())
+
+
+def test_composition_report_flags_a_melody_generator_stuck_on_one_pitch():
+    """The attractor check beside the music metrics: a batch that hammers one pitch is flagged
+    against varied reference melodies; the reference itself is not."""
+    from gmrl.generative.autoregressive import AutoregressiveModel
+    from gmrl.recipes.music import composition_report
+
+    g = torch.Generator().manual_seed(0)
+    reference = torch.randint(2, 38, (200, 32), generator=g)
+    stuck = reference.clone()
+    stuck[:, ::2] = 20  # every other step the same pitch: half of all events
+    note_rnn = AutoregressiveModel(vocab_size=38, seq_len=32, hidden=8, embed_dim=4)
+    assert composition_report(reference, note_rnn, reference)["attractor"] == 0.0
+    assert composition_report(stuck, note_rnn, reference)["attractor"] == 1.0
+    assert "attractor" not in composition_report(stuck, note_rnn)

@@ -50,6 +50,8 @@ def test_run_writes_policy_compositions_and_the_three_tables(tmp_path) -> None:
         for row in ("repeated_notes_pct", "tonic_start_pct", "log_p", "unique_fraction"):
             assert f"{table}/{row}" in summary
     assert summary["note_rnn/held_out_nll"] < np.log(38)
+    assert summary["corpus/attractor"] == 0.0  # real melodies are their own reference
+    assert summary["tuned/attractor"] in (0.0, 1.0) and "note_rnn/attractor" in summary
     header = (run.path / "metrics.csv").read_text().splitlines()[0].split(",")
     for column in ("pretrain/held_out_nll", "tune/kl", "tune/entropy", "tune/unique",
                    "eval/repeated_notes_pct"):

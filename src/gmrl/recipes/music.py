@@ -163,13 +163,20 @@ def prepare(config: Config) -> None:
 
 
 # ----------------------------------------------------------------------------- evaluation
-def composition_report(events: torch.Tensor, note_rnn: AutoregressiveModel) -> dict[str, float]:
-    """Table 1 rows, pitch statistics, diversity and mean log p under the Note-RNN."""
+def composition_report(events: torch.Tensor, note_rnn: AutoregressiveModel,
+                       reference: torch.Tensor | None = None) -> dict[str, float]:
+    """Table 1 rows, pitch statistics, diversity and mean log p under the Note-RNN; with
+    `reference` (held-out corpus windows) also the attractor check: does one event, or runs of
+    four copies of one event, take at least 5x its share in real melodies (and at least 1 %)?"""
     from gmrl.music.metrics import diversity_metrics, rltuner_metrics
+    from gmrl.sequence.diversity import attractor_check
 
     report = dict(rltuner_metrics(events))
     report.update(diversity_metrics(events))
     report["log_p"] = mean_log_prob(note_rnn, events)
+    if reference is not None and len(reference):
+        report["attractor"] = attractor_check(torch.as_tensor(events).long(),
+                                              torch.as_tensor(reference).long())["attractor"]
     return report
 
 
@@ -330,9 +337,10 @@ def _finish(config: Config, run: RunDir, note_rnn: AutoregressiveModel, tuning: 
             tables["corpus"] = torch.from_numpy(test_windows)
     if len(test_windows):
         summary["note_rnn/held_out_nll"] = per_event_nll(note_rnn, test_windows)
+    reference = torch.from_numpy(test_windows) if len(test_windows) else None
     for name, events in tables.items():
         summary.update({f"{name}/{k}": float(v) for k, v in
-                        composition_report(events, note_rnn).items()})
+                        composition_report(events, note_rnn, reference).items()})
     if "note_rnn/log_p" in summary:
         summary["log_p_gap"] = summary["tuned/log_p"] - summary["note_rnn/log_p"]
     if config.eval.render:
