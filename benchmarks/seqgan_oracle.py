@@ -137,11 +137,13 @@ def rescore(config: Path, seeds: list[int], references: int = 10_000) -> dict:
         for file in sorted(folder.glob("*.txt.gz")):
             row = file.name.removesuffix(".txt.gz")
             tokens = torch.from_numpy(read_token_file(file, vocab_size=oracle.vocab_size))
-            figures = {"n": len(tokens), "nll_oracle": oracle.nll(tokens),
+            token_nll = oracle.token_nll(tokens)  # one oracle pass for both figures
+            figures = {"n": len(tokens), "nll_oracle": float(token_nll.mean()),
                        **sequence_diversity(tokens)}
             figures["attractor"] = attractor_check(tokens, reference)["attractor"]
-            kept = tokens[~run_mask(tokens)]
-            figures["nll_oracle_without_runs"] = oracle.nll(kept) if len(kept) else None
+            kept = ~run_mask(tokens)
+            figures["nll_oracle_without_runs"] = (float(token_nll[kept].mean()) if kept.any()
+                                                  else None)
             recorded = summary.get(f"{row}/nll_oracle")
             figures["recorded_nll_oracle"] = recorded
             out["seeds"].setdefault(str(seed), {})[row] = figures

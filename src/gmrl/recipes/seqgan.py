@@ -173,10 +173,13 @@ def _evaluate(
 
 
 def _score(samples: torch.Tensor, model: AutoregressiveModel | None, oracle: OracleLSTM,
-           test: torch.Tensor, temperature: float = 1.0) -> dict[str, float]:
-    """NLL_oracle of `samples`, NLL_test of `model` (skipped without one) and the samples'
-    diversity (`sequence_diversity`, less the token id)."""
-    figures = {"nll_oracle": oracle.nll(samples)}
+           test: torch.Tensor, temperature: float = 1.0,
+           token_nll: torch.Tensor | None = None) -> dict[str, float]:
+    """NLL_oracle of `samples` (from their per-token oracle NLL when the caller has it), NLL_test
+    of `model` (skipped without one) and the samples' diversity (less the token id)."""
+    if token_nll is None:
+        token_nll = oracle.token_nll(samples)
+    figures = {"nll_oracle": float(token_nll.mean())}
     if model is not None:
         figures["nll_test"] = model_nll(model, test, temperature)
     figures.update({k: v for k, v in sequence_diversity(samples).items() if k != "top_token"})
@@ -191,12 +194,14 @@ def final_figures(
     check against the held-out oracle samples, NLL_oracle without the sequences that hold a run
     of four copies of one token (what a collapse onto the oracle's attractors is worth), and
     the share of samples that copy a training sequence."""
-    figures = _score(samples, model, oracle, test, temperature)
+    token_nll = oracle.token_nll(samples)  # one oracle pass serves both NLL_oracle figures
+    figures = _score(samples, model, oracle, test, temperature, token_nll)
     check = attractor_check(samples, test)
     figures.update({k: check[k] for k in ("reference_top_token_share", "reference_run_share",
                                           "attractor")})
-    kept = samples[~run_mask(samples)]
-    figures["nll_oracle_without_runs"] = oracle.nll(kept) if len(kept) else float("nan")
+    kept = ~run_mask(samples).to(token_nll.device)
+    figures["nll_oracle_without_runs"] = (float(token_nll[kept].mean()) if kept.any()
+                                          else float("nan"))
     figures["copy_rate"] = copy_rate(samples, train)
     return {f"{name}/{key}": value for key, value in figures.items()}
 
