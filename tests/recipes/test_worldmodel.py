@@ -224,3 +224,36 @@ def test_resuming_a_finished_run_rewrites_the_same_summary(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert (run_dir / "summary.json").read_text() == before
     assert json.loads(before)["model_val_next_obs_mse"] > 0
+
+
+DEFAULT = "configs/worldmodel/default.yaml"
+TINY_DEFAULT = [
+    *TINY, "value.updates=20", "early_fit_every=null", "env.kwargs={max_episode_steps: 60}",
+]
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    ["Acrobot-v1", "MountainCarContinuous-v0",
+     "gymnasium.envs.classic_control.pendulum:PendulumEnv"],
+)
+def test_default_config_runs_any_env_with_everything_learned(tmp_path: Path, env_id: str) -> None:
+    extra = ["env.kwargs={}", "env.max_episode_steps=60"] if ":" in env_id else []
+    code, output = _run(tmp_path, DEFAULT, *TINY_DEFAULT, f"env.id={env_id}", *extra)
+    assert code == 0, output
+    run_dir = next(tmp_path.glob("worldmodel-*"))
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    assert "model/value_mean" in header and "model/termination_hits" in header
+
+
+def test_default_config_knows_nothing_about_the_task() -> None:
+    config = validate_only(Path(DEFAULT), [])
+    assert isinstance(config, worldmodel.Config)
+    assert (config.model.reward, config.model.termination) == ("learned", "learned")
+    assert config.value.enabled and config.planner.explore > 0 and config.target_return is None
+
+
+def test_default_config_run_resumes_exactly(tmp_path: Path) -> None:
+    config = validate_only(Path(DEFAULT), [*TINY_DEFAULT, "total_steps=230", "eval_every=115"])
+    assert isinstance(config, worldmodel.Config)
+    assert assert_exact_resume(worldmodel, config, tmp_path / "stop", stop_at_step=115) == 115

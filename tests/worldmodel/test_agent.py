@@ -1,5 +1,7 @@
 """ModelBasedAgent: MPC and dream (SB3 in imagination) loops, evaluation, exact state round trip."""
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -9,7 +11,7 @@ from gmrl.worldmodel.agent import AgentConfig, ModelBasedAgent
 from gmrl.worldmodel.ensemble import EnsembleConfig, GaussianEnsemble
 
 
-def pendulum_agent(mode: str, seed: int = 0, **schedule: int) -> ModelBasedAgent:
+def pendulum_agent(mode: str, seed: int = 0, **schedule: Any) -> ModelBasedAgent:
     env = gym.make("Pendulum-v1")
     model = GaussianEnsemble.from_spaces(
         env.observation_space,
@@ -59,18 +61,18 @@ def test_dream_loop_trains_sb3_in_imagination() -> None:
     assert np.isfinite(agent.evaluate(2))
 
 
-def _continue_after_round_trip(mode: str, first: int, then: int) -> None:
+def _continue_after_round_trip(mode: str, first: int, then: int, **extra: Any) -> None:
     """An agent restored mid-episode (into a fresh process's agent) continues exactly."""
     torch.manual_seed(0)
-    straight = pendulum_agent(mode)
+    straight = pendulum_agent(mode, **extra)
     straight.train(first + then)
 
     torch.manual_seed(0)
-    part = pendulum_agent(mode)
+    part = pendulum_agent(mode, **extra)
     part.train(first)
     state = part.state_dict()
     rng = torch.get_rng_state(), np.random.get_state()
-    resumed = pendulum_agent(mode)
+    resumed = pendulum_agent(mode, **extra)
     resumed.load_state_dict(state)
     torch.set_rng_state(rng[0])
     np.random.set_state(rng[1])
@@ -85,6 +87,34 @@ def _continue_after_round_trip(mode: str, first: int, then: int) -> None:
 
 def test_mpc_state_round_trip_mid_episode_continues_exactly() -> None:
     _continue_after_round_trip("mpc", first=45, then=30)
+
+
+def test_mpc_with_value_and_exploration_round_trip_continues_exactly() -> None:
+    _continue_after_round_trip(
+        "mpc", first=45, then=30,
+        value={"enabled": True, "updates": 20},
+        planner={"horizon": 5, "population": 20, "elites": 4, "iterations": 1, "explore": 1.0,
+                 "noise_beta": 2.0},
+    )
+
+
+def test_value_is_fitted_with_the_model_and_used_by_every_planner() -> None:
+    agent = pendulum_agent("mpc", value={"enabled": True, "updates": 20})
+    agent.train(40)
+    assert agent.value is not None and "value_td_loss" in agent.last_fit
+    assert agent.planner.terminal_value is agent.value
+    assert agent.planner.discount == agent.config.value.discount
+    assert agent.reward_scale > 0.01  # Pendulum's rewards vary: their std
+    assert agent.timings["plan_s"] > 0
+    assert np.isfinite(agent.evaluate(2))
+
+
+def test_dream_off_policy_updates_default_to_sixteen_per_vector_step() -> None:
+    assert pendulum_agent("dream").sb3.gradient_steps == 16
+    own = pendulum_agent(
+        "dream", dream={"envs": 8, "horizon": 3, "steps": 32, "params": {"gradient_steps": 2}}
+    )
+    assert own.sb3.gradient_steps == 2
 
 
 def test_dream_state_round_trip_restores_sb3_and_buffer() -> None:

@@ -127,3 +127,62 @@ def test_save_load_round_trip_keeps_weights_optimizer_and_known_functions(data, 
     with pytest.raises(CheckpointError, match="pass reward_fn"):
         GaussianEnsemble.load(path)
     assert GaussianEnsemble.load(path, reward_fn=own_reward).reward_fn is own_reward
+
+
+def test_termination_classifier_is_calibrated_on_unseen_cartpole_data(data) -> None:
+    """Hits most real terminations with few false alarms, on transitions it never saw.
+
+    The classifier reads the next state and its class weighting is undone at prediction: the
+    old head (weighted logit thresholded at 0, from (obs, action) only) raised 21-45 false
+    alarms against 14-17 hits on its own training data in a 3,000-step CartPole run.
+    """
+    torch.manual_seed(0)
+    model = GaussianEnsemble(4, 2, discrete=True, config=EnsembleConfig(hidden=64))
+    model.fit(data, max_epochs=30, generator=torch.Generator().manual_seed(0))
+    unseen = cartpole_transitions(2000, seed=7)
+    report = model.termination_report(unseen)
+    positives = report["termination_positives"]
+    assert positives >= 50
+    # measured (seed 0): 50 of 91 hits, 1 false alarm, p 0.52 at terminal rows, 0.009 elsewhere
+    assert report["termination_hits"] >= 0.45 * positives, report
+    assert report["termination_false_alarms"] <= 0.05 * positives, report
+    # calibrated: high probability where episodes end, near zero elsewhere
+    assert report["termination_p_terminal"] > 0.4 and report["termination_p_other"] < 0.02
+
+
+def test_no_termination_in_the_data_means_no_imagined_termination() -> None:
+    env = gym.make("Pendulum-v1")
+    transitions = random_transitions(env, 300)
+    model = GaussianEnsemble.from_spaces(
+        env.observation_space, env.action_space, config=EnsembleConfig(hidden=32)
+    )
+    model.fit(transitions, max_epochs=5)
+    report = model.termination_report(transitions)
+    assert report["termination_false_alarms"] == 0 and report["termination_p_other"] == 0
+
+
+def test_learned_reward_resolves_the_action_cost() -> None:
+    """MountainCarContinuous pays -0.1 a^2 per step: the learned reward must depend on the
+    action as the real one does (the planner once ignored a cost it could not see)."""
+    env = gym.make("MountainCarContinuous-v0")
+    transitions = random_transitions(env, 1500)
+    torch.manual_seed(0)
+    model = GaussianEnsemble.from_spaces(
+        env.observation_space, env.action_space, config=EnsembleConfig(hidden=64)
+    )
+    model.fit(transitions, max_epochs=40, generator=torch.Generator().manual_seed(0))
+    obs = transitions["obs"][:200]
+    rewards = {}
+    for a in (-1.0, 0.0, 0.5, 1.0):
+        _, reward, _ = model.predict_members(obs, torch.full((200, 1), a), sample=False)
+        rewards[a] = float(reward.mean())
+    for a in (-1.0, 0.5, 1.0):  # real: -0.1 a^2 relative to a = 0
+        assert abs((rewards[a] - rewards[0.0]) - (-0.1 * a**2)) < 0.03, rewards
+
+
+def test_disagreement_grows_off_data(data) -> None:
+    model = GaussianEnsemble(4, 2, discrete=True, config=EnsembleConfig(hidden=32))
+    model.fit({k: v[:400] for k, v in data.items()}, max_epochs=15)
+    obs, act = data["obs"][:64], data["action"][:64]
+    far = obs * 0 + torch.tensor([2.0, 8.0, 0.2, 8.0])
+    assert model.disagreement(far, act).mean() > 3 * model.disagreement(obs, act).mean()

@@ -117,3 +117,74 @@ def test_mcts_over_learned_model_via_adapter_beats_random(cartpole_model) -> Non
     agent = mcts.MCTSAgent(planner)
     planned = play("CartPole-v1", agent.act, max_steps=100)
     assert planned >= 80, planned  # random policy: ~20
+
+
+class LineWorld:
+    """A known 1-D 'model' for planner tests: action 1 moves right, 0 left (Discrete(2)).
+
+    Reward is `reward` per step; going left ends the episode with probability `p_left_end`
+    each step; `disagreement` is 1 for action 1 and 0 for action 0 (what the model 'has not
+    seen'), as an ensemble would report it.
+    """
+
+    ensemble_size = 2
+    device = torch.device("cpu")
+
+    def __init__(self, reward: float = 0.0, p_left_end: float = 0.0) -> None:
+        self.reward, self.p_left_end = reward, p_left_end
+
+    def predict_members(self, obs, action, *, generator=None, done_probability=False):
+        move = action.float() * 2 - 1
+        nxt = obs + move.unsqueeze(-1)
+        reward = torch.full(action.shape, self.reward)
+        done = (action == 0).float() * self.p_left_end
+        return nxt, reward, done if done_probability else done > 0.5
+
+    def disagreement(self, obs, action):
+        return (action == 1).float().reshape(-1)
+
+
+def _first_actions(model, config: CEMConfig, *, explore: bool = False, value=None) -> np.ndarray:
+    planner = CEMPlanner(model, gym.spaces.Discrete(2), config)
+    planner.terminal_value = value
+    obs = np.zeros((16, 1), dtype=np.float32)
+    return planner.plan(obs, generator=torch.Generator().manual_seed(0), explore=explore)
+
+
+SMALL = {"horizon": 6, "population": 64, "elites": 8, "iterations": 3}
+
+
+def test_a_likely_termination_counts_even_below_one_half() -> None:
+    # going left ends the episode with probability 0.3 a step: a hard threshold at 0.5 never
+    # sees it; the survival-weighted score does, and the planner keeps right
+    actions = _first_actions(LineWorld(reward=1.0, p_left_end=0.3), CEMConfig(**SMALL))
+    assert (actions == 1).all()
+
+
+def test_terminal_value_makes_what_lies_beyond_the_horizon_count() -> None:
+    right = _first_actions(LineWorld(), CEMConfig(**SMALL), value=lambda s: s[:, 0])
+    left = _first_actions(LineWorld(), CEMConfig(**SMALL), value=lambda s: -s[:, 0])
+    assert (right == 1).all() and (left == 0).all()
+
+
+def test_exploration_bonus_prefers_what_the_model_disagrees_on_only_while_training() -> None:
+    config = CEMConfig(**SMALL, explore=1.0)
+    assert (_first_actions(LineWorld(), config, explore=True) == 1).all()
+    # the same planner evaluating (explore=False): no reward anywhere, no preference
+    idle = _first_actions(LineWorld(), config, explore=False)
+    assert 0 < (idle == 1).mean() < 1
+
+
+def test_colored_noise_is_smooth_and_unit_scale() -> None:
+    planner = CEMPlanner(
+        LineWorld(), gym.spaces.Box(-1, 1, (1,)), CEMConfig(horizon=30, noise_beta=2.0)
+    )
+    noise = planner._noise((4, 200, 30, 1), torch.Generator().manual_seed(0), torch.device("cpu"))
+    white = torch.randn(4, 200, 30, 1, generator=torch.Generator().manual_seed(0))
+
+    def lag1(x: torch.Tensor) -> float:
+        x = x - x.mean(2, keepdim=True)
+        return float((x[:, :, 1:] * x[:, :, :-1]).mean() / (x**2).mean())
+
+    assert abs(float(noise.std()) - 1.0) < 0.1
+    assert lag1(noise) > 0.6 and abs(lag1(white)) < 0.1

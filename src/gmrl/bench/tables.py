@@ -60,6 +60,37 @@ def worldmodel(data: Any, log: str) -> list[str]:
                            "(median)", "seconds (median)", "step cap"], rows)
 
 
+def worldmodel_suite(data: Any, log: str) -> list[str]:
+    """worldmodel_suite.json: per task, the default config vs the SB3 peer, steps to threshold
+    ("> budget" when the median seed never reached it), speed-up, the dream-mode row, best
+    return, seconds, ms/step."""
+
+    def steps(cell: Mapping[str, Any] | None) -> str:
+        if not cell:
+            return "–"
+        median = cell.get("steps_median")
+        text = f"> {cell['budget']:,}" if median is None else f"{median:,.0f}"
+        return f"{text} ({cell['reached']}/{cell['seeds']})"
+
+    rows = []
+    for task, row in data.items():
+        if not isinstance(row, dict) or "threshold" not in row:
+            continue
+        g, p = row.get("gmrl") or {}, row.get("sb3") or {}
+        rows.append([
+            task, fmt(row["threshold"], "{:g}"), steps(g),
+            f"{p.get('algo', '')} {steps(p)}".strip(), fmt(row.get("speedup"), "{:.1f}x"),
+            steps(row.get("gmrl_dream")),
+            fmt(g.get("best_return_median"), "{:.1f}"), fmt(p.get("best_return_median"), "{:.1f}"),
+            fmt(g.get("seconds_median"), "{:.0f}"), fmt(p.get("seconds_median"), "{:.0f}"),
+            fmt(g.get("plan_ms_median"), "{:.1f}"), fmt(p.get("plan_ms_median"), "{:.1f}"),
+        ])
+    return markdown_table(
+        ["task", "threshold", "gmrl default: steps (seeds reached)", "SB3 peer: steps",
+         "speed-up", "gmrl dream mode: steps", "gmrl best return", "peer best return",
+         "gmrl s", "peer s", "gmrl ms/step", "peer ms/step"], rows)
+
+
 def worldmodel_pixels(data: Any, log: str) -> list[str]:
     """worldmodel_pixels.json: final and best return, real steps, random policy."""
     return markdown_table(

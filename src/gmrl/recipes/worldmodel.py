@@ -7,6 +7,7 @@ redraws the learning curve (real env steps vs return) in `plots/learning_curve.p
 chunk with a checkpoint, and `--resume` continues exactly (the agent's `state_dict` replays the
 current real episode).
 
+    gmrl run configs/worldmodel/default.yaml env.id=Acrobot-v1     # any task, all learned
     gmrl run configs/worldmodel/cartpole.yaml
     gmrl run configs/worldmodel/pendulum.yaml total_steps=1000
     gmrl run configs/worldmodel/cartpole.yaml env.id=my_pkg.envs:MyEnv model.reward=learned
@@ -253,7 +254,12 @@ def evaluate(agent: Any, config: Config) -> dict[str, float]:
         "model/fit_epochs": fit.get("epochs", float("nan")),
         "time/fit_s": agent.timings["fit_s"],
         "time/act_s": agent.timings["act_s"],
+        "time/plan_ms_per_step": 1000 * agent.timings["plan_s"]
+        / max(1, agent.real_steps - config.initial_steps),
     }
+    for key in ("termination_hits", "termination_false_alarms", "value_mean"):
+        if key in fit:
+            metrics[f"model/{key}"] = fit[key]
     if agent.episode_returns:
         metrics["charts/episodic_return"] = agent.episode_returns[-1]
     return metrics

@@ -28,6 +28,7 @@ from gmrl.worldmodel.buffer import TransitionStore
 from gmrl.worldmodel.dream_env import DreamVecEnv
 from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
 from gmrl.worldmodel.search_adapter import MCTSConfig
+from gmrl.worldmodel.value import TerminalValue, ValueConfig
 
 Mode = Literal["mpc", "dream"]
 
@@ -54,6 +55,11 @@ class DreamConfig(StrictModel):
     envs: int = Field(default=64, ge=1, description="parallel imagined rollouts")
     horizon: int = Field(default=5, ge=1, description="imagined steps per rollout (MBPO: short)")
     steps: int = Field(default=2000, ge=1, description="imagined steps of SB3 training per refit")
+    gradient_steps: int = Field(
+        default=16, ge=1, description="off-policy updates per vector step of the dream envs "
+        "(SB3's default of 1 gives one update per `envs` imagined transitions: far too few); "
+        "params.gradient_steps overrides it",
+    )
     uncertainty_threshold: float | None = Field(
         default=None, gt=0, description="cut rollouts where members disagree more (None: never)"
     )
@@ -70,6 +76,9 @@ class AgentConfig(StrictModel):
     )
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     dream: DreamConfig = Field(default_factory=DreamConfig)
+    value: ValueConfig = Field(
+        default_factory=ValueConfig, description="terminal value of the MPC planner"
+    )
     initial_steps: int = Field(
         default=100, ge=1, description="random real steps before the first fit"
     )
@@ -135,12 +144,17 @@ class ModelBasedAgent:
         self._obs, _ = self.env.reset(seed=self._episode_seed(0))
         self._episode_return = 0.0
         self._since_fit = 0
+        self.value: TerminalValue | None = None
+        if c.value.enabled and c.mode == "mpc":
+            obs_dim = int(np.prod(self.env.observation_space.shape or (1,)))
+            self.value = TerminalValue(obs_dim, c.value).to(model.device)
+        self.reward_scale = 1.0
         self.planner = self._make_planner(self.env)
         self.sb3: Any = None
         self.dream: DreamVecEnv | None = None
         if c.mode == "dream":
             self.sb3, self.dream = self._make_dream_agent(c.dream)
-        self.timings = {"fit_s": 0.0, "policy_s": 0.0, "act_s": 0.0}
+        self.timings = {"fit_s": 0.0, "policy_s": 0.0, "act_s": 0.0, "plan_s": 0.0}
 
     def _episode_seed(self, index: int) -> int:
         return derive_seed(self.seed, f"worldmodel.train_episode.{index}")
@@ -156,7 +170,11 @@ class ModelBasedAgent:
                 self.model, int(env.action_space.n), planner.mcts,
                 seed=derive_seed(self.seed, "worldmodel.mcts"),
             )
-        return CEMPlanner(self.model, env.action_space, planner.cem())
+        cem = CEMPlanner(self.model, env.action_space, planner.cem())
+        if self.value is not None:
+            cem.terminal_value, cem.discount = self.value, self.config.value.discount
+        cem.reward_scale = self.reward_scale
+        return cem
 
     def _make_dream_agent(self, dream: "DreamConfig") -> tuple[Any, DreamVecEnv]:
         from gmrl.rl.sb3.factory import algorithm_class, sb3_kwargs
@@ -174,6 +192,8 @@ class ModelBasedAgent:
         kwargs = sb3_kwargs(
             dream.algo, dream.params, self.env.action_space, self.env.observation_space
         )
+        if dream.algo in ("sac", "td3", "dqn"):
+            kwargs.setdefault("gradient_steps", dream.gradient_steps)
         agent = algorithm_class(dream.algo)(
             env=env, seed=derive_seed(self.seed, "worldmodel.sb3") % 2**32, device="cpu",
             verbose=0, **kwargs,
@@ -186,13 +206,25 @@ class ModelBasedAgent:
         if self.mode == "dream":
             action, _ = self.sb3.predict(obs, deterministic=not explore)
             return action
-        return (planner or self.planner).plan(obs, generator=self.plan_generator)
+        start = time.perf_counter()
+        action = (planner or self.planner).plan(
+            obs, generator=self.plan_generator, explore=explore
+        )
+        if planner is None:
+            self.timings["plan_s"] += time.perf_counter() - start
+        return action
 
     # ------------------------------------------------------------------ learning
     def fit_model(self) -> dict[str, float]:
         """Refit the world model on every real transition, then improve the policy (dream)."""
         start = time.perf_counter()
-        self.last_fit = self.model.fit(self.store.tensors(), generator=self.fit_generator)
+        data = self.store.tensors()
+        self.last_fit = self.model.fit(data, generator=self.fit_generator)
+        if self.value is not None:
+            self.last_fit.update(self.value.fit(data, generator=self.fit_generator))
+        self.reward_scale = reward_scale(data["reward"])
+        if hasattr(self.planner, "reward_scale"):
+            self.planner.reward_scale = self.reward_scale
         self.timings["fit_s"] += time.perf_counter() - start
         self.fits += 1
         self._since_fit = 0
@@ -272,7 +304,10 @@ class ModelBasedAgent:
             "plan_generator": self.plan_generator.get_state(),
             "random_actions": json.dumps(self.env.action_space.np_random.bit_generator.state),
             "planner": self.planner.state_dict(),
+            "reward_scale": self.reward_scale,
         }
+        if self.value is not None:
+            state["value"] = self.value.training_state()
         if self.sb3 is not None:
             from gmrl.rl.sb3.state import sb3_state
 
@@ -295,6 +330,11 @@ class ModelBasedAgent:
         self.plan_generator.set_state(state["plan_generator"])
         self.env.action_space.np_random.bit_generator.state = json.loads(state["random_actions"])
         self.planner.load_state_dict(state["planner"])
+        self.reward_scale = float(state.get("reward_scale", 1.0))
+        if hasattr(self.planner, "reward_scale"):
+            self.planner.reward_scale = self.reward_scale
+        if self.value is not None:
+            self.value.load_training_state(state["value"])
         if self.sb3 is not None:
             from gmrl.rl.sb3.state import load_sb3_state
 
@@ -319,6 +359,19 @@ class ModelBasedAgent:
                 "replaying the current episode did not reproduce the recorded state: the env "
                 "is not deterministic given its reset seed, so this run cannot resume exactly"
             )
+
+
+def reward_scale(rewards: Any) -> float:
+    """The spread of the real rewards, the unit of the planner's exploration bonus.
+
+    Their std when they vary; for a constant reward (CartPole's +1, or 0 before a sparse task's
+    first success) its magnitude, floored at 0.01 so the bonus never vanishes entirely.
+    """
+    r = np.asarray(rewards, dtype=np.float64).reshape(-1)
+    if r.size == 0:
+        return 1.0
+    std = float(r.std())
+    return max(std if std > 1e-8 else float(np.abs(r).mean()), 1e-2)
 
 
 def evaluate_policy(

@@ -55,6 +55,11 @@ class WorldModel(nn.Module, ABC):
         """Per-sample epistemic uncertainty (e.g. ensemble disagreement); zeros if unknown."""
         return torch.zeros(obs.shape[0], device=obs.device)
 
+    def disagreement(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The same in scale-free (normalised) units, the planners' exploration signal; zeros
+        if unknown (then an exploration bonus has no effect)."""
+        return torch.zeros(obs.shape[0], device=obs.device)
+
     # ------------------------------------------------------------------ shape and placement
     @property
     def ensemble_size(self) -> int:

@@ -14,7 +14,18 @@ Training follows PETS (Chua et al. 2018) and MBPO (Janner et al. 2019):
 
 `step` samples: each row goes through one randomly chosen member and draws from its Gaussian
 (TS-1), or uses the members' mean (`sampling="mean"`). `uncertainty` is the disagreement of the
-members' means (the epistemic part), which DreamEnv uses to cut off unreliable imagined rollouts.
+members' means (the epistemic part), which DreamEnv uses to cut off unreliable imagined rollouts;
+`disagreement` is the same in normalised units, the planners' exploration signal.
+
+Termination is a classifier of its own (`termination_net`, one per member) on the transition
+(obs, action, next_obs): most tasks end on a condition of the state reached (a pole past an
+angle, a lander touching down), a boundary far easier to learn from the next state than through
+the dynamics from (obs, action). At prediction it reads the member's predicted next state. It is
+trained with positives up-weighted by `pos_weight` = negatives /
+positives (terminations are one step per episode: unweighted, "never" looks optimal). Weighting
+shifts the learned logit by log(pos_weight), so the probability is calibrated back by
+subtracting it (`termination_probability`); thresholding the raw logit at 0 would raise false
+alarms by that factor. Planners use the probability itself (survival weighting).
 """
 
 import copy
@@ -119,6 +130,8 @@ class GaussianEnsemble(WorldModel):
     in_std: torch.Tensor
     out_mean: torch.Tensor
     out_std: torch.Tensor
+    log_pos_weight: torch.Tensor
+    terminations_seen: torch.Tensor
 
     def __init__(
         self,
@@ -145,17 +158,24 @@ class GaussianEnsemble(WorldModel):
         self.lr, self.weight_decay = c.lr, c.weight_decay
         self.in_dim = obs_dim + action_dim
         self.out_dim = obs_dim + int(self.learn_reward)  # Gaussian part: delta (+ reward)
-        head = 2 * self.out_dim + int(self.learn_termination)
         sizes = [self.in_dim] + [c.hidden] * c.layers
         self.body = nn.ModuleList(
             BatchedLinear(c.ensemble_size, a, b) for a, b in itertools.pairwise(sizes)
         )
-        self.head = BatchedLinear(c.ensemble_size, c.hidden, head)
+        self.head = BatchedLinear(c.ensemble_size, c.hidden, 2 * self.out_dim)
+        self.termination_net: nn.ModuleList | None = None
+        if self.learn_termination:  # classifier on (obs, action, next_obs), see module docstring
+            term_sizes = [self.in_dim + obs_dim, c.hidden, c.hidden, 1]
+            self.termination_net = nn.ModuleList(
+                BatchedLinear(c.ensemble_size, a, b) for a, b in itertools.pairwise(term_sizes)
+            )
         self.max_logvar = nn.Parameter(torch.full((self.out_dim,), 0.5))
         self.min_logvar = nn.Parameter(torch.full((self.out_dim,), -10.0))
         for name, size in (("in", self.in_dim), ("out", self.out_dim)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
             self.register_buffer(f"{name}_std", torch.ones(size))
+        self.register_buffer("log_pos_weight", torch.zeros(()))
+        self.register_buffer("terminations_seen", torch.zeros(()))
         self.optimizer: torch.optim.Optimizer | None = None
 
     @property
@@ -268,8 +288,12 @@ class GaussianEnsemble(WorldModel):
 
     def forward_members(
         self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Normalised inputs `(E, B, in)` -> normalised (mean, logvar) `(E, B, out)`, term logit."""
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """Normalised inputs `(E, B, in)` -> normalised (mean, logvar) `(E, B, out)`.
+
+        The third element is kept for the interface's shape (the termination logit now comes
+        from `termination_logits`, which needs the next state).
+        """
         h = x
         for layer in self.body:
             h = F.silu(layer(h))
@@ -277,8 +301,20 @@ class GaussianEnsemble(WorldModel):
         mean, raw = out[..., : self.out_dim], out[..., self.out_dim : 2 * self.out_dim]
         logvar = self.max_logvar - F.softplus(self.max_logvar - raw)
         logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
-        logit = out[..., -1] if self.learn_termination else None
-        return mean, logvar, logit
+        return mean, logvar, None
+
+    def termination_logits(self, x: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        """Class-weighted termination logits `(E, B)` from normalised inputs `(E, B, in)` and
+        next states `(E, B, obs_dim)` in original units (normalised like the observations)."""
+        assert self.termination_net is not None
+        d = self.obs_dim
+        nxt = (next_obs.float() - self.in_mean[:d]) / self.in_std[:d]
+        h = torch.cat([x, nxt], dim=-1)
+        for i, layer in enumerate(self.termination_net):
+            h = layer(h)
+            if i < len(self.termination_net) - 1:
+                h = F.silu(h)
+        return h.squeeze(-1)
 
     def predict_members(
         self,
@@ -287,11 +323,14 @@ class GaussianEnsemble(WorldModel):
         *,
         generator: torch.Generator | None = None,
         sample: bool = True,
+        done_probability: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Every member's (next_obs, reward, terminated) for each row: shapes `(E, B, ...)`.
 
         Rows may also come pre-split per member: `obs (E, B, d)`, `action (E, B, ...)` runs member
         e on its own rows only (how planners propagate one particle per member, PETS's TS-inf).
+        `done_probability=True` returns the calibrated termination probability (floats; 0/1
+        for a known termination function) instead of booleans.
         """
         per_member = obs.dim() == 3 and obs.shape[0] == self.ensemble_size
         if per_member:
@@ -302,7 +341,7 @@ class GaussianEnsemble(WorldModel):
         else:
             flat_obs, flat_act = obs, action
             x = self._inputs(obs, action).unsqueeze(0).expand(self.ensemble_size, -1, -1)
-        mean, logvar, logit = self.forward_members(x)
+        mean, logvar, _ = self.forward_members(x)
         if sample:
             noise = _randn(mean.shape, generator, mean.device)
             mean = mean + noise * torch.exp(0.5 * logvar)
@@ -329,11 +368,34 @@ class GaussianEnsemble(WorldModel):
         else:
             reward = self.reward_fn(*flat).reshape(e, b).float()  # type: ignore[misc]
         if self.learn_termination:
-            assert logit is not None
-            terminated = torch.gt(logit, 0)
+            probability = self.termination_probability(self.termination_logits(x, next_obs))
+            terminated = probability if done_probability else probability > 0.5
         else:
             terminated = self.termination_fn(*flat).reshape(e, b).bool()  # type: ignore[misc]
+            if done_probability:
+                terminated = terminated.float()
         return next_obs, reward, terminated
+
+    def termination_probability(self, logit: torch.Tensor) -> torch.Tensor:
+        """Calibrated P(terminated): the class-weighted logit less log(pos_weight); exactly 0
+        while no termination has been seen in the data (nothing to generalise from)."""
+        if float(self.terminations_seen) == 0:
+            return torch.zeros_like(logit)
+        return torch.sigmoid(logit - self.log_pos_weight)
+
+    @torch.no_grad()
+    def disagreement(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Epistemic uncertainty per row: the std over members of their mean predictions, in
+        normalised target units, averaged over targets (0 for a single member).
+
+        The exploration signal of the planners (PETS-style disagreement, as in Plan2Explore):
+        high where the members, fitted to different bootstraps, have not seen such data.
+        """
+        if self.ensemble_size < 2:
+            return torch.zeros(obs.shape[0], device=self.device)
+        x = self._inputs(obs.to(self.device), action.to(self.device))
+        mean, _, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
+        return mean.std(0).mean(-1)
 
     @torch.no_grad()
     def step(
@@ -388,16 +450,18 @@ class GaussianEnsemble(WorldModel):
         y: torch.Tensor,
         done: torch.Tensor,
         pos_weight: torch.Tensor | None = None,
+        next_obs: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Gaussian NLL per member (summed over members) + termination BCE + logvar-bound penalty.
 
         Terminations are rare (one per episode), so the BCE weighs positives by `pos_weight`
         (negatives / positives in the data); otherwise "never terminates" is a good-looking optimum.
         """
-        mean, logvar, logit = self.forward_members(x)
+        mean, logvar, _ = self.forward_members(x)
         nll = (((mean - y) ** 2) * torch.exp(-logvar) + logvar).mean(dim=(1, 2)).sum()
         loss = nll + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
-        if logit is not None:
+        if self.learn_termination and next_obs is not None:
+            logit = self.termination_logits(x, next_obs)
             bce = F.binary_cross_entropy_with_logits(
                 logit, done, reduction="none", pos_weight=pos_weight
             )
@@ -446,6 +510,7 @@ class GaussianEnsemble(WorldModel):
         x_raw = torch.cat([obs.reshape(n, -1), self.encode_action(action)], dim=-1)
         y_raw = self._targets({k: v.to(self.device) for k, v in transitions.items()})
         done = transitions.get("terminated", torch.zeros(n)).float().to(self.device).reshape(-1)
+        next_obs = transitions["next_obs"].float().to(self.device).reshape(n, -1)
         perm = torch.randperm(n, generator=generator).to(self.device)
         n_hold = min(max_holdout, max(1, int(n * holdout_ratio))) if n >= 5 else 0
         hold, train = perm[:n_hold], perm[n_hold:]
@@ -463,6 +528,9 @@ class GaussianEnsemble(WorldModel):
         hx, hy = (x[hold], y[hold]) if n_hold else (x[train], y[train])
         positives = done[train].sum()
         pos_weight = ((n_train - positives) / positives).clamp(max=100.0) if positives > 0 else None
+        with torch.no_grad():
+            self.log_pos_weight.fill_(0.0 if pos_weight is None else float(pos_weight.log()))
+            self.terminations_seen.fill_(float(done.sum()))
         best = self._holdout_error(hx, hy)
         best_state = copy.deepcopy(self.state_dict())
         stale, epochs, last_loss = 0, 0, float("nan")
@@ -474,7 +542,7 @@ class GaussianEnsemble(WorldModel):
                 starts += starts
             for start in starts:
                 idx = order[:, start : start + batch_size]
-                loss = self._loss(x[idx], y[idx], done[idx], pos_weight)
+                loss = self._loss(x[idx], y[idx], done[idx], pos_weight, next_obs[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -490,15 +558,16 @@ class GaussianEnsemble(WorldModel):
                         value.dim() >= 1
                         and value.shape[0] == self.ensemble_size
                         and key not in ("in_mean", "in_std", "out_mean", "out_std")
-                        and key.startswith(("body", "head"))
+                        and key.startswith(("body", "head", "termination_net"))
                     ):
                         best_state[key][improved] = value[improved].detach().clone()
-                    elif not key.startswith(("body", "head")):
+                    elif not key.startswith(("body", "head", "termination_net")):
                         best_state[key] = value.detach().clone()
             else:
                 stale += 1
                 if stale >= patience:
                     break
+        best_state["log_pos_weight"] = self.log_pos_weight.detach().clone()
         self.load_state_dict(best_state)
         held = {k: v[hold.cpu()] for k, v in transitions.items()} if n_hold else transitions
         return {
@@ -506,4 +575,24 @@ class GaussianEnsemble(WorldModel):
             "val_next_obs_mse": self.validation_mse(held),
             "train_loss": last_loss,
             "epochs": float(epochs),
+            **(self.termination_report(transitions) if self.learn_termination else {}),
+        }
+
+    @torch.no_grad()
+    def termination_report(self, transitions: Transitions) -> dict[str, float]:
+        """How the termination classifier does on `transitions` (ensemble-mean probability):
+        hits and false alarms at 0.5, and the mean probability on real terminal / other rows."""
+        _, _, probability = self.predict_members(
+            transitions["obs"].to(self.device), transitions["action"].to(self.device),
+            sample=False, done_probability=True,
+        )
+        p = probability.float().mean(0)
+        done = transitions["terminated"].to(self.device).reshape(-1).bool()
+        said = p > 0.5
+        return {
+            "termination_positives": float(done.sum()),
+            "termination_hits": float((said & done).sum()),
+            "termination_false_alarms": float((said & ~done).sum()),
+            "termination_p_terminal": float(p[done].mean()) if done.any() else float("nan"),
+            "termination_p_other": float(p[~done].mean()) if (~done).any() else float("nan"),
         }

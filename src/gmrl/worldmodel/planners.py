@@ -19,6 +19,20 @@ scores it by the imagined return and refits the sampling distribution to the `el
   cheaper.
 - Warm start: after acting, the distribution is shifted one step forward and kept for the next
   call (`reset(mask)` forgets it for environments that start a new episode).
+
+The score of a plan, for tasks whose reward and termination are learned:
+- termination as a probability: each imagined reward counts with the probability of being still
+  alive (the product of 1 - P(terminated) so far) rather than a hard cut at one threshold;
+- `terminal_value` (set by the agent, `gmrl.worldmodel.value`): `gamma^H V(s_H)` is added, so
+  what lies beyond the horizon (a slow drift, a distant goal) counts;
+- exploration (`explore > 0`, only while training: `plan(..., explore=True)`): each imagined step
+  earns `explore x reward_scale x disagreement`, the ensemble members' disagreement there
+  (optimism in the face of the model's uncertainty: plans that visit what the model has not yet
+  seen look better; the bonus fades as the members agree). `reward_scale` (set by the agent from
+  the real rewards' spread) keeps the weight meaningful across tasks;
+- colored noise (`noise_beta > 0`, Box actions): candidate sequences are drawn with a 1/f^beta
+  spectrum along the horizon (iCEM, Pinneri et al. 2020): smoother, longer-reaching action
+  sequences than white noise, which helps a planner get out of a valley.
 """
 
 from typing import Any
@@ -28,7 +42,7 @@ import torch
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
-from gmrl.core.config import Probability, StrictModel
+from gmrl.core.config import NonNegativeFloat, Probability, StrictModel
 from gmrl.worldmodel.base import WorldModel
 
 
@@ -48,6 +62,12 @@ class CEMConfig(StrictModel):
     discount: Probability = Field(default=1.0, description="discount of imagined rewards")
     min_prob: float = Field(
         default=0.02, ge=0, lt=0.5, description="floor of discrete probabilities"
+    )
+    explore: NonNegativeFloat = Field(
+        default=0.0, description="weight of the ensemble-disagreement bonus while training (0: off)"
+    )
+    noise_beta: NonNegativeFloat = Field(
+        default=0.0, description="colored-noise exponent of Box candidates (0: white, iCEM: 2)"
     )
 
     @model_validator(mode="after")
@@ -76,6 +96,10 @@ class CEMPlanner:
         members = model.ensemble_size
         self.particles = members if c.particles is None else c.particles
         self.min_prob = c.min_prob
+        self.explore, self.noise_beta = c.explore, c.noise_beta
+        # set by the agent: V(s) at the horizon (None: none) and the real rewards' scale
+        self.terminal_value: Any = None
+        self.reward_scale = 1.0
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.action_shape = tuple(action_space.shape or ())
         if isinstance(action_space, spaces.Discrete):
@@ -120,9 +144,18 @@ class CEMPlanner:
 
     @torch.no_grad()
     def evaluate(
-        self, obs: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        explore: bool = False,
     ) -> torch.Tensor:
-        """Mean imagined return of `actions (N, P, H, ...)` from `obs (N, d)`: shape `(N, P)`."""
+        """Mean imagined score of `actions (N, P, H, ...)` from `obs (N, d)`: shape `(N, P)`.
+
+        The score is the survival-weighted discounted return, plus the terminal value and (with
+        `explore`) the disagreement bonus, as the module docstring describes.
+        """
         n, p, h = actions.shape[:3]
         members = self._members()
         k = self.particles
@@ -143,19 +176,26 @@ class CEMPlanner:
             rows_run = rows
         total = torch.zeros(rows_run, device=obs.device)
         alive = torch.ones(rows_run, device=obs.device)
+        bonus = self.explore * self.reward_scale if explore else 0.0
         for t in range(h):
             if per_member:
                 nxt, reward, done = self.model.predict_members(  # type: ignore[operator]
                     state.reshape(members, rows_run // members, -1),
                     acts[:, t].reshape(members, rows_run // members, *acts.shape[2:]),
                     generator=generator,
+                    done_probability=True,
                 )
                 nxt, reward, done = nxt.reshape(rows_run, -1), reward.reshape(-1), done.reshape(-1)
             else:
                 nxt, reward, done = self.model.step(state, acts[:, t], generator=generator)
-            total = total + alive * (self.discount**t) * reward.float()
-            alive = alive * (~done.bool()).float()
+            step_reward = reward.float()
+            if bonus:
+                step_reward = step_reward + bonus * self.model.disagreement(state, acts[:, t])
+            total = total + alive * (self.discount**t) * step_reward
+            alive = alive * (1.0 - done.float())
             state = nxt
+        if self.terminal_value is not None:
+            total = total + alive * (self.discount**h) * self.terminal_value(state).float()
         if per_member:  # undo the layout; padding rows are duplicates and are dropped
             restored = torch.empty(rows, device=obs.device)
             keep = position < rows
@@ -174,19 +214,37 @@ class CEMPlanner:
                 flat.cpu(), self.population, replacement=True, generator=generator
             ).to(dist.device)
             return draws.reshape(n, h, self.population).permute(0, 2, 1).unsqueeze(-1)
-        noise = torch.randn(
-            (n, self.population, h, dist.shape[-1]),
-            generator=generator,
-            device=generator.device if generator is not None else dist.device,
-        )
+        noise = self._noise((n, self.population, h, dist.shape[-1]), generator, dist.device)
         sample = dist.unsqueeze(1) + std.unsqueeze(1) * noise.to(dist.device)  # type: ignore[union-attr]
         return torch.maximum(
             torch.minimum(sample, self.high.to(dist.device)), self.low.to(dist.device)
         )
 
+    def _noise(
+        self, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
+    ) -> torch.Tensor:
+        """Standard normals `(N, P, H, A)`; with `noise_beta > 0`, colored along H (1/f^beta
+        power spectrum, rescaled to unit variance per step)."""
+        where = generator.device if generator is not None else device
+        if self.noise_beta == 0 or shape[2] < 2:
+            return torch.randn(shape, generator=generator, device=where).to(device)
+        n, p, h, a = shape
+        freqs = torch.fft.rfftfreq(h, device=where)
+        scale = freqs.clamp_min(1.0 / h) ** (-self.noise_beta / 2)
+        real = torch.randn((n, p, a, freqs.numel()), generator=generator, device=where)
+        imag = torch.randn((n, p, a, freqs.numel()), generator=generator, device=where)
+        signal = torch.fft.irfft(torch.complex(real, imag) * scale, n=h)
+        signal = signal / signal.std(-1, keepdim=True).clamp_min(1e-6)
+        return signal.permute(0, 1, 3, 2).to(device)
+
     @torch.no_grad()
-    def plan(self, obs: Any, generator: torch.Generator | None = None) -> np.ndarray:
-        """One action per row of `obs (N, d)`: ints `(N,)` (Discrete) or floats `(N, A)` (Box)."""
+    def plan(
+        self, obs: Any, generator: torch.Generator | None = None, *, explore: bool = False
+    ) -> np.ndarray:
+        """One action per row of `obs (N, d)`: ints `(N,)` (Discrete) or floats `(N, A)` (Box).
+
+        `explore=True` (the agent's training steps) adds the disagreement bonus, if configured.
+        """
         device = self.model.device
         obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
         obs_t = obs_t.reshape(obs_t.shape[0], -1)
@@ -197,7 +255,7 @@ class CEMPlanner:
         std = None if self.discrete else self._initial_std(n, device)
         for _ in range(self.iterations):
             candidates = self._sample(dist, std, generator)
-            returns = self.evaluate(obs_t, candidates, generator)
+            returns = self.evaluate(obs_t, candidates, generator, explore=explore)
             top = returns.topk(self.elites, dim=1).indices
             elite = torch.gather(
                 candidates,

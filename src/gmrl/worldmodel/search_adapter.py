@@ -85,7 +85,10 @@ class MCTSPlanner:
             rollouts_per_leaf=c.rollouts_per_leaf, seed=seed,
         )
 
-    def plan(self, obs: Any, generator: torch.Generator | None = None) -> np.ndarray:
+    def plan(
+        self, obs: Any, generator: torch.Generator | None = None, *, explore: bool = False
+    ) -> np.ndarray:
+        """One action per state; `explore` is part of the planner interface (UCT explores)."""
         states = np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
         return np.array([self.search.search(state).action for state in states], dtype=np.int64)
 

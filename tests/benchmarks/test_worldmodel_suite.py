@@ -1,0 +1,73 @@
+"""The world-model suite's bookkeeping (jobs, medians with unreached seeds, table) and its
+custom decision-support env."""
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from gmrl.bench.tables import worldmodel_suite as table
+
+from . import load_benchmark
+
+bench = load_benchmark("worldmodel_suite")
+
+
+def _run(agent: str, seed: int, steps: int | None, budget: int = 2000) -> dict:
+    return {"task": "CartPole-v1", "agent": agent, "seed": seed, "budget": budget,
+            "steps": steps, "seconds": 10.0 * (seed + 1), "plan_ms": 5.0,
+            "curve": [[250, 100.0], [500, 480.0 if steps else 300.0]],
+            **({"algo": "PPO"} if agent == "sb3" else {})}
+
+
+def test_suite_covers_the_tasks_the_issue_names():
+    names = set(bench.TASKS)
+    assert len(names) >= 8
+    for required in ("MountainCar-v0", "LunarLander-v3", "CartPole-v1", "InvertedPendulum-v5",
+                     "Reacher-v5", "HalfCheetah-v5", "suite_envs:InventoryEnv"):
+        assert required in names
+
+
+def test_jobs_cover_every_seed_and_dream_only_where_it_applies():
+    jobs = bench.make_jobs(list(bench.TASKS), list(bench.AGENTS), 3)
+    assert len(jobs) == 3 * (2 * len(bench.TASKS) + len(bench.DREAM_TASKS))
+    assert {j["task"] for j in jobs if j["agent"] == "gmrl_dream"} == set(bench.DREAM_TASKS)
+    quick = bench.make_jobs(list(bench.TASKS), ["gmrl", "sb3"], 3, quick=True)
+    assert {j["seed"] for j in quick} == {0} and max(j["budget"] for j in quick) <= 2000
+
+
+def test_median_counts_unreached_seeds_as_beyond_the_budget():
+    runs = [_run("gmrl", 0, 500), _run("gmrl", 1, 1000), _run("gmrl", 2, None),
+            _run("sb3", 0, 20_000, 100_000), _run("sb3", 1, None, 100_000),
+            _run("sb3", 2, None, 100_000)]
+    row = bench.summarise(runs)["CartPole-v1"]
+    assert row["gmrl"]["steps_median"] == 1000 and row["gmrl"]["reached"] == 2
+    assert row["sb3"]["steps_median"] is None  # the median seed never reached it
+    assert row["speedup"] is None
+    lines = "\n".join(table(bench.summarise(runs), ""))
+    assert "| CartPole-v1 | 475 | 1,000 (2/3) | PPO > 100,000 (1/3) |" in lines
+
+
+def test_speedup_is_the_ratio_of_median_steps():
+    runs = [_run("gmrl", s, 500) for s in range(3)] + [_run("sb3", s, 20_000) for s in range(3)]
+    assert bench.summarise(runs)["CartPole-v1"]["speedup"] == pytest.approx(40.0)
+
+
+def test_inventory_env_is_a_valid_env_where_the_classic_heuristic_beats_random():
+    env_module = load_benchmark("suite_envs")
+    env = env_module.InventoryEnv()
+    check_env(env, skip_render_check=True)
+
+    def play(policy) -> float:
+        total = 0.0
+        for seed in range(5):
+            obs, _ = env.reset(seed=seed)
+            done = False
+            while not done:
+                obs, reward, term, trunc, _ = env.step(policy(obs))
+                total += float(reward)
+                done = term or trunc
+        return total / 5
+
+    rng = np.random.default_rng(0)
+    heuristic = play(lambda obs: env_module.base_stock_action(obs, 60.0))
+    assert heuristic > 25 and heuristic > play(lambda obs: rng.uniform(-1, 1, 1)) + 20
