@@ -7,7 +7,10 @@ For every task, side by side in one job over the same seeds:
   SAC for Box actions;
 - `gmrl_dream` (Box-action tasks in `DREAM_TASKS`): the same default config with `mode=dream`,
   SB3 SAC trained in short imagined rollouts of the learned model (MBPO-style, the default
-  16 gradient steps per imagined vector step), acting in the real env without a planner.
+  16 gradient steps per imagined vector step), acting in the real env without a planner;
+- on request, ablations of the default config with one mechanism off, on the tasks it is for:
+  `gmrl_no_value` (no terminal value; CartPole, Acrobot), `gmrl_no_explore` (no disagreement
+  bonus; MountainCar, MountainCarContinuous).
 Both are evaluated at the same real-step checkpoints (`EVAL_POINTS`, a geometric schedule, so a
 long peer run costs few evaluations) on the same 5 seeded evaluation episodes (the planner's mean
 plan; SB3's deterministic action). A run stops at the first evaluation at or above the task's
@@ -21,6 +24,7 @@ threshold) goes to benchmarks/results/worldmodel_suite.json.
 
     gmrl bench worldmodel_suite --seeds 3 --workers 2
     python benchmarks/worldmodel_suite.py --tasks CartPole-v1 MountainCar-v0 --agents gmrl
+    python benchmarks/worldmodel_suite.py --agents gmrl_no_value gmrl_no_explore --seeds 3
     python benchmarks/worldmodel_suite.py --quick          # 1 seed, 2 tasks, small budgets
 """
 
@@ -67,8 +71,15 @@ TASKS: dict[str, dict[str, Any]] = {
                        "budget": (3000, 10_000)},
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
-AGENTS = ("gmrl", "sb3", "gmrl_dream")
+AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore")
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
+# ablations of the default config (run on request: --agents gmrl_no_value ...), each the
+# default with one mechanism off, on the tasks it is meant for
+ABLATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "gmrl_dream": (("mode=dream",), DREAM_TASKS),
+    "gmrl_no_value": (("value.enabled=false",), ("CartPole-v1", "Acrobot-v1")),
+    "gmrl_no_explore": (("planner.explore=0",), ("MountainCar-v0", "MountainCarContinuous-v0")),
+}
 
 
 def eval_seed(seed: int) -> int:
@@ -178,7 +189,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if agent == "sb3":
         record = run_sb3(task, seed, job["budget"], threshold)
     else:
-        extra = ("mode=dream",) if agent == "gmrl_dream" else ()
+        extra = ABLATIONS[agent][0] if agent in ABLATIONS else ()
         record = run_gmrl(task, seed, job["budget"], threshold, extra)
     return {**job, **record, "threshold": threshold, "wall_s": time.perf_counter() - start}
 
@@ -187,12 +198,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 def make_jobs(
     tasks: list[str], agents: list[str], seeds: int, *, quick: bool = False
 ) -> list[dict[str, Any]]:
-    """One job per task, agent and seed (dream mode only on `DREAM_TASKS`); `quick`: 1 seed,
+    """One job per task, agent and seed (ablations only on their tasks); `quick`: 1 seed,
     `QUICK_TASKS`, budgets cut to 1,000 (gmrl) and 2,000 (peer) real steps."""
     jobs = []
     for task in QUICK_TASKS if quick else tasks:
         for agent in agents:
-            if agent == "gmrl_dream" and task not in DREAM_TASKS:
+            if agent in ABLATIONS and task not in ABLATIONS[agent][1]:
                 continue
             budget = TASKS[task]["budget"][0 if agent.startswith("gmrl") else 1]
             if quick:
@@ -250,7 +261,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=AGENTS)
+    parser.add_argument("--agents", nargs="+", default=["gmrl", "sb3", "gmrl_dream"],
+                        choices=AGENTS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="1 seed, 2 tasks, small budgets")

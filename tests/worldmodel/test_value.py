@@ -1,4 +1,4 @@
-"""TerminalValue: TD(0) values rank states by what follows them, and stay within the bounds."""
+"""TerminalValue: n-step TD values rank states by what follows them, and stay within the bounds."""
 
 import copy
 
@@ -47,3 +47,28 @@ def test_value_training_state_round_trip() -> None:
     b.fit(data, generator=torch.Generator().manual_seed(1))
     x = torch.linspace(0, 1, 7).reshape(-1, 1)
     torch.testing.assert_close(a(x), b(x))
+
+
+def test_n_step_targets_stop_at_episode_ends_and_bootstrap_only_truncations() -> None:
+    from gmrl.worldmodel.value import n_step_targets
+
+    # episode A: 3 steps ending in a termination; episode B: 2 steps ending in a truncation
+    data = {
+        "reward": torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0]),
+        "terminated": torch.tensor([False, False, True, False, False]),
+        "truncated": torch.tensor([False, False, False, False, True]),
+    }
+    returns, factor, boot = n_step_targets(data, n=2, discount=0.5)
+    torch.testing.assert_close(returns, torch.tensor([2.0, 3.5, 3.0, 20.0, 20.0]))
+    torch.testing.assert_close(factor, torch.tensor([0.25, 0.0, 0.0, 0.25, 0.5]))
+    assert boot.tolist() == [1, 2, 2, 4, 4]
+
+
+def test_value_is_pessimistic_off_the_data() -> None:
+    """Far from every state seen, V stays within the returns the rewards allow (an MLP alone
+    extrapolated to 540 where 100 was the most possible, and the planner drifted there)."""
+    data = drifting_chain(20)
+    value = TerminalValue(1, ValueConfig(enabled=True, discount=0.95, updates=300))
+    value.fit(data, generator=torch.Generator().manual_seed(0))
+    far = value(torch.tensor([[-50.0], [50.0]])).detach()
+    assert (far >= 0).all() and (far <= 1 / (1 - 0.95) + 1e-4).all()
