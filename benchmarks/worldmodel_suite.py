@@ -218,9 +218,16 @@ def _key(job: dict[str, Any]) -> str:
 
 
 def load_runs(path: Path = RUNS_FILE) -> list[dict[str, Any]]:
+    """Recorded runs, the first of each task/agent/seed/budget (two processes may both have
+    run one)."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    runs: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            runs.setdefault(_key(record), record)
+    return list(runs.values())
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -254,6 +261,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if "gmrl" in row and "sb3" in row:
             g, p = row["gmrl"]["steps_median"], row["sb3"]["steps_median"]
             row["speedup"] = None if g is None or p is None else p / g
+            if g is not None and p is None:  # the peer's median seed never got there
+                row["speedup_at_least"] = row["sb3"]["budget"] / g
         out[task] = row
     return out
 

@@ -71,3 +71,21 @@ def test_inventory_env_is_a_valid_env_where_the_classic_heuristic_beats_random()
     rng = np.random.default_rng(0)
     heuristic = play(lambda obs: env_module.base_stock_action(obs, 60.0))
     assert heuristic > 25 and heuristic > play(lambda obs: rng.uniform(-1, 1, 1)) + 20
+
+
+def test_a_run_recorded_twice_counts_once(tmp_path):
+    import json
+
+    path = tmp_path / "runs.jsonl"
+    lines = [_run("gmrl", 0, 500), _run("gmrl", 0, 750), _run("gmrl", 1, 500)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    runs = bench.load_runs(path)
+    assert len(runs) == 2 and runs[0]["steps"] == 500
+
+
+def test_a_peer_that_never_gets_there_gives_a_lower_bound_on_the_speedup():
+    runs = [_run("gmrl", s, 2000) for s in range(3)] + [
+        _run("sb3", s, None, 100_000) for s in range(3)]
+    row = bench.summarise(runs)["CartPole-v1"]
+    assert row["speedup"] is None and row["speedup_at_least"] == 50
+    assert "| > 50x |" in "\n".join(table(bench.summarise(runs), ""))
