@@ -77,6 +77,8 @@ def worldmodel_suite(data: Any, log: str) -> list[str]:
         if not isinstance(row, dict) or "threshold" not in row:
             continue
         g, p = row.get("gmrl") or {}, row.get("sb3") or {}
+        if not (g or p or row.get("gmrl_dream")):  # a task not run (e.g. in quick mode)
+            continue
         rows.append([
             task, fmt(row["threshold"], "{:g}"), steps(g),
             f"{p.get('algo', '')} {steps(p)}".strip(),
