@@ -222,9 +222,7 @@ class ModelBasedAgent:
         self.last_fit = self.model.fit(data, generator=self.fit_generator)
         if self.value is not None:
             self.last_fit.update(self.value.fit(data, generator=self.fit_generator))
-        self.reward_scale = reward_scale(data["reward"])
-        if hasattr(self.planner, "reward_scale"):
-            self.planner.reward_scale = self.reward_scale
+        self._set_reward_scale(reward_scale(data["reward"]))
         self.timings["fit_s"] += time.perf_counter() - start
         self.fits += 1
         self._since_fit = 0
@@ -234,6 +232,12 @@ class ModelBasedAgent:
             self.sb3.learn(self.config.dream.steps, reset_num_timesteps=False)
             self.timings["policy_s"] += time.perf_counter() - start
         return self.last_fit
+
+    def _set_reward_scale(self, scale: float) -> None:
+        """The exploration bonus's unit, for this agent's planner and the ones it builds later."""
+        self.reward_scale = scale
+        if isinstance(self.planner, CEMPlanner):
+            self.planner.reward_scale = scale
 
     def _fit_interval(self) -> int:
         """Real steps between refits now: `early_fit_every` in the early phase, else `fit_every`."""
@@ -330,9 +334,7 @@ class ModelBasedAgent:
         self.plan_generator.set_state(state["plan_generator"])
         self.env.action_space.np_random.bit_generator.state = json.loads(state["random_actions"])
         self.planner.load_state_dict(state["planner"])
-        self.reward_scale = float(state.get("reward_scale", 1.0))
-        if hasattr(self.planner, "reward_scale"):
-            self.planner.reward_scale = self.reward_scale
+        self._set_reward_scale(float(state.get("reward_scale", 1.0)))
         if self.value is not None:
             self.value.load_training_state(state["value"])
         if self.sb3 is not None:

@@ -286,13 +286,10 @@ class GaussianEnsemble(WorldModel):
         x = torch.cat([obs.float().reshape(obs.shape[0], -1), self.encode_action(action)], dim=-1)
         return (x - self.in_mean) / self.in_std
 
-    def forward_members(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, None]:
+    def forward_members(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised inputs `(E, B, in)` -> normalised (mean, logvar) `(E, B, out)`.
 
-        The third element is kept for the interface's shape (the termination logit now comes
-        from `termination_logits`, which needs the next state).
+        (The termination logit comes from `termination_logits`: it needs the next state.)
         """
         h = x
         for layer in self.body:
@@ -301,7 +298,7 @@ class GaussianEnsemble(WorldModel):
         mean, raw = out[..., : self.out_dim], out[..., self.out_dim : 2 * self.out_dim]
         logvar = self.max_logvar - F.softplus(self.max_logvar - raw)
         logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
-        return mean, logvar, None
+        return mean, logvar
 
     def termination_logits(self, x: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         """Class-weighted termination logits `(E, B)` from normalised inputs `(E, B, in)` and
@@ -341,7 +338,7 @@ class GaussianEnsemble(WorldModel):
         else:
             flat_obs, flat_act = obs, action
             x = self._inputs(obs, action).unsqueeze(0).expand(self.ensemble_size, -1, -1)
-        mean, logvar, _ = self.forward_members(x)
+        mean, logvar = self.forward_members(x)
         if sample:
             noise = _randn(mean.shape, generator, mean.device)
             mean = mean + noise * torch.exp(0.5 * logvar)
@@ -379,9 +376,8 @@ class GaussianEnsemble(WorldModel):
     def termination_probability(self, logit: torch.Tensor) -> torch.Tensor:
         """Calibrated P(terminated): the class-weighted logit less log(pos_weight); exactly 0
         while no termination has been seen in the data (nothing to generalise from)."""
-        if float(self.terminations_seen) == 0:
-            return torch.zeros_like(logit)
-        return torch.sigmoid(logit - self.log_pos_weight)
+        seen = (self.terminations_seen > 0).to(logit.dtype)  # no host sync in the planning loop
+        return torch.sigmoid(logit - self.log_pos_weight) * seen
 
     @torch.no_grad()
     def disagreement(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -393,9 +389,12 @@ class GaussianEnsemble(WorldModel):
         """
         if self.ensemble_size < 2:
             return torch.zeros(obs.shape[0], device=self.device)
+        return self._member_means(obs, action).std(0).mean(-1)
+
+    def _member_means(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Every member's mean prediction for every row, normalised: `(E, B, out)`."""
         x = self._inputs(obs.to(self.device), action.to(self.device))
-        mean, _, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
-        return mean.std(0).mean(-1)
+        return self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))[0]
 
     @torch.no_grad()
     def step(
@@ -422,11 +421,9 @@ class GaussianEnsemble(WorldModel):
     @torch.no_grad()
     def uncertainty(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Member disagreement: the largest per-dimension std of the members' mean predictions."""
-        x = self._inputs(obs.to(self.device), action.to(self.device))
-        mean, _, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
-        return (
-            (mean * self.out_std).std(0).amax(-1) if self.ensemble_size > 1 else mean[0, :, 0] * 0
-        )
+        if self.ensemble_size < 2:
+            return torch.zeros(obs.shape[0], device=self.device)
+        return (self._member_means(obs, action) * self.out_std).std(0).amax(-1)
 
     # ------------------------------------------------------------------ training
     def _targets(self, batch: Transitions) -> torch.Tensor:
@@ -457,7 +454,7 @@ class GaussianEnsemble(WorldModel):
         Terminations are rare (one per episode), so the BCE weighs positives by `pos_weight`
         (negatives / positives in the data); otherwise "never terminates" is a good-looking optimum.
         """
-        mean, logvar, _ = self.forward_members(x)
+        mean, logvar = self.forward_members(x)
         nll = (((mean - y) ** 2) * torch.exp(-logvar) + logvar).mean(dim=(1, 2)).sum()
         loss = nll + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         if self.learn_termination and next_obs is not None:
@@ -471,7 +468,7 @@ class GaussianEnsemble(WorldModel):
     @torch.no_grad()
     def _holdout_error(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per-member mean squared error of the normalised mean prediction on held-out rows."""
-        mean, _, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
+        mean, _ = self.forward_members(x.unsqueeze(0).expand(self.ensemble_size, -1, -1))
         return ((mean - y) ** 2).mean(dim=(1, 2))
 
     @torch.no_grad()
@@ -567,7 +564,6 @@ class GaussianEnsemble(WorldModel):
                 stale += 1
                 if stale >= patience:
                     break
-        best_state["log_pos_weight"] = self.log_pos_weight.detach().clone()
         self.load_state_dict(best_state)
         held = {k: v[hold.cpu()] for k, v in transitions.items()} if n_hold else transitions
         return {
