@@ -70,6 +70,35 @@ def test_reward_rises_while_the_kl_penalty_holds_the_policy_near_the_reference(p
         assert key in loose_history[-1]
 
 
+def _reference_log_likelihood(policy: AutoregressiveModel, reference: AutoregressiveModel) -> float:
+    samples = policy.sample(2000, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        log_ref = torch.log_softmax(reference.sequence_logits(samples), dim=-1)
+    return float(log_ref.gather(-1, samples.unsqueeze(-1)).sum((1, 2)).mean())
+
+
+def test_a_cooler_reference_pulls_samples_toward_what_the_reference_finds_likely(
+    pretrained,
+) -> None:
+    """With no reward at all, reference_temperature < 1 is the only force: mode seeking."""
+    def tune(temperature: float) -> tuple[RewardTuner, list[dict]]:
+        policy = copy.deepcopy(pretrained)
+        config = TunerConfig(lr=1e-2, batch_size=64, beta=1.0, reference_temperature=temperature)
+        tuner = RewardTuner(
+            policy, lambda tokens: torch.zeros(len(tokens)), config,
+            generator=torch.Generator().manual_seed(1),
+        )
+        return tuner, tuner.train(40)
+
+    before = _reference_log_likelihood(pretrained, pretrained)
+    plain, plain_history = tune(1.0)
+    cool, cool_history = tune(0.5)
+    assert abs(_reference_log_likelihood(plain.policy, pretrained) - before) < 0.5
+    assert _reference_log_likelihood(cool.policy, pretrained) > before + 1.0
+    assert _mean(cool_history, "entropy") < _mean(plain_history, "entropy") - 0.1
+    assert "kl_target" in cool_history[-1] and "kl_target" not in plain_history[-1]
+
+
 @pytest.mark.parametrize(
     "settings",
     [

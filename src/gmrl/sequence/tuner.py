@@ -86,6 +86,12 @@ class TunerConfig(StrictModel):
     target_kl: PositiveFloat | None = Field(
         None, description="turns on the adaptive KL controller aiming at this KL per sequence"
     )
+    reference_temperature: PositiveFloat = Field(
+        1.0,
+        description="stay close to the reference sampled at this temperature: 1 is the reference "
+        "itself; below 1 a sharper target (mode-seeking: samples the reference finds likelier, "
+        "less diverse); the logged `kl` is always to the reference itself",
+    )
     kl_horizon: int = Field(1000, gt=0, description="adaptive controller horizon (in samples)")
     kl_limit: PositiveFloat | None = Field(
         None, description="stop (restoring the previous weights) above this KL per sequence"
@@ -244,18 +250,25 @@ class RewardTuner:
         )
 
     def _scores(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-token log-probs, exact KL to the reference and entropy under the current policy."""
+        """Per-token log-probs, exact KL to the reference (and to the tempered target the
+        penalty uses) and entropy under the current policy."""
         with torch.no_grad():
             log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
-            log_ref = F.log_softmax(self.reference.sequence_logits(tokens), dim=-1)
+            ref_logits = self.reference.sequence_logits(tokens)
+            log_ref = F.log_softmax(ref_logits, dim=-1)
+            temperature = self.config.reference_temperature
+            log_target = (
+                log_ref if temperature == 1.0 else F.log_softmax(ref_logits / temperature, dim=-1)
+            )
         probs = log_pi.exp()
         index = tokens.unsqueeze(-1)
         return {
             "logp": log_pi.gather(-1, index).squeeze(-1),
-            "ref_logp": log_ref.gather(-1, index).squeeze(-1),
+            "target_logp": log_target.gather(-1, index).squeeze(-1),
             "kl": (probs * (log_pi - log_ref)).sum(-1),
+            "kl_target": (probs * (log_pi - log_target)).sum(-1),
             "entropy": -(probs * log_pi).sum(-1),
-            "log_ref": log_ref,
+            "log_target": log_target,
         }
 
     def _rewards(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -310,23 +323,25 @@ class RewardTuner:
         snapshot = self._snapshot()
         tokens, mask = self._sample()
         scores = self._scores(tokens)
-        kl_per_sequence = (scores["kl"] * mask).sum(1)
+        penalised_kl = float((scores["kl_target"] * mask).sum(1).mean())
         beta = self.kl_controller.beta
         metrics: dict[str, float] = {
-            "kl": float(kl_per_sequence.mean()),
-            "kl_sample": float(((scores["logp"] - scores["ref_logp"]) * mask).sum(1).mean()),
+            "kl": float((scores["kl"] * mask).sum(1).mean()),
+            "kl_sample": float(((scores["logp"] - scores["target_logp"]) * mask).sum(1).mean()),
             "entropy": float(_masked_mean(scores["entropy"], mask)),
             "beta": beta,
             "unique": unique_fraction(tokens),
         }
+        if cfg.reference_temperature != 1.0:
+            metrics["kl_target"] = penalised_kl
         for n in cfg.diversity_n:
             metrics[f"distinct_{n}"] = distinct_n(tokens, n)
         if cfg.self_bleu:
             metrics["self_bleu"] = self_bleu(tokens)
         reward = self._rewards(tokens)
         metrics["reward"] = float(reward.mean())
-        metrics["objective"] = metrics["reward"] - beta * metrics["kl"]
-        token_rewards = -beta * (scores["logp"] - scores["ref_logp"]) * mask
+        metrics["objective"] = metrics["reward"] - beta * penalised_kl
+        token_rewards = -beta * (scores["logp"] - scores["target_logp"]) * mask
         if self.step_reward_fn is not None:
             step_rewards = torch.as_tensor(self.step_reward_fn(tokens)).to(token_rewards)
             metrics["step_reward"] = float((step_rewards * mask).sum(1).mean())
@@ -346,8 +361,8 @@ class RewardTuner:
             loss = loss - cfg.entropy_coef * _masked_mean(entropy, mask)
             metrics["grad_norm"] = self._optimise(loss, snapshot, metrics)
             metrics["policy_loss"] = float(loss.detach())
-        self._check_after_update(tokens, mask, scores["log_ref"], snapshot, metrics)
-        self.kl_controller.update(metrics["kl"], cfg.batch_size)
+        self._check_after_update(tokens, mask, scores["log_target"], snapshot, metrics)
+        self.kl_controller.update(penalised_kl, cfg.batch_size)
         self.step_count += 1
         self.history.append(metrics)
         return metrics
@@ -382,7 +397,7 @@ class RewardTuner:
         }
 
     def _check_after_update(
-        self, tokens: torch.Tensor, mask: torch.Tensor, log_ref: torch.Tensor, snapshot: Any,
+        self, tokens: torch.Tensor, mask: torch.Tensor, log_target: torch.Tensor, snapshot: Any,
         metrics: dict[str, float],
     ) -> None:
         """Stop if the update made weights non-finite or jumped past `kl_limit` on this batch."""
@@ -390,7 +405,8 @@ class RewardTuner:
             self._stop(NonFiniteLoss, "the update produced non-finite weights", snapshot, metrics)
         with torch.no_grad():
             log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
-            kl_after = float((((log_pi.exp() * (log_pi - log_ref)).sum(-1)) * mask).sum(1).mean())
+            kl = (log_pi.exp() * (log_pi - log_target)).sum(-1)
+            kl_after = float((kl * mask).sum(1).mean())
         metrics["kl_after"] = kl_after
         limit = self.config.kl_limit
         if limit is not None and not kl_after <= limit:
