@@ -10,7 +10,8 @@ For every task, side by side in one job over the same seeds:
   16 gradient steps per imagined vector step), acting in the real env without a planner;
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (no terminal value; CartPole, Acrobot), `gmrl_no_explore` (no disagreement
-  bonus; MountainCar, MountainCarContinuous).
+  bonus; MountainCar, MountainCarContinuous), `gmrl_white_noise` (white-noise CEM candidates;
+  Pendulum).
 Both are evaluated at the same real-step checkpoints (`EVAL_POINTS`, a geometric schedule, so a
 long peer run costs few evaluations) on the same 5 seeded evaluation episodes (the planner's mean
 plan; SB3's deterministic action). A run stops at the first evaluation at or above the task's
@@ -71,7 +72,7 @@ TASKS: dict[str, dict[str, Any]] = {
                        "budget": (3000, 10_000)},
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
-AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore")
+AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise")
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # ablations of the default config (run on request: --agents gmrl_no_value ...), each the
 # default with one mechanism off, on the tasks it is meant for
@@ -79,6 +80,7 @@ ABLATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gmrl_dream": (("mode=dream",), DREAM_TASKS),
     "gmrl_no_value": (("value.enabled=false",), ("CartPole-v1", "Acrobot-v1")),
     "gmrl_no_explore": (("planner.explore=0",), ("MountainCar-v0", "MountainCarContinuous-v0")),
+    "gmrl_white_noise": (("planner.noise_beta=0",), ("Pendulum-v1",)),
 }
 
 
@@ -101,12 +103,10 @@ def _make_env(env_id: str) -> Any:
 
 
 # ---------------------------------------------------------------------- the two agents
-def run_gmrl(
-    task: str, seed: int, budget: int, threshold: float, extra: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The default world-model config on `task`; only env.id and the seed set (and `extra`)."""
+def default_agent(task: str, seed: int, extra: tuple[str, ...] = ()) -> Any:
+    """The default world-model config's agent on `task`, seeded; only env.id and the seed set
+    (and `extra` overrides). Also what the ad-hoc diagnosis scripts start from."""
     from gmrl.core.config import load_config
-    from gmrl.core.device import torch_threads
     from gmrl.core.seeding import seed_everything
     from gmrl.recipes import load_recipe
     from gmrl.recipes.worldmodel import build_agent
@@ -116,9 +116,18 @@ def run_gmrl(
         lambda name: load_recipe(name).Config,
     )
     seed_everything(seed)
+    return build_agent(config)
+
+
+def run_gmrl(
+    task: str, seed: int, budget: int, threshold: float, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The default world-model config on `task` (`default_agent`), evaluated on the schedule."""
+    from gmrl.core.device import torch_threads
+
     record: dict[str, Any] = {"curve": [], "steps": None, "seconds": 0.0}
     with torch_threads(1):
-        agent = build_agent(config)
+        agent = default_agent(task, seed, extra)
         for point in eval_points(budget):
             start = time.perf_counter()
             agent.train(point - agent.real_steps)
@@ -130,7 +139,7 @@ def run_gmrl(
             if mean_return >= threshold:
                 record["steps"] = agent.real_steps
                 break
-        planned = max(1, agent.real_steps - config.initial_steps)
+        planned = max(1, agent.real_steps - agent.initial_steps)
         record["plan_ms"] = 1000 * agent.timings["act_s"] / planned
         record["fit_s"] = agent.timings["fit_s"]
         record["policy_s"] = agent.timings["policy_s"]
@@ -302,9 +311,12 @@ def main(argv: list[str] | None = None) -> None:
                           f"{len(__import__('os').sched_getaffinity(0))} cores").strip()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
-    from gmrl.bench.tables import worldmodel_suite
+    from gmrl.bench.tables import worldmodel_ablations, worldmodel_suite
 
     print("\n".join(worldmodel_suite(summary, "")))
+    if ablations := worldmodel_ablations(summary):
+        print("\nAblations (the default config with one mechanism off):\n")
+        print("\n".join(ablations))
 
 
 if __name__ == "__main__":

@@ -89,3 +89,17 @@ def test_a_peer_that_never_gets_there_gives_a_lower_bound_on_the_speedup():
     row = bench.summarise(runs)["CartPole-v1"]
     assert row["speedup"] is None and row["speedup_at_least"] == 50
     assert "| > 50x |" in "\n".join(table(bench.summarise(runs), ""))
+
+
+def test_ablations_sit_beside_the_default_on_their_own_tasks():
+    from gmrl.bench.tables import worldmodel_ablations
+
+    assert worldmodel_ablations(bench.summarise([_run("gmrl", 0, 500)])) == []
+    jobs = bench.make_jobs(list(bench.TASKS), ["gmrl_no_value", "gmrl_white_noise"], 1)
+    assert {(j["agent"], j["task"]) for j in jobs} == {
+        ("gmrl_no_value", "CartPole-v1"), ("gmrl_no_value", "Acrobot-v1"),
+        ("gmrl_white_noise", "Pendulum-v1")}
+    runs = [_run("gmrl", s, 500) for s in range(3)] + [
+        _run("gmrl_no_value", s, None if s else 1500) for s in range(3)]
+    lines = "\n".join(worldmodel_ablations(bench.summarise(runs)))
+    assert "| CartPole-v1 | gmrl_no_value | 500 (3/3) | > 2,000 (1/3) |" in lines

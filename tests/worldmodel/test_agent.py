@@ -109,12 +109,16 @@ def test_value_is_fitted_with_the_model_and_used_by_every_planner() -> None:
     assert np.isfinite(agent.evaluate(2))
 
 
-def test_dream_off_policy_updates_default_to_sixteen_per_vector_step() -> None:
-    assert pendulum_agent("dream").sb3.gradient_steps == 16
+def test_dream_off_policy_defaults_update_often_from_a_fresh_buffer() -> None:
+    default = pendulum_agent("dream").sb3
+    assert default.gradient_steps == 16
+    assert default.replay_buffer.buffer_size * default.n_envs == 100_000
     own = pendulum_agent(
-        "dream", dream={"envs": 8, "horizon": 3, "steps": 32, "params": {"gradient_steps": 2}}
+        "dream", dream={"envs": 8, "horizon": 3, "steps": 32,
+                        "params": {"gradient_steps": 2, "buffer_size": 800}}
     )
     assert own.sb3.gradient_steps == 2
+    assert own.sb3.replay_buffer.buffer_size * own.sb3.n_envs == 800
 
 
 def test_dream_state_round_trip_restores_sb3_and_buffer() -> None:

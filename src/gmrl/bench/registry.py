@@ -14,8 +14,11 @@ from gmrl.bench.tables import TableFn
 
 MODES = ("quick", "full")
 RESULTS = Path("benchmarks/results")
-# scripts in benchmarks/ that are not benchmarks
-HELPERS = frozenset({"ablation_seqgan", "suite_envs"})
+# scripts in benchmarks/ that are not benchmarks (helpers, and analyses of a finished run)
+HELPERS = frozenset({
+    "ablation_seqgan", "music_frontier", "suite_envs", "worldmodel_inventory_diagnosis",
+    "worldmodel_reacher_diagnosis",
+})
 
 
 def mode_dir(mode: str, results: Path = RESULTS) -> Path:

@@ -60,17 +60,19 @@ def worldmodel(data: Any, log: str) -> list[str]:
                            "(median)", "seconds (median)", "step cap"], rows)
 
 
+def _steps_cell(cell: Mapping[str, Any] | None) -> str:
+    """Median real steps to threshold ("> budget" when the median seed never got there)."""
+    if not cell:
+        return "–"
+    median = cell.get("steps_median")
+    text = f"> {cell['budget']:,}" if median is None else f"{median:,.0f}"
+    return f"{text} ({cell['reached']}/{cell['seeds']})"
+
+
 def worldmodel_suite(data: Any, log: str) -> list[str]:
     """worldmodel_suite.json: per task, the default config vs the SB3 peer, steps to threshold
     ("> budget" when the median seed never reached it), speed-up, the dream-mode row, best
     return, seconds, ms/step."""
-
-    def steps(cell: Mapping[str, Any] | None) -> str:
-        if not cell:
-            return "–"
-        median = cell.get("steps_median")
-        text = f"> {cell['budget']:,}" if median is None else f"{median:,.0f}"
-        return f"{text} ({cell['reached']}/{cell['seeds']})"
 
     rows = []
     for task, row in data.items():
@@ -80,11 +82,11 @@ def worldmodel_suite(data: Any, log: str) -> list[str]:
         if not (g or p or row.get("gmrl_dream")):  # a task not run (e.g. in quick mode)
             continue
         rows.append([
-            task, fmt(row["threshold"], "{:g}"), steps(g),
-            f"{p.get('algo', '')} {steps(p)}".strip(),
+            task, fmt(row["threshold"], "{:g}"), _steps_cell(g),
+            f"{p.get('algo', '')} {_steps_cell(p)}".strip(),
             fmt(row.get("speedup"), "{:.1f}x") if "speedup_at_least" not in row
             else f"> {row['speedup_at_least']:.0f}x",
-            steps(row.get("gmrl_dream")),
+            _steps_cell(row.get("gmrl_dream")),
             fmt(g.get("best_return_median"), "{:.1f}"), fmt(p.get("best_return_median"), "{:.1f}"),
             fmt(g.get("seconds_median"), "{:.0f}"), fmt(p.get("seconds_median"), "{:.0f}"),
             fmt(g.get("plan_ms_median"), "{:.1f}"), fmt(p.get("plan_ms_median"), "{:.1f}"),
@@ -93,6 +95,29 @@ def worldmodel_suite(data: Any, log: str) -> list[str]:
         ["task", "threshold", "gmrl default: steps (seeds reached)", "SB3 peer: steps",
          "speed-up", "gmrl dream mode: steps", "gmrl best return", "peer best return",
          "gmrl s", "peer s", "gmrl ms/step", "peer ms/step"], rows)
+
+
+def worldmodel_ablations(data: Any) -> list[str]:
+    """worldmodel_suite.json: each ablation (the default with one mechanism off) beside the
+    default on the tasks it was run on; empty when no ablation was run."""
+    rows = []
+    for task, row in data.items():
+        if not isinstance(row, dict):
+            continue
+        default = row.get("gmrl") or {}
+        for agent, cell in row.items():
+            # every agent cell beyond the default, its peer and dream mode is an ablation
+            if isinstance(cell, dict) and agent not in ("gmrl", "sb3", "gmrl_dream"):
+                rows.append([
+                    task, agent, _steps_cell(default), _steps_cell(cell),
+                    fmt(default.get("best_return_median"), "{:.1f}"),
+                    fmt(cell.get("best_return_median"), "{:.1f}"),
+                ])
+    if not rows:
+        return []
+    return markdown_table(
+        ["task", "ablation", "default: steps (seeds reached)", "ablation: steps",
+         "default best return", "ablation best return"], rows)
 
 
 def worldmodel_pixels(data: Any, log: str) -> list[str]:

@@ -53,12 +53,21 @@ class DreamConfig(StrictModel):
         default="sac", description="SB3 algorithm"
     )
     envs: int = Field(default=64, ge=1, description="parallel imagined rollouts")
-    horizon: int = Field(default=5, ge=1, description="imagined steps per rollout (MBPO: short)")
-    steps: int = Field(default=2000, ge=1, description="imagined steps of SB3 training per refit")
+    horizon: int = Field(
+        default=10, ge=1, description="imagined steps per rollout (MBPO: short, 1-15)"
+    )
+    steps: int = Field(
+        default=4000, ge=1, description="imagined steps of SB3 training per refit (with envs "
+        "64 and gradient_steps 16: 1,000 off-policy updates per refit)",
+    )
     gradient_steps: int = Field(
         default=16, ge=1, description="off-policy updates per vector step of the dream envs "
         "(SB3's default of 1 gives one update per `envs` imagined transitions: far too few); "
         "params.gradient_steps overrides it",
+    )
+    buffer_size: int = Field(
+        default=100_000, ge=1, description="imagined transitions an off-policy agent keeps "
+        "(SB3's 1e6 would keep rollouts of long-gone models); params.buffer_size overrides it",
     )
     uncertainty_threshold: float | None = Field(
         default=None, gt=0, description="cut rollouts where members disagree more (None: never)"
@@ -194,6 +203,7 @@ class ModelBasedAgent:
         )
         if dream.algo in ("sac", "td3", "dqn"):
             kwargs.setdefault("gradient_steps", dream.gradient_steps)
+            kwargs.setdefault("buffer_size", dream.buffer_size)
         agent = algorithm_class(dream.algo)(
             env=env, seed=derive_seed(self.seed, "worldmodel.sb3") % 2**32, device="cpu",
             verbose=0, **kwargs,
