@@ -72,7 +72,8 @@ class InventoryEnv(gym.Env):
         )
         self.in_transit = float(quantity)
         self.day += 1
-        return self._obs(), REWARD_SCALE * profit, False, self.day >= DAYS, {"sold": sold}
+        info = {"sold": sold, "demand": demand}
+        return self._obs(), REWARD_SCALE * profit, False, self.day >= DAYS, info
 
 
 def base_stock_action(obs: np.ndarray, level: float) -> np.ndarray:

@@ -1,49 +1,73 @@
 """Why the default world-model config falls just short on the suite's inventory task: ad hoc.
 
 Trains the default config (seed 0) for 1,000 real steps on `suite_envs:InventoryEnv`, then
-plays the same 5 evaluation episodes with the planner and with the best base-stock policy
-(order up to 60 units) and reports each one's return, orders placed, mean order size, lost
-sales and end-of-day stock, plus the learned reward's error and correlation on the planner's
-own transitions.
+plays the same 5 evaluation episodes with the best base-stock policy (order up to 60 units) and
+with planners over the *same* learned model that differ in one setting each, to tell the
+causes apart:
 
-    python benchmarks/worldmodel_inventory_diagnosis.py       # about 3 minutes on one core
+- `default`: the default config's planner;
+- `optimiser x8`: 4 CEM iterations of 200 candidates (is the search the limit?);
+- `particles 8`: 8 sampled futures per candidate instead of 1 (is planning against one random
+  demand draw the limit? a stock-out risk shows only across draws);
+- `horizon 30`: 30 planned days instead of 15 (is the planning window the limit?).
+
+For each: return, lost sales and end-of-day stock per episode, and the mean order and lost sales
+per weekday (the demand follows a weekly cycle: timing shows there). Last, the learned reward's
+error and correlation on the default planner's own transitions.
+
+    python benchmarks/worldmodel_inventory_diagnosis.py       # about 15 minutes on one core
 """
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from suite_envs import CAPACITY, MAX_ORDER, InventoryEnv, base_stock_action
-from worldmodel_suite import default_agent
+from worldmodel_suite import default_agent, planner_policy
+
+EPISODES = 5
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "optimiser x8": {"iterations": 4, "population": 200, "elites": 20},
+    "particles 8": {"particles": 8},
+    "horizon 30": {"horizon": 30},
+}
 
 
-def play(policy: Any, episodes: int = 5) -> tuple[dict[str, float], list[tuple]]:
-    """Mean return and ordering statistics of `policy(obs) -> action` over seeded episodes."""
+def play(policy_for_episode: Callable[[], Callable[[np.ndarray], Any]]) -> dict[str, Any]:
+    """Statistics of a policy over the seeded evaluation episodes (a fresh policy per episode)."""
     env = InventoryEnv()
-    returns, orders, sizes, stock, rows = [], 0, [], [], []
-    for episode in range(episodes):
+    returns, lost, stock, rows = [], [], [], []
+    by_day: dict[str, list[list[float]]] = {"order": [[] for _ in range(7)],
+                                            "lost": [[] for _ in range(7)]}
+    for episode in range(EPISODES):
+        policy = policy_for_episode()
         obs, _ = env.reset(seed=10_000 + episode)
-        total, done = 0.0, False
+        total, episode_lost, done = 0.0, 0.0, False
         while not done:
+            weekday = env.day % 7
             action = np.asarray(policy(obs), dtype=np.float32).reshape(1)
-            nxt, reward, term, trunc, _ = env.step(action)
-            quantity = (float(np.clip(action[0], -1, 1)) + 1) / 2 * MAX_ORDER
-            if quantity >= 1.0:
-                orders += 1
-                sizes.append(quantity)
+            nxt, reward, term, trunc, info = env.step(action)
+            quantity = round((float(np.clip(action[0], -1, 1)) + 1) / 2 * MAX_ORDER)
+            by_day["order"][weekday].append(quantity)
+            by_day["lost"][weekday].append(info["demand"] - info["sold"])
+            episode_lost += info["demand"] - info["sold"]
             stock.append(float(nxt[0]) * CAPACITY)
             rows.append((obs, action, reward))
             total += float(reward)
             obs, done = nxt, term or trunc
         returns.append(total)
+        lost.append(episode_lost)
     return {
-        "return": float(np.mean(returns)),
-        "orders_per_episode": orders / episodes,
-        "mean_order": float(np.mean(sizes)) if sizes else 0.0,
-        "mean_stock": float(np.mean(stock)),
-    }, rows
+        "return": float(np.mean(returns)), "lost_per_episode": float(np.mean(lost)),
+        "stock": float(np.mean(stock)),
+        "order_by_weekday": [float(np.mean(v)) for v in by_day["order"]],
+        "lost_by_weekday": [float(np.mean(v)) for v in by_day["lost"]],
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -52,10 +76,18 @@ def main() -> None:
     start = time.perf_counter()
     agent.train(1000)
     print(f"trained 1,000 real steps in {time.perf_counter() - start:.0f} s")
-    planner, rows = play(lambda obs: np.asarray(agent.act(obs[None], explore=False))[0])
-    heuristic, _ = play(lambda obs: base_stock_action(obs, 60.0))
-    for name, stats in (("planner", planner), ("base-stock 60", heuristic)):
-        print(f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in stats.items()))
+    results = {"base-stock 60": play(lambda: lambda obs: base_stock_action(obs, 60.0))}
+    for name, changes in VARIANTS.items():
+        start = time.perf_counter()
+        results[name] = play(planner_policy(agent, **changes))
+        print(f"  {name}: {time.perf_counter() - start:.0f} s", flush=True)
+    print("weekday demand rate:", [round(InventoryEnv().demand_rate(d), 1) for d in range(7)])
+    for name, stats in results.items():
+        print(f"{name}: return {stats['return']:.2f}, lost sales/episode "
+              f"{stats['lost_per_episode']:.1f}, stock {stats['stock']:.1f}\n"
+              f"    order by weekday {np.round(stats['order_by_weekday'], 1).tolist()}\n"
+              f"    lost by weekday  {np.round(stats['lost_by_weekday'], 2).tolist()}")
+    rows = results["default"]["rows"]
     obs_t = torch.tensor(np.array([r[0] for r in rows]), dtype=torch.float32)
     act_t = torch.tensor(np.array([r[1] for r in rows]), dtype=torch.float32)
     reward = np.array([r[2] for r in rows])

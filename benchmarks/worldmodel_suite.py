@@ -35,9 +35,12 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -117,6 +120,29 @@ def default_agent(task: str, seed: int, extra: tuple[str, ...] = ()) -> Any:
     )
     seed_everything(seed)
     return build_agent(config)
+
+
+def planner_policy(
+    agent: Any, *, terminal_value: bool = True, **changes: Any
+) -> Callable[[], Callable[[np.ndarray], Any]]:
+    """A factory of fresh planners over `agent`'s model with `changes` to its CEM settings (and
+    without the terminal value if `terminal_value` is false), each acting greedily on one
+    observation: what the ad-hoc diagnosis scripts compare on one trained model."""
+    config = agent.config.model_copy(
+        update={"planner": agent.config.planner.model_copy(update=changes)}
+    )
+
+    def fresh() -> Callable[[np.ndarray], Any]:
+        original, agent.config = agent.config, config
+        try:
+            planner = agent._make_planner(agent.env)
+        finally:
+            agent.config = original
+        if not terminal_value:
+            planner.terminal_value = None
+        return lambda obs: np.asarray(agent.act(obs[None], explore=False, planner=planner))[0]
+
+    return fresh
 
 
 def run_gmrl(
