@@ -24,48 +24,39 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from worldmodel_suite import default_agent, eval_seed, planner_policy
+from worldmodel_suite import default_agent, eval_seed, planner_policy, play_episodes
 
 EPISODES = 3
 CHECKPOINTS = (500, 1000, 1500, 2000)
 GAMMA = 0.99
 
 
-def play(agent: Any, policy_for_episode: Callable[[], Callable[[np.ndarray], Any]]) -> dict:
+def play(agent: Any, policy_factory: Callable[[], Callable[[np.ndarray], Any]]) -> dict:
     """Return, successes and the learned termination / terminal value on the played steps."""
-    env = gym.make("Acrobot-v1")
-    returns, successes, obs_rows, act_rows, term_rows, togo = [], 0, [], [], [], []
-    for episode in range(EPISODES):
-        policy = policy_for_episode()
-        obs, _ = env.reset(seed=eval_seed(0) + episode)
-        rewards, done = [], False
-        while not done:
-            action = int(policy(obs))
-            nxt, reward, term, trunc, _ = env.step(action)
-            obs_rows.append(obs)
-            act_rows.append(action)
-            term_rows.append(term)
-            rewards.append(float(reward))
-            obs, done = nxt, term or trunc
-        successes += bool(term)
-        returns.append(sum(rewards))
+    episodes = play_episodes(
+        lambda: gym.make("Acrobot-v1"), policy_factory,
+        [eval_seed(0) + i for i in range(EPISODES)],
+    )
+    togo = []
+    for episode in episodes:  # discounted return-to-go of each visited state
         running, episode_togo = 0.0, []
-        for reward in reversed(rewards):  # return-to-go of each visited state
+        for reward in episode["reward"][::-1]:
             running = reward + GAMMA * running
             episode_togo.append(running)
         togo.extend(reversed(episode_togo))
-    obs_t = torch.tensor(np.array(obs_rows), dtype=torch.float32)
-    act_t = torch.tensor(act_rows)
+    obs_t = torch.tensor(np.concatenate([e["obs"] for e in episodes]), dtype=torch.float32)
+    act_t = torch.tensor(np.concatenate([e["action"] for e in episodes]))
     with torch.no_grad():
         _, _, done_p = agent.model.predict_members(
             obs_t, act_t, sample=False, done_probability=True
         )
         value = agent.value(obs_t).numpy()
     done_p = done_p.float().mean(0).numpy().reshape(-1)
-    term = np.array(term_rows, dtype=bool)
+    term = np.concatenate([e["terminated"] for e in episodes])
     togo_a = np.array(togo)
     return {
-        "return": float(np.mean(returns)), "successes": successes,
+        "return": float(np.mean([e["reward"].sum() for e in episodes])),
+        "successes": int(term.sum()),
         "p_done_on_success": float(done_p[term].mean()) if term.any() else float("nan"),
         "p_done_elsewhere": float(done_p[~term].mean()),
         "called": int((done_p >= 0.5).sum()), "real": int(term.sum()),

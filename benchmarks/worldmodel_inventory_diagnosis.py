@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from suite_envs import CAPACITY, MAX_ORDER, InventoryEnv, base_stock_action
-from worldmodel_suite import default_agent, planner_policy
+from worldmodel_suite import default_agent, planner_policy, play_episodes
 
 EPISODES = 5
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -37,36 +37,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def play(policy_for_episode: Callable[[], Callable[[np.ndarray], Any]]) -> dict[str, Any]:
+def play(policy_factory: Callable[[], Callable[[np.ndarray], Any]]) -> dict[str, Any]:
     """Statistics of a policy over the seeded evaluation episodes (a fresh policy per episode)."""
-    env = InventoryEnv()
-    returns, lost, stock, rows = [], [], [], []
-    by_day: dict[str, list[list[float]]] = {"order": [[] for _ in range(7)],
-                                            "lost": [[] for _ in range(7)]}
-    for episode in range(EPISODES):
-        policy = policy_for_episode()
-        obs, _ = env.reset(seed=10_000 + episode)
-        total, episode_lost, done = 0.0, 0.0, False
-        while not done:
-            weekday = env.day % 7
-            action = np.asarray(policy(obs), dtype=np.float32).reshape(1)
-            nxt, reward, term, trunc, info = env.step(action)
-            quantity = round((float(np.clip(action[0], -1, 1)) + 1) / 2 * MAX_ORDER)
-            by_day["order"][weekday].append(quantity)
-            by_day["lost"][weekday].append(info["demand"] - info["sold"])
-            episode_lost += info["demand"] - info["sold"]
-            stock.append(float(nxt[0]) * CAPACITY)
-            rows.append((obs, action, reward))
-            total += float(reward)
-            obs, done = nxt, term or trunc
-        returns.append(total)
-        lost.append(episode_lost)
+    episodes = play_episodes(
+        InventoryEnv, policy_factory, [10_000 + i for i in range(EPISODES)]
+    )
+    order: list[list[float]] = [[] for _ in range(7)]
+    lost: list[list[float]] = [[] for _ in range(7)]
+    for episode in episodes:
+        actions = np.clip(episode["action"].reshape(-1), -1, 1)
+        for day, (action, info) in enumerate(zip(actions, episode["infos"], strict=True)):
+            order[day % 7].append(round((float(action) + 1) / 2 * MAX_ORDER))
+            lost[day % 7].append(info["demand"] - info["sold"])
+    stock = np.concatenate([e["next_obs"][:, 0] for e in episodes]) * CAPACITY
     return {
-        "return": float(np.mean(returns)), "lost_per_episode": float(np.mean(lost)),
-        "stock": float(np.mean(stock)),
-        "order_by_weekday": [float(np.mean(v)) for v in by_day["order"]],
-        "lost_by_weekday": [float(np.mean(v)) for v in by_day["lost"]],
-        "rows": rows,
+        "return": float(np.mean([e["reward"].sum() for e in episodes])),
+        "lost_per_episode": float(sum(map(sum, lost)) / len(episodes)),
+        "stock": float(stock.mean()),
+        "order_by_weekday": [float(np.mean(v)) for v in order],
+        "lost_by_weekday": [float(np.mean(v)) for v in lost],
+        "episodes": episodes,
     }
 
 
@@ -87,10 +77,10 @@ def main() -> None:
               f"{stats['lost_per_episode']:.1f}, stock {stats['stock']:.1f}\n"
               f"    order by weekday {np.round(stats['order_by_weekday'], 1).tolist()}\n"
               f"    lost by weekday  {np.round(stats['lost_by_weekday'], 2).tolist()}")
-    rows = results["default"]["rows"]
-    obs_t = torch.tensor(np.array([r[0] for r in rows]), dtype=torch.float32)
-    act_t = torch.tensor(np.array([r[1] for r in rows]), dtype=torch.float32)
-    reward = np.array([r[2] for r in rows])
+    episodes = results["default"]["episodes"]
+    obs_t = torch.tensor(np.concatenate([e["obs"] for e in episodes]), dtype=torch.float32)
+    act_t = torch.tensor(np.concatenate([e["action"] for e in episodes]), dtype=torch.float32)
+    reward = np.concatenate([e["reward"] for e in episodes])
     with torch.no_grad():
         _, predicted, _ = agent.model.predict_members(obs_t, act_t, sample=False)
     predicted = predicted.mean(0).numpy().reshape(-1)

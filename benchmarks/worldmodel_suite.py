@@ -145,6 +145,33 @@ def planner_policy(
     return fresh
 
 
+def play_episodes(
+    make_env: Callable[[], Any], policy_factory: Callable[[], Callable[[np.ndarray], Any]],
+    seeds: list[int],
+) -> list[dict[str, Any]]:
+    """One episode per reset seed, a fresh policy from `policy_factory` for each: per-step
+    arrays `obs`, `action`, `reward`, `next_obs`, `terminated` and the step `infos` (what
+    the diagnosis scripts measure on on-policy transitions)."""
+    env = make_env()
+    episodes = []
+    for seed in seeds:
+        policy = policy_factory()
+        obs, _ = env.reset(seed=seed)
+        keys = ("obs", "action", "reward", "next_obs", "terminated")
+        steps: dict[str, list[Any]] = {k: [] for k in keys}
+        infos, done = [], False
+        while not done:
+            action = policy(obs)
+            nxt, reward, term, trunc, info = env.step(action)
+            values = (obs, action, float(reward), nxt, bool(term))
+            for key, value in zip(keys, values, strict=True):
+                steps[key].append(value)
+            infos.append(info)
+            obs, done = nxt, term or trunc
+        episodes.append({**{k: np.array(v) for k, v in steps.items()}, "infos": infos})
+    return episodes
+
+
 def run_gmrl(
     task: str, seed: int, budget: int, threshold: float, extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
