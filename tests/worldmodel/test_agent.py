@@ -123,3 +123,33 @@ def test_dream_off_policy_defaults_update_often_from_a_fresh_buffer() -> None:
 
 def test_dream_state_round_trip_restores_sb3_and_buffer() -> None:
     _continue_after_round_trip("dream", first=45, then=30)
+
+
+def _lag1(actions: np.ndarray) -> float:
+    x = actions.reshape(-1) - actions.mean()
+    return float((x[1:] * x[:-1]).mean() / (x**2).mean())
+
+
+def test_random_phase_draws_colored_box_actions_within_the_bounds() -> None:
+    small = {"horizon": 5, "population": 20, "elites": 4, "iterations": 1}
+    colored = pendulum_agent("mpc", initial_steps=200, planner={**small, "noise_beta": 2.0})
+    white = pendulum_agent("mpc", initial_steps=200, planner={**small, "noise_beta": 0.0})
+    for agent in (colored, white):
+        agent.train(150)  # all random: the first fit comes at 200
+        assert agent.fits == 0
+    red = colored.store.tensors()["action"].numpy()
+    flat = white.store.tensors()["action"].numpy()
+    assert red.min() >= -2.0 and red.max() <= 2.0 and red.std() > 0.5  # Pendulum's [-2, 2]
+    assert _lag1(red) > 0.8 and abs(_lag1(flat)) < 0.2
+    # derived from the seed alone: another agent with the same seed draws the same
+    again = pendulum_agent("mpc", initial_steps=200, planner={**small, "noise_beta": 2.0})
+    again.train(150)
+    np.testing.assert_array_equal(again.store.tensors()["action"].numpy(), red)
+
+
+def test_round_trip_inside_the_colored_random_phase_continues_exactly() -> None:
+    _continue_after_round_trip(
+        "mpc", first=15, then=30,
+        planner={"horizon": 5, "population": 20, "elites": 4, "iterations": 1,
+                 "noise_beta": 2.0},
+    )

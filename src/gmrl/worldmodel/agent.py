@@ -26,7 +26,7 @@ from gmrl.core.seeding import derive_seed, torch_generator
 from gmrl.worldmodel.base import WorldModel
 from gmrl.worldmodel.buffer import TransitionStore
 from gmrl.worldmodel.dream_env import DreamVecEnv
-from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
+from gmrl.worldmodel.planners import CEMConfig, CEMPlanner, colored_noise
 from gmrl.worldmodel.search_adapter import MCTSConfig
 from gmrl.worldmodel.value import TerminalValue, ValueConfig
 
@@ -110,7 +110,10 @@ class ModelBasedAgent:
         seed: every random stream of the agent derives from it (`gmrl.core.seeding`): training
             episodes' resets, random warm-up actions, model fits, planning, the dream, SB3.
 
-    Refit schedule: the first `initial_steps` real steps are random; then the model is refit
+    Refit schedule: the first `initial_steps` real steps are random (for Box actions with the
+    planner's `noise_beta > 0`, one colored-noise sequence: temporally correlated pushes reach
+    far more of the state space than white noise, e.g. MountainCarContinuous's flag, where
+    white noise never gets); then the model is refit
     every `fit_every` real steps (every `early_fit_every` while fewer than `early_fit_until`
     have been taken: fresh data matters most while the model is poor).
 
@@ -150,6 +153,7 @@ class ModelBasedAgent:
         self.fit_generator = torch_generator(seed, "worldmodel.fit")
         self.plan_generator = torch_generator(seed, "worldmodel.plan")
         self.env.action_space.seed(derive_seed(seed, "worldmodel.random_actions"))
+        self._warmup_actions = self._colored_warmup(c)
         self._obs, _ = self.env.reset(seed=self._episode_seed(0))
         self._episode_return = 0.0
         self._since_fit = 0
@@ -164,6 +168,28 @@ class ModelBasedAgent:
         if c.mode == "dream":
             self.sb3, self.dream = self._make_dream_agent(c.dream)
         self.timings = {"fit_s": 0.0, "policy_s": 0.0, "act_s": 0.0, "plan_s": 0.0}
+
+    def _colored_warmup(self, config: AgentConfig) -> np.ndarray | None:
+        """The random phase's Box actions as one colored-noise sequence `(initial_steps, A)`
+        (each dimension clipped to +-1 std, then mapped onto the bounds), derived from the seed
+        alone so that a resumed run draws the same; None: sample the action space (white)."""
+        space, beta = self.env.action_space, config.planner.noise_beta
+        if not isinstance(space, gym.spaces.Box) or beta <= 0 or config.planner.kind != "cem":
+            return None
+        low, high = space.low.reshape(-1), space.high.reshape(-1)
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            return None
+        generator = torch_generator(self.seed, "worldmodel.random_actions.colored")
+        noise = colored_noise((low.size,), max(self.initial_steps, 2), beta, generator)
+        unit = noise.clamp(-1.0, 1.0).t().numpy().astype(np.float64)
+        actions = (low + high) / 2 + unit * (high - low) / 2
+        return actions.reshape(-1, *space.shape).astype(space.dtype)
+
+    def _random_action(self) -> Any:
+        """An action of the random phase (before the first fit)."""
+        if self._warmup_actions is None:
+            return self.env.action_space.sample()
+        return self._warmup_actions[self.real_steps % len(self._warmup_actions)]
 
     def _episode_seed(self, index: int) -> int:
         return derive_seed(self.seed, f"worldmodel.train_episode.{index}")
@@ -264,7 +290,7 @@ class ModelBasedAgent:
                 self.fit_model()
             start = time.perf_counter()
             if self.fits == 0:
-                action = self.env.action_space.sample()
+                action = self._random_action()
             else:
                 action = np.asarray(self.act(self._obs[None]))[0]
             next_obs, reward, term, trunc, _ = self.env.step(action)

@@ -79,6 +79,25 @@ class CEMConfig(StrictModel):
         return self
 
 
+def colored_noise(
+    leading: tuple[int, ...], steps: int, beta: float, generator: torch.Generator | None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Gaussian sequences `(*leading, steps)` with a 1/f^beta power spectrum along the last axis
+    (0: white, 1: pink, 2: red / Brownian-like), each rescaled to unit variance.
+
+    Correlated in time, so a sequence of actions drawn from it pushes in one direction for a
+    while: what gets a car out of a valley where white noise only jitters in place (iCEM,
+    Pinneri et al. 2020; Eberhard et al. 2023).
+    """
+    freqs = torch.fft.rfftfreq(steps, device=device)
+    scale = freqs.clamp_min(1.0 / steps) ** (-beta / 2)
+    real = torch.randn((*leading, freqs.numel()), generator=generator, device=device)
+    imag = torch.randn((*leading, freqs.numel()), generator=generator, device=device)
+    signal = torch.fft.irfft(torch.complex(real, imag) * scale, n=steps)
+    return signal / signal.std(-1, keepdim=True).clamp_min(1e-6)
+
+
 class CEMPlanner:
     """Cross-entropy-method MPC over a `WorldModel` (batched over states, candidates, members)."""
 
@@ -223,18 +242,12 @@ class CEMPlanner:
     def _noise(
         self, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
     ) -> torch.Tensor:
-        """Standard normals `(N, P, H, A)`; with `noise_beta > 0`, colored along H (1/f^beta
-        power spectrum, rescaled to unit variance per step)."""
+        """Standard normals `(N, P, H, A)`; with `noise_beta > 0`, colored along H."""
         where = generator.device if generator is not None else device
         if self.noise_beta == 0 or shape[2] < 2:
             return torch.randn(shape, generator=generator, device=where).to(device)
         n, p, h, a = shape
-        freqs = torch.fft.rfftfreq(h, device=where)
-        scale = freqs.clamp_min(1.0 / h) ** (-self.noise_beta / 2)
-        real = torch.randn((n, p, a, freqs.numel()), generator=generator, device=where)
-        imag = torch.randn((n, p, a, freqs.numel()), generator=generator, device=where)
-        signal = torch.fft.irfft(torch.complex(real, imag) * scale, n=h)
-        signal = signal / signal.std(-1, keepdim=True).clamp_min(1e-6)
+        signal = colored_noise((n, p, a), h, self.noise_beta, generator, where)
         return signal.permute(0, 1, 3, 2).to(device)
 
     @torch.no_grad()
