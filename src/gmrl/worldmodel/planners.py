@@ -32,7 +32,8 @@ The score of a plan, for tasks whose reward and termination are learned:
   the real rewards' spread) keeps the weight meaningful across tasks;
 - colored noise (`noise_beta > 0`, Box actions): candidate sequences are drawn with a 1/f^beta
   spectrum along the horizon (iCEM, Pinneri et al. 2020): smoother, longer-reaching action
-  sequences than white noise, which helps a planner get out of a valley.
+  sequences than white noise, which helps a planner get out of a valley (`colored_noise`; the
+  agent draws its random warm-up steps from it too).
 """
 
 from typing import Any
