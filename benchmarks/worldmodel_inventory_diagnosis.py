@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from suite_envs import CAPACITY, MAX_ORDER, InventoryEnv, base_stock_action
-from worldmodel_suite import default_agent, planner_policy, play_episodes
+from worldmodel_suite import planner_policy, play_episodes, trained_agent
 
 EPISODES = 5
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -61,11 +61,7 @@ def play(policy_factory: Callable[[], Callable[[np.ndarray], Any]]) -> dict[str,
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    agent = default_agent("suite_envs:InventoryEnv", 0, ("env.max_episode_steps=1000",))
-    start = time.perf_counter()
-    agent.train(1000)
-    print(f"trained 1,000 real steps in {time.perf_counter() - start:.0f} s")
+    agent = trained_agent("suite_envs:InventoryEnv", 1000, ("env.max_episode_steps=1000",))
     results = {"base-stock 60": play(lambda: lambda obs: base_stock_action(obs, 60.0))}
     for name, changes in VARIANTS.items():
         start = time.perf_counter()

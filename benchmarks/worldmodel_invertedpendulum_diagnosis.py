@@ -12,25 +12,20 @@ each visited state with its cart position moved to the centre (x = 0) and to the
     python benchmarks/worldmodel_invertedpendulum_diagnosis.py       # about 5 minutes on one core
 """
 
-import time
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from worldmodel_suite import default_agent, eval_seed, planner_policy, play_episodes
+from worldmodel_suite import eval_seed, planner_policy, play_episodes, trained_agent
 
 EPISODES = 3
 RAIL = 0.95
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    agent = default_agent("InvertedPendulum-v5", 0)
-    start = time.perf_counter()
-    agent.train(1000)
-    print(f"trained 1,000 real steps in {time.perf_counter() - start:.0f} s")
+    agent = trained_agent("InvertedPendulum-v5", 1000)
     seeds = [eval_seed(0) + i for i in range(EPISODES)]
     variants: dict[str, Any] = {
         "default": planner_policy(agent),

@@ -10,21 +10,16 @@ across a 5x5 action grid at fixed states vs the true cost's spread, 2.0).
     python benchmarks/worldmodel_reacher_diagnosis.py          # about 2 minutes on one core
 """
 
-import time
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from worldmodel_suite import default_agent
+from worldmodel_suite import trained_agent
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    agent = default_agent("Reacher-v5", 0)
-    start = time.perf_counter()
-    agent.train(1000)
-    print(f"trained 1,000 real steps in {time.perf_counter() - start:.0f} s")
+    agent = trained_agent("Reacher-v5", 1000)
     env = gym.make("Reacher-v5")
     rows = []
     for episode in range(3):

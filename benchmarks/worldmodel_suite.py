@@ -122,6 +122,19 @@ def default_agent(task: str, seed: int, extra: tuple[str, ...] = ()) -> Any:
     return build_agent(config)
 
 
+def trained_agent(task: str, steps: int, extra: tuple[str, ...] = ()) -> Any:
+    """`default_agent(task, 0, extra)` trained for `steps` real steps on one torch thread (how
+    the ad-hoc diagnosis scripts start), printing the training time."""
+    import torch
+
+    torch.set_num_threads(1)
+    agent = default_agent(task, 0, extra)
+    start = time.perf_counter()
+    agent.train(steps)
+    print(f"trained {steps:,} real steps in {time.perf_counter() - start:.0f} s")
+    return agent
+
+
 def planner_policy(
     agent: Any, *, terminal_value: bool = True, **changes: Any
 ) -> Callable[[], Callable[[np.ndarray], Any]]:
