@@ -8,6 +8,10 @@ at fewer checkpoints, appending each checkpoint to a JSONL file as it goes, so a
 keeps what it measured:
 
     python benchmarks/worldmodel_halfcheetah_long.py --seed 0     # about 70 minutes on one core
+    python benchmarks/worldmodel_halfcheetah_long.py --seed 0 --agent sb3   # SAC, same budget
+
+`--agent sb3` runs the suite's peer (SB3 SAC, default hyper-parameters) for the same 30,000
+steps with the suite's evaluation schedule (up to 30,000) and records its whole curve at the end.
 """
 
 import argparse
@@ -15,10 +19,11 @@ import json
 import time
 from pathlib import Path
 
-from worldmodel_suite import EVAL_EPISODES, RESULTS, default_agent, eval_seed
+from worldmodel_suite import EVAL_EPISODES, RESULTS, default_agent, eval_seed, run_sb3
 
 TASK = "HalfCheetah-v5"
 CHECKPOINTS = (5_000, 10_000, 20_000, 30_000)
+THRESHOLD = 3000.0
 
 
 def main() -> None:
@@ -26,11 +31,22 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--agent", choices=("gmrl", "sb3"), default="gmrl")
     parser.add_argument(
         "--out", type=Path, default=RESULTS / "worldmodel_suite" / "halfcheetah_30k.jsonl"
     )
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.agent == "sb3":
+        record = run_sb3(TASK, args.seed, CHECKPOINTS[-1], THRESHOLD)
+        with args.out.open("a") as handle:
+            for steps, mean_return in record["curve"]:
+                handle.write(json.dumps({
+                    "task": TASK, "agent": f"sb3 {record['algo']}", "seed": args.seed,
+                    "steps": steps, "return": mean_return,
+                }) + "\n")
+        print(json.dumps(record), flush=True)
+        return
     with torch_threads(1):
         agent = default_agent(TASK, args.seed)
         seconds = 0.0
