@@ -17,7 +17,8 @@ RESULTS = Path("benchmarks/results")
 # scripts in benchmarks/ that are not benchmarks (helpers, and analyses of a finished run)
 HELPERS = frozenset({
     "ablation_seqgan", "music_frontier", "suite_envs", "worldmodel_acrobot_diagnosis",
-    "worldmodel_halfcheetah_long", "worldmodel_inventory_diagnosis",
+    "worldmodel_halfcheetah_diagnosis", "worldmodel_halfcheetah_long",
+    "worldmodel_inventory_diagnosis",
     "worldmodel_invertedpendulum_diagnosis", "worldmodel_mountaincarcontinuous_diagnosis",
     "worldmodel_reacher_diagnosis", "worldmodel_warmup_noise",
 })
