@@ -13,9 +13,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 
-from worldmodel_suite import eval_seed, planner_policy, play_episodes, trained_agent
+from worldmodel_suite import (
+    eval_seed,
+    planner_policy,
+    play_episodes,
+    report_learned_reward,
+    trained_agent,
+)
 
 TASK = "HalfCheetah-v5"
 
@@ -35,17 +40,7 @@ def main() -> None:
         ctrl = np.mean([sum(i["reward_ctrl"] for i in e["infos"]) for e in episodes])
         print(f"{name}: return {np.mean([e['reward'].sum() for e in episodes]):.1f} = forward "
               f"{forward:.1f} + control {ctrl:.1f}", flush=True)
-    episodes = played["default"]
-    obs_t = torch.tensor(np.concatenate([e["obs"] for e in episodes]), dtype=torch.float32)
-    act_t = torch.tensor(np.concatenate([e["action"] for e in episodes]), dtype=torch.float32)
-    reward = np.concatenate([e["reward"] for e in episodes])
-    with torch.no_grad():
-        _, predicted, _ = agent.model.predict_members(obs_t, act_t, sample=False)
-    predicted = predicted.mean(0).numpy().reshape(-1)
-    print(f"learned reward on the default planner's steps: MAE "
-          f"{np.abs(predicted - reward).mean():.3f} (true mean {reward.mean():.3f}, std "
-          f"{reward.std():.3f}), correlation {np.corrcoef(predicted, reward)[0, 1]:.3f}")
-
+    report_learned_reward(agent, played["default"], "the default planner's steps")
 
 if __name__ == "__main__":
     main()

@@ -23,10 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 
 from suite_envs import CAPACITY, MAX_ORDER, InventoryEnv, base_stock_action
-from worldmodel_suite import planner_policy, play_episodes, trained_agent
+from worldmodel_suite import planner_policy, play_episodes, report_learned_reward, trained_agent
 
 EPISODES = 5
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -73,18 +72,7 @@ def main() -> None:
               f"{stats['lost_per_episode']:.1f}, stock {stats['stock']:.1f}\n"
               f"    order by weekday {np.round(stats['order_by_weekday'], 1).tolist()}\n"
               f"    lost by weekday  {np.round(stats['lost_by_weekday'], 2).tolist()}")
-    episodes = results["default"]["episodes"]
-    obs_t = torch.tensor(np.concatenate([e["obs"] for e in episodes]), dtype=torch.float32)
-    act_t = torch.tensor(np.concatenate([e["action"] for e in episodes]), dtype=torch.float32)
-    reward = np.concatenate([e["reward"] for e in episodes])
-    with torch.no_grad():
-        _, predicted, _ = agent.model.predict_members(obs_t, act_t, sample=False)
-    predicted = predicted.mean(0).numpy().reshape(-1)
-    error = np.abs(predicted - reward).mean()
-    print(f"learned reward on the planner's transitions: MAE {error:.4f}"
-          f" (true mean {reward.mean():.4f}, std {reward.std():.4f}), correlation "
-          f"{np.corrcoef(predicted, reward)[0, 1]:.3f}")
-
+    report_learned_reward(agent, results["default"]["episodes"], "the planner's transitions")
 
 if __name__ == "__main__":
     main()

@@ -185,6 +185,22 @@ def play_episodes(
     return episodes
 
 
+def report_learned_reward(agent: Any, episodes: list[dict[str, Any]], label: str) -> None:
+    """Print the learned reward's error and correlation against the true one on the steps of
+    `episodes` (from `play_episodes`): is the model's reward what the planner optimises well?"""
+    import torch
+
+    obs = torch.tensor(np.concatenate([e["obs"] for e in episodes]), dtype=torch.float32)
+    action = torch.tensor(np.concatenate([e["action"] for e in episodes]), dtype=torch.float32)
+    reward = np.concatenate([e["reward"] for e in episodes])
+    with torch.no_grad():
+        _, predicted, _ = agent.model.predict_members(obs, action, sample=False)
+    predicted = predicted.mean(0).numpy().reshape(-1)
+    print(f"learned reward on {label}: MAE {np.abs(predicted - reward).mean():.4f} (true mean "
+          f"{reward.mean():.4f}, std {reward.std():.4f}), correlation "
+          f"{np.corrcoef(predicted, reward)[0, 1]:.3f}")
+
+
 def run_gmrl(
     task: str, seed: int, budget: int, threshold: float, extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
