@@ -103,3 +103,24 @@ def test_ablations_sit_beside_the_default_on_their_own_tasks():
         _run("gmrl_no_value", s, None if s else 1500) for s in range(3)]
     lines = "\n".join(worldmodel_ablations(bench.summarise(runs)))
     assert "| CartPole-v1 | gmrl_no_value | 500 (3/3) | > 2,000 (1/3) |" in lines
+
+
+def test_play_episodes_records_each_step_of_each_seeded_episode():
+    import gymnasium as gym
+
+    fresh_policies = []
+
+    def factory():
+        fresh_policies.append(1)
+        return lambda obs: 0  # always push left: CartPole ends in ~10 steps
+
+    episodes = bench.play_episodes(lambda: gym.make("CartPole-v1"), factory, [3, 4])
+    assert len(episodes) == 2 and len(fresh_policies) == 2  # a fresh policy per episode
+    for episode in episodes:
+        steps = len(episode["reward"])
+        assert 5 < steps < 50 and episode["terminated"][-1] and not episode["terminated"][:-1].any()
+        assert episode["obs"].shape == episode["next_obs"].shape == (steps, 4)
+        assert len(episode["action"]) == len(episode["infos"]) == steps
+        np.testing.assert_array_equal(episode["obs"][1:], episode["next_obs"][:-1])
+    again = bench.play_episodes(lambda: gym.make("CartPole-v1"), factory, [3])
+    np.testing.assert_array_equal(again[0]["obs"], episodes[0]["obs"])  # seeded resets
