@@ -174,7 +174,7 @@ class ModelBasedAgent:
         (each dimension clipped to +-1 std, then mapped onto the bounds), derived from the seed
         alone so that a resumed run draws the same; None: sample the action space (white)."""
         space, beta = self.env.action_space, config.planner.noise_beta
-        if not isinstance(space, gym.spaces.Box) or beta <= 0 or config.planner.kind != "cem":
+        if not isinstance(space, gym.spaces.Box) or beta <= 0:
             return None
         low, high = space.low.reshape(-1), space.high.reshape(-1)
         if not (np.isfinite(low).all() and np.isfinite(high).all()):
