@@ -34,8 +34,8 @@ from gmrl.recipes import music as recipe
 RESULTS = Path("benchmarks/results/music")
 CONFIGS = Path("configs/music")
 MODELS = {"q": "rltuner_q", "psi": "rltuner_psi", "g": "rltuner_g", "gmrl": "tuner",
-          "gmrl_table1": "tuner_table1"}
-GMRL = ("gmrl", "gmrl_table1")
+          "gmrl_table1": "tuner_table1", "gmrl_q_row": "tuner_q_row"}
+GMRL = ("gmrl", "gmrl_table1", "gmrl_q_row")
 ROWS = (
     "repeated_notes_pct", "not_in_key_pct", "tonic_start_pct", "leaps_resolved_pct",
     "unique_max_pct", "unique_min_pct", "notes_in_motif_pct", "notes_in_repeated_motif_pct",
@@ -161,8 +161,12 @@ def check_targets(
                        "met": value <= bound if op == "<=" else value >= bound}
     gap = gmrl["log_p"]["median"] - table["note_rnn"]["log_p"]["median"]
     checks["log_p_within_1_nat"] = {"value": gap, "target": ">= -1.0", "met": gap >= -1.0}
-    # the same gap per event (RL Tuner's reward log p(a|s) is per event): reported, not a target
-    checks["log_p_gap_per_event"] = gap / COMPOSITION_STEPS
+    # the same gap per event (RL Tuner's reward log p(a|s) is per event): the issue does not say
+    # which unit "within 1 nat" means, so both readings are checked and reported apart
+    per_event = gap / COMPOSITION_STEPS
+    checks["log_p_within_1_nat_per_event"] = {
+        "value": per_event, "target": ">= -1.0", "met": per_event >= -1.0,
+    }
     unique = gmrl["unique_fraction"]["median"]
     checks["unique_fraction"] = {"value": unique, "target": ">= 0.95", "met": unique >= 0.95}
     seconds = max(s["seconds"][f"{model}_incl_pretrain"] for s in per_seed)
@@ -170,7 +174,13 @@ def check_targets(
         "value": seconds / 60, "target": "< 10", "met": seconds < 600,
     }
     checks["collapsed_any_seed"] = any(s[model]["collapsed"] for s in per_seed)
-    checks["all_met"] = all(v["met"] for v in checks.values() if isinstance(v, dict))
+    unit = {"log_p_within_1_nat": "per_composition",
+            "log_p_within_1_nat_per_event": "per_event"}
+    for reading in unit.values():
+        checks[f"all_met_{reading}"] = all(
+            v["met"] for k, v in checks.items()
+            if isinstance(v, dict) and unit.get(k, reading) == reading)
+    checks["all_met"] = checks["all_met_per_composition"]
     return checks
 
 
@@ -178,7 +188,8 @@ def markdown(table: dict[str, Any]) -> str:
     """Table 1 (+ log p and diversity): ours as median [min, max] beside the paper's."""
     models = [m for m in ("note_rnn", "q", "psi", "g", *GMRL, "corpus") if m in table]
     names = {"note_rnn": "Note-RNN", "q": "Q", "psi": "Psi", "g": "G", "gmrl": "gmrl RLOO",
-             "gmrl_table1": "gmrl RLOO, Table 1 mode", "corpus": "held-out corpus"}
+             "gmrl_table1": "gmrl RLOO, Table 1 mode", "gmrl_q_row": "gmrl RLOO, Q-row search",
+             "corpus": "held-out corpus"}
     head = "| row | " + " | ".join(names[m] for m in models) + " | paper Note-RNN / Q / Psi / G |"
     lines = [head, "|---" * (len(models) + 2) + "|"]
     for row in (*ROWS[:8], "autocorrelation_lag1", "log_p", "unique_fraction", "distinct_2",

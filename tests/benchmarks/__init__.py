@@ -1,6 +1,7 @@
 """Tests of the benchmark scripts' report logic (the scripts themselves are not tests)."""
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -8,7 +9,10 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def load_benchmark(name: str) -> ModuleType:
-    """Import benchmarks/<name>.py (a script, not a package) so its report logic can be tested."""
+    """Import benchmarks/<name>.py (a script, not a package) so its report logic can be tested;
+    like running the script, its folder is on the path (scripts import their siblings)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.append(str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(f"{name}_bench", BENCHMARKS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -59,3 +59,17 @@ def test_aggregate_takes_median_and_range_and_skips_nan(bench):
     assert table["gmrl"]["leaps_resolved_pct"]["median"] == 50.0
     text = bench.markdown(table)
     assert "| notes_in_motif_pct |" in text and "63.3 / 0 / 0.02 / 0.03" in text
+
+
+def test_per_event_reading_of_within_1_nat_is_checked_apart(bench):
+    good = _model(bench, repeated_notes_pct=0.0, not_in_key_pct=0.5, tonic_start_pct=30.0,
+                  leaps_resolved_pct=92.0, notes_in_motif_pct=76.0,
+                  notes_in_repeated_motif_pct=0.2, log_p=-45.0)  # 25 nats = 0.78 per event
+    per_seed = [_seed(bench, good)]
+    checks = bench.check_targets(bench.aggregate(per_seed), per_seed)
+    assert not checks["log_p_within_1_nat"]["met"] and not checks["all_met"]
+    assert checks["log_p_within_1_nat_per_event"]["value"] == pytest.approx(-25 / 32)
+    assert checks["all_met_per_event"] and not checks["all_met_per_composition"]
+    far = [_seed(bench, dict(good, log_p=-60.0))]  # 40 nats = 1.25 per event
+    checks = bench.check_targets(bench.aggregate(far), far)
+    assert not checks["all_met_per_event"]

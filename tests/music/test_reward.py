@@ -188,3 +188,27 @@ def test_the_reward_of_step_t_depends_only_on_steps_up_to_t(melodies):
         changed[:, t + 1 :] = torch.as_tensor(rng.integers(0, 38, size=(64, 31 - t)))
         torch.testing.assert_close(reward(changed)[:, : t + 1], base[:, : t + 1])
         assert not torch.equal(reward(changed)[:, t + 1 :], base[:, t + 1 :])
+
+
+def test_every_action_scores_each_alternative_like_playing_it():
+    """`every_action` at step t, event a, equals the key + repetition reward of the melody whose
+    step t is replaced by a (the prefix kept); gathered at the played events, the same terms."""
+    g = torch.Generator().manual_seed(3)
+    # melodies with long holds and rests so that the repetition rule fires often
+    events = torch.randint(0, 6, (24, 16), generator=g)
+    events = torch.where(events < 2, events, events + C4 - 2)
+    config = MusicRewardConfig(weights=MusicRuleWeights(key=2.0, repetition=0.5), scale=0.1)
+    reward = MusicTheoryReward(config)
+    every = reward.every_action(events)
+    assert every.shape == (24, 16, 38)
+    terms = reward.terms(events)
+    played = every.gather(-1, events.unsqueeze(-1)).squeeze(-1)
+    assert torch.allclose(played, terms["key"] + terms["repetition"])
+    assert (every < 0).any(-1).float().mean() > 0.3  # the check is not vacuous
+    for t in (1, 5, 15):
+        for action in range(38):
+            changed = events.clone()
+            changed[:, t] = action
+            expected = reward.terms(changed)
+            assert torch.allclose(every[:, t, action],
+                                  expected["key"][:, t] + expected["repetition"][:, t])

@@ -100,3 +100,25 @@ def test_bad_settings_are_refused_up_front(tmp_path) -> None:
     with pytest.raises(Exception) as info:
         music.prepare(config)
     assert "\n" not in str(info.value)
+
+
+def test_exact_rules_and_the_collapse_guard_run_through_the_recipe(tmp_path) -> None:
+    """`exact_rules` logs the rules' expected reward; a collapse stops tuning early, and the run
+    still evaluates and saves the weights kept (summary flags the stop)."""
+    tuning = ("tuning={algo: rloo, steps: 6, exact_rules: true, tuner: {batch_size: 32, "
+              "self_bleu: false, min_unique: %s}}")
+    config = _config(tmp_path, tuning % 0.01)
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(config), quiet=True)
+    summary = run_to_end(music, config, run)
+    assert "tune/every_action_reward" in (run.path / "metrics.csv").read_text().splitlines()[0]
+    assert summary["tune/stopped_early"] == 0.0
+    # a corpus of one melody (middle C held): the Note-RNN samples copies of it
+    one = np.ones((240, 32), dtype=np.int64)
+    one[:, 0] = 14
+    few = write_token_file(one, tmp_path / "one.txt")
+    strict = _config(tmp_path, tuning % 0.9, f"corpus.source={few}", "note_rnn.epochs=60")
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(strict), quiet=True)
+    summary = run_to_end(music, strict, run)
+    assert summary["tune/stopped_early"] == 1.0 and summary["tune/stopped_at_step"] < 6
+    assert (run.path / "policy.safetensors").is_file()
+    assert read_token_file(run.path / "compositions.txt").shape == (64, 32)

@@ -9,9 +9,11 @@ from pydantic import ValidationError
 from gmrl.core.errors import GmrlError
 from gmrl.core.rundir import RunDir
 from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.sequence.diversity import unique_fraction
 from gmrl.sequence.markov import MarkovChain
 from gmrl.sequence.rewards import build_reward
 from gmrl.sequence.tuner import (
+    CollapseDetected,
     KLLimitExceeded,
     NonFiniteLoss,
     RewardTuner,
@@ -245,3 +247,88 @@ def test_ctrl_c_stops_after_the_current_step_with_a_checkpoint(pretrained, tmp_p
     resumed, _ = _tune(pretrained, 0, estimator="reinforce")
     resumed.load_state_dict(state["tuner"])
     assert resumed.step() == pytest.approx(expected)
+
+
+def _first_token_shares(model: AutoregressiveModel, n: int = 8000) -> torch.Tensor:
+    samples = model.sample(n, generator=torch.Generator().manual_seed(7))
+    return torch.bincount(samples[:, 0], minlength=model.vocab_size).float() / n
+
+
+def test_every_action_reward_pushes_down_a_rare_penalised_token_faster(pretrained) -> None:
+    """A penalty on a first token the model seldom emits: sampled, the penalty is rarely seen;
+    scored for every action, its exact expected gradient removes that token much sooner."""
+    shares = _first_token_shares(pretrained)
+    rare = int(torch.where(shares > 0.002, shares, torch.inf).argmin())
+    assert float(shares[rare]) < 0.05, shares
+
+    def penalty(tokens: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(tokens.shape)
+        out[:, 0] = -5.0 * (tokens[:, 0] == rare).float()
+        return out
+
+    def every_action(tokens: torch.Tensor) -> torch.Tensor:
+        table = torch.zeros(*tokens.shape, pretrained.vocab_size)
+        table[:, 0, rare] = -5.0
+        return table
+
+    after = {}
+    for exact in (False, True):
+        tuner = RewardTuner(
+            copy.deepcopy(pretrained), lambda tokens: torch.zeros(len(tokens)),
+            TunerConfig(lr=3e-3, beta=0.1, batch_size=16), step_reward_fn=penalty,
+            every_action_reward_fn=every_action if exact else None,
+            generator=torch.Generator().manual_seed(0),
+        )
+        tuner.train(10)
+        after[exact] = float(_first_token_shares(tuner.policy)[rare])
+        if exact:
+            assert tuner.history[-1]["every_action_reward"] < 0
+    assert after[True] < 0.5 * after[False], (float(shares[rare]), after)
+    assert after[True] < 0.5 * float(shares[rare]), (float(shares[rare]), after)
+
+
+def test_an_every_action_reward_of_zero_changes_nothing(pretrained) -> None:
+    def run(every) -> list[float]:
+        tuner = RewardTuner(
+            copy.deepcopy(pretrained), lambda tokens: torch.zeros(len(tokens)),
+            TunerConfig(lr=1e-2, beta=0.1), step_reward_fn=lambda t: (t == TARGET).float(),
+            every_action_reward_fn=every, generator=torch.Generator().manual_seed(0),
+        )
+        tuner.train(3)
+        return [p.detach().clone() for p in tuner.policy.parameters()]
+
+    zeros = run(lambda tokens: torch.zeros(*tokens.shape, pretrained.vocab_size))
+    plain = run(None)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(zeros, plain, strict=True))
+
+
+def test_every_action_reward_needs_its_step_reward_and_the_right_shape(pretrained) -> None:
+    with pytest.raises(ValueError, match="needs the step_reward_fn"):
+        RewardTuner(copy.deepcopy(pretrained), lambda t: torch.zeros(len(t)),
+                    every_action_reward_fn=lambda t: torch.zeros(*t.shape, 6))
+    tuner = RewardTuner(copy.deepcopy(pretrained), lambda t: torch.zeros(len(t)),
+                        step_reward_fn=lambda t: torch.zeros(t.shape),
+                        every_action_reward_fn=lambda t: torch.zeros(t.shape))
+    with pytest.raises(ValueError, match="must return shape"):
+        tuner.step()
+
+
+def test_collapse_stops_tuning_and_restores_the_last_weights_whose_batch_passed(pretrained):
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), build_reward("token_frequency", token=TARGET),
+        TunerConfig(lr=1e-2, beta=0.0, min_unique=0.9),
+        generator=torch.Generator().manual_seed(1),
+    )
+    snapshots = []
+    with pytest.raises(CollapseDetected, match="distinct sequences") as stop:
+        for _ in range(300):
+            snapshots.append(copy.deepcopy(tuner.policy.state_dict()))
+            tuner.step()
+    history = tuner.history
+    assert len(history) > 3 and all(row["unique"] >= 0.9 for row in history)
+    # the batch after the last recorded step collapsed, so its weights were bad too: the tuner
+    # went back to the weights that sampled the last batch that passed
+    assert tuner.step_count == len(history) - 1 == stop.value.step
+    kept = snapshots[len(history) - 1]
+    assert all(torch.equal(v, kept[k]) for k, v in tuner.policy.state_dict().items())
+    assert unique_fraction(tuner.policy.sample(64, generator=torch.Generator())) > 0.5

@@ -16,7 +16,8 @@ MODES = ("quick", "full")
 RESULTS = Path("benchmarks/results")
 # scripts in benchmarks/ that are not benchmarks (helpers, and analyses of a finished run)
 HELPERS = frozenset({
-    "ablation_seqgan", "music_frontier", "suite_envs", "worldmodel_acrobot_diagnosis",
+    "ablation_seqgan", "music_frontier", "music_search", "suite_envs",
+    "worldmodel_acrobot_diagnosis",
     "worldmodel_halfcheetah_diagnosis", "worldmodel_halfcheetah_long",
     "worldmodel_inventory_diagnosis",
     "worldmodel_invertedpendulum_diagnosis", "worldmodel_mountaincarcontinuous_diagnosis",

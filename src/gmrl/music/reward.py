@@ -33,7 +33,14 @@ from pydantic import Field, field_validator
 
 from gmrl.core.config import FiniteFloat, NonNegativeFloat, StrictModel
 from gmrl.music import theory
-from gmrl.music.encoding import MAX_PITCH, MIN_PITCH, NO_EVENT, NOTE_OFF, pitch_to_event
+from gmrl.music.encoding import (
+    MAX_PITCH,
+    MIN_PITCH,
+    NO_EVENT,
+    NOTE_OFF,
+    NUM_EVENTS,
+    pitch_to_event,
+)
 
 TERMS = (
     "key",
@@ -186,6 +193,28 @@ class MusicTheoryReward:
         }
         weights = c.weights.model_dump()
         return {name: (value * (weights[name] * c.scale)).float() for name, value in raw.items()}
+
+    EXACT_RULES = ("key", "repetition")
+
+    def every_action(self, events: torch.Tensor) -> torch.Tensor:
+        """`(B, T, 38)` reward of the `EXACT_RULES` (key, repetition) for every event the policy
+        could play at each step after the real prefix, weighted and scaled like `terms`.
+
+        These two rules are cheap to score for all alternatives at once, so a tuner can follow
+        their exact expected gradient, sum_a pi(a|s) r(s, a), at every visited state instead of
+        waiting to sample the rare actions they punish (a policy that repeats once in 10,000
+        steps is seldom shown the penalty). Gathered at the played events it equals
+        `terms(events)["key"] + terms(events)["repetition"]`."""
+        x = theory.as_events(events)
+        c = self.config
+        every = torch.arange(NUM_EVENTS, device=x.device)
+        key = -c.key_penalty * theory.not_in_key(every, c.key_pitch_classes).double()
+        repeats = theory.excessive_repeats_of(
+            x, every, c.max_repeats, c.max_repeats_broken, c.max_rests
+        ).double()
+        weights = c.weights
+        total = weights.key * key - weights.repetition * c.repeat_penalty * repeats
+        return (total * c.scale).float()
 
     # One method per rule: raw RL Tuner amounts as float64 (B, T) tensors.
 

@@ -109,10 +109,27 @@ def excessive_repeats(
     no-event action, so a note sustained for more than 5 sixteenths is "excessively repeated":
     this is why RL Tuner's Note-RNN row reads 63 %.
     """
+    flags = excessive_repeats_of(events, events.unsqueeze(-1), max_repeats, max_repeats_broken,
+                                 max_rests)
+    return flags.squeeze(-1)
+
+
+def excessive_repeats_of(
+    events: torch.Tensor, candidates: torch.Tensor, max_repeats: int = 4,
+    max_repeats_broken: int = 6, max_rests: int = 1,
+) -> torch.Tensor:
+    """`(B, T, K)` True where `candidates[b, t, k]`, played at step t after the real prefix
+    `events[b, :t]`, would be flagged by `detect_repeating_notes` (see `excessive_repeats`).
+
+    `candidates` is `(B, T, K)` or `(K,)` (the same K events at every step): with all events it
+    scores every alternative action at once, for a tuner that follows the rule's exact expected
+    gradient instead of sampling it."""
     batch, steps = events.shape
-    out = torch.zeros(batch, steps, dtype=torch.bool, device=events.device)
+    if candidates.dim() == 1:
+        candidates = candidates.to(events.device).expand(batch, steps, -1)
+    out = torch.zeros(candidates.shape, dtype=torch.bool, device=events.device)
     for t in range(1, steps):
-        prefix, action = events[:, :t], events[:, t : t + 1]
+        prefix, action = events[:, :t, None], candidates[:, t : t + 1, :]
         match = prefix == action
         skipped = ((prefix == NOTE_OFF) | (prefix == NO_EVENT)) & ~match
         stop = ~(match | skipped)

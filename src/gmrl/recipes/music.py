@@ -26,6 +26,7 @@ and diversity, for the Note-RNN's samples, the tuned policy's and held-out corpu
 
 import copy
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,7 +54,7 @@ from gmrl.music.policy import MelodyPolicy, save_policy
 from gmrl.music.render import read_token_file, write_outputs, write_token_file
 from gmrl.music.reward import MusicRewardConfig, MusicTheoryReward
 from gmrl.music.tuning import OffPolicyTuner, RLTunerConfig
-from gmrl.sequence.tuner import RewardTuner, TunerConfig
+from gmrl.sequence.tuner import CollapseDetected, RewardTuner, TunerConfig
 
 SUMMARY = "Note-RNN on real melodies (MLE), tuned by RL Tuner's Q/Psi/G or gmrl's KL-tuner"
 
@@ -88,6 +89,12 @@ class OnPolicyTuning(StrictModel):
     algo: Literal["reinforce", "rloo", "ppo"] = "rloo"
     steps: int = Field(300, ge=0, description="tuner steps (one batch each)")
     c: PositiveFloat = Field(10.0, description="the music reward per step is r_MT / c")
+    exact_rules: bool = Field(
+        False,
+        description="follow the key and repetition rules' exact expected gradient: score every "
+        "event at every visited step (MusicTheoryReward.every_action) instead of waiting for "
+        "the tuner to sample the rare repeats they punish",
+    )
     tuner: TunerConfig = Field(default_factory=TunerConfig)
 
     @model_validator(mode="after")
@@ -220,9 +227,11 @@ class _Tuning:
             c = self.c = tuning.c
             tuner_config = tuning.tuner.model_copy(update={"estimator": tuning.algo})
             policy = copy.deepcopy(note_rnn).requires_grad_(True)
+            every = (lambda x: reward.every_action(x) / c) if tuning.exact_rules else None
             self.on = RewardTuner(
                 policy, lambda x: torch.zeros(len(x)), tuner_config,
-                step_reward_fn=lambda x: reward(x) / c, reference=note_rnn, generator=generator,
+                step_reward_fn=lambda x: reward(x) / c, every_action_reward_fn=every,
+                reference=note_rnn, generator=generator,
             )
 
     @property
@@ -268,7 +277,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
         epochs = config.note_rnn.epochs
     steps = config.tuning.steps
     batches = torch_generator(config.seed, "note_rnn_batches")
-    holder: dict[str, _Tuning] = {}
+    holder: dict[str, Any] = {}  # "tuning": the _Tuning; "stopped": a CollapseDetected
 
     def state() -> dict[str, Any]:
         saved = {"note_rnn": note_rnn.training_state(), "batches": batches.get_state()}
@@ -303,7 +312,12 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
             holder["tuning"] = _Tuning(config, note_rnn)
         tuning = holder["tuning"]
         for step in range(max(start, epochs) + 1, epochs + steps + 1):
-            metrics = {f"tune/{k}": v for k, v in tuning.step().items()}
+            try:
+                metrics = {f"tune/{k}": v for k, v in tuning.step().items()}
+            except CollapseDetected as stop:  # early stop on the last batch that passed
+                holder["stopped"] = stop
+                print(f"{stop}; evaluating those weights", file=sys.stderr, flush=True)
+                break
             local = step - epochs
             if local % config.eval.every == 0 or local == steps:
                 draws = torch_generator(config.seed, f"periodic_eval_{local}")
@@ -313,7 +327,12 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
             checkpoint = local % config.checkpoint_every == 0 or local == steps
             info = f"reward {metrics['tune/music_reward']:.1f} kl {metrics['tune/kl']:.2f}"
             loop.end_step(step, metrics, info=info, checkpoint=checkpoint)
-    return _finish(config, run, note_rnn, holder["tuning"], test_windows)
+    summary = _finish(config, run, note_rnn, holder["tuning"], test_windows)
+    stopped = holder.get("stopped")
+    summary["tune/stopped_early"] = float(stopped is not None)
+    if isinstance(stopped, CollapseDetected):
+        summary["tune/stopped_at_step"] = float(stopped.step)
+    return summary
 
 
 _PERIODIC = ("repeated_notes_pct", "not_in_key_pct", "tonic_start_pct", "notes_in_motif_pct",

@@ -15,6 +15,14 @@ Estimators of the gradient of E[G_0]:
   (same prompt) as the baseline (Kool et al. 2019; Ahmadian et al. 2024);
 - "ppo": clipped importance ratios, a few epochs of minibatches over each sampled batch.
 
+Rewards that can be scored for every alternative token at once (`every_action_reward_fn`,
+`(B, T) -> (B, T, V)`: what each token would earn at each position after the sampled prefix) are
+followed exactly where they are earned: their expected value sum_a pi(a|s_t) r(s_t, a) is
+differentiated at every visited position and the sampled token's own share leaves its estimator
+(the "all-action" or expected policy gradient, Asadi et al. 2017; Ciosek & Whiteson 2018). The
+estimate stays unbiased, and a penalty on actions the policy samples once in 10,000 still pushes
+them down at every step rather than only when one happens to be drawn.
+
 ```python
 tuner = RewardTuner(model, reward_fn, TunerConfig(estimator="rloo", beta=0.05, kl_limit=20))
 history = tuner.train(200)          # list of per-step diagnostics
@@ -24,9 +32,10 @@ Every step reports the reward, the KL to the reference, the policy entropy and d
 reward hacking (reward up, KL and diversity collapsing) is visible as it happens. A non-finite
 reward, loss, gradient or weight, or an update after which the KL (measured on the step's batch)
 exceeds `kl_limit`, stops tuning with a `TuningStopped` error after restoring the weights from
-before that step; a run directory's checkpoints are only ever written after good steps, so the
-last one on disk is the last good state. The policy is kept in eval mode (no dropout) so sampled and
-scored probabilities agree.
+before that step; so does a sampled batch with fewer distinct sequences than `min_unique`
+(collapse, restoring the weights of the last batch that passed); a run directory's checkpoints are
+only ever written after good steps, so the last one on disk is the last good state. The policy is
+kept in eval mode (no dropout) so sampled and scored probabilities agree.
 """
 
 import copy
@@ -70,6 +79,11 @@ class NonFiniteLoss(TuningStopped):
     """A reward, loss or gradient became NaN or infinite."""
 
 
+class CollapseDetected(TuningStopped):
+    """A sampled batch held fewer distinct sequences than `min_unique` allows (reward hacking
+    by collapse); the weights of the step before, whose batch passed, were restored."""
+
+
 class TunerConfig(StrictModel):
     """How the tuner samples, estimates gradients and guards against drift."""
 
@@ -95,6 +109,11 @@ class TunerConfig(StrictModel):
     kl_horizon: int = Field(1000, gt=0, description="adaptive controller horizon (in samples)")
     kl_limit: PositiveFloat | None = Field(
         None, description="stop (restoring the previous weights) above this KL per sequence"
+    )
+    min_unique: float | None = Field(
+        None, gt=0, le=1,
+        description="stop when a sampled batch's fraction of distinct sequences falls below this "
+        "(collapse onto a few outputs), restoring the weights of the last batch above it",
     )
     baseline: Literal["moving_average", "learned"] = Field(
         "moving_average", description="baseline for reinforce and ppo"
@@ -137,6 +156,10 @@ class RewardTuner:
         config: a `TunerConfig` (defaults when omitted).
         step_reward_fn: optional `tokens (B, T) -> (B, T)` reward for each position (credited to
             the token at that position; used for partial-sequence rewards).
+        every_action_reward_fn: optional `tokens (B, T) -> (B, T, V)`: the part of
+            `step_reward_fn` that can be scored for every token of the vocabulary at each
+            position (given the sampled prefix); its gradient is then taken exactly (see the
+            module doc). Gathered at the sampled tokens it must be included in `step_reward_fn`.
         reference: the model to stay close to (default: a frozen copy of `policy` as given).
         prompts: optional `(P, k)` prefixes; each step completes `batch_size // group_size` of them
             `group_size` times (only generated positions are trained and penalised).
@@ -150,6 +173,7 @@ class RewardTuner:
         config: TunerConfig | None = None,
         *,
         step_reward_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        every_action_reward_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
         reference: AutoregressiveModel | None = None,
         prompts: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
@@ -160,6 +184,9 @@ class RewardTuner:
         self.policy = policy.eval()
         self.reward_fn = reward_fn
         self.step_reward_fn = step_reward_fn
+        if every_action_reward_fn is not None and step_reward_fn is None:
+            raise ValueError("every_action_reward_fn needs the step_reward_fn it is part of")
+        self.every_action_reward_fn = every_action_reward_fn
         self.reference = copy.deepcopy(policy if reference is None else reference).eval()
         self.reference.to(policy.device).requires_grad_(False)
         self.generator = generator if generator is not None else torch.Generator()
@@ -182,6 +209,7 @@ class RewardTuner:
         )
         self.step_count = 0
         self.history: list[dict[str, float]] = []
+        self._previous: dict[str, Any] | None = None  # the last step's snapshot (collapse guard)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -237,11 +265,10 @@ class RewardTuner:
     def _stop(self, error: type[TuningStopped], why: str, snapshot: Any, metrics: Any) -> None:
         """Restore the pre-step state and raise `error` with a one-line message and a remedy."""
         self._restore(snapshot)
-        remedy = (
-            "lower lr, raise beta or raise kl_limit"
-            if error is KLLimitExceeded
-            else "check reward_fn for NaN/inf values, or lower lr"
-        )
+        remedy = {
+            KLLimitExceeded: "lower lr, raise beta or raise kl_limit",
+            CollapseDetected: "raise beta or entropy_coef, or weigh the hacked reward term less",
+        }.get(error, "check reward_fn for NaN/inf values, or lower lr")
         raise error(
             f"tuning stopped at step {self.step_count + 1}: {why}; the weights from before "
             f"that step were restored ({remedy})",
@@ -281,9 +308,10 @@ class RewardTuner:
 
     def _advantages(
         self, tokens: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, float]:
+    ) -> tuple[torch.Tensor, float, float]:
+        """Advantages (masked), the baseline's loss and the factor they were divided by."""
         cfg = self.config
-        value_loss = float("nan")
+        value_loss, scale = float("nan"), 1.0
         if cfg.estimator == "rloo":
             k = cfg.group_size
             grouped = returns.view(-1, k, returns.shape[1])
@@ -296,8 +324,9 @@ class RewardTuner:
         if cfg.normalize_advantages:
             mean = _masked_mean(advantages, mask)
             std = _masked_mean((advantages - mean) ** 2, mask).sqrt()
-            advantages = (advantages - mean) / (std + 1e-8)
-        return advantages * mask, value_loss
+            scale = float(std) + 1e-8
+            advantages = (advantages - mean) / scale
+        return advantages * mask, value_loss, scale
 
     def _optimise(self, loss: torch.Tensor, snapshot: Any, metrics: dict[str, float]) -> float:
         if not torch.isfinite(loss):
@@ -311,11 +340,23 @@ class RewardTuner:
         self.optimizer.step()
         return norm
 
-    def _policy_terms(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _policy_terms(
+        self, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-prob of each sampled token, per-position entropy and the full log-policy."""
         log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
         logp = log_pi.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         entropy = -(log_pi.exp() * log_pi).sum(-1)
-        return logp, entropy
+        return logp, entropy, log_pi
+
+    @staticmethod
+    def _expected_reward(
+        log_pi: torch.Tensor, every: torch.Tensor | None, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean over positions of sum_a pi(a|s_t) r(s_t, a) (0 without an every-action reward)."""
+        if every is None:
+            return log_pi.new_zeros(())
+        return _masked_mean((log_pi.exp() * every).sum(-1), mask)
 
     def step(self) -> dict[str, float]:
         """Sample, score, update once (or `ppo_epochs` times); return the step's diagnostics."""
@@ -332,6 +373,13 @@ class RewardTuner:
             "beta": beta,
             "unique": unique_fraction(tokens),
         }
+        if cfg.min_unique is not None and metrics["unique"] < cfg.min_unique:
+            self._stop(
+                CollapseDetected,
+                f"the batch of step {self.step_count + 1} held only {metrics['unique']:.0%} "
+                f"distinct sequences (min_unique {cfg.min_unique:g})",
+                self._previous or snapshot, metrics,
+            )
         if cfg.reference_temperature != 1.0:
             metrics["kl_target"] = penalised_kl
         for n in cfg.diversity_n:
@@ -342,6 +390,7 @@ class RewardTuner:
         metrics["reward"] = float(reward.mean())
         metrics["objective"] = metrics["reward"] - beta * penalised_kl
         token_rewards = -beta * (scores["logp"] - scores["target_logp"]) * mask
+        every = None
         if self.step_reward_fn is not None:
             step_rewards = torch.as_tensor(self.step_reward_fn(tokens)).to(token_rewards)
             metrics["step_reward"] = float((step_rewards * mask).sum(1).mean())
@@ -350,26 +399,55 @@ class RewardTuner:
         if not torch.isfinite(token_rewards).all():
             self._stop(NonFiniteLoss, "the reward is not finite (NaN or inf)", snapshot, metrics)
         returns = discounted_returns(token_rewards, gamma=1.0)
-        advantages, value_loss = self._advantages(tokens, returns, mask)
+        if self.every_action_reward_fn is not None:
+            every = self._every_action_rewards(tokens, snapshot, metrics)
+            own = every.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+            returns = returns - own * mask  # its gradient is taken exactly below
+        advantages, value_loss, scale = self._advantages(tokens, returns, mask)
+        if every is not None:
+            every = every / scale  # in the units of the normalised advantages
         if not math.isnan(value_loss):
             metrics["value_loss"] = value_loss
         if cfg.estimator == "ppo":
-            metrics.update(self._ppo_update(tokens, mask, scores["logp"], advantages, snapshot))
+            metrics.update(
+                self._ppo_update(tokens, mask, scores["logp"], advantages, every, snapshot)
+            )
         else:
-            logp, entropy = self._policy_terms(tokens)
+            logp, entropy, log_pi = self._policy_terms(tokens)
             loss = policy_gradient_loss(logp, advantages, mask)
             loss = loss - cfg.entropy_coef * _masked_mean(entropy, mask)
+            loss = loss - self._expected_reward(log_pi, every, mask)
             metrics["grad_norm"] = self._optimise(loss, snapshot, metrics)
             metrics["policy_loss"] = float(loss.detach())
         self._check_after_update(tokens, mask, scores["log_target"], snapshot, metrics)
         self.kl_controller.update(penalised_kl, cfg.batch_size)
         self.step_count += 1
         self.history.append(metrics)
+        self._previous = snapshot
         return metrics
+
+    def _every_action_rewards(
+        self, tokens: torch.Tensor, snapshot: Any, metrics: dict[str, float]
+    ) -> torch.Tensor:
+        """`(B, T, V)` every-action reward, checked; logs its expected value per sequence."""
+        assert self.every_action_reward_fn is not None
+        every = torch.as_tensor(self.every_action_reward_fn(tokens))
+        every = every.to(tokens.device, torch.float32)
+        expected = (*tokens.shape, self.policy.vocab_size)
+        if every.shape != expected:
+            raise ValueError(
+                f"every_action_reward_fn must return shape {expected}, got {tuple(every.shape)}"
+            )
+        if not torch.isfinite(every).all():
+            self._stop(NonFiniteLoss, "the every-action reward is not finite", snapshot, metrics)
+        with torch.no_grad():
+            log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
+            metrics["every_action_reward"] = float((log_pi.exp() * every).sum(-1).sum(1).mean())
+        return every
 
     def _ppo_update(
         self, tokens: torch.Tensor, mask: torch.Tensor, old_logp: torch.Tensor,
-        advantages: torch.Tensor, snapshot: Any,
+        advantages: torch.Tensor, every: torch.Tensor | None, snapshot: Any,
     ) -> dict[str, float]:
         cfg = self.config
         losses, clipped, norms = [], [], []
@@ -378,14 +456,15 @@ class RewardTuner:
             order = torch.randperm(len(tokens), generator=self.generator).to(tokens.device)
             for start in range(0, len(tokens), size):
                 rows = order[start : start + size]
-                logp, entropy = self._policy_terms(tokens[rows])
+                logp, entropy, log_pi = self._policy_terms(tokens[rows])
                 ratio = torch.exp(logp - old_logp[rows])
                 adv, part = advantages[rows], mask[rows]
                 surrogate = torch.min(
                     ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv
                 )
                 bonus = cfg.entropy_coef * _masked_mean(entropy, part)
-                loss = -_masked_mean(surrogate, part) - bonus
+                exact = self._expected_reward(log_pi, None if every is None else every[rows], part)
+                loss = -_masked_mean(surrogate, part) - bonus - exact
                 norms.append(self._optimise(loss, snapshot, {}))
                 losses.append(float(loss.detach()))
                 outside = ((ratio - 1).abs() > cfg.clip_ratio).float()
