@@ -65,6 +65,8 @@ def suggest(trial: optuna.Trial) -> list[str]:
         f"tuning.tuner.group_size={trial.suggest_categorical('group_size', [4, 8])}",
         f"tuning.tuner.lr={trial.suggest_float('lr', 1e-3, 6e-3, log=True)}",
         f"tuning.tuner.entropy_coef={trial.suggest_float('entropy_coef', 0.0, 0.03)}",
+        f"tuning.exact_rules={trial.suggest_categorical('exact_rules', [False, True])}",
+        f"tuning.tuner.min_unique={trial.suggest_categorical('min_unique', ['null', '0.99'])}",
         *(f"reward.weights.{rule}={trial.suggest_float(f'w_{rule}', low, high)}"
           for rule, low, high in (("tonic", 1.0, 8.0), ("key", 1.0, 5.0), ("leaps", 1.0, 4.0),
                                   ("motif", 0.5, 3.0), ("repeated_motif", 0.0, 4.0),
@@ -121,7 +123,8 @@ def worker(args: argparse.Namespace, trials: int, priors: list[float]) -> None:
                   + " ".join(f"{k}={figures[k]:.4g}" for k, *_ in GOALS), flush=True)
         trial.set_user_attr("seeds", per_seed)
         trial.set_user_attr("overrides", overrides)
-        return sum(row["loss"] for row in per_seed) / len(per_seed)
+        losses = [row["loss"] for row in per_seed]
+        return max(losses) if args.aggregate == "max" else sum(losses) / len(losses)
 
     study.optimize(objective, n_trials=trials)
 
@@ -136,7 +139,7 @@ def _storage(args: argparse.Namespace) -> optuna.storages.JournalStorage:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--note-rnn", nargs="+", required=True,
-                        help="the search seeds' saved Note-RNNs (a trial's loss: their mean)")
+                        help="the search seeds' saved Note-RNNs")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="their seeds (default 0, 1, ...)")
     parser.add_argument("--validate", nargs="*", default=[], help="other seeds' Note-RNNs")
@@ -150,6 +153,8 @@ def main() -> None:
     parser.add_argument("--study", default="music-tuner")
     parser.add_argument("--runs", default="runs/music-search")
     parser.add_argument("--skip-search", action="store_true", help="only validate")
+    parser.add_argument("--aggregate", choices=["mean", "max"], default="mean",
+                        help="a trial's loss over its Note-RNNs: mean, or max (the worst seed)")
     parser.add_argument("--warm-start", default=None,
                         help="another study in the same journal: its 5 best settings go first")
     args = parser.parse_args()

@@ -55,3 +55,28 @@ def test_quick_run_writes_the_report_and_only_the_docs_region(tmp_path: Path,
     assert text.endswith(END + "\n\n## Curated\n\nKept.\n")
     region = text[text.index(START):text.index(END)]
     assert "old" not in region and "| 7 | done |" in region and "CPUs" in region
+
+
+def test_a_run_with_only_keeps_the_other_benchmarks_earlier_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench_cli, "BENCHMARKS", fake_registry(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    runner.invoke(app, ["bench", "all", "--quick", "--no-update-docs"])
+    path = tmp_path / "benchmarks/results/quick/bench_all.json"
+    first = read_json(path)
+    result = runner.invoke(app, ["bench", "all", "--quick", "--only", "good"])
+    assert result.exit_code == 0, result.output  # only the rerun benchmark decides the exit
+    record = read_json(path)
+    assert [b["name"] for b in record["benchmarks"]] == [b["name"] for b in first["benchmarks"]]
+    old = {b["name"]: b for b in first["benchmarks"]}
+    new = {b["name"]: b for b in record["benchmarks"]}
+    assert new["bad"] == old["bad"] and new["silent"] == old["silent"]
+    assert record["kept_from"] == f"{first['date']}, `gmrl bench all --quick`"
+    assert record["command"] == "gmrl bench all --quick --only good"
+    text = (tmp_path / "benchmarks/results/quick/bench_all.md").read_text()
+    assert "keep the results of the run of" in text and "| 7 | done |" in text
+    # results of another mode are never mixed in
+    runner.invoke(app, ["bench", "all", "--full", "--only", "good"])
+    full = read_json(tmp_path / "benchmarks/results/full/bench_all.json")
+    assert [b["name"] for b in full["benchmarks"]] == ["good"] and "kept_from" not in full

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from gmrl.bench.docs import update_docs
 from gmrl.bench.registry import BENCHMARKS, by_name, command_line, mode_dir
-from gmrl.bench.report import docs_body, write_report
+from gmrl.bench.report import docs_body, merge_with_earlier, write_report
 from gmrl.bench.runner import run_all
 from gmrl.core.errors import GmrlError, describe_os_error
 
@@ -49,7 +49,8 @@ def bench_all(
         "--quick/--full", help="Quick budgets (1 seed, minutes each; results in "
         "benchmarks/results/quick/) or the full settings the docs quote.")] = False,
     only: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 - typer on Python 3.10
-        "--only", help="Run only this benchmark (repeat for more).")] = None,
+        "--only", help="Run only this benchmark (repeat for more); the others keep their "
+        "results from the last run of the same mode in bench_all.json.")] = None,
     list_: Annotated[bool, typer.Option(
         "--list", help="Print the benchmarks and their commands; run nothing.")] = False,
     update_docs_: Annotated[Optional[bool], typer.Option(  # noqa: UP045
@@ -87,8 +88,11 @@ def bench_all(
     start = time.perf_counter()
     try:
         outcomes = run_all(selected, mode, out, root, _console)
+        ran, kept_from = outcomes, None
+        if only:  # keep the earlier results of the benchmarks not rerun
+            selected, outcomes, kept_from = merge_with_earlier(BENCHMARKS, ran, mode, root / out)
         record = write_report(selected, outcomes, mode, out, root, command,
-                              time.perf_counter() - start)
+                              time.perf_counter() - start, kept_from=kept_from)
         if update:
             changed = update_docs(root / DOCS, docs_body(selected, outcomes, record, out, root))
             _console.print(f"{DOCS}: {'updated' if changed else 'unchanged'}", highlight=False)
@@ -96,7 +100,7 @@ def bench_all(
         _fail(str(exc))
     except OSError as exc:
         _fail(describe_os_error(exc, "writing the benchmark report"), code=1)
-    failed = [o.name for o in outcomes if o.status == "failed"]
+    failed = [o.name for o in ran if o.status == "failed"]
     _console.print(f"wrote {out}/bench_all.json and bench_all.md in "
                    f"{record['total_seconds'] / 60:.1f} min"
                    + (f"; failed: {', '.join(failed)}" if failed else ""), highlight=False)
