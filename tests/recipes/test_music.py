@@ -119,6 +119,6 @@ def test_exact_rules_and_the_collapse_guard_run_through_the_recipe(tmp_path) -> 
     strict = _config(tmp_path, tuning % 0.9, f"corpus.source={few}", "note_rnn.epochs=60")
     run = RunDir.create(tmp_path / "runs", "music", dump_config(strict), quiet=True)
     summary = run_to_end(music, strict, run)
-    assert summary["tune/stopped_early"] == 1.0 and summary["tune/stopped_at_step"] < 6
+    assert summary["tune/stopped_early"] == 1.0 and summary["tune/steps_kept"] < 6
     assert (run.path / "policy.safetensors").is_file()
     assert read_token_file(run.path / "compositions.txt").shape == (64, 32)

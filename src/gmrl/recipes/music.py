@@ -331,7 +331,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
     stopped = holder.get("stopped")
     summary["tune/stopped_early"] = float(stopped is not None)
     if isinstance(stopped, CollapseDetected):
-        summary["tune/stopped_at_step"] = float(stopped.step)
+        summary["tune/steps_kept"] = float(stopped.step)  # tuning steps behind the weights
     return summary
 
 
