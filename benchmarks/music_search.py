@@ -3,24 +3,25 @@
 The issue's target asks one tuner for every Table 1 row of RL Tuner's Q row, >= 95 % unique
 compositions and a mean log p under the Note-RNN within 1 nat of the Note-RNN's own samples.
 Hand sweeps (docs/music.md) put each row at its boundary at once but never all of them, so this
-script hands the search to Optuna (TPE): each trial tunes one saved Note-RNN with
-`configs/music/tuner.yaml` plus sampled overrides (KL coefficient, steps, batch, learning rate,
-entropy bonus, rule weights) and scores `--compositions` samples. A trial's loss is the sum of its
-shortfalls against the targets, each in units of a tolerance and with a safety margin (so a
-setting that only just meets a row on the search seed is not preferred), plus one unit when the
-attractor check fires. log p is compared per event (the gap per composition divided by 32; per
-composition the target is out of reach on these corpora, measured in docs/music.md).
+script hands the search to Optuna (TPE): each trial tunes saved Note-RNNs (`--note-rnn`, one or
+more seeds) with `configs/music/tuner.yaml` plus sampled overrides (KL coefficient, steps, batch,
+learning rate, entropy bonus, rule weights, `exact_rules`, `min_unique`) and scores
+`--compositions` samples of each. A run's loss is the sum of its shortfalls against the targets,
+each in units of a tolerance and with a safety margin (so a setting that only just meets a row is
+not preferred), plus one unit when the attractor check fires; a trial's loss is the mean over its
+Note-RNNs, or the worst with `--aggregate max`. log p is compared per event (the gap per
+composition divided by 32; per composition the target is out of reach on these corpora, measured
+in docs/music.md). Search on one seed and the winner overfits that seed's noise: use three.
 
-Then the best `--top` settings are rerun on the `--validate` seeds' own Note-RNNs with 10,000
-compositions, which the search never saw: the figures quoted in docs come from that rerun.
+Optionally the best `--top` settings are rerun with 10,000 compositions on `--validate` Note-RNNs
+of other seeds; the figures docs quote come from `benchmarks/music_rltuner.py` on fresh seeds.
 
-    nice .venv/bin/python benchmarks/music_search.py --trials 60 --workers 2 \
-        --note-rnn runs/bench-music/pretrain-s0-.../note_rnn.safetensors \
-        --validate runs/bench-music/pretrain-s1-.../note_rnn.safetensors \
-                   runs/bench-music/pretrain-s2-.../note_rnn.safetensors
+    nice .venv/bin/python benchmarks/music_search.py --study NAME --trials 60 --workers 2 \
+        --note-rnn runs/bench-music/pretrain-s{0,1,2}-.../note_rnn.safetensors
 
-Writes benchmarks/results/music/search_<corpus>.json (every trial and the validation) and the
-Optuna journal beside it (a rerun with the same --study resumes it).
+Writes benchmarks/results/music/search_<corpus>_<study>.json (every trial, per seed, and any
+validation; progress lines go to stdout) and the Optuna journal search_<corpus>.journal, shared
+by the studies (a rerun with the same --study resumes it).
 """
 
 import argparse
