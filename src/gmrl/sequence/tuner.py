@@ -278,7 +278,7 @@ class RewardTuner:
 
     def _scores(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-token log-probs, exact KL to the reference (and to the tempered target the
-        penalty uses) and entropy under the current policy."""
+        penalty uses), entropy and the full log-policy under the current policy."""
         with torch.no_grad():
             log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
             ref_logits = self.reference.sequence_logits(tokens)
@@ -296,6 +296,7 @@ class RewardTuner:
             "kl_target": (probs * (log_pi - log_target)).sum(-1),
             "entropy": -(probs * log_pi).sum(-1),
             "log_target": log_target,
+            "log_pi": log_pi,
         }
 
     def _rewards(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -400,7 +401,7 @@ class RewardTuner:
             self._stop(NonFiniteLoss, "the reward is not finite (NaN or inf)", snapshot, metrics)
         returns = discounted_returns(token_rewards, gamma=1.0)
         if self.every_action_reward_fn is not None:
-            every = self._every_action_rewards(tokens, snapshot, metrics)
+            every = self._every_action_rewards(tokens, scores["log_pi"], snapshot, metrics)
             own = every.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
             returns = returns - own * mask  # its gradient is taken exactly below
         advantages, value_loss, scale = self._advantages(tokens, returns, mask)
@@ -427,9 +428,11 @@ class RewardTuner:
         return metrics
 
     def _every_action_rewards(
-        self, tokens: torch.Tensor, snapshot: Any, metrics: dict[str, float]
+        self, tokens: torch.Tensor, log_pi: torch.Tensor, snapshot: Any,
+        metrics: dict[str, float],
     ) -> torch.Tensor:
-        """`(B, T, V)` every-action reward, checked; logs its expected value per sequence."""
+        """`(B, T, V)` every-action reward, checked; logs its expected value per sequence under
+        the policy that sampled the batch (`log_pi`, from `_scores`)."""
         assert self.every_action_reward_fn is not None
         every = torch.as_tensor(self.every_action_reward_fn(tokens))
         every = every.to(tokens.device, torch.float32)
@@ -440,9 +443,7 @@ class RewardTuner:
             )
         if not torch.isfinite(every).all():
             self._stop(NonFiniteLoss, "the every-action reward is not finite", snapshot, metrics)
-        with torch.no_grad():
-            log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
-            metrics["every_action_reward"] = float((log_pi.exp() * every).sum(-1).sum(1).mean())
+        metrics["every_action_reward"] = float((log_pi.exp() * every).sum(-1).sum(1).mean())
         return every
 
     def _ppo_update(
