@@ -194,10 +194,8 @@ class MusicTheoryReward:
         weights = c.weights.model_dump()
         return {name: (value * (weights[name] * c.scale)).float() for name, value in raw.items()}
 
-    EXACT_RULES = ("key", "repetition")
-
     def every_action(self, events: torch.Tensor) -> torch.Tensor:
-        """`(B, T, 38)` reward of the `EXACT_RULES` (key, repetition) for every event the policy
+        """`(B, T, 38)` reward of the key and repetition rules for every event the policy
         could play at each step after the real prefix, weighted and scaled like `terms`.
 
         These two rules are cheap to score for all alternatives at once, so a tuner can follow
