@@ -13,6 +13,7 @@ Note-RNNs, or the worst with `--aggregate max`. log p is compared per event (the
 composition divided by 32; per composition the target is out of reach on these corpora, measured
 in docs/music.md). Search on one seed and the winner overfits that seed's noise: use three.
 
+`--set KEY=VALUE ...` fixes overrides for every trial (the searched ones come after them).
 Optionally the best `--top` settings are rerun with 10,000 compositions on `--validate` Note-RNNs
 of other seeds; the figures docs quote come from `benchmarks/music_rltuner.py` on fresh seeds.
 
@@ -99,7 +100,7 @@ def tune_once(overrides: list[str], checkpoint: str, seed: int, args: argparse.N
     """One tuner run from a saved Note-RNN; the figures GOALS needs, and its CPU seconds."""
     extra = [f"note_rnn.checkpoint={checkpoint}", f"corpus.source={args.corpus}",
              "eval.compare=false", "eval.render=0", f"eval.compositions={args.compositions}",
-             "checkpoint_every=100000", *overrides]
+             "checkpoint_every=100000", *args.set, *overrides]
     _, summary, seconds = _run("tuner", seed, Path(args.runs), extra)
     figures = {k.removeprefix("tuned/"): v for k, v in summary.items() if k.startswith("tuned/")}
     figures["log_p_gap_per_event"] = (figures["log_p"] - prior) / COMPOSITION_STEPS
@@ -156,6 +157,8 @@ def main() -> None:
     parser.add_argument("--skip-search", action="store_true", help="only validate")
     parser.add_argument("--aggregate", choices=["mean", "max"], default="mean",
                         help="a trial's loss over its Note-RNNs: mean, or max (the worst seed)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="fixed overrides of every trial (e.g. tuning.guide_rules=true)")
     parser.add_argument("--warm-start", default=None,
                         help="another study in the same journal: its 5 best settings go first")
     args = parser.parse_args()

@@ -122,3 +122,21 @@ def test_exact_rules_and_the_collapse_guard_run_through_the_recipe(tmp_path) -> 
     assert summary["tune/stopped_early"] == 1.0 and summary["tune/steps_kept"] < 6
     assert (run.path / "policy.safetensors").is_file()
     assert read_token_file(run.path / "compositions.txt").shape == (64, 32)
+
+
+def test_guide_rules_put_the_rules_into_the_tuned_policy_and_its_saved_file(tmp_path) -> None:
+    """The corpus holds notes for 8 steps, so the Note-RNN repeats excessively; with the rules
+    in its logits the tuned policy plays no excessive repeat in training or evaluation, and
+    `policy.safetensors` carries the guide for `gmrl music generate`."""
+    from gmrl.music.policy import load_policy
+
+    config = _config(tmp_path, "tuning={algo: rloo, steps: 3, guide_rules: true, tuner: "
+                     "{batch_size: 16, beta: 0.5, self_bleu: false}}", "note_rnn.epochs=20")
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(config), quiet=True)
+    summary = run_to_end(music, config, run)
+    assert summary["note_rnn/repeated_notes_pct"] > 5.0
+    assert summary["tuned/repeated_notes_pct"] == 0.0
+    guide = load_policy(run.path / "policy.safetensors").guide
+    assert guide is not None and guide.scale == pytest.approx(1 / (10.0 * 0.5))
+    with pytest.raises(ConfigError, match="beta > 0"):
+        _config(tmp_path, "tuning={algo: rloo, guide_rules: true, tuner: {beta: 0}}")

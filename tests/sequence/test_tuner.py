@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from gmrl.core.errors import GmrlError
 from gmrl.core.rundir import RunDir
 from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.generative.logit_guide import LogitGuide
 from gmrl.sequence.diversity import unique_fraction
 from gmrl.sequence.markov import MarkovChain
 from gmrl.sequence.rewards import build_reward
@@ -332,3 +333,55 @@ def test_collapse_stops_tuning_and_restores_the_last_weights_whose_batch_passed(
     kept = snapshots[len(history) - 1]
     assert all(torch.equal(v, kept[k]) for k, v in tuner.policy.state_dict().items())
     assert unique_fraction(tuner.policy.sample(64, generator=torch.Generator())) > 0.5
+
+
+class _Forbid(LogitGuide):
+    """Offsets that make one token practically impossible at every position."""
+
+    def __init__(self, token: int, vocab: int) -> None:
+        self.token, self.vocab = token, vocab
+
+    def offsets(self, tokens: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(*tokens.shape, self.vocab)
+        out[..., self.token] = -30.0
+        return out
+
+
+@pytest.mark.parametrize("estimator", ["rloo", "ppo"])
+def test_a_guide_is_part_of_the_tuned_policy(pretrained, estimator) -> None:
+    """Sampled batches follow the guide from the first step, and the logged KL is the guided
+    policy's (not zero before any update, since the guide moves it off the reference)."""
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), build_reward("token_frequency", token=1),
+        TunerConfig(lr=1e-2, beta=0.1, estimator=estimator),
+        guide=_Forbid(TARGET, pretrained.vocab_size), generator=torch.Generator().manual_seed(0),
+    )
+    seen = []
+    original = tuner._sample
+
+    def spy():
+        tokens, mask = original()
+        seen.append(tokens)
+        return tokens, mask
+
+    tuner._sample = spy
+    tuner.train(5)
+    assert not any(bool((tokens == TARGET).any()) for tokens in seen)
+    assert tuner.history[0]["kl"] > 0.01
+    guided = tuner.policy.sample(500, generator=torch.Generator().manual_seed(1),
+                                 guide=tuner.guide)
+    assert not bool((guided == TARGET).any())
+    assert bool((tuner.policy.sample(500, generator=torch.Generator()) == TARGET).any())
+
+
+def test_guide_offsets_of_the_wrong_shape_are_refused(pretrained) -> None:
+    class Wrong(LogitGuide):
+        def offsets(self, tokens):
+            return torch.zeros(*tokens.shape, 2)
+
+        def next_offsets(self, prefix):
+            return torch.zeros(len(prefix), pretrained.vocab_size)
+
+    tuner = RewardTuner(copy.deepcopy(pretrained), lambda t: torch.zeros(len(t)), guide=Wrong())
+    with pytest.raises(ValueError, match="guide offsets must have shape"):
+        tuner.step()

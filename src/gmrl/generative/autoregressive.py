@@ -33,6 +33,7 @@ from torch.nn import functional as F
 
 from gmrl.core.errors import ConfigError, DataError
 from gmrl.generative.base import GenerativeModel
+from gmrl.generative.logit_guide import LogitGuide
 
 CELLS = ("gru", "lstm", "transformer")
 
@@ -245,13 +246,15 @@ class AutoregressiveModel(GenerativeModel):
         condition: Any = None,
         temperature: float = 1.0,
         prefix: torch.Tensor | None = None,
+        guide: LogitGuide | None = None,
     ) -> torch.Tensor:
         """Draw `n` sequences `(n, seq_len)`, batched over samples (one loop over time).
 
         `prefix` `(B, k)` fixes the first k tokens and samples the rest (Monte-Carlo rollouts);
         `n` must be a multiple of B and each prefix row is repeated `n // B` times in a block.
-        `temperature` divides the logits; 0 picks the most likely token. `condition` is unused.
-        Dropout follows the module's train/eval mode, as in any torch module.
+        `temperature` divides the logits; 0 picks the most likely token. `guide` (a `LogitGuide`)
+        adds its offsets for the sampled prefix to each step's logits (before the temperature).
+        `condition` is unused. Dropout follows the module's train/eval mode, as in any torch module.
         """
         if condition is not None:
             raise ValueError("AutoregressiveModel is unconditional: pass a prefix, not a condition")
@@ -269,7 +272,7 @@ class AutoregressiveModel(GenerativeModel):
                 raise ValueError(f"n={n} must be a multiple of the {len(prefix)} prefix rows")
             prefix = prefix.repeat_interleave(n // len(prefix), dim=0)
         known = prefix.shape[1]
-        out = torch.empty(n, self.seq_len, dtype=torch.long, device=self.device)
+        out = torch.zeros(n, self.seq_len, dtype=torch.long, device=self.device)
         out[:, :known] = prefix
         if known == self.seq_len:
             return out
@@ -284,6 +287,8 @@ class AutoregressiveModel(GenerativeModel):
         previous = inputs[:, -1]
         for t in range(known, self.seq_len):
             logits, state = self.step_logits(previous, state)
+            if guide is not None:
+                logits = logits + guide.next_offsets(out[:, :t]).to(logits)
             if temperature == 0:
                 previous = logits.argmax(dim=-1)
             else:

@@ -116,19 +116,20 @@ def excessive_repeats(
 
 def excessive_repeats_of(
     events: torch.Tensor, candidates: torch.Tensor, max_repeats: int = 4,
-    max_repeats_broken: int = 6, max_rests: int = 1,
+    max_repeats_broken: int = 6, max_rests: int = 1, from_step: int = 1,
 ) -> torch.Tensor:
     """`(B, T, K)` True where `candidates[b, t, k]`, played at step t after the real prefix
     `events[b, :t]`, would be flagged by `detect_repeating_notes` (see `excessive_repeats`).
 
     `candidates` is `(B, T, K)` or `(K,)` (the same K events at every step): with all events it
     scores every alternative action at once, for a tuner that follows the rule's exact expected
-    gradient instead of sampling it."""
+    gradient instead of sampling it. Steps before `from_step` are left False (not scored): a
+    sampler that needs only the last step passes `from_step=T-1`."""
     batch, steps = events.shape
     if candidates.dim() == 1:
         candidates = candidates.to(events.device).expand(batch, steps, -1)
     out = torch.zeros(candidates.shape, dtype=torch.bool, device=events.device)
-    for t in range(1, steps):
+    for t in range(max(1, from_step), steps):
         prefix, action = events[:, :t, None], candidates[:, t : t + 1, :]
         match = prefix == action
         skipped = ((prefix == NOTE_OFF) | (prefix == NO_EVENT)) & ~match

@@ -41,6 +41,7 @@ from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import numpy_rng, seed_everything, torch_generator
 from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.music.guide import RuleGuide
 from gmrl.music.note_rnn import (
     NoteRNNConfig,
     build_note_rnn,
@@ -95,10 +96,18 @@ class OnPolicyTuning(StrictModel):
         "event at every visited step (MusicTheoryReward.every_action) instead of waiting for "
         "the tuner to sample the rare repeats they punish",
     )
+    guide_rules: bool = Field(
+        False,
+        description="fold the key and repetition rules into the policy's logits (RuleGuide, "
+        "offsets r_MT / (c beta), the immediate part of the KL-regularised optimum): the tuned "
+        "policy then applies them when it samples, in training and generation alike",
+    )
     tuner: TunerConfig = Field(default_factory=TunerConfig)
 
     @model_validator(mode="after")
     def _estimator_is_algo(self) -> "OnPolicyTuning":
+        if self.guide_rules and self.tuner.beta <= 0:
+            raise ValueError("guide_rules scales the rules by 1 / (c beta): set tuner.beta > 0")
         if "estimator" in self.tuner.model_fields_set and self.tuner.estimator != self.algo:
             raise ValueError(
                 f"tuner.estimator '{self.tuner.estimator}' contradicts algo '{self.algo}': "
@@ -219,6 +228,7 @@ class _Tuning:
         self.name = tuning.algo
         self.off: OffPolicyTuner | None = None
         self.on: RewardTuner | None = None
+        self.guide: RuleGuide | None = None
         if isinstance(tuning, OffPolicyTuning):
             rl_config = RLTunerConfig(**tuning.model_dump(exclude={"steps"}))
             self.off = OffPolicyTuner(note_rnn, reward, rl_config, generator=generator)
@@ -228,10 +238,14 @@ class _Tuning:
             tuner_config = tuning.tuner.model_copy(update={"estimator": tuning.algo})
             policy = copy.deepcopy(note_rnn).requires_grad_(True)
             every = (lambda x: reward.every_action(x) / c) if tuning.exact_rules else None
+            self.guide = (
+                RuleGuide(config.reward, 1.0 / (c * tuner_config.beta))
+                if tuning.guide_rules else None
+            )
             self.on = RewardTuner(
                 policy, lambda x: torch.zeros(len(x)), tuner_config,
                 step_reward_fn=lambda x: reward(x) / c, every_action_reward_fn=every,
-                reference=note_rnn, generator=generator,
+                guide=self.guide, reference=note_rnn, generator=generator,
             )
 
     @property
@@ -257,7 +271,7 @@ class _Tuning:
         if self.off is not None:
             return self.off.policy()
         assert self.on is not None
-        return MelodyPolicy(self.on.policy, name=self.name)
+        return MelodyPolicy(self.on.policy, name=self.name, guide=self.guide)
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:

@@ -23,6 +23,12 @@ differentiated at every visited position and the sampled token's own share leave
 estimate stays unbiased, and a penalty on actions the policy samples once in 10,000 still pushes
 them down at every step rather than only when one happens to be drawn.
 
+A `LogitGuide` (`guide=`) goes further for such rewards: its offsets (typically r / beta, the
+immediate part of the KL-regularised optimum p exp(Q / beta)) are added to the policy's logits
+in sampling and in every score, so the tuned policy is softmax(network + offsets), the KL is that
+policy's, and the network learns only what the guide does not know. Sampling from the result
+later must apply the same guide (`model.sample(..., guide=guide)`).
+
 ```python
 tuner = RewardTuner(model, reward_fn, TunerConfig(estimator="rloo", beta=0.05, kl_limit=20))
 history = tuner.train(200)          # list of per-step diagnostics
@@ -53,6 +59,7 @@ from gmrl.core.errors import GmrlError
 from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
 from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.generative.logit_guide import LogitGuide
 from gmrl.rl.policy_gradient.losses import discounted_returns, policy_gradient_loss
 from gmrl.sequence.diversity import distinct_n, self_bleu, unique_fraction
 from gmrl.sequence.kl_control import AdaptiveKLController, FixedKLController
@@ -160,6 +167,7 @@ class RewardTuner:
             `step_reward_fn` that can be scored for every token of the vocabulary at each
             position (given the sampled prefix); its gradient is then taken exactly (see the
             module doc). Gathered at the sampled tokens it must be included in `step_reward_fn`.
+        guide: optional `LogitGuide` whose offsets are part of the tuned policy (module doc).
         reference: the model to stay close to (default: a frozen copy of `policy` as given).
         prompts: optional `(P, k)` prefixes; each step completes `batch_size // group_size` of them
             `group_size` times (only generated positions are trained and penalised).
@@ -174,6 +182,7 @@ class RewardTuner:
         *,
         step_reward_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
         every_action_reward_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        guide: LogitGuide | None = None,
         reference: AutoregressiveModel | None = None,
         prompts: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
@@ -187,6 +196,7 @@ class RewardTuner:
         if every_action_reward_fn is not None and step_reward_fn is None:
             raise ValueError("every_action_reward_fn needs the step_reward_fn it is part of")
         self.every_action_reward_fn = every_action_reward_fn
+        self.guide = guide
         self.reference = copy.deepcopy(policy if reference is None else reference).eval()
         self.reference.to(policy.device).requires_grad_(False)
         self.generator = generator if generator is not None else torch.Generator()
@@ -256,7 +266,9 @@ class RewardTuner:
             groups = cfg.batch_size // cfg.group_size
             pick = torch.randint(len(self.prompts), (groups,), generator=self.generator)
             prefix = self.prompts[pick.to(self.prompts.device)]
-        tokens = policy.sample(cfg.batch_size, generator=self.generator, prefix=prefix)
+        tokens = policy.sample(
+            cfg.batch_size, generator=self.generator, prefix=prefix, guide=self.guide
+        )
         mask = torch.ones(tokens.shape, device=tokens.device)
         if prefix is not None:
             mask[:, : prefix.shape[1]] = 0.0
@@ -276,11 +288,29 @@ class RewardTuner:
             metrics,
         )
 
-    def _scores(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _offsets(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """The guide's `(B, T, V)` offsets of a sampled batch (None without a guide)."""
+        if self.guide is None:
+            return None
+        with torch.no_grad():
+            offsets = torch.as_tensor(self.guide.offsets(tokens)).to(tokens.device, torch.float32)
+        expected = (*tokens.shape, self.policy.vocab_size)
+        if offsets.shape != expected:
+            raise ValueError(f"guide offsets must have shape {expected}, got {offsets.shape}")
+        return offsets
+
+    def _log_policy(self, tokens: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
+        """`(B, T, V)` log-probabilities of the (guided) policy, differentiable."""
+        logits = self.policy.sequence_logits(tokens)
+        return F.log_softmax(logits if offsets is None else logits + offsets, dim=-1)
+
+    def _scores(
+        self, tokens: torch.Tensor, offsets: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Per-token log-probs, exact KL to the reference (and to the tempered target the
         penalty uses), entropy and the full log-policy under the current policy."""
         with torch.no_grad():
-            log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
+            log_pi = self._log_policy(tokens, offsets)
             ref_logits = self.reference.sequence_logits(tokens)
             log_ref = F.log_softmax(ref_logits, dim=-1)
             temperature = self.config.reference_temperature
@@ -342,10 +372,10 @@ class RewardTuner:
         return norm
 
     def _policy_terms(
-        self, tokens: torch.Tensor
+        self, tokens: torch.Tensor, offsets: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Log-prob of each sampled token, per-position entropy and the full log-policy."""
-        log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
+        log_pi = self._log_policy(tokens, offsets)
         logp = log_pi.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         entropy = -(log_pi.exp() * log_pi).sum(-1)
         return logp, entropy, log_pi
@@ -364,7 +394,8 @@ class RewardTuner:
         cfg = self.config
         snapshot = self._snapshot()
         tokens, mask = self._sample()
-        scores = self._scores(tokens)
+        offsets = self._offsets(tokens)
+        scores = self._scores(tokens, offsets)
         penalised_kl = float((scores["kl_target"] * mask).sum(1).mean())
         beta = self.kl_controller.beta
         metrics: dict[str, float] = {
@@ -411,16 +442,18 @@ class RewardTuner:
             metrics["value_loss"] = value_loss
         if cfg.estimator == "ppo":
             metrics.update(
-                self._ppo_update(tokens, mask, scores["logp"], advantages, every, snapshot)
+                self._ppo_update(
+                    tokens, mask, scores["logp"], advantages, every, offsets, snapshot
+                )
             )
         else:
-            logp, entropy, log_pi = self._policy_terms(tokens)
+            logp, entropy, log_pi = self._policy_terms(tokens, offsets)
             loss = policy_gradient_loss(logp, advantages, mask)
             loss = loss - cfg.entropy_coef * _masked_mean(entropy, mask)
             loss = loss - self._expected_reward(log_pi, every, mask)
             metrics["grad_norm"] = self._optimise(loss, snapshot, metrics)
             metrics["policy_loss"] = float(loss.detach())
-        self._check_after_update(tokens, mask, scores["log_target"], snapshot, metrics)
+        self._check_after_update(tokens, mask, scores["log_target"], offsets, snapshot, metrics)
         self.kl_controller.update(penalised_kl, cfg.batch_size)
         self.step_count += 1
         self.history.append(metrics)
@@ -448,7 +481,8 @@ class RewardTuner:
 
     def _ppo_update(
         self, tokens: torch.Tensor, mask: torch.Tensor, old_logp: torch.Tensor,
-        advantages: torch.Tensor, every: torch.Tensor | None, snapshot: Any,
+        advantages: torch.Tensor, every: torch.Tensor | None, offsets: torch.Tensor | None,
+        snapshot: Any,
     ) -> dict[str, float]:
         cfg = self.config
         losses, clipped, norms = [], [], []
@@ -457,7 +491,8 @@ class RewardTuner:
             order = torch.randperm(len(tokens), generator=self.generator).to(tokens.device)
             for start in range(0, len(tokens), size):
                 rows = order[start : start + size]
-                logp, entropy, log_pi = self._policy_terms(tokens[rows])
+                part_offsets = None if offsets is None else offsets[rows]
+                logp, entropy, log_pi = self._policy_terms(tokens[rows], part_offsets)
                 ratio = torch.exp(logp - old_logp[rows])
                 adv, part = advantages[rows], mask[rows]
                 surrogate = torch.min(
@@ -477,14 +512,14 @@ class RewardTuner:
         }
 
     def _check_after_update(
-        self, tokens: torch.Tensor, mask: torch.Tensor, log_target: torch.Tensor, snapshot: Any,
-        metrics: dict[str, float],
+        self, tokens: torch.Tensor, mask: torch.Tensor, log_target: torch.Tensor,
+        offsets: torch.Tensor | None, snapshot: Any, metrics: dict[str, float],
     ) -> None:
         """Stop if the update made weights non-finite or jumped past `kl_limit` on this batch."""
         if not all(torch.isfinite(p).all() for p in self.policy.parameters()):
             self._stop(NonFiniteLoss, "the update produced non-finite weights", snapshot, metrics)
         with torch.no_grad():
-            log_pi = F.log_softmax(self.policy.sequence_logits(tokens), dim=-1)
+            log_pi = self._log_policy(tokens, offsets)
             kl = (log_pi.exp() * (log_pi - log_target)).sum(-1)
             kl_after = float((kl * mask).sum(1).mean())
         metrics["kl_after"] = kl_after

@@ -1,0 +1,45 @@
+"""RL Tuner's key and repetition rules folded into a melody policy's logits (`LogitGuide`).
+
+`RuleGuide(reward_config, scale)` adds `scale x` the key and repetition reward each event would
+earn after the prefix (`MusicTheoryReward.every_action`) to the policy's logits. With
+`scale = 1 / (c * beta)` that is the immediate part of the KL-regularised optimum the on-policy
+tuner aims at, p exp((r_MT / c) / beta): a repeat that RL Tuner punishes with -100 becomes
+exp(-100 / (c beta)) times less likely in every state, including states too rare for a sampled
+gradient to reach. It is hand-written music theory applied at generation time (as RL Tuner's
+Q-network applies its learned Q), so results that use it say so; `to_dict` / `from_dict` let a
+saved policy carry it.
+"""
+
+from typing import Any
+
+import torch
+
+from gmrl.generative.logit_guide import LogitGuide
+from gmrl.music.reward import MusicRewardConfig, MusicTheoryReward
+
+
+class RuleGuide(LogitGuide):
+    """Logit offsets `scale x MusicTheoryReward(reward).every_action(tokens)`."""
+
+    def __init__(self, reward: MusicRewardConfig, scale: float) -> None:
+        if not scale > 0:
+            raise ValueError(f"RuleGuide scale must be > 0, got {scale}")
+        self.reward = MusicTheoryReward(reward)
+        self.scale = float(scale)
+
+    def offsets(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.reward.every_action(tokens) * self.scale
+
+    def next_offsets(self, prefix: torch.Tensor) -> torch.Tensor:
+        """Scores only the new position (the rules walk back over the prefix once)."""
+        step = prefix.shape[1]
+        events = torch.cat([prefix, prefix.new_zeros(len(prefix), 1)], dim=1)
+        return self.reward.every_action(events, from_step=step)[:, step] * self.scale
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description that `from_dict` rebuilds."""
+        return {"reward": self.reward.config.model_dump(mode="json"), "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RuleGuide":
+        return cls(MusicRewardConfig.model_validate(data["reward"]), float(data["scale"]))
