@@ -73,3 +73,15 @@ def test_per_event_reading_of_within_1_nat_is_checked_apart(bench):
     far = [_seed(bench, dict(good, log_p=-60.0))]  # 40 nats = 1.25 per event
     checks = bench.check_targets(bench.aggregate(far), far)
     assert not checks["all_met_per_event"]
+
+
+def test_each_seed_is_also_checked_alone(bench):
+    good = _model(bench, repeated_notes_pct=0.0, not_in_key_pct=0.5, tonic_start_pct=30.0,
+                  leaps_resolved_pct=92.0, notes_in_motif_pct=76.0,
+                  notes_in_repeated_motif_pct=0.2, log_p=-20.5)
+    per_seed = [{"seed": 0, **_seed(bench, good)},
+                {"seed": 1, **_seed(bench, dict(good, log_p=-60.0))},  # 1.25 nats per event
+                {"seed": 2, **_seed(bench, dict(good, repeated_notes_pct=0.01))}]
+    checks = bench.check_targets(bench.aggregate(per_seed), per_seed)
+    assert checks["seeds_all_met_per_event"] == [0]
+    assert bench.seed_meets_all(per_seed[0]) and not bench.seed_meets_all(per_seed[2])
