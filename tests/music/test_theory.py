@@ -130,3 +130,19 @@ def test_every_detector_agrees_with_the_scalar_restatement(melodies, reference_s
     # the generator must exercise every rule, or agreement proves little
     assert column("repeated_motif_flag").sum() > 50 and (column("leap_outcome") == -1).sum() > 20
     assert (column("leap_outcome") == 1).sum() > 20 and column("repeating_flag").sum() > 50
+
+
+def test_next_excessive_repeats_is_excessive_repeats_of_for_the_next_step() -> None:
+    """The vectorised one-step version agrees with the scan of every candidate, on melodies
+    dense in holds, rests and a few repeated pitches (so every branch fires)."""
+    g = torch.Generator().manual_seed(0)
+    shape = (400, 32)
+    kind = torch.rand(shape, generator=g)
+    few = torch.randint(0, 3, shape, generator=g) + 14
+    many = torch.randint(2, 38, shape, generator=g)
+    notes = torch.where(kind < 0.85, few, many)
+    x = torch.where(kind < 0.35, 1, torch.where(kind < 0.45, 0, notes))
+    full = theory.excessive_repeats_of(x, torch.arange(38))
+    assert int(full[..., 0].sum()) and int(full[..., 1].sum()) and int(full[..., 2:].sum())
+    for t in range(32):
+        assert torch.equal(theory.next_excessive_repeats(x[:, :t]), full[:, t]), t

@@ -31,10 +31,8 @@ class RuleGuide(LogitGuide):
         return self.reward.every_action(tokens) * self.scale
 
     def next_offsets(self, prefix: torch.Tensor) -> torch.Tensor:
-        """Scores only the new position (the rules walk back over the prefix once)."""
-        step = prefix.shape[1]
-        events = torch.cat([prefix, prefix.new_zeros(len(prefix), 1)], dim=1)
-        return self.reward.every_action(events, from_step=step)[:, step] * self.scale
+        """Scores only the new position (`MusicTheoryReward.next_action`)."""
+        return self.reward.next_action(prefix) * self.scale
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description that `from_dict` rebuilds."""

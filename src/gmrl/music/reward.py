@@ -194,7 +194,7 @@ class MusicTheoryReward:
         weights = c.weights.model_dump()
         return {name: (value * (weights[name] * c.scale)).float() for name, value in raw.items()}
 
-    def every_action(self, events: torch.Tensor, from_step: int = 0) -> torch.Tensor:
+    def every_action(self, events: torch.Tensor) -> torch.Tensor:
         """`(B, T, 38)` reward of the key and repetition rules for every event the policy
         could play at each step after the real prefix, weighted and scaled like `terms`.
 
@@ -202,18 +202,23 @@ class MusicTheoryReward:
         their exact expected gradient, sum_a pi(a|s) r(s, a), at every visited state instead of
         waiting to sample the rare actions they punish (a policy that repeats once in 10,000
         steps is seldom shown the penalty). Gathered at the played events it equals
-        `terms(events)["key"] + terms(events)["repetition"]`. Steps before `from_step` are
-        not scored (left 0), for a sampler that needs the last step only."""
+        `terms(events)["key"] + terms(events)["repetition"]`."""
         x = theory.as_events(events)
+        out = torch.empty(*x.shape, NUM_EVENTS, dtype=torch.float32, device=x.device)
+        for t in range(x.shape[1]):
+            out[:, t] = self.next_action(x[:, :t])
+        return out
+
+    def next_action(self, prefix: torch.Tensor) -> torch.Tensor:
+        """`(B, 38)`: `every_action` for the step after a `(B, t)` prefix only (t may be 0),
+        what a sampler needs once per step."""
         c = self.config
-        every = torch.arange(NUM_EVENTS, device=x.device)
+        every = torch.arange(NUM_EVENTS, device=prefix.device)
         key = -c.key_penalty * theory.not_in_key(every, c.key_pitch_classes).double()
-        repeats = theory.excessive_repeats_of(
-            x, every, c.max_repeats, c.max_repeats_broken, c.max_rests, from_step
+        repeats = theory.next_excessive_repeats(
+            prefix, c.max_repeats, c.max_repeats_broken, c.max_rests
         ).double()
-        weights = c.weights
-        total = weights.key * key - weights.repetition * c.repeat_penalty * repeats
-        total[:, :from_step] = 0.0
+        total = c.weights.key * key - c.weights.repetition * c.repeat_penalty * repeats
         return (total * c.scale).float()
 
     # One method per rule: raw RL Tuner amounts as float64 (B, T) tensors.

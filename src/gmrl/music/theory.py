@@ -116,20 +116,19 @@ def excessive_repeats(
 
 def excessive_repeats_of(
     events: torch.Tensor, candidates: torch.Tensor, max_repeats: int = 4,
-    max_repeats_broken: int = 6, max_rests: int = 1, from_step: int = 1,
+    max_repeats_broken: int = 6, max_rests: int = 1,
 ) -> torch.Tensor:
     """`(B, T, K)` True where `candidates[b, t, k]`, played at step t after the real prefix
     `events[b, :t]`, would be flagged by `detect_repeating_notes` (see `excessive_repeats`).
 
     `candidates` is `(B, T, K)` or `(K,)` (the same K events at every step): with all events it
     scores every alternative action at once, for a tuner that follows the rule's exact expected
-    gradient instead of sampling it. Steps before `from_step` are left False (not scored): a
-    sampler that needs only the last step passes `from_step=T-1`."""
+    gradient instead of sampling it. `next_excessive_repeats` computes one step faster."""
     batch, steps = events.shape
     if candidates.dim() == 1:
         candidates = candidates.to(events.device).expand(batch, steps, -1)
     out = torch.zeros(candidates.shape, dtype=torch.bool, device=events.device)
-    for t in range(max(1, from_step), steps):
+    for t in range(1, steps):
         prefix, action = events[:, :t, None], candidates[:, t : t + 1, :]
         match = prefix == action
         skipped = ((prefix == NOTE_OFF) | (prefix == NO_EVENT)) & ~match
@@ -145,6 +144,43 @@ def excessive_repeats_of(
             | (~broken & (count > max_repeats))
             | (broken & (count > max_repeats_broken))
         )
+    return out
+
+
+def next_excessive_repeats(
+    prefix: torch.Tensor, max_repeats: int = 4, max_repeats_broken: int = 6, max_rests: int = 1,
+) -> torch.Tensor:
+    """`(B, NUM_EVENTS)` True where each event, played after the `(B, t)` prefix, would be
+    flagged by `detect_repeating_notes`: `excessive_repeats_of` for the next step only, in a
+    few vectorised passes instead of one scan per candidate (what a sampler calls every step).
+
+    Walking back stops at the first pitch other than the candidate, so only two kinds of
+    candidate can be flagged: the last pitch played (its run reaches back to the pitch before
+    that differs) and the note-off / no-event (their run reaches back to the last pitch)."""
+    batch, steps = prefix.shape
+    out = torch.zeros(batch, NUM_EVENTS, dtype=torch.bool, device=prefix.device)
+    if steps == 0:
+        return out
+    position = torch.arange(steps, device=prefix.device).expand(batch, -1)
+    pitch = prefix > NO_EVENT
+    last = torch.where(pitch, position, -1).max(1).values  # -1: no pitch yet
+    last_pitch = prefix.gather(1, last.clamp(min=0)[:, None])  # (B, 1)
+    differs = pitch & (prefix != last_pitch)
+    before = torch.where(differs, position, -1).max(1).values
+    is_rest, is_hold = prefix == NOTE_OFF, prefix == NO_EVENT
+
+    def flagged(count: torch.Tensor, broken: torch.Tensor) -> torch.Tensor:
+        return (~broken & (count > max_repeats)) | (broken & (count > max_repeats_broken))
+
+    since_pitch = position > last[:, None]
+    rests, holds = (is_rest & since_pitch).sum(1), (is_hold & since_pitch).sum(1)
+    out[:, NOTE_OFF] = (rests > max_rests) | flagged(rests, holds > 0)
+    out[:, NO_EVENT] = flagged(holds, rests > 0)
+    run = position > before[:, None]
+    count = ((prefix == last_pitch) & run).sum(1)
+    broken = ((is_rest | is_hold) & run).any(1)
+    repeat_pitch = (last >= 0) & flagged(count, broken)
+    out.scatter_(1, last_pitch.clamp(min=NO_EVENT + 1), repeat_pitch[:, None])
     return out
 
 
