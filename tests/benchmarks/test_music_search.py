@@ -1,5 +1,7 @@
 """The music search's trial loss: shortfalls against the Q row with margins, and collapse."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from . import load_benchmark
@@ -21,7 +23,9 @@ def _meets_every_goal(search) -> dict[str, float]:
 
 def test_a_trial_that_meets_every_goal_with_margin_costs_nothing(search):
     loss, parts = search.score(_meets_every_goal(search))
-    assert loss == 0.0 and set(parts) == {row for row, *_ in search.GOALS} | {"attractor"}
+    ceilings = {f"{row}_ceiling" for row, *_ in search.CEILINGS}
+    assert loss == 0.0
+    assert set(parts) == {row for row, *_ in search.GOALS} | ceilings | {"attractor"}
 
 
 def test_each_shortfall_costs_its_size_in_tolerances(search):
@@ -49,3 +53,17 @@ def test_the_search_goals_cover_every_target_of_the_benchmark(search):
         assert goals[row][0] == op
         # the search's bound is at least as strict as the issue's
         assert goals[row][1] <= bound if op == "<=" else goals[row][1] >= bound
+
+
+def test_copying_bars_past_the_ceiling_costs_like_a_shortfall(search):
+    """Repeated bars at 20x the corpus's rate (a collapse under way) are not a free pass for the
+    repeated-motif row; a trial scored under an older loss is re-ranked under today's."""
+    base = _meets_every_goal(search)
+    loss, parts = search.score(dict(base, notes_in_repeated_motif_pct=7.5))  # 6 over 1.5, tol 0.5
+    assert loss == pytest.approx(12.0)
+    assert parts["notes_in_repeated_motif_pct_ceiling"] == pytest.approx(12.0)
+
+    old = SimpleNamespace(value=0.0, user_attrs={"seeds": [  # what a FrozenTrial carries
+        {"figures": dict(base, notes_in_repeated_motif_pct=7.5)}, {"figures": base}]})
+    assert search.rescored(old, "mean") == pytest.approx(6.0)
+    assert search.rescored(old, "max") == pytest.approx(12.0)
