@@ -112,6 +112,8 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path, tokens: bool) -> d
     if tokens:
         shutil.copy(path / "compositions.txt", RESULTS / f"{prefix}note_rnn_seed{seed}.txt")
     for model, config_name in MODELS.items():
+        if args.models and model not in args.models:
+            continue
         steps = args.tuner_steps if model in GMRL else args.rl_steps
         extra = [*common, f"note_rnn.checkpoint={checkpoint}", "eval.compare=false"]
         if steps is not None:
@@ -125,7 +127,7 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path, tokens: bool) -> d
         if tokens:
             shutil.copy(path / "compositions.txt", RESULTS / f"{prefix}{model}_seed{seed}.txt")
         print(f"seed {seed} {model}: {seconds:.0f} CPU s", flush=True)
-    for model in GMRL:
+    for model in (m for m in GMRL if m in out):
         out["seconds"][f"{model}_incl_pretrain"] = pretrain_s + out["seconds"][model]
     return out
 
@@ -243,6 +245,8 @@ def main() -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=30)
     parser.add_argument("--rl-steps", type=int, default=None, help="Q/Psi/G rollouts (config's)")
     parser.add_argument("--tuner-steps", type=int, default=None, help="gmrl tuner steps (config's)")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=None,
+                        help="tune with these only (default: all; the Note-RNN always runs)")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-music"))
     parser.add_argument("--out", type=Path, default=RESULTS / "rltuner.json")
     parser.add_argument("--tokens", action=argparse.BooleanOptionalAction, default=None,
