@@ -22,7 +22,8 @@ of other seeds; the figures docs quote come from `benchmarks/music_rltuner.py` o
 
 Writes benchmarks/results/music/search_<corpus>_<study>.json (every trial, per seed, and any
 validation; progress lines go to stdout) and the Optuna journal search_<corpus>.journal, shared
-by the studies (a rerun with the same --study resumes it).
+by the studies (a rerun with the same --study resumes it). Stop a search with Ctrl-C (it reaches
+the worker processes too); killing only the main process leaves its workers running.
 """
 
 import argparse
