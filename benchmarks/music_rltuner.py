@@ -138,16 +138,18 @@ def _median(values: list[float]) -> float:
 
 
 def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """Median, min and max over seeds of every figure of every model."""
+    """Median, min and max over seeds of every figure of every model (over the seeds that ran
+    it: merged runs may have used different `--models`)."""
     table: dict[str, dict[str, dict[str, float]]] = {}
     for model in ("note_rnn", *MODELS, "corpus"):
-        if model not in per_seed[0]:
+        having = [s for s in per_seed if model in s]
+        if not having:
             continue
-        keys = per_seed[0][model].keys()
+        keys = dict.fromkeys(key for s in having for key in s[model])
         table[model] = {}
         for key in keys:
             values = [float("nan") if s[model].get(key) is None else float(s[model][key])
-                      for s in per_seed]
+                      for s in having]
             finite = [v for v in values if v == v] or [float("nan")]
             table[model][key] = {"median": _median(values), "min": min(finite),
                                  "max": max(finite)}
@@ -157,7 +159,8 @@ def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, f
 def check_targets(
     table: dict[str, Any], per_seed: list[dict[str, Any]], model: str = "gmrl"
 ) -> dict[str, Any]:
-    """The issue's targets for one of gmrl's tuners, on the median over seeds."""
+    """The issue's targets for one of gmrl's tuners, on the median over the seeds that ran it."""
+    per_seed = [s for s in per_seed if model in s]
     gmrl = table[model]
     checks: dict[str, Any] = {}
     for row, op, bound in TARGETS:

@@ -85,3 +85,18 @@ def test_each_seed_is_also_checked_alone(bench):
     checks = bench.check_targets(bench.aggregate(per_seed), per_seed)
     assert checks["seeds_all_met_per_event"] == [0]
     assert bench.seed_meets_all(per_seed[0]) and not bench.seed_meets_all(per_seed[2])
+
+
+def test_merged_runs_with_different_models_aggregate_over_the_seeds_that_ran_each(bench):
+    good = _model(bench, repeated_notes_pct=0.0, not_in_key_pct=0.5, tonic_start_pct=30.0,
+                  leaps_resolved_pct=92.0, notes_in_motif_pct=76.0,
+                  notes_in_repeated_motif_pct=0.2, log_p=-20.5)
+    full = {"seed": 0, **_seed(bench, good)}
+    subset = {"seed": 1, "note_rnn": _model(bench), "corpus": _model(bench),
+              "gmrl": dict(good, log_p=-30.5, repeated_notes_pct=0.01),
+              "seconds": {"gmrl_incl_pretrain": 300.0}}
+    table = bench.aggregate([full, subset])
+    assert table["q"]["log_p"]["median"] == -20.0  # seed 0 only
+    assert table["gmrl"]["log_p"]["median"] == -25.5  # both seeds
+    checks = bench.check_targets(table, [subset, full])
+    assert checks["seeds_all_met_per_event"] == [0]
