@@ -16,7 +16,7 @@ whatever samples from the policy afterwards must apply the same guide.
 ```python
 class NoRepeats(LogitGuide):
     def offsets(self, tokens):                      # forbid repeating the previous token
-        out = torch.zeros(*tokens.shape, vocab)
+        out = torch.zeros(*tokens.shape, model.vocab_size)
         out[:, 1:].scatter_(-1, tokens[:, :-1, None], -30.0)
         return out
 x = model.sample(64, generator=g, guide=NoRepeats())

@@ -105,7 +105,7 @@ class OnPolicyTuning(StrictModel):
     tuner: TunerConfig = Field(default_factory=TunerConfig)
 
     @model_validator(mode="after")
-    def _estimator_is_algo(self) -> "OnPolicyTuning":
+    def _consistent(self) -> "OnPolicyTuning":
         if self.guide_rules and self.tuner.beta <= 0:
             raise ValueError("guide_rules scales the rules by 1 / (c beta): set tuner.beta > 0")
         if "estimator" in self.tuner.model_fields_set and self.tuner.estimator != self.algo:
