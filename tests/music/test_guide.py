@@ -75,3 +75,17 @@ def test_bad_guides_are_refused(tmp_path) -> None:
     path = save_policy(MelodyPolicy(net, guide=guide), tmp_path / "policy.safetensors")
     with pytest.raises(CheckpointError, match="rule guide cannot be rebuilt"):
         load_policy(path)
+
+
+def test_motif_rules_can_join_the_guide_and_match_their_terms() -> None:
+    config = MusicRewardConfig(weights={"motif": 2.0, "repeated_motif": 0.5}, scale=0.7)
+    rules = ("key", "repetition", "motif", "repeated_motif")
+    events = _random_events()
+    every = MusicTheoryReward(config).every_action(events, rules)
+    terms = MusicTheoryReward(config).terms(events)
+    played = every.gather(-1, events.unsqueeze(-1)).squeeze(-1)
+    assert torch.allclose(played, sum(terms[rule] for rule in rules), atol=1e-4)
+    guide = RuleGuide(config, 0.1, rules)
+    assert RuleGuide.from_dict(guide.to_dict()).rules == rules
+    with pytest.raises(ValueError, match="must be some of"):
+        RuleGuide(config, 0.1, ("tonic",))

@@ -146,3 +146,26 @@ def test_next_excessive_repeats_is_excessive_repeats_of_for_the_next_step() -> N
     assert int(full[..., 0].sum()) and int(full[..., 1].sum()) and int(full[..., 2:].sum())
     for t in range(32):
         assert torch.equal(theory.next_excessive_repeats(x[:, :t]), full[:, t]), t
+
+
+def test_next_motif_agrees_with_the_bar_rules_on_every_substituted_event() -> None:
+    """Melodies built from five bars (so bars repeat often), with some noise: for every event
+    at every step, the one-step counts and repeated-bar flags equal `motif_notes` and
+    `repeated_motif` of the prefix plus that event."""
+    g = torch.Generator().manual_seed(0)
+    bars = torch.randint(0, 38, (5, 8), generator=g)
+    bars[:, ::2] = torch.randint(14, 20, (5, 4), generator=g)
+    x = bars[torch.randint(0, 5, (120, 4), generator=g)].reshape(120, 32)
+    x = torch.where(torch.rand(120, 32, generator=g) < 0.1,
+                    torch.randint(0, 38, (120, 32), generator=g), x)
+    flagged = 0
+    for t in range(32):
+        counts, repeated = theory.next_motif(x[:, :t])
+        candidates = x[:, : t + 1].repeat_interleave(38, dim=0)
+        candidates[:, t] = torch.arange(38).repeat(120)
+        expected_counts = theory.motif_notes(candidates)[:, t].view(120, 38)
+        expected_repeated = theory.repeated_motif(candidates)[:, t].view(120, 38)
+        assert torch.equal(counts, expected_counts), t
+        assert torch.equal(repeated, expected_repeated), t
+        flagged += int(repeated.sum())
+    assert flagged > 50

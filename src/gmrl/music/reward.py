@@ -42,6 +42,10 @@ from gmrl.music.encoding import (
     pitch_to_event,
 )
 
+# Rules `every_action` / `next_action` can score for all 38 events at once, and the default.
+SCORABLE_RULES = ("key", "repetition", "motif", "repeated_motif")
+ACTION_RULES = ("key", "repetition")
+
 TERMS = (
     "key",
     "tonic",
@@ -194,31 +198,52 @@ class MusicTheoryReward:
         weights = c.weights.model_dump()
         return {name: (value * (weights[name] * c.scale)).float() for name, value in raw.items()}
 
-    def every_action(self, events: torch.Tensor) -> torch.Tensor:
-        """`(B, T, 38)` reward of the key and repetition rules for every event the policy
-        could play at each step after the real prefix, weighted and scaled like `terms`.
+    def every_action(
+        self, events: torch.Tensor, rules: tuple[str, ...] = ACTION_RULES
+    ) -> torch.Tensor:
+        """`(B, T, 38)` reward of `rules` (default: key and repetition) for every event the
+        policy could play at each step after the real prefix, weighted and scaled like `terms`.
 
-        These two rules are cheap to score for all alternatives at once, so a tuner can follow
+        These rules are cheap to score for all alternatives at once, so a tuner can follow
         their exact expected gradient, sum_a pi(a|s) r(s, a), at every visited state instead of
         waiting to sample the rare actions they punish (a policy that repeats once in 10,000
-        steps is seldom shown the penalty). Gathered at the played events it equals
-        `terms(events)["key"] + terms(events)["repetition"]`."""
+        steps is seldom shown the penalty). Gathered at the played events it equals the sum of
+        `terms(events)[rule]` over `rules`."""
         x = theory.as_events(events)
         out = torch.empty(*x.shape, NUM_EVENTS, dtype=torch.float32, device=x.device)
         for t in range(x.shape[1]):
-            out[:, t] = self.next_action(x[:, :t])
+            out[:, t] = self.next_action(x[:, :t], rules)
         return out
 
-    def next_action(self, prefix: torch.Tensor) -> torch.Tensor:
+    def next_action(
+        self, prefix: torch.Tensor, rules: tuple[str, ...] = ACTION_RULES
+    ) -> torch.Tensor:
         """`(B, 38)`: `every_action` for the step after a `(B, t)` prefix only (t may be 0),
         what a sampler needs once per step."""
-        c = self.config
+        unknown = set(rules) - set(SCORABLE_RULES)
+        if unknown:
+            raise ValueError(f"rules {sorted(unknown)} cannot be scored per action: use "
+                             f"{', '.join(SCORABLE_RULES)}")
+        c, weights = self.config, self.config.weights
         every = torch.arange(NUM_EVENTS, device=prefix.device)
-        key = -c.key_penalty * theory.not_in_key(every, c.key_pitch_classes).double()
-        repeats = theory.next_excessive_repeats(
-            prefix, c.max_repeats, c.max_repeats_broken, c.max_rests
-        ).double()
-        total = c.weights.key * key - c.weights.repetition * c.repeat_penalty * repeats
+        total = torch.zeros(len(prefix), NUM_EVENTS, dtype=torch.float64, device=prefix.device)
+        if "key" in rules:
+            total += -weights.key * c.key_penalty * theory.not_in_key(
+                every, c.key_pitch_classes).double()
+        if "repetition" in rules:
+            total += -weights.repetition * c.repeat_penalty * theory.next_excessive_repeats(
+                prefix, c.max_repeats, c.max_repeats_broken, c.max_rests).double()
+        if "motif" in rules or "repeated_motif" in rules:
+            notes, repeated = theory.next_motif(prefix, c.bar_length, c.motif_min_notes)
+            extra = (notes - c.motif_min_notes).clamp(min=0).double()
+            if "motif" in rules:
+                motif = torch.where(notes >= c.motif_min_notes,
+                                    c.motif_reward + c.motif_bonus * extra, 0.0)
+                total += weights.motif * motif
+            if "repeated_motif" in rules:
+                again = torch.where(repeated,
+                                    c.repeated_motif_reward + c.repeated_motif_bonus * extra, 0.0)
+                total += weights.repeated_motif * again
         return (total * c.scale).float()
 
     # One method per rule: raw RL Tuner amounts as float64 (B, T) tensors.

@@ -227,6 +227,40 @@ def repeated_motif(events: torch.Tensor, bar_length: int = 8, min_notes: int = 3
     return out
 
 
+def next_motif(
+    prefix: torch.Tensor, bar_length: int = 8, min_notes: int = 3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`motif_notes` and `repeated_motif` of the bar that each event would end when played
+    after the `(B, t)` prefix: `(B, NUM_EVENTS)` distinct-note counts (0 while the bar is not
+    complete) and `(B, NUM_EVENTS)` repeated-motif flags, for a sampler's next step.
+
+    An event completes a bar seen before when the last `bar_length - 1` events equal the start
+    of an earlier bar (entirely before this one) and the event equals that bar's last event."""
+    batch, steps = prefix.shape
+    counts = torch.zeros(batch, NUM_EVENTS, dtype=torch.long, device=prefix.device)
+    repeated = torch.zeros(batch, NUM_EVENTS, dtype=torch.bool, device=prefix.device)
+    if steps + 1 < bar_length:
+        return counts, repeated
+    head = prefix[:, steps - bar_length + 1 :]  # the bar's first bar_length - 1 events
+    notes = torch.where(is_note(head), head, -1)
+    ordered = notes.sort(dim=-1).values
+    new = torch.ones_like(ordered, dtype=torch.bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    distinct = (new & (ordered >= FIRST_NOTE)).sum(-1)  # (B,)
+    every = torch.arange(NUM_EVENTS, device=prefix.device)
+    seen = (head[:, :, None] == every).any(1)  # (B, V): the event is already in the bar
+    counts = distinct[:, None] + (is_note(every) & ~seen).long()
+    # earlier bars start at s <= (bar start) - bar_length = steps + 1 - 2 * bar_length
+    last_start = steps + 1 - 2 * bar_length
+    if last_start >= 0:
+        bars = prefix[:, : last_start + bar_length].unfold(1, bar_length, 1)  # (B, S, bar)
+        match = (bars[:, :, :-1] == head[:, None, :]).all(-1)  # (B, S)
+        ends = bars[:, :, -1]
+        repeated.scatter_reduce_(1, ends, match, reduce="amax")
+    repeated &= counts >= min_notes
+    return counts, repeated
+
+
 def previous_notes(events: torch.Tensor) -> torch.Tensor:
     """`(B, T)` the last note-on strictly before step t, or -1 when there is none."""
     batch, steps = events.shape

@@ -102,6 +102,11 @@ class OnPolicyTuning(StrictModel):
         "offsets r_MT / (c beta), the immediate part of the KL-regularised optimum): the tuned "
         "policy then applies them when it samples, in training and generation alike",
     )
+    guide_terms: list[Literal["key", "repetition", "motif", "repeated_motif"]] = Field(
+        ["key", "repetition"], min_length=1,
+        description="the rules guide_rules folds into the logits (each scored for all 38 "
+        "events at the next step)",
+    )
     tuner: TunerConfig = Field(default_factory=TunerConfig)
 
     @model_validator(mode="after")
@@ -239,7 +244,7 @@ class _Tuning:
             policy = copy.deepcopy(note_rnn).requires_grad_(True)
             every = (lambda x: reward.every_action(x) / c) if tuning.exact_rules else None
             self.guide = (
-                RuleGuide(config.reward, 1.0 / (c * tuner_config.beta))
+                RuleGuide(config.reward, 1.0 / (c * tuner_config.beta), tuple(tuning.guide_terms))
                 if tuning.guide_rules else None
             )
             self.on = RewardTuner(
