@@ -35,8 +35,8 @@ RESULTS = Path("benchmarks/results/music")
 CONFIGS = Path("configs/music")
 MODELS = {"q": "rltuner_q", "psi": "rltuner_psi", "g": "rltuner_g", "gmrl": "tuner",
           "gmrl_table1": "tuner_table1", "gmrl_q_row": "tuner_q_row",
-          "gmrl_guided": "tuner_guided"}
-GMRL = ("gmrl", "gmrl_table1", "gmrl_q_row", "gmrl_guided")
+          "gmrl_guided": "tuner_guided", "gmrl_guided_motif": "tuner_guided_motif"}
+GMRL = ("gmrl", "gmrl_table1", "gmrl_q_row", "gmrl_guided", "gmrl_guided_motif")
 ROWS = (
     "repeated_notes_pct", "not_in_key_pct", "tonic_start_pct", "leaps_resolved_pct",
     "unique_max_pct", "unique_min_pct", "notes_in_motif_pct", "notes_in_repeated_motif_pct",
@@ -212,7 +212,8 @@ def markdown(table: dict[str, Any]) -> str:
     models = [m for m in ("note_rnn", "q", "psi", "g", *GMRL, "corpus") if m in table]
     names = {"note_rnn": "Note-RNN", "q": "Q", "psi": "Psi", "g": "G", "gmrl": "gmrl RLOO",
              "gmrl_table1": "gmrl RLOO, Table 1 mode", "gmrl_q_row": "gmrl RLOO, Q-row search",
-             "gmrl_guided": "gmrl RLOO, Q-row search + rule guide", "corpus": "held-out corpus"}
+             "gmrl_guided": "gmrl RLOO, Q-row search + rule guide",
+             "gmrl_guided_motif": "gmrl RLOO, guided motif rules", "corpus": "held-out corpus"}
     head = "| row | " + " | ".join(names[m] for m in models) + " | paper Note-RNN / Q / Psi / G |"
     lines = [head, "|---" * (len(models) + 2) + "|"]
     for row in (*ROWS[:8], "autocorrelation_lag1", "log_p", "unique_fraction", "distinct_2",
