@@ -138,5 +138,14 @@ def test_guide_rules_put_the_rules_into_the_tuned_policy_and_its_saved_file(tmp_
     assert summary["tuned/repeated_notes_pct"] == 0.0
     guide = load_policy(run.path / "policy.safetensors").guide
     assert guide is not None and guide.scale == pytest.approx(1 / (10.0 * 0.5))
+    assert guide.rules == ("key", "repetition")
+    motif = _config(tmp_path, "tuning={algo: rloo, steps: 1, guide_rules: true, guide_terms: "
+                    "[key, motif, repeated_motif], tuner: {batch_size: 8, self_bleu: false}}")
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(motif), quiet=True)
+    run_to_end(music, motif, run)
+    saved = load_policy(run.path / "policy.safetensors").guide
+    assert saved is not None and saved.rules == ("key", "motif", "repeated_motif")
+    with pytest.raises(ConfigError):
+        _config(tmp_path, "tuning={algo: rloo, guide_rules: true, guide_terms: [tonic]}")
     with pytest.raises(ConfigError, match="beta > 0"):
         _config(tmp_path, "tuning={algo: rloo, guide_rules: true, tuner: {beta: 0}}")
