@@ -150,10 +150,11 @@ def worker(args: argparse.Namespace, trials: int, priors: list[float]) -> None:
     study.optimize(objective, n_trials=trials)
 
 
-def _storage(args: argparse.Namespace) -> optuna.storages.JournalStorage:
+def _storage(args: argparse.Namespace, corpus: str | None = None) -> optuna.storages.JournalStorage:
+    """The Optuna journal of `corpus` (default: the search's own)."""
     from optuna.storages.journal import JournalFileBackend
 
-    path = RESULTS / f"search_{args.corpus}.journal"
+    path = RESULTS / f"search_{corpus or args.corpus}.journal"
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
@@ -178,6 +179,8 @@ def main() -> None:
                         help="a trial's loss over its Note-RNNs: mean, or max (the worst seed)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="fixed overrides of every trial (e.g. tuning.guide_rules=true)")
+    parser.add_argument("--warm-start-corpus", default=None,
+                        help="look --warm-start up in this corpus's journal (default: --corpus)")
     parser.add_argument("--warm-start", default=None,
                         help="another study in the same journal: its 5 best settings go first")
     args = parser.parse_args()
@@ -192,7 +195,8 @@ def main() -> None:
             study_name=args.study, storage=_storage(args), direction="minimize",
             sampler=optuna.samplers.TPESampler(seed=args.seeds[0]), load_if_exists=True)
         if args.warm_start and not study.trials:
-            old = optuna.load_study(study_name=args.warm_start, storage=_storage(args))
+            old = optuna.load_study(study_name=args.warm_start,
+                                    storage=_storage(args, args.warm_start_corpus))
             finished = [t for t in old.trials if t.value is not None]
             ranked = sorted(finished, key=lambda t: rescored(t, args.aggregate))
             for trial in ranked[:5]:
