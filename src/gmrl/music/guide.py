@@ -1,7 +1,8 @@
-"""RL Tuner's key and repetition rules folded into a melody policy's logits (`LogitGuide`).
+"""RL Tuner's rules folded into a melody policy's logits (`LogitGuide`).
 
-`RuleGuide(reward_config, scale)` adds `scale x` the key and repetition reward each event would
-earn after the prefix (`MusicTheoryReward.every_action`) to the policy's logits. With
+`RuleGuide(reward_config, scale, rules)` adds `scale x` the reward each event would earn after
+the prefix under `rules` (default key and repetition; the motif and repeated-motif rules can
+join: `MusicTheoryReward.every_action`) to the policy's logits. With
 `scale = 1 / (c * beta)` that is the immediate part of the KL-regularised optimum the on-policy
 tuner aims at, p exp((r_MT / c) / beta): a repeat that RL Tuner punishes with -100 becomes
 exp(-100 / (c beta)) times less likely in every state, including states too rare for a sampled
