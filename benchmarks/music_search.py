@@ -9,8 +9,8 @@ learning rate, entropy bonus, rule weights, `exact_rules`, `min_unique`) and sco
 `--compositions` samples of each. A run's loss is the sum of its shortfalls against the targets,
 each in units of a tolerance and with a safety margin (so a setting that only just meets a row is
 not preferred), plus its excess over a ceiling on repeated bars (copying bars is how these tuners
-begin to collapse), plus one unit when the attractor check fires; a trial's loss is the mean over its
-Note-RNNs, or the worst with `--aggregate max`. log p is compared per event (the gap per
+begin to collapse), plus one unit when the attractor check fires; a trial's loss is the mean over
+its Note-RNNs, or the worst with `--aggregate max`. log p is compared per event (the gap per
 composition divided by 32; per composition the target is out of reach on these corpora, measured
 in docs/music.md). Search on one seed and the winner overfits that seed's noise: use three.
 
