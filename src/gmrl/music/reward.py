@@ -225,25 +225,20 @@ class MusicTheoryReward:
             raise ValueError(f"rules {sorted(unknown)} cannot be scored per action: use "
                              f"{', '.join(SCORABLE_RULES)}")
         c, weights = self.config, self.config.weights
-        every = torch.arange(NUM_EVENTS, device=prefix.device)
+        every = torch.arange(NUM_EVENTS, device=prefix.device)[None]  # (1, 38): every event
         total = torch.zeros(len(prefix), NUM_EVENTS, dtype=torch.float64, device=prefix.device)
         if "key" in rules:
-            total += -weights.key * c.key_penalty * theory.not_in_key(
-                every, c.key_pitch_classes).double()
+            total += weights.key * self._key(every)
         if "repetition" in rules:
-            total += -weights.repetition * c.repeat_penalty * theory.next_excessive_repeats(
-                prefix, c.max_repeats, c.max_repeats_broken, c.max_rests).double()
+            flags = theory.next_excessive_repeats(
+                prefix, c.max_repeats, c.max_repeats_broken, c.max_rests)
+            total += weights.repetition * self._repetition_amount(flags)
         if "motif" in rules or "repeated_motif" in rules:
             notes, repeated = theory.next_motif(prefix, c.bar_length, c.motif_min_notes)
-            extra = (notes - c.motif_min_notes).clamp(min=0).double()
             if "motif" in rules:
-                motif = torch.where(notes >= c.motif_min_notes,
-                                    c.motif_reward + c.motif_bonus * extra, 0.0)
-                total += weights.motif * motif
+                total += weights.motif * self._motif_amount(notes)
             if "repeated_motif" in rules:
-                again = torch.where(repeated,
-                                    c.repeated_motif_reward + c.repeated_motif_bonus * extra, 0.0)
-                total += weights.repeated_motif * again
+                total += weights.repeated_motif * self._repeated_motif_amount(notes, repeated)
         return (total * c.scale).float()
 
     # One method per rule: raw RL Tuner amounts as float64 (B, T) tensors.
@@ -273,7 +268,10 @@ class MusicTheoryReward:
         """`reward_penalize_repeating`: -repeat_penalty when the action repeats excessively."""
         c = self.config
         flags = theory.excessive_repeats(x, c.max_repeats, c.max_repeats_broken, c.max_rests)
-        return -c.repeat_penalty * flags.double()
+        return self._repetition_amount(flags)
+
+    def _repetition_amount(self, flags: torch.Tensor) -> torch.Tensor:
+        return -self.config.repeat_penalty * flags.double()
 
     def _autocorrelation(self, x: torch.Tensor) -> torch.Tensor:
         """`reward_penalize_autocorrelation`: -penalty x |coefficient| of prefix + action for
@@ -289,8 +287,12 @@ class MusicTheoryReward:
 
     def _motif(self, x: torch.Tensor) -> torch.Tensor:
         """`reward_motif`: motif_reward + motif_bonus per distinct note beyond the minimum."""
+        return self._motif_amount(theory.motif_notes(x, self.config.bar_length))
+
+    def _motif_amount(self, notes: torch.Tensor) -> torch.Tensor:
+        """The motif reward of bars with `notes` distinct notes (shared with `next_action`)."""
         c = self.config
-        notes = theory.motif_notes(x, c.bar_length).double()
+        notes = notes.double()
         bonus = ((notes - c.motif_min_notes) * c.motif_bonus).clamp(min=0)
         return torch.where(notes >= c.motif_min_notes, c.motif_reward + bonus, 0.0)
 
@@ -298,8 +300,12 @@ class MusicTheoryReward:
         """`reward_repeated_motif`: repeated_motif_reward + bonus per extra distinct note."""
         c = self.config
         repeated = theory.repeated_motif(x, c.bar_length, c.motif_min_notes)
-        notes = theory.motif_notes(x, c.bar_length).double()
-        bonus = ((notes - c.motif_min_notes) * c.repeated_motif_bonus).clamp(min=0)
+        return self._repeated_motif_amount(theory.motif_notes(x, c.bar_length), repeated)
+
+    def _repeated_motif_amount(self, notes: torch.Tensor, repeated: torch.Tensor) -> torch.Tensor:
+        """The reward of repeated bars (`repeated`) with `notes` distinct notes."""
+        c = self.config
+        bonus = ((notes.double() - c.motif_min_notes) * c.repeated_motif_bonus).clamp(min=0)
         return torch.where(repeated, c.repeated_motif_reward + bonus, 0.0)
 
     def _intervals(self, x: torch.Tensor) -> torch.Tensor:

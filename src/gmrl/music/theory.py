@@ -121,9 +121,9 @@ def excessive_repeats_of(
     """`(B, T, K)` True where `candidates[b, t, k]`, played at step t after the real prefix
     `events[b, :t]`, would be flagged by `detect_repeating_notes` (see `excessive_repeats`).
 
-    `candidates` is `(B, T, K)` or `(K,)` (the same K events at every step): with all events it
-    scores every alternative action at once, for a tuner that follows the rule's exact expected
-    gradient instead of sampling it. `next_excessive_repeats` computes one step faster."""
+    `candidates` is `(B, T, K)` or `(K,)` (the same K events at every step). This is the plain
+    scan, one candidate at a time; `next_excessive_repeats` computes all events of one step in a
+    few vectorised passes and is checked against it."""
     batch, steps = events.shape
     if candidates.dim() == 1:
         candidates = candidates.to(events.device).expand(batch, steps, -1)

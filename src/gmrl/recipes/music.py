@@ -98,7 +98,7 @@ class OnPolicyTuning(StrictModel):
     )
     guide_rules: bool = Field(
         False,
-        description="fold the key and repetition rules into the policy's logits (RuleGuide, "
+        description="fold the rules of guide_terms into the policy's logits (RuleGuide, "
         "offsets r_MT / (c beta), the immediate part of the KL-regularised optimum): the tuned "
         "policy then applies them when it samples, in training and generation alike",
     )
