@@ -19,10 +19,11 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/gmrl run $(ARGS)
 
-# Lint and type errors fail the test command, before the (longer) pytest run.
+# Lint, type and layer errors fail the test command, before the (longer) pytest run.
 test: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q -n 2 -m "not slow"
 
 typecheck: install

@@ -29,8 +29,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from gmrl.generative import build_model
+from gmrl.rl.transitions import random_transitions
 from gmrl.worldmodel import known_fns
-from gmrl.worldmodel.buffer import random_transitions
 from gmrl.worldmodel.dream_env import DreamVecEnv
 from gmrl.worldmodel.ensemble import EnsembleConfig, GaussianEnsemble
 

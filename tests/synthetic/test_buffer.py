@@ -127,11 +127,13 @@ def test_sb3_agent_state_with_a_synthetic_buffer_resumes_the_same_batches(tmp_pa
 
     params = {"learning_starts": 50, "batch_size": 32, "replay_buffer_class": "synthetic",
               "replay_buffer_kwargs": SMALL, "policy_kwargs": {"net_arch": [16]}}
-    model = make_sb3_agent("sac", "Pendulum-v1", params, seed=0, device="cpu")
+    buffers = {"synthetic": SyntheticReplayBuffer}  # the RL layer knows no buffer by name
+    model = make_sb3_agent("sac", "Pendulum-v1", params, seed=0, device="cpu",
+                           replay_buffers=buffers)
     model.learn(130)
     path = save_sb3_agent(model, tmp_path / "agent.safetensors", algo="sac",
                           env_id="Pendulum-v1", params=params)
-    again = load_sb3_agent(path, device="cpu")
+    again = load_sb3_agent(path, device="cpu", replay_buffers=buffers)
     assert isinstance(again.replay_buffer, SyntheticReplayBuffer)
     assert again.replay_buffer.pos == model.replay_buffer.pos == 130
     np.random.seed(3)
@@ -158,7 +160,19 @@ def test_unknown_buffer_name_is_refused_before_training():
     from gmrl.rl.sb3 import make_sb3_agent
 
     with pytest.raises(ConfigError, match="unknown replay_buffer_class 'synth'"):
-        make_sb3_agent("sac", "Pendulum-v1", {"replay_buffer_class": "synth"})
+        make_sb3_agent("sac", "Pendulum-v1", {"replay_buffer_class": "synth"},
+                       replay_buffers={"synthetic": SyntheticReplayBuffer})
+    with pytest.raises(ConfigError, match=r"'synthetic' .*no buffer is known by name here"):
+        make_sb3_agent("sac", "Pendulum-v1", {"replay_buffer_class": "synthetic"})
+
+
+def test_a_named_buffers_settings_are_checked_before_the_agent_is_built():
+    from gmrl.rl.sb3 import make_sb3_agent
+
+    with pytest.raises(ConfigError, match=r"replay_buffer_kwargs.*raito"):
+        make_sb3_agent("sac", "Pendulum-v1", {"replay_buffer_class": "synthetic",
+                                              "replay_buffer_kwargs": {"raito": 0.5}},
+                       replay_buffers={"synthetic": SyntheticReplayBuffer})
 
 
 def test_a_trained_generator_is_harder_to_tell_from_real_data_than_an_untrained_one():

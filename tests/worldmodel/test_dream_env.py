@@ -7,8 +7,8 @@ import stable_baselines3 as sb3
 import torch
 from gymnasium.utils.env_checker import check_env
 
+from gmrl.rl.transitions import random_transitions
 from gmrl.worldmodel import known_fns
-from gmrl.worldmodel.buffer import random_transitions
 from gmrl.worldmodel.dream_env import DreamEnv, DreamVecEnv
 from gmrl.worldmodel.ensemble import EnsembleConfig, GaussianEnsemble
 

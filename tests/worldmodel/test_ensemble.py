@@ -4,8 +4,8 @@ import gymnasium as gym
 import pytest
 import torch
 
+from gmrl.rl.transitions import random_transitions
 from gmrl.worldmodel import known_fns
-from gmrl.worldmodel.buffer import random_transitions
 from gmrl.worldmodel.ensemble import BatchedLinear, EnsembleConfig, GaussianEnsemble
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from gmrl.rl.transitions import random_transitions
 from gmrl.worldmodel import known_fns
-from gmrl.worldmodel.buffer import random_transitions
 from gmrl.worldmodel.ensemble import EnsembleConfig, GaussianEnsemble
 from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
 from gmrl.worldmodel.search_adapter import WorldModelSearchAdapter

@@ -48,6 +48,8 @@ Algo = Literal[
     "reinforce", "actor_critic", "ppo", "a2c", "dqn", "sac", "td3",
 ]
 if TYPE_CHECKING:
+    from gmrl.rl.sb3.factory import ReplayBuffers
+
     AlgoParams = BaseModel
 else:
     AlgoParams = params_union()
@@ -131,6 +133,16 @@ class Config(RecipeConfig):
         return self.params
 
 
+def replay_buffers() -> "ReplayBuffers":
+    """The replay buffers an SB3 config may name as `params.replay_buffer_class` (the RL layer
+    knows none of the combinations' buffers itself): `synthetic` is
+    `gmrl.synthetic.SyntheticReplayBuffer`, whose `replay_buffer_kwargs` are a
+    `SyntheticConfig`."""
+    from gmrl.synthetic import SyntheticReplayBuffer
+
+    return {"synthetic": SyntheticReplayBuffer}
+
+
 # ----------------------------------------------------------------------------- validation
 def prepare(config: Config) -> None:
     """Check the env id, the algorithm/space match and the SB3 values that name things
@@ -143,7 +155,8 @@ def prepare(config: Config) -> None:
         if config.algo in SB3:
             from gmrl.rl.sb3.factory import sb3_kwargs
 
-            sb3_kwargs(config.algo, config.sb3_params(), env.action_space, env.observation_space)
+            sb3_kwargs(config.algo, config.sb3_params(), env.action_space, env.observation_space,
+                       replay_buffers=replay_buffers())
     finally:
         env.close()
 
@@ -453,7 +466,8 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
     )
 
     model = make_sb3_agent(config.algo, config.env, config.sb3_params(),
-                           env_kwargs=config.env_kwargs, seed=config.seed, device=config.device)
+                           env_kwargs=config.env_kwargs, seed=config.seed, device=config.device,
+                           replay_buffers=replay_buffers())
     budget = int(config.total_steps or 0)
     resumed: dict[str, Any] = {}
     # On-policy rollouts can be long (PPO: 2048 steps per env), and their half-filled buffer is

@@ -10,8 +10,13 @@ learners, dynamic programming, MCTS, and each Stable-Baselines3 class), the mode
 from its signature (`signature_model`), so the default lives only there; gmrl's own
 policy-gradient agents declare theirs in their config classes. Types are tightened per knob
 where gmrl knows them (`_SB3_TYPES`), everything else passes through to the library unchanged.
+
+The SB3 classes themselves are named here too (`SB3_ALGORITHMS`, `algorithm_class`): the params
+models are generated from them, and `gmrl.rl.sb3.factory` builds agents from them on top of
+this module (it imports this module; this module never imports it).
 """
 
+import difflib
 import inspect
 from collections.abc import Callable
 from functools import cache
@@ -27,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
 
 from gmrl.core.config import (
     FiniteFloat,
@@ -35,6 +42,7 @@ from gmrl.core.config import (
     Probability,
     StrictModel,
 )
+from gmrl.core.errors import ConfigError
 
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -43,7 +51,10 @@ Discount = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
 TABULAR = ("q_learning", "sarsa")
 DP = ("value_iteration", "policy_iteration")
 PG = ("reinforce", "actor_critic")
-SB3 = ("ppo", "a2c", "dqn", "sac", "td3")
+SB3_ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
+    "ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3,
+}
+SB3 = tuple(SB3_ALGORITHMS)
 ALGOS = (*TABULAR, *DP, "mcts", *PG, *SB3)
 
 
@@ -196,6 +207,17 @@ def _pg_models() -> tuple[type[BaseModel], type[BaseModel]]:
 
 
 # --------------------------------------------------------------------------- SB3
+def algorithm_class(algo: str) -> type[BaseAlgorithm]:
+    """The SB3 class for `algo` (ppo, a2c, dqn, sac, td3), or a one-line `ConfigError`."""
+    if algo not in SB3_ALGORITHMS:
+        close = difflib.get_close_matches(algo, list(SB3_ALGORITHMS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"unknown SB3 algorithm '{algo}'{hint} (available: {', '.join(SB3_ALGORITHMS)})"
+        )
+    return SB3_ALGORITHMS[algo]
+
+
 def _learning_rate(value: Any) -> float | str:
     """A finite positive number, or `lin_<rate>`: linear decay from that rate to 0 (rl-zoo)."""
     text = value.removeprefix("lin_") if isinstance(value, str) else value
@@ -258,8 +280,6 @@ class SB3ParamsBase(StrictModel):
 @cache
 def sb3_params_model(algo: str) -> type[BaseModel]:
     """The params model of an SB3 algorithm, generated from its class's signature."""
-    from gmrl.rl.sb3.factory import algorithm_class
-
     cls = algorithm_class(algo)
     return signature_model(
         f"{cls.__name__}Params", cls.__init__, algos=(algo,), skip=SB3_MANAGED,

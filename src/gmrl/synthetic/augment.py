@@ -33,10 +33,10 @@ from torch import nn
 
 from gmrl.core.config import NonNegativeFloat, PositiveFloat, StrictModel
 from gmrl.core.errors import DataError, EnvError
+from gmrl.rl.transitions import random_transitions
 from gmrl.synthetic.config import TransitionModelConfig
 from gmrl.synthetic.generator import TransitionGenerator
 from gmrl.synthetic.layout import TransitionLayout, Transitions
-from gmrl.worldmodel.buffer import random_transitions
 
 
 class DynamicsConfig(StrictModel):

@@ -84,6 +84,15 @@ class SyntheticReplayBuffer(ReplayBuffer):
         self._metrics: dict[str, float] = {}
         self._last_refit: dict[str, float] = {}
 
+    @classmethod
+    def check_settings(cls, synthetic: dict[str, Any], observation_space: spaces.Space,
+                       action_space: spaces.Space) -> None:
+        """The one-line `ConfigError` that building this buffer would raise for these
+        `replay_buffer_kwargs` and spaces, raised before anything is built
+        (`gmrl.rl.sb3.factory` calls it for a buffer named in a config)."""
+        validate_config(SyntheticConfig, synthetic, "replay_buffer_kwargs")
+        TransitionLayout(observation_space, action_space)
+
     # ------------------------------------------------------------------ real data
     def real_size(self) -> int:
         """Real transitions stored (all envs)."""

@@ -1,10 +1,9 @@
 """Stable-Baselines3 agents built from gmrl configs, reporting into gmrl run directories."""
 
+from gmrl.rl.params import SB3_ALGORITHMS, algorithm_class
 from gmrl.rl.sb3.callbacks import RunDirCallback
 from gmrl.rl.sb3.factory import (
-    SB3_ALGORITHMS,
     SB3AgentSpec,
-    algorithm_class,
     check_sb3_params,
     load_sb3_agent,
     load_sb3_weights,

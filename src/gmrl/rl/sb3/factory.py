@@ -15,8 +15,10 @@ that YAML cannot spell directly:
 - `policy_kwargs.activation_fn` / `optimizer_class` may be names (`tanh`, `relu`, `adam`);
 - `learning_rate` may be `lin_<value>` (linear decay to 0, as in rl-zoo);
 - `action_noise` may be `{type: normal | ornstein_uhlenbeck, sigma: 0.1}` (SAC/TD3/DDPG);
-- `replay_buffer_class: synthetic` is gmrl's `SyntheticReplayBuffer` (synthetic experience from
-  a generative model; `replay_buffer_kwargs` is its `SyntheticConfig`);
+- `replay_buffer_class` may be a name that the caller maps to a class (`replay_buffers`, e.g.
+  the recipes' `{"synthetic": SyntheticReplayBuffer}`: this RL layer knows no combination's
+  buffer); a class with a `check_settings(replay_buffer_kwargs, observation_space,
+  action_space)` classmethod has its kwargs and the spaces checked before the agent is built;
 - lists become tuples where SB3 wants tuples (`train_freq: [1, episode]`).
 
 Every key is validated by one pydantic model per algorithm, generated from the SB3 class's
@@ -30,7 +32,7 @@ no pickle involved. SB3's own `model.save()` / `PPO.load()` stay available, but 
 unpickles parts of the file, so gmrl never calls SB3's `load` itself.
 """
 
-import difflib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from pydantic import BaseModel
-from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -51,10 +53,8 @@ from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, ConfigError
 from gmrl.rl.env_state import EpisodeRecorder
 from gmrl.rl.envs import check_algorithm_supports, make_env
+from gmrl.rl.params import algorithm_class, sb3_params_model
 
-SB3_ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
-    "ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3,
-}
 GMRL_KEYS = ("n_envs",)
 _ACTIVATIONS = {
     "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
@@ -64,21 +64,8 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": 
                "sgd": torch.optim.SGD}
 
 
-def algorithm_class(algo: str) -> type[BaseAlgorithm]:
-    """The SB3 class for `algo` (ppo, a2c, dqn, sac, td3), or a one-line `ConfigError`."""
-    if algo not in SB3_ALGORITHMS:
-        close = difflib.get_close_matches(algo, list(SB3_ALGORITHMS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(
-            f"unknown SB3 algorithm '{algo}'{hint} (available: {', '.join(SB3_ALGORITHMS)})"
-        )
-    return SB3_ALGORITHMS[algo]
-
-
 def validate_sb3_params(algo: str, params: dict[str, Any] | BaseModel) -> BaseModel:
     """`params` validated by the algorithm's params model (the one way SB3 params are checked)."""
-    from gmrl.rl.params import sb3_params_model
-
     algorithm_class(algo)  # a one-line error for an unknown algorithm
     model = sb3_params_model(algo)
     if isinstance(params, model):
@@ -122,9 +109,15 @@ def _action_noise(value: Any, action_space: spaces.Space) -> Any:
     return OrnsteinUhlenbeckActionNoise(mean, sigma)
 
 
+ReplayBuffers = Mapping[str, type[ReplayBuffer]]
+"""Names a config may give as `replay_buffer_class` -> the buffer class (the caller's choice)."""
+
+
 def sb3_kwargs(algo: str, params: dict[str, Any] | BaseModel, action_space: spaces.Space,
-               observation_space: spaces.Space) -> dict[str, Any]:
-    """Turn YAML-friendly params into the keyword arguments the SB3 class expects."""
+               observation_space: spaces.Space, *,
+               replay_buffers: ReplayBuffers | None = None) -> dict[str, Any]:
+    """Turn YAML-friendly params into the keyword arguments the SB3 class expects
+    (`replay_buffers`: the names `replay_buffer_class` may take)."""
     checked = validate_sb3_params(algo, params)
     given = checked.model_dump(exclude={"algo"}, exclude_unset=True)
     kwargs = {k: v for k, v in given.items() if k not in GMRL_KEYS}
@@ -149,24 +142,26 @@ def sb3_kwargs(algo: str, params: dict[str, Any] | BaseModel, action_space: spac
     if kwargs.get("replay_buffer_class") is not None:
         kwargs["replay_buffer_class"] = _replay_buffer_class(
             kwargs["replay_buffer_class"], kwargs.get("replay_buffer_kwargs"),
-            action_space, observation_space,
+            action_space, observation_space, replay_buffers or {},
         )
     return kwargs
 
 
 def _replay_buffer_class(value: Any, buffer_kwargs: Any, action_space: spaces.Space,
-                         observation_space: spaces.Space) -> Any:
-    """`synthetic` names gmrl's `SyntheticReplayBuffer`; its kwargs and the spaces are checked
-    here, before any run directory exists."""
+                         observation_space: spaces.Space, replay_buffers: ReplayBuffers) -> Any:
+    """The class a name in `replay_buffers` stands for; its `check_settings` (where it has one)
+    checks the kwargs and the spaces here, before any run directory exists."""
     if not isinstance(value, str):
         return value
-    if value.lower() != "synthetic":
-        raise ConfigError(f"unknown replay_buffer_class '{value}' (choose from: synthetic)")
-    from gmrl.synthetic import SyntheticConfig, SyntheticReplayBuffer, TransitionLayout
-
-    validate_config(SyntheticConfig, dict(buffer_kwargs or {}), "replay_buffer_kwargs")
-    TransitionLayout(observation_space, action_space)
-    return SyntheticReplayBuffer
+    cls = replay_buffers.get(value.lower())
+    if cls is None:
+        known = f"choose from: {', '.join(replay_buffers)}" if replay_buffers else (
+            "no buffer is known by name here: pass the class")
+        raise ConfigError(f"unknown replay_buffer_class '{value}' ({known})")
+    check = getattr(cls, "check_settings", None)
+    if check is not None:
+        check(dict(buffer_kwargs or {}), observation_space, action_space)
+    return cls
 
 
 def make_sb3_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict[str, Any] | None = None
@@ -182,15 +177,17 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict[str, Any] | 
 def make_sb3_agent(
     algo: str, env_id: str, params: dict[str, Any] | BaseModel | None = None, *,
     env_kwargs: dict[str, Any] | None = None, seed: int = 0, device: str = "auto",
-    verbose: int = 0,
+    verbose: int = 0, replay_buffers: ReplayBuffers | None = None,
 ) -> BaseAlgorithm:
-    """Build an SB3 agent on `env_id` with `params` passed through (see the module docstring)."""
+    """Build an SB3 agent on `env_id` with `params` passed through (see the module docstring;
+    `replay_buffers`: the names `params.replay_buffer_class` may take)."""
     cls = algorithm_class(algo)
     checked = validate_sb3_params(algo, params if params is not None else {})
     probe = make_env(env_id, **(env_kwargs or {}))
     try:
         check_algorithm_supports(algo, probe)
-        kwargs = sb3_kwargs(algo, checked, probe.action_space, probe.observation_space)
+        kwargs = sb3_kwargs(algo, checked, probe.action_space, probe.observation_space,
+                            replay_buffers=replay_buffers)
     finally:
         probe.close()
     env = make_sb3_vec_env(env_id, int(getattr(checked, "n_envs", 1)), env_kwargs)
@@ -214,9 +211,10 @@ class SB3AgentSpec:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
 
-    def build(self, device: str = "auto") -> BaseAlgorithm:
+    def build(self, device: str = "auto", replay_buffers: ReplayBuffers | None = None
+              ) -> BaseAlgorithm:
         return make_sb3_agent(self.algo, self.env_id, self.params, env_kwargs=self.env_kwargs,
-                              seed=self.seed, device=device)
+                              seed=self.seed, device=device, replay_buffers=replay_buffers)
 
 
 SB3_ARTIFACT = "sb3_agent"
@@ -236,8 +234,10 @@ def save_sb3_agent(model: BaseAlgorithm, path: str | Path, *, algo: str, env_id:
                          state=sb3_state(model, include_buffer=include_buffer))
 
 
-def load_sb3_agent(path: str | Path, *, device: str = "auto") -> BaseAlgorithm:
-    """Rebuild an agent saved by `save_sb3_agent`, ready to predict or to continue learning."""
+def load_sb3_agent(path: str | Path, *, device: str = "auto",
+                   replay_buffers: ReplayBuffers | None = None) -> BaseAlgorithm:
+    """Rebuild an agent saved by `save_sb3_agent`, ready to predict or to continue learning
+    (`replay_buffers`: as given to `make_sb3_agent`, when its params name a buffer)."""
     from gmrl.rl.sb3.state import load_sb3_state
 
     try:
@@ -245,7 +245,7 @@ def load_sb3_agent(path: str | Path, *, device: str = "auto") -> BaseAlgorithm:
     except CheckpointError:
         _refuse_old_format(path)
         raise
-    model = artifact.cls(**artifact.init).build(device)
+    model = artifact.cls(**artifact.init).build(device, replay_buffers)
     restore_or_explain(path, f"its {artifact.init.get('algo')} agent",
                        lambda: load_sb3_state(model, artifact.state))
     return model
