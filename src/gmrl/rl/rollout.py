@@ -1,0 +1,54 @@
+"""Evaluate any agent of the contract (`predict`) on fresh copies of an env, all in lockstep.
+
+Episodes run side by side; `predict` is called once per time step with the batch of live
+observations and the recurrent/plan state, with `episode_start` marking each episode's first
+step, as Stable-Baselines3's `evaluate_policy` does. Episode `i` is reset with the `i`-th seed
+spawned from `SeedSequence(seed)`, so two agents evaluated with the same seed face the same start
+states, and the seeds fit every env's range (dm_control refuses seeds of 2**32 and above).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+EVAL_STEP_CAP = 1_000  # evaluation episodes of envs without a time limit stop here
+
+
+def episode_seeds(seed: int, count: int) -> list[int]:
+    """`count` reset seeds below 2**31, spawned from `SeedSequence(seed)`."""
+    children = np.random.SeedSequence(int(seed) % 2**128).spawn(count)
+    return [int(child.generate_state(1)[0]) >> 1 for child in children]
+
+
+def evaluate_agent(
+    agent: Any, make_env: Callable[[], gym.Env], *, episodes: int = 5, seed: int = 0,
+    deterministic: bool = True, max_steps: int | None = None,
+) -> np.ndarray:
+    """Undiscounted returns of `episodes` episodes of `agent.predict` on new envs."""
+    envs = [make_env() for _ in range(episodes)]
+    try:
+        limit = max_steps or (None if envs[0].spec and envs[0].spec.max_episode_steps
+                              else EVAL_STEP_CAP)
+        obs = np.stack([np.asarray(env.reset(seed=s)[0]) for env, s in
+                        zip(envs, episode_seeds(seed, episodes), strict=True)])
+        returns = np.zeros(episodes)
+        live = np.ones(episodes, dtype=bool)
+        start = np.ones(episodes, dtype=bool)
+        state: Any = None
+        steps = 0
+        while live.any() and (limit is None or steps < limit):
+            actions, state = agent.predict(obs, state=state, episode_start=start,
+                                           deterministic=deterministic)
+            start[:] = False
+            for i in np.flatnonzero(live):
+                next_obs, reward, terminated, truncated, _ = envs[i].step(actions[i])
+                returns[i] += float(reward)
+                obs[i] = next_obs
+                live[i] = not (terminated or truncated)
+            steps += 1
+    finally:
+        for env in envs:
+            env.close()
+    return returns

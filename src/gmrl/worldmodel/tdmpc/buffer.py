@@ -1,0 +1,122 @@
+"""Replay of real transitions, sampled as short sub-trajectories that stay inside one episode.
+
+Each stored step keeps its episode number; a start index is valid when the `horizon` steps from
+it belong to one episode (so a terminal step can only be the last of a sequence). A share of the
+episodes (`holdout_fraction`) is never trained on: reward and termination are scored on them
+(`holdout`), which is how the agent's termination precision and recall are measured honestly.
+When full, the oldest half is dropped.
+"""
+
+from typing import Any
+
+import numpy as np
+import torch
+
+FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
+
+
+class SequenceBuffer:
+    """Stores steps; samples (batch, horizon) sequences from training episodes."""
+
+    def __init__(self, obs_dim: int, action_width: int, capacity: int, horizon: int,
+                 holdout_fraction: float, rng: np.random.Generator) -> None:
+        self.capacity, self.horizon, self.holdout_fraction = capacity, horizon, holdout_fraction
+        self.rng = rng
+        self.data = {
+            "obs": np.zeros((capacity, obs_dim), np.float32),
+            "action": np.zeros((capacity, action_width), np.float32),
+            "reward": np.zeros(capacity, np.float32),
+            "next_obs": np.zeros((capacity, obs_dim), np.float32),
+            "terminated": np.zeros(capacity, np.float32),
+        }
+        self.episode = np.zeros(capacity, np.int64)
+        self.holdout = np.zeros(capacity, bool)
+        self.size = 0
+        self.episodes = 0  # episode number of the current episode
+        self.current_holdout = False
+        self.starts: list[int] = []
+        self.train_terminations = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def new_episode(self) -> None:
+        """Mark the start of a new episode (called at every reset)."""
+        self.episodes += 1
+        self.current_holdout = bool(self.rng.random() < self.holdout_fraction)
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
+            terminated: bool) -> None:
+        if self.size == self.capacity:
+            self._drop_oldest_half()
+        i = self.size
+        values: tuple[Any, ...] = (obs, action, reward, next_obs, terminated)
+        for key, value in zip(FIELDS, values, strict=True):
+            self.data[key][i] = value
+        self.episode[i] = self.episodes
+        self.holdout[i] = self.current_holdout
+        self.size += 1
+        start = i - self.horizon + 1
+        if not self.current_holdout:
+            self.train_terminations += int(terminated)
+            if start >= 0 and self.episode[start] == self.episodes:
+                self.starts.append(start)
+
+    @property
+    def train_steps(self) -> int:
+        return int(self.size - self.holdout[: self.size].sum())
+
+    def ready(self) -> bool:
+        return len(self.starts) > 0
+
+    def sample(self, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated."""
+        starts = np.asarray(self.starts)[self.rng.integers(len(self.starts), size=batch)]
+        index = (starts[None, :] + np.arange(self.horizon)[:, None])  # (H, B)
+        return {key: torch.as_tensor(self.data[key][index], device=device) for key in FIELDS}
+
+    def holdout_steps(self, limit: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """Up to `limit` most recent held-out steps, as flat tensors."""
+        where = np.flatnonzero(self.holdout[: self.size])[-limit:]
+        return {key: torch.as_tensor(self.data[key][where], device=device) for key in FIELDS}
+
+    def _drop_oldest_half(self) -> None:
+        keep = slice(self.capacity // 2, self.capacity)
+        size = self.capacity - self.capacity // 2
+        for key in FIELDS:
+            self.data[key][:size] = self.data[key][keep]
+        self.episode[:size] = self.episode[keep]
+        self.holdout[:size] = self.holdout[keep]
+        self.size = size
+        self.starts = self._valid_starts()
+        train = ~self.holdout[:size]
+        self.train_terminations = int(self.data["terminated"][:size][train].sum())
+
+    def _valid_starts(self) -> list[int]:
+        last = np.arange(self.size - self.horizon + 1) + self.horizon - 1
+        first = np.arange(self.size - self.horizon + 1)
+        ok = (self.episode[first] == self.episode[last]) & ~self.holdout[first]
+        return np.flatnonzero(ok).tolist()
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        n = self.size
+        state: dict[str, Any] = {key: torch.from_numpy(self.data[key][:n].copy()) for key in FIELDS}
+        state.update(
+            episode=torch.from_numpy(self.episode[:n].copy()),
+            holdout=torch.from_numpy(self.holdout[:n].copy()),
+            episodes=self.episodes, current_holdout=self.current_holdout,
+        )
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        n = int(state["episode"].shape[0])
+        for key in FIELDS:
+            self.data[key][:n] = state[key].numpy()
+        self.episode[:n] = state["episode"].numpy()
+        self.holdout[:n] = state["holdout"].numpy().astype(bool)
+        self.size, self.episodes = n, int(state["episodes"])
+        self.current_holdout = bool(state["current_holdout"])
+        self.starts = self._valid_starts()
+        train = ~self.holdout[:n]
+        self.train_terminations = int(self.data["terminated"][:n][train].sum())

@@ -1,0 +1,184 @@
+"""The latent world model: encoder, dynamics, reward, termination, Q-ensemble and policy prior.
+
+One module holds every network, as TD-MPC2's `WorldModel` does, so a single optimiser step trains
+them jointly. Actions enter the networks as vectors in [-1, 1] (Box, rescaled) or one-hot
+(Discrete). The policy prior is a tanh-Gaussian for Box actions and a categorical for Discrete.
+"""
+
+import copy
+import itertools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gmrl.worldmodel.tdmpc.config import TDMPCConfig
+from gmrl.worldmodel.tdmpc.layers import SimNorm, TwoHot, mlp, symlog
+
+LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0
+
+
+class QEnsemble(nn.Module):
+    """`count` Q-functions evaluated in one batched pass (stacked weights, `torch.baddbmm`)."""
+
+    def __init__(self, count: int, sizes: list[int], dropout: float) -> None:
+        super().__init__()
+        self.count, self.dropout = count, dropout
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.norm_weights = nn.ParameterList()
+        self.norm_biases = nn.ParameterList()
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            bound = 1 / math.sqrt(fan_in)
+            self.weights.append(nn.Parameter(torch.empty(count, fan_in, fan_out).uniform_(
+                -bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(count, 1, fan_out).uniform_(
+                -bound, bound)))
+        for width in sizes[1:-1]:
+            self.norm_weights.append(nn.Parameter(torch.ones(count, 1, width)))
+            self.norm_biases.append(nn.Parameter(torch.zeros(count, 1, width)))
+        with torch.no_grad():  # zero last layer: every value starts at 0, as in TD-MPC2
+            self.weights[-1].zero_()
+            self.biases[-1].zero_()
+
+    def forward(self, x: torch.Tensor, heads: torch.Tensor | None = None) -> torch.Tensor:
+        """x (..., D) -> logits (count, ..., bins), or (len(heads), ..., bins) for some heads."""
+        lead = x.shape[:-1]
+        count = self.count if heads is None else int(heads.shape[0])
+        h = x.reshape(1, -1, x.shape[-1]).expand(count, -1, -1)
+        last = len(self.weights) - 1
+        for index, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if heads is not None:
+                weight, bias = weight[heads], bias[heads]
+            h = torch.baddbmm(bias, h, weight)
+            if index < last:
+                scale, shift = self.norm_weights[index], self.norm_biases[index]
+                if heads is not None:
+                    scale, shift = scale[heads], shift[heads]
+                h = F.silu(F.layer_norm(h, h.shape[-1:]) * scale + shift)
+                if index == 0 and self.dropout > 0:
+                    h = F.dropout(h, self.dropout, self.training)
+        return h.reshape(count, *lead, h.shape[-1])
+
+
+class LatentModel(nn.Module):
+    """Every network of the agent, with the two-hot codec of rewards and values.
+
+    Args:
+        obs_dim: size of the (flat) observation.
+        action_dim: Box action size, or the number of Discrete actions.
+        discrete: whether actions are Discrete (one-hot inputs, categorical policy).
+        config: sizes and codec settings (`TDMPCConfig`).
+    """
+
+    termination_log_ratio: torch.Tensor
+
+    def __init__(self, obs_dim: int, action_dim: int, discrete: bool, config: TDMPCConfig) -> None:
+        super().__init__()
+        if config.latent_dim % config.simnorm_dim:
+            raise ValueError(
+                f"latent_dim ({config.latent_dim}) must be a multiple of simnorm_dim "
+                f"({config.simnorm_dim})"
+            )
+        self.obs_dim, self.action_dim, self.discrete = obs_dim, action_dim, discrete
+        latent, hidden = config.latent_dim, config.hidden
+        self.codec = TwoHot(config.bins, config.vmin, config.vmax)
+        self.encoder = mlp([obs_dim] + [hidden] * config.encoder_layers + [latent],
+                           SimNorm(config.simnorm_dim))
+        self.dynamics = mlp([latent + action_dim, hidden, hidden, latent],
+                            SimNorm(config.simnorm_dim))
+        self.reward = mlp([latent + action_dim, hidden, hidden, config.bins])
+        self.termination = mlp([latent, hidden, 1])
+        self.qs = QEnsemble(config.num_q, [latent + action_dim, hidden, hidden, config.bins],
+                            config.dropout)
+        self.target_qs = copy.deepcopy(self.qs).requires_grad_(False)
+        self.policy = mlp([latent, hidden, hidden, action_dim * (1 if discrete else 2)])
+        last = self.reward[-1]
+        assert isinstance(last, nn.Linear)
+        with torch.no_grad():  # every reward starts at 0, as in TD-MPC2
+            last.weight.zero_()
+            last.bias.zero_()
+        # log(negatives / positives) of the termination labels: the class-balancing weight used
+        # in training, subtracted from the logit to read a calibrated probability
+        self.register_buffer("termination_log_ratio", torch.zeros(()))
+
+    # ------------------------------------------------------------------ parts
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(symlog(obs))
+
+    def next(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.dynamics(torch.cat([z, action], -1))
+
+    def reward_logits(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.reward(torch.cat([z, action], -1))
+
+    def termination_logit(self, next_z: torch.Tensor) -> torch.Tensor:
+        return self.termination(next_z).squeeze(-1)
+
+    def termination_prob(self, next_z: torch.Tensor) -> torch.Tensor:
+        """Calibrated probability that the step into `next_z` ended the episode."""
+        return torch.sigmoid(self.termination_logit(next_z) - self.termination_log_ratio)
+
+    def q_logits(self, z: torch.Tensor, action: torch.Tensor, target: bool = False,
+                 heads: torch.Tensor | None = None) -> torch.Tensor:
+        ensemble = self.target_qs if target else self.qs
+        return ensemble(torch.cat([z, action], -1), heads)
+
+    def q_value(
+        self, z: torch.Tensor, action: torch.Tensor, *, target: bool = False, reduce: str = "avg",
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Q of two randomly chosen heads, averaged (`avg`) or their minimum (`min`)."""
+        pick = torch.randperm(self.qs.count, generator=generator, device=z.device)[:2]
+        values = self.codec.decode(self.q_logits(z, action, target, pick))
+        return values.min(0).values if reduce == "min" else values.mean(0)
+
+    # ------------------------------------------------------------------ policy prior
+    def one_hot(self, index: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(index.long(), self.action_dim).to(torch.get_default_dtype())
+
+    def policy_sample(
+        self, z: torch.Tensor, *, deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(action vector, log-probability) from the prior; Discrete actions come one-hot."""
+        out = self.policy(z)
+        if self.discrete:
+            log_probs = F.log_softmax(out, -1)
+            if deterministic:
+                index = log_probs.argmax(-1)
+            else:
+                flat = log_probs.exp().reshape(-1, self.action_dim)
+                index = torch.multinomial(flat, 1, generator=generator).reshape(out.shape[:-1])
+            return self.one_hot(index), log_probs.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+        mean, log_std = out.chunk(2, -1)
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
+        if deterministic:
+            return torch.tanh(mean), torch.zeros(mean.shape[:-1], device=z.device)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        pre_tanh = mean + noise * log_std.exp()
+        log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        action = torch.tanh(pre_tanh)
+        log_prob = log_prob - torch.log(F.relu(1 - action.pow(2)) + 1e-6).sum(-1)
+        return action, log_prob
+
+    def value(
+        self, z: torch.Tensor, *, target: bool = False, reduce: str = "avg",
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """V(z) = E_{a ~ prior} Q(z, a): exact over Discrete actions, one sample for Box."""
+        if not self.discrete:
+            action, _ = self.policy_sample(z, generator=generator)
+            return self.q_value(z, action, target=target, reduce=reduce, generator=generator)
+        probs = F.softmax(self.policy(z), -1)  # (..., n)
+        eye = torch.eye(self.action_dim, device=z.device)
+        every = z.unsqueeze(-2).expand(*z.shape[:-1], self.action_dim, z.shape[-1])
+        q = self.q_value(every, eye.expand(*z.shape[:-1], -1, -1), target=target, reduce=reduce,
+                         generator=generator)
+        return (probs * q).sum(-1)
+
+    @torch.no_grad()
+    def update_targets(self, tau: float) -> None:
+        for target, online in zip(self.target_qs.parameters(), self.qs.parameters(), strict=True):
+            target.lerp_(online, tau)

@@ -1,0 +1,125 @@
+"""MPPI in the latent space, seeded with policy samples and bootstrapped with Q at the horizon.
+
+For each of `E` states planned for at once (a vector env's observations), a distribution over
+`horizon`-step action sequences is refined for `iterations` rounds: candidates are drawn from it
+(plus `policy_samples` sequences rolled out by the policy prior), scored by
+
+    G = sum_t gamma^t alive_t r_t + gamma^H alive_H V(z_H),   alive_{t+1} = alive_t (1 - p_term)
+
+through the learned model, and the distribution moves to the score-weighted mean of the
+`elites` best (MPPI). Box actions use a diagonal Gaussian; Discrete actions one categorical per
+step (with a probability floor so no action is ever ruled out). The previous step's plan, shifted
+by one step, warm-starts the next one (`state` in `TDMPCAgent.predict`).
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from gmrl.worldmodel.tdmpc.config import TDMPCConfig
+from gmrl.worldmodel.tdmpc.model import LatentModel
+
+
+@dataclass
+class Plan:
+    """The planner's output for E states: first actions and the distribution to warm-start."""
+
+    action: torch.Tensor  # (E, A) Box in [-1, 1], or (E,) Discrete indices
+    mean: torch.Tensor  # (E, H, A) Gaussian mean, or (E, H, n) categorical probabilities
+
+
+class MPPIPlanner:
+    """Plans with a `LatentModel`; see the module docstring."""
+
+    def __init__(self, model: LatentModel, config: TDMPCConfig, discount: float) -> None:
+        self.model, self.config, self.discount = model, config, discount
+
+    def initial(self, count: int, device: torch.device) -> torch.Tensor:
+        """The distribution parameters before any warm start."""
+        shape = (count, self.config.horizon, self.model.action_dim)
+        if self.model.discrete:
+            return torch.full(shape, 1.0 / self.model.action_dim, device=device)
+        return torch.zeros(shape, device=device)
+
+    def shift(self, mean: torch.Tensor) -> torch.Tensor:
+        """Warm start: drop the executed step, repeat the last one."""
+        return torch.cat([mean[:, 1:], mean[:, -1:]], 1)
+
+    def returns(self, z: torch.Tensor, actions: torch.Tensor, generator: torch.Generator
+                ) -> torch.Tensor:
+        """G for latent states z (M, L) and action vectors (M, H, A)."""
+        model, gamma = self.model, self.discount
+        total = torch.zeros(z.shape[0], device=z.device)
+        weight = torch.ones_like(total)
+        for t in range(actions.shape[1]):
+            reward = model.codec.decode(model.reward_logits(z, actions[:, t]))
+            z = model.next(z, actions[:, t])
+            total = total + weight * reward
+            weight = weight * gamma * (1 - model.termination_prob(z))
+        return total + weight * model.value(z, generator=generator)
+
+    @torch.no_grad()
+    def plan(
+        self, z: torch.Tensor, warm: torch.Tensor, *, explore: bool, generator: torch.Generator
+    ) -> Plan:
+        """Plan for latent states z (E, L) starting from distribution `warm` (E, H, A)."""
+        cfg, model = self.config, self.model
+        count, horizon, width = warm.shape
+        device = z.device
+        policy_actions = self._policy_rollouts(z, generator)  # (E, P, H, A)
+        samples = cfg.samples
+        mean = warm.clone()
+        std = torch.full_like(mean, cfg.max_std)
+        z_all = z.unsqueeze(1).expand(count, samples + policy_actions.shape[1], -1)
+        for _ in range(cfg.iterations):
+            drawn = self._draw(mean, std, samples, generator)  # (E, N, H, A)
+            candidates = torch.cat([policy_actions, drawn], 1)
+            flat = candidates.reshape(-1, horizon, width)
+            value = self.returns(z_all.reshape(-1, z.shape[-1]), flat, generator)
+            value = torch.nan_to_num(value.reshape(count, -1), nan=-1e9)
+            elite_value, elite_index = value.topk(min(cfg.elites, value.shape[1]), 1)
+            elites = candidates.gather(
+                1, elite_index[:, :, None, None].expand(-1, -1, horizon, width))
+            score = torch.softmax(cfg.temperature * (elite_value - elite_value[:, :1]), 1)
+            weights = score[:, :, None, None]
+            mean = (weights * elites).sum(1)
+            if model.discrete:
+                mean = (1 - width * cfg.min_prob) * mean + cfg.min_prob
+            else:
+                spread = (weights * (elites - mean.unsqueeze(1)).pow(2)).sum(1).sqrt()
+                std = spread.clamp(cfg.min_std, cfg.max_std)
+        if model.discrete:
+            first = mean[:, 0]
+            action = (torch.multinomial(first, 1, generator=generator).squeeze(-1) if explore
+                      else first.argmax(-1))
+            return Plan(action=action.to(device), mean=mean)
+        best = elites[:, 0, 0]  # the top-scored elite's first action
+        if explore:
+            noise = torch.randn(best.shape, generator=generator, device=device)
+            best = (best + noise * std[:, 0]).clamp(-1, 1)
+        return Plan(action=best, mean=mean)
+
+    def _draw(self, mean: torch.Tensor, std: torch.Tensor, samples: int,
+              generator: torch.Generator) -> torch.Tensor:
+        count, horizon, width = mean.shape
+        if self.model.discrete:
+            flat = mean.reshape(-1, width)
+            index = torch.multinomial(flat, samples, replacement=True, generator=generator)
+            index = index.reshape(count, horizon, samples).permute(0, 2, 1)
+            return self.model.one_hot(index)
+        noise = torch.randn((count, samples, horizon, width), generator=generator,
+                            device=mean.device)
+        return (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1)
+
+    def _policy_rollouts(self, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        count, horizon = z.shape[0], self.config.horizon
+        samples = self.config.policy_samples
+        if samples == 0:
+            return torch.zeros(count, 0, horizon, self.model.action_dim, device=z.device)
+        state = z.unsqueeze(1).expand(count, samples, -1).reshape(count * samples, -1)
+        actions = []
+        for _ in range(horizon):
+            action, _ = self.model.policy_sample(state, generator=generator)
+            actions.append(action)
+            state = self.model.next(state, action)
+        return torch.stack(actions, 1).reshape(count, samples, horizon, -1)

@@ -1,0 +1,163 @@
+"""The world-model agent v2 (`TDMPCAgent`) at tiny budgets: its parts, its training step, the
+planner's use of the policy prior, termination metrics, the env guard and save -> load."""
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from gmrl.core.errors import CheckpointError, EnvError
+from gmrl.worldmodel.tdmpc import TDMPCAgent
+from gmrl.worldmodel.tdmpc.agent import episode_discount
+from gmrl.worldmodel.tdmpc.layers import SimNorm, TwoHot, symexp, symlog
+
+# small and fast: every test here runs in a few seconds on one core
+TINY = {"latent_dim": 16, "hidden": 32, "batch_size": 32, "seed_steps": 40, "samples": 16,
+        "policy_samples": 4, "elites": 4, "iterations": 2, "bins": 21, "num_q": 2}
+
+
+def test_symlog_inverts_and_two_hot_round_trips() -> None:
+    x = torch.tensor([-1234.5, -3.0, -0.2, 0.0, 0.7, 42.0, 9000.0])
+    assert torch.allclose(symexp(symlog(x)), x, rtol=1e-4)
+    codec = TwoHot(bins=101, vmin=-10, vmax=10)
+    target = codec.encode(x)
+    assert torch.allclose(target.sum(-1), torch.ones(len(x)))
+    assert ((target > 0).sum(-1) <= 2).all()  # at most two bins
+    decoded = codec.decode(torch.log(target.clamp_min(1e-30)))
+    assert torch.allclose(decoded, x, rtol=1e-3, atol=1e-3)
+
+
+def test_simnorm_groups_are_distributions() -> None:
+    out = SimNorm(4)(torch.randn(3, 16))
+    assert torch.allclose(out.view(3, 4, 4).sum(-1), torch.ones(3, 4))
+
+
+def test_discount_follows_episode_length() -> None:
+    assert episode_discount(500) == pytest.approx(0.99)
+    assert episode_discount(10) == 0.95 and episode_discount(10_000) == 0.995
+    assert episode_discount(None) == 0.99
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_training_step_fits_reward_and_value(env_id: str) -> None:
+    """Repeated joint updates on a fixed buffer lower the reward and value losses."""
+    agent = TDMPCAgent(gym.make(env_id), {**TINY, "seed_steps": 10**6}, seed=0)
+    agent.learn(200)  # random steps only: nothing trained yet
+    assert agent.updates == 0
+    first = agent.update()
+    for _ in range(150):
+        last = agent.update()
+    assert all(np.isfinite(v) for v in last.values())
+    assert last["reward"] < 0.75 * first["reward"]  # CartPole: at most ~0.6 (two-hot entropy)
+    assert last["value"] < first["value"]
+    assert last["consistency"] < first["consistency"]
+
+
+def test_learn_pretrains_then_updates_every_step() -> None:
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), TINY, seed=0)
+    agent.learn(TINY["seed_steps"] + 5)
+    assert agent.updates == TINY["seed_steps"] + 5  # pre-training on seed data, then 1 per step
+    assert agent.num_timesteps == TINY["seed_steps"] + 5
+    assert agent.timings["act_steps"] == 5
+
+
+def test_callback_can_stop_learning() -> None:
+    agent = TDMPCAgent(gym.make("CartPole-v1"), TINY, seed=0)
+    agent.learn(100, callback=lambda a: a.num_timesteps < 7)
+    assert agent.num_timesteps == 7
+
+
+def test_planner_uses_the_policy_prior() -> None:
+    """With the policy's rollouts among the candidates, a plan scored by closeness to the
+    policy's action picks it exactly; without them it cannot."""
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "samples": 2, "elites": 1,
+                                                "iterations": 1}, seed=0)
+    target = 0.7
+
+    def fixed_policy(z: torch.Tensor, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.full((*z.shape[:-1], 1), target), torch.zeros(z.shape[:-1])
+
+    agent.model.policy_sample = fixed_policy  # type: ignore[method-assign]
+    agent.planner.returns = (  # type: ignore[method-assign]
+        lambda z, actions, generator: -(actions[:, 0, 0] - target).abs())
+    z = agent.model.encode(torch.zeros(1, 3))
+    warm = agent.planner.initial(1, z.device)
+    generator = torch.Generator().manual_seed(0)
+    plan = agent.planner.plan(z, warm, explore=False, generator=generator)
+    assert plan.action.item() == pytest.approx(target)
+    agent.planner.config = agent.config.model_copy(update={"policy_samples": 0})
+    plan = agent.planner.plan(z, warm, explore=False, generator=generator)
+    assert plan.action.item() != pytest.approx(target, abs=1e-3)
+
+
+def test_termination_metrics_on_held_out_episodes() -> None:
+    agent = TDMPCAgent(gym.make("CartPole-v1"), {**TINY, "holdout_fraction": 0.3}, seed=0)
+    agent.learn(400)
+    metrics = agent.model_metrics()
+    assert metrics["holdout_steps"] > 0
+    assert metrics["termination_true"] > 0  # CartPole episodes end by termination
+    misses = metrics["termination_true"] - metrics["termination_hits"]
+    assert 0 <= misses <= metrics["termination_true"]
+    recall = metrics["termination_recall"]
+    assert recall == pytest.approx(metrics["termination_hits"] / metrics["termination_true"])
+    assert np.isfinite(metrics["reward_mae"])
+    # no held-out step was trained on: every sampled start lies in a training episode
+    assert not agent.buffer.holdout[np.asarray(agent.buffer.starts)].any()
+
+
+class NaNAfter(gym.Env):
+    """An env whose observation turns NaN after a few steps (a user's bug)."""
+
+    observation_space = spaces.Box(-1, 1, (2,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> Any:
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action: Any) -> Any:
+        self.t += 1
+        obs = np.full(2, np.nan if self.t == 5 else 0.1, np.float32)
+        return obs, 0.0, False, False, {}
+
+
+def test_non_finite_observation_is_one_line_error() -> None:
+    agent = TDMPCAgent(NaNAfter(), TINY, seed=0)
+    with pytest.raises(EnvError, match=r"non-finite observation \(nan\).*real step 4"):
+        agent.learn(20)
+
+
+@pytest.mark.parametrize(("env_id", "act"), [("CartPole-v1", "plan"), ("Pendulum-v1", "plan"),
+                                             ("Pendulum-v1", "policy")])
+def test_save_load_gives_the_same_actions(tmp_path: Path, env_id: str, act: str) -> None:
+    agent = TDMPCAgent(gym.make(env_id), {**TINY, "act": act}, seed=1)
+    agent.learn(60)
+    observations = np.stack([gym.make(env_id).reset(seed=s)[0] for s in range(4)])
+    before, _ = agent.predict(observations)
+    again, _ = agent.predict(observations)
+    np.testing.assert_array_equal(before, again)  # deterministic = repeatable
+    agent.save(tmp_path / "agent")
+    loaded = TDMPCAgent.load(tmp_path / "agent", env=gym.make(env_id))
+    after, _ = loaded.predict(observations)
+    np.testing.assert_array_equal(before, after)
+    assert loaded.num_timesteps == agent.num_timesteps
+    single, _ = loaded.predict(observations[0])
+    assert gym.make(env_id).action_space.contains(single)
+
+
+def test_load_refuses_a_tampered_save_and_a_wrong_env(tmp_path: Path) -> None:
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), TINY, seed=0)
+    agent.save(tmp_path / "agent")
+    with pytest.raises(EnvError, match="differ from the saved agent"):
+        TDMPCAgent.load(tmp_path / "agent", env=gym.make("CartPole-v1"))
+    weights = tmp_path / "agent" / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one flipped bit
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match its sha256"):
+        TDMPCAgent.load(tmp_path / "agent")
