@@ -298,10 +298,12 @@ class TDMPCAgent(Agent):
         cfg, model = self.config, self.model
         batch = self.buffer.sample(cfg.batch_size, self.device)
         obs, action, reward = batch["obs"], batch["action"], batch["reward"]
-        terminated = batch["terminated"]
+        terminated, mask = batch["terminated"], batch["mask"]
         horizon = obs.shape[0]
-        weights = cfg.rho ** torch.arange(horizon, device=self.device, dtype=torch.float32)
-        self._update_termination_ratio(terminated)
+        # rho^t per step, and steps past an episode's end left out (mask 0)
+        weights = (cfg.rho ** torch.arange(horizon, device=self.device, dtype=torch.float32)
+                   ).unsqueeze(1) * mask / mask.shape[1]
+        self._update_termination_ratio(terminated[mask > 0])
         model.train()
         with torch.no_grad():
             next_z = model.encode(batch["next_obs"])
@@ -313,18 +315,17 @@ class TDMPCAgent(Agent):
         for t in range(horizon):
             latents.append(z)
             z = model.next(z, action[t])
-            consistency = consistency + weights[t] * F.mse_loss(z, next_z[t])
+            consistency = consistency + (weights[t] * (z - next_z[t]).pow(2).mean(-1)).sum()
         zs = torch.stack(latents)  # (H, B, L): z_t the model predicted for each step
         next_zs = torch.cat([zs[1:], z.unsqueeze(0)])
-        reward_loss = (model.codec.loss(model.reward_logits(zs, action), reward).mean(1)
-                       * weights).sum()
+        reward_loss = (model.codec.loss(model.reward_logits(zs, action), reward) * weights).sum()
         q_logits = model.q_logits(zs, action)  # (Q, H, B, bins)
-        value_loss = (model.codec.loss(q_logits, td_target.unsqueeze(0)).mean((0, 2))
+        value_loss = (model.codec.loss(q_logits, td_target.unsqueeze(0)).mean(0)
                       * weights).sum()
         pos_weight = torch.exp(model.termination_log_ratio)
         termination_loss = (F.binary_cross_entropy_with_logits(
             model.termination_logit(next_zs), terminated, pos_weight=pos_weight,
-            reduction="none").mean(1) * weights).sum()
+            reduction="none") * weights).sum()
         total = (cfg.consistency_coef * consistency + cfg.reward_coef * reward_loss
                  + cfg.value_coef * value_loss + cfg.termination_coef * termination_loss
                  ) / horizon
@@ -378,7 +379,7 @@ class TDMPCAgent(Agent):
             q = model.q_value(zs, action, generator=self.generator)
             self._update_scale(q.detach())
             per_state = cfg.entropy_coef * log_prob - q / self.q_scale
-        loss = (per_state.mean(1) * weights).mean()
+        loss = (per_state * weights).sum() / weights.shape[0]
         self.pi_optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.policy.parameters(), cfg.grad_clip)
@@ -402,8 +403,10 @@ class TDMPCAgent(Agent):
         """
         held = self.buffer.holdout_steps(HOLDOUT_SCORED, self.device)
         n = int(held["reward"].shape[0])
-        metrics: dict[str, float] = {"holdout_steps": float(n)}
-        if n == 0:
+        keys = ("reward_mae", "consistency_mse", "termination_true", "termination_hits",
+                "termination_false_alarms", "termination_precision", "termination_recall")
+        metrics: dict[str, float] = {"holdout_steps": float(n), **dict.fromkeys(keys, math.nan)}
+        if n == 0:  # every key present from the first row on: one CSV header per run
             return metrics
         self.model.eval()
         z = self.model.encode(held["obs"])

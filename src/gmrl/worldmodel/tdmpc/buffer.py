@@ -1,12 +1,16 @@
-"""Replay of real transitions, sampled as short sub-trajectories that stay inside one episode.
+"""Replay of real transitions, sampled as short sub-trajectories from any step of an episode.
 
-Each stored step keeps its episode number; a start index is valid when the `horizon` steps from
-it belong to one episode (so a terminal step can only be the last of a sequence). A share of the
+Each stored step keeps its episode number. A sequence may start at any step of a training
+episode; its steps past the episode's end come with `mask` 0 and are left out of every loss. So a
+terminal step is seen at every position of a rollout, not only the last: were it only ever last,
+a termination head could learn "the third imagined step" instead of "the pole fell" (it did:
+recall 0 on held-out steps before this). A share of the
 episodes (`holdout_fraction`) is never trained on: reward and termination are scored on them
 (`holdout`), which is how the agent's termination precision and recall are measured honestly.
 When full, the oldest half is dropped.
 """
 
+import bisect
 from typing import Any
 
 import numpy as np
@@ -56,24 +60,31 @@ class SequenceBuffer:
         self.episode[i] = self.episodes
         self.holdout[i] = self.current_holdout
         self.size += 1
-        start = i - self.horizon + 1
         if not self.current_holdout:
             self.train_terminations += int(terminated)
-            if start >= 0 and self.episode[start] == self.episodes:
-                self.starts.append(start)
+            self.starts.append(i)
 
     @property
     def train_steps(self) -> int:
         return int(self.size - self.holdout[: self.size].sum())
 
+    def _usable(self) -> int:
+        """How many starts have `horizon` stored steps after them (starts are increasing)."""
+        return bisect.bisect_right(self.starts, self.size - self.horizon)
+
     def ready(self) -> bool:
-        return len(self.starts) > 0
+        return self._usable() > 0
 
     def sample(self, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
-        """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated."""
-        starts = np.asarray(self.starts)[self.rng.integers(len(self.starts), size=batch)]
+        """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated, and
+        `mask` (1 while the step belongs to the start's episode)."""
+        pick = self.rng.integers(self._usable(), size=batch)
+        starts = np.asarray(self.starts[: self._usable()])[pick]
         index = (starts[None, :] + np.arange(self.horizon)[:, None])  # (H, B)
-        return {key: torch.as_tensor(self.data[key][index], device=device) for key in FIELDS}
+        out = {key: torch.as_tensor(self.data[key][index], device=device) for key in FIELDS}
+        same = self.episode[index] == self.episode[starts][None, :]
+        out["mask"] = torch.as_tensor(same.astype(np.float32), device=device)
+        return out
 
     def holdout_steps(self, limit: int, device: torch.device) -> dict[str, torch.Tensor]:
         """Up to `limit` most recent held-out steps, as flat tensors."""
@@ -93,10 +104,7 @@ class SequenceBuffer:
         self.train_terminations = int(self.data["terminated"][:size][train].sum())
 
     def _valid_starts(self) -> list[int]:
-        last = np.arange(self.size - self.horizon + 1) + self.horizon - 1
-        first = np.arange(self.size - self.horizon + 1)
-        ok = (self.episode[first] == self.episode[last]) & ~self.holdout[first]
-        return np.flatnonzero(ok).tolist()
+        return np.flatnonzero(~self.holdout[: self.size]).tolist()
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
