@@ -47,7 +47,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 RUNS_FILE = RESULTS / "worldmodel_suite" / "runs.jsonl"
 SUMMARY_FILE = RESULTS / "worldmodel_suite.json"
-CONFIG = ROOT / "configs" / "worldmodel" / "default.yaml"
+CONFIG = ROOT / "configs" / "worldmodel" / "v1_default.yaml"  # the v1 agent
 EVAL_EPISODES = 5
 EVAL_POINTS = (
     250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10_000, 12_000, 16_000,
@@ -75,7 +75,20 @@ TASKS: dict[str, dict[str, Any]] = {
                        "budget": (3000, 10_000)},
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
-AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise")
+AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
+          "gmrl_v2")
+# the world-model agent v2 (`configs/worldmodel/default.yaml`, recipe tdmpc) through its public
+# API: its own budgets (it learns a value and a policy, which takes more steps to start than v1's
+# planner on easy tasks), and it keeps going for AFTER_THRESHOLD evaluations past the threshold
+# so a return that falls back is seen
+V2_CONFIG = ROOT / "configs" / "worldmodel" / "v1_default.yaml"  # the v1 agent
+V2_BUDGETS = {
+    "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
+    "suite_envs:InventoryEnv": 5000, "MountainCar-v0": 10_000, "Acrobot-v1": 5000,
+    "MountainCarContinuous-v0": 5000, "Reacher-v5": 20_000, "LunarLander-v3": 50_000,
+    "HalfCheetah-v5": 50_000,
+}
+AFTER_THRESHOLD = 3
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # ablations of the default config (run on request: --agents gmrl_no_value ...), each the
 # default with one mechanism off, on the tasks it is meant for
@@ -228,6 +241,47 @@ def run_gmrl(
     return record
 
 
+def run_gmrl_v2(task: str, seed: int, budget: int, threshold: float) -> dict[str, Any]:
+    """The v2 agent with the default config, through the public API only (`TDMPCAgent.learn`,
+    `evaluate_agent` on `predict`), as a user or `gmrl run` would."""
+    from gmrl.core.config import load_config
+    from gmrl.core.device import torch_threads
+    from gmrl.recipes import load_recipe
+    from gmrl.rl.rollout import evaluate_agent
+    from gmrl.worldmodel.tdmpc import TDMPCAgent
+
+    config = load_config(V2_CONFIG, [f"env.id={task}", f"seed={seed}"],
+                         lambda name: load_recipe(name).Config)
+    record: dict[str, Any] = {"curve": [], "steps": None, "seconds": 0.0, "model": []}
+    with torch_threads(1):
+        agent = TDMPCAgent(_make_env(task), config.agent, seed=seed, device="cpu")
+        after = 0
+        for point in eval_points(budget):
+            start = time.perf_counter()
+            agent.learn(point - agent.num_timesteps)
+            record["seconds"] += time.perf_counter() - start
+            returns = evaluate_agent(agent, lambda: _make_env(task), episodes=EVAL_EPISODES,
+                                     seed=eval_seed(seed))
+            mean_return = float(returns.mean())
+            record["curve"].append([agent.num_timesteps, mean_return])
+            record["model"].append({"step": agent.num_timesteps, **agent.model_metrics()})
+            print(f"  gmrl_v2 {task} seed {seed}: {agent.num_timesteps} steps, return "
+                  f"{mean_return:.1f}, {record['seconds']:.0f}s", flush=True)
+            if record["steps"] is None and mean_return >= threshold:
+                record["steps"], record["seconds_to_threshold"] = point, record["seconds"]
+            elif record["steps"] is not None:
+                after += 1
+                if after >= AFTER_THRESHOLD:
+                    break
+        timings = agent.timings
+        record["plan_ms"] = 1000 * timings["act_s"] / max(1, timings["act_steps"])
+        record["update_ms"] = 1000 * timings["update_s"] / max(1, timings["update_steps"])
+    if record["steps"] is not None:  # seconds to the threshold, as for the other agents
+        record["seconds_total"], record["seconds"] = (record["seconds"],
+                                                      record["seconds_to_threshold"])
+    return record
+
+
 def run_sb3(task: str, seed: int, budget: int, threshold: float) -> dict[str, Any]:
     """SB3's PPO (Discrete) or SAC (Box) with default hyper-parameters, same evaluations."""
     import stable_baselines3 as sb3
@@ -279,6 +333,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     if agent == "sb3":
         record = run_sb3(task, seed, job["budget"], threshold)
+    elif agent == "gmrl_v2":
+        record = run_gmrl_v2(task, seed, job["budget"], threshold)
     else:
         extra = ABLATIONS[agent][0] if agent in ABLATIONS else ()
         record = run_gmrl(task, seed, job["budget"], threshold, extra)
@@ -296,7 +352,8 @@ def make_jobs(
         for agent in agents:
             if agent in ABLATIONS and task not in ABLATIONS[agent][1]:
                 continue
-            budget = TASKS[task]["budget"][0 if agent.startswith("gmrl") else 1]
+            budget = (V2_BUDGETS[task] if agent == "gmrl_v2"
+                      else TASKS[task]["budget"][0 if agent.startswith("gmrl") else 1])
             if quick:
                 budget = min(budget, 1000 if agent.startswith("gmrl") else 2000)
             jobs += [{"task": task, "agent": agent, "seed": s, "budget": budget}

@@ -161,3 +161,22 @@ def test_load_refuses_a_tampered_save_and_a_wrong_env(tmp_path: Path) -> None:
     weights.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="does not match its sha256"):
         TDMPCAgent.load(tmp_path / "agent")
+
+
+def test_n_step_targets_stop_at_terminations_and_episode_ends() -> None:
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "discount": 0.5, "td_steps": 3}, seed=0)
+    reward = torch.tensor([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0], [4.0, 4.0, 4.0]])  # (H=3, B=3)
+    value = torch.tensor([[10.0, 10.0, 10.0], [20.0, 20.0, 20.0], [40.0, 40.0, 40.0]])
+    terminated = torch.zeros(3, 3)
+    terminated[1, 1] = 1  # column 1: the episode terminates at step 1
+    mask = torch.ones(3, 3)
+    mask[2, 2] = 0  # column 2: the episode was cut (time limit) after step 1
+    targets = agent._td_targets(reward, terminated, mask, value)
+    # column 0, from step 0: 1 + .5*2 + .25*4 + .125*40
+    assert targets[0, 0].item() == pytest.approx(1 + 1 + 1 + 5)
+    assert targets[2, 0].item() == pytest.approx(4 + 0.5 * 40)  # one step left: 1-step TD
+    assert targets[0, 1].item() == pytest.approx(1 + 0.5 * 2)  # terminal: no bootstrap
+    assert targets[0, 2].item() == pytest.approx(1 + 0.5 * 2 + 0.25 * 20)  # bootstrap at cut
+    one_step = agent.config.model_copy(update={"td_steps": 1})
+    agent.config = one_step
+    assert agent._td_targets(reward, terminated, mask, value)[0, 0].item() == pytest.approx(6)

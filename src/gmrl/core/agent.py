@@ -103,12 +103,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _gmrl_version() -> str:
+    """gmrl's installed version (read from package metadata: core imports nothing above it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gmrl")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def save_agent_files(
     path: str | Path, name: str, config: dict[str, Any], tensors: dict[str, torch.Tensor]
 ) -> Path:
     """Write config JSON + safetensors + a manifest with their sha256 (the manifest last)."""
-    from gmrl import __version__
-
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"cannot save an agent to '{path}': it is a file; name a directory")
@@ -119,7 +127,7 @@ def save_agent_files(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "agent": name,
-        "gmrl_version": __version__,
+        "gmrl_version": _gmrl_version(),
         "sha256": {file: _sha256(path / file) for file in (CONFIG_FILE, WEIGHTS_FILE)},
     }
     atomic_write_text(path / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))

@@ -307,8 +307,8 @@ class TDMPCAgent(Agent):
         model.train()
         with torch.no_grad():
             next_z = model.encode(batch["next_obs"])
-            td_target = reward + self.discount * (1 - terminated) * model.value(
-                next_z, target=True, reduce="min", generator=self.generator)
+            next_value = model.value(next_z, target=True, reduce="min", generator=self.generator)
+            td_target = self._td_targets(reward, terminated, mask, next_value)
         z = model.encode(obs[0])
         latents = []
         consistency = torch.zeros((), device=self.device)
@@ -344,6 +344,28 @@ class TDMPCAgent(Agent):
             "policy": policy_loss, "grad_norm": float(grad_norm), "q_scale": self.q_scale,
         }
         return self.last_losses
+
+    def _td_targets(self, reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor,
+                    next_value: torch.Tensor) -> torch.Tensor:
+        """n-step targets (n = `td_steps`, cut at the sequence's or the episode's end), (H, B).
+
+        From step t: r_t + g r_{t+1} + ... + g^k (1 - d) V(s'_{t+k-1}); a terminal step ends the
+        sum with no bootstrap, a step past the episode's end bootstraps at the last one in it.
+        """
+        horizon, gamma = reward.shape[0], self.discount
+        targets = []
+        for t in range(horizon):
+            last = min(t + self.config.td_steps, horizon) - 1
+            total = torch.zeros_like(reward[t])
+            scale = torch.ones_like(reward[t])
+            for k in range(t, last + 1):
+                total = total + scale * reward[k]
+                alive = scale * gamma * (1 - terminated[k])
+                go_on = mask[k + 1] if k < last else torch.zeros_like(reward[k])
+                total = total + alive * (1 - go_on) * next_value[k]
+                scale = alive * go_on
+            targets.append(total)
+        return torch.stack(targets)
 
     def _update_termination_ratio(self, terminated: torch.Tensor) -> None:
         """Running negatives / positives of the labels: the class-balancing weight."""

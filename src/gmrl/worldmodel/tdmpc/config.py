@@ -32,7 +32,7 @@ class TDMPCConfig(StrictModel):
     # ---------------------------------------------------------------- training
     lr: float = Field(default=3e-4, gt=0)
     encoder_lr_scale: float = Field(default=0.3, gt=0, description="encoder lr multiplier")
-    batch_size: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=128, ge=1, description="sequences per update (TD-MPC2: 256)")
     horizon: int = Field(default=3, ge=1, description="model rollout length in training/planning")
     rho: float = Field(default=0.5, gt=0, le=1, description="weight decay of later rollout steps")
     consistency_coef: float = Field(default=20.0, ge=0)
@@ -41,6 +41,11 @@ class TDMPCConfig(StrictModel):
     termination_coef: float = Field(default=1.0, ge=0)
     entropy_coef: float = Field(default=1e-4, ge=0, description="policy entropy bonus")
     tau: float = Field(default=0.01, gt=0, le=1, description="target Q Polyak rate")
+    td_steps: int = Field(
+        default=3, ge=1,
+        description="real rewards summed before bootstrapping (at most the rest of the sampled "
+        "sequence; TD-MPC2: 1). More propagate values faster from little data",
+    )
     grad_clip: float = Field(default=20.0, gt=0)
     discount: float | None = Field(
         default=None, gt=0, lt=1,
@@ -61,10 +66,13 @@ class TDMPCConfig(StrictModel):
     act: Literal["plan", "policy"] = Field(
         default="plan", description="plan (MPPI through the model) or policy (the prior alone)"
     )
-    iterations: int = Field(default=4, ge=1, description="MPPI iterations per real step")
-    samples: int = Field(default=256, ge=2, description="MPPI samples per iteration")
-    policy_samples: int = Field(default=24, ge=0, description="samples drawn from the policy")
-    elites: int = Field(default=32, ge=1)
+    plan_horizon: int | None = Field(
+        default=None, ge=1, description="steps MPPI plans ahead (None: the training horizon)"
+    )
+    iterations: int = Field(default=3, ge=1, description="MPPI iterations per real step")
+    samples: int = Field(default=128, ge=2, description="MPPI samples per iteration")
+    policy_samples: int = Field(default=16, ge=0, description="samples drawn from the policy")
+    elites: int = Field(default=16, ge=1)
     temperature: float = Field(default=0.5, gt=0)
     min_std: float = Field(default=0.05, gt=0)
     max_std: float = Field(default=2.0, gt=0)

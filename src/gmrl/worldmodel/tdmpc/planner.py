@@ -34,9 +34,13 @@ class MPPIPlanner:
     def __init__(self, model: LatentModel, config: TDMPCConfig, discount: float) -> None:
         self.model, self.config, self.discount = model, config, discount
 
+    @property
+    def horizon(self) -> int:
+        return self.config.plan_horizon or self.config.horizon
+
     def initial(self, count: int, device: torch.device) -> torch.Tensor:
         """The distribution parameters before any warm start."""
-        shape = (count, self.config.horizon, self.model.action_dim)
+        shape = (count, self.horizon, self.model.action_dim)
         if self.model.discrete:
             return torch.full(shape, 1.0 / self.model.action_dim, device=device)
         return torch.zeros(shape, device=device)
@@ -112,7 +116,7 @@ class MPPIPlanner:
         return (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1)
 
     def _policy_rollouts(self, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        count, horizon = z.shape[0], self.config.horizon
+        count, horizon = z.shape[0], self.horizon
         samples = self.config.policy_samples
         if samples == 0:
             return torch.zeros(count, 0, horizon, self.model.action_dim, device=z.device)
