@@ -11,7 +11,16 @@ import pytest
 
 from gmrl.core.errors import ConfigError, EnvError
 from gmrl.rl.dynamic_programming import policy_evaluation, value_iteration
-from gmrl.rl.tabular import Constant, Exponential, Linear, TDLearner, q_learning, sarsa
+from gmrl.rl.tabular import (
+    Constant,
+    Exponential,
+    Linear,
+    QLearningAgent,
+    SarsaAgent,
+    TDLearner,
+    q_learning,
+    sarsa,
+)
 
 GAMMA = 0.99  # the discount used both for learning and for the DP optimum on FrozenLake
 CLIFF_START = 36
@@ -107,3 +116,25 @@ def test_learner_state_resumes_exactly(on_policy):
                                   straight.result().episode_returns)
     with pytest.raises(ValueError, match="does not fit"):
         TDLearner(gym.make("FrozenLake8x8-v1"), **kwargs).load_state_dict(saved)
+
+
+@pytest.mark.parametrize(("agent_class", "learner"), [(QLearningAgent, q_learning),
+                                                      (SarsaAgent, sarsa)])
+def test_agent_learns_by_steps_what_the_learner_learns_by_episodes(agent_class, learner):
+    """The contract's `learn` counts env steps: given as many steps as `q_learning` / `sarsa`
+    took over their episodes, split mid-episode, the agent ends with the same table and history;
+    past the schedule it keeps the last values and goes on recording episodes."""
+    settings = {"episodes": 30, "alpha": 0.3, "epsilon": Linear(1.0, 0.1), "seed": 5}
+    result = learner(gym.make("FrozenLake-v1"), **settings)
+    total = int(result.episode_lengths.sum())
+    agent = agent_class(gym.make("FrozenLake-v1"), **settings)
+    split = int(result.episode_lengths[0]) + 1  # one step into the second episode
+    agent.learn(split)
+    assert agent.learner.in_episode and agent.learner.episode == 1
+    agent.learn(total - split)
+    assert not agent.learner.in_episode and agent.num_timesteps == total
+    np.testing.assert_array_equal(agent.q, result.q)
+    np.testing.assert_array_equal(agent.learner.result().episode_returns, result.episode_returns)
+    agent.learn(300)
+    assert agent.num_timesteps == total + 300 and agent.learner.episode > 30
+    assert agent.learner.schedule_at(agent.learner.episode) == (0.3, pytest.approx(0.1))

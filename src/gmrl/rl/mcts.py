@@ -19,6 +19,9 @@ tree before the exploration bonus is added, so one `exploration` constant works 
 reward scale. Continuous actions (sampled actions / progressive widening) are not supported. The
 tree is rebuilt at every `search` call (no subtree reuse), which keeps planning over a learned
 model honest: the real next observation never has to match a node's imagined state.
+
+`MCTSAgent` acts with a search per observation and honours gmrl's agent contract (a planner:
+its `learn` does nothing; `save` / `load` keep its settings).
 """
 
 from __future__ import annotations
@@ -26,11 +29,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from gmrl.core.errors import ConfigError
-from gmrl.rl.search_model import SearchModel
+from gmrl.core.agent import Agent, Callback
+from gmrl.core.errors import CheckpointError, ConfigError
+from gmrl.core.seeding import numpy_rng
+from gmrl.rl.contract import (
+    check_env_spaces,
+    env_source,
+    json_ready,
+    saved_config,
+    space_from_json,
+    space_json,
+)
+from gmrl.rl.envs import make_env
+from gmrl.rl.search_model import SearchModel, search_model_for
 
 # values (B,) for a batch of states; prior action probabilities (B, n_actions) for a batch.
 ValueFn = Callable[[np.ndarray], np.ndarray]
@@ -118,7 +134,14 @@ class MCTS:
         self.max_depth, self.discount = max_depth, discount
         self.leaf_batch, self.rollouts_per_leaf = leaf_batch, rollouts_per_leaf
         self.value_fn, self.prior_fn, self.rollout_policy = value_fn, prior_fn, rollout_policy
+        self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
+
+    def settings(self) -> dict[str, Any]:
+        """The numeric settings (what `MCTS(model, **settings, seed=...)` rebuilds it from)."""
+        return {"n_simulations": self.n_simulations, "exploration": self.exploration,
+                "max_depth": self.max_depth, "discount": self.discount,
+                "leaf_batch": self.leaf_batch, "rollouts_per_leaf": self.rollouts_per_leaf}
 
     def search(self, state: np.ndarray) -> SearchResult:
         """Plan from one state (no batch axis) and return the root statistics."""
@@ -288,22 +311,134 @@ class MCTS:
             tree.low, tree.high = min(tree.low, mean), max(tree.high, mean)
 
 
-class MCTSAgent:
-    """Acts by running an `MCTS` search from each observation; for recipes and evaluation.
+class MCTSAgent(Agent):
+    """Acts by running an `MCTS` search from each observation; on gmrl's agent contract.
 
     `obs_to_state` maps an env observation to the model's state (default: the observation as a
     float64 array, right for `CartPoleModel`, whose state is the observation; note CartPole's
     observation is the float32 rounding of the env's float64 state, a negligible difference).
+
+    On the contract (`gmrl.core.agent.Agent`):
+
+    - `learn` does nothing: MCTS plans, it does not learn. It takes no env step, counts nothing
+      (`num_timesteps` stays 0) and never calls the callback; it returns the agent.
+    - `predict(obs)` searches from each observation of a batch (or from one), exactly as the
+      `rl` recipe acts: the search starts from `obs_to_state(obs)`, the observation itself for
+      CartPole, and never reads the env's hidden state (it does not need to: the observation is
+      the physical state, rounded to float32). With `deterministic=True` each search draws its
+      tie-breaks and rollouts from a generator seeded afresh from the planner's seed, so the
+      action is a function of the observation alone (repeatable, and the same after `load`);
+      `deterministic=False` draws from the planner's running generator.
+    - `save` writes the settings (simulations, exploration, depth, discount, batching, seed)
+      and the env id the model is made from; there are no weights. It needs an agent whose model
+      gmrl can rebuild from that env (`MCTSAgent.from_env`, or `env=` given) and no callables
+      (`value_fn`, `prior_fn`, `rollout_policy`, a custom `obs_to_state`): those are refused in
+      one line. `load` rebuilds the model from the given env, or from the saved env id.
     """
 
+    name = "mcts"
+
     def __init__(
-        self, planner: MCTS, obs_to_state: Callable[[np.ndarray], np.ndarray] | None = None
+        self, planner: MCTS, obs_to_state: Callable[[np.ndarray], np.ndarray] | None = None,
+        *, env: gym.Env | None = None,
     ) -> None:
         self.planner = planner
+        self.custom_state = obs_to_state is not None
         self.obs_to_state = obs_to_state or (lambda obs: np.asarray(obs, dtype=np.float64))
         self.last_result: SearchResult | None = None
+        self.env = env
+        self.num_timesteps = 0
+
+    @classmethod
+    def from_env(cls, env: str | gym.Env, *, seed: int = 0, **settings: Any) -> MCTSAgent:
+        """An agent planning with gmrl's model of `env` (an id or an env); `settings` go to
+        `MCTS` (n_simulations, exploration, max_depth, discount, leaf_batch, rollouts_per_leaf).
+        """
+        made = make_env(env, check=False) if isinstance(env, str) else env
+        try:
+            planner = MCTS(search_model_for(made), seed=seed, **settings)
+        except TypeError as exc:
+            raise ConfigError(f"MCTS settings: {exc} (known: {', '.join(_SETTINGS)})") from exc
+        return cls(planner, env=made)
 
     def act(self, obs: np.ndarray) -> int:
         """The most visited root action after searching from `obs`."""
         self.last_result = self.planner.search(self.obs_to_state(obs))
         return self.last_result.action
+
+    def learn(self, total_timesteps: int, callback: Callback | None = None) -> MCTSAgent:
+        """Nothing to learn: a planner. Takes no step, counts nothing, calls no callback."""
+        return self
+
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """The searched action for one observation or a batch (see the class docstring).
+
+        `state` and `episode_start` are accepted for SB3's signature and unused: every search
+        builds a new tree from the observation.
+        """
+        array = np.asarray(observation)
+        shape = None if self.env is None else self.env.observation_space.shape
+        single = array.ndim <= 1 if shape is None else array.shape == tuple(shape)
+        batch = array[None] if single else array
+        actions = np.array([self._search(obs, deterministic) for obs in batch], dtype=np.int64)
+        return (actions[0] if single else actions), None
+
+    def _search(self, obs: np.ndarray, deterministic: bool) -> int:
+        if not deterministic:
+            return self.act(obs)
+        running = self.planner.rng
+        self.planner.rng = numpy_rng(self.planner.seed, "mcts_predict")
+        try:
+            return self.act(obs)
+        finally:
+            self.planner.rng = running
+
+    # ------------------------------------------------------------------ save / load
+    def _config_json(self) -> dict[str, Any]:
+        planner = self.planner
+        problems = [name for name, value in (
+            ("value_fn", planner.value_fn), ("prior_fn", planner.prior_fn),
+            ("rollout_policy", planner.rollout_policy)) if value is not None]
+        if self.custom_state:
+            problems.append("obs_to_state")
+        if problems:
+            raise CheckpointError(
+                f"cannot save an MCTSAgent with {', '.join(problems)}: functions are not saved "
+                "(only settings); rebuild them after loading"
+            )
+        if self.env is None or type(search_model_for(self.env)) is not type(planner.model):
+            raise CheckpointError(
+                f"cannot save an MCTSAgent planning with a {type(planner.model).__name__} "
+                "that gmrl cannot rebuild from an env: build it with MCTSAgent.from_env(env)"
+            )
+        env_id, env_kwargs = env_source(self.env, None, "the mcts agent")
+        return {
+            "settings": planner.settings(), "seed": planner.seed, "env_id": env_id,
+            "env_kwargs": json_ready(env_kwargs, "the mcts agent's env arguments"),
+            "observation_space": space_json(self.env.observation_space),
+            "action_space": space_json(self.env.action_space),
+        }
+
+    def _tensors(self) -> dict[str, Any]:
+        return {}  # a planner has no weights
+
+    @classmethod
+    def _from_saved(cls, config: dict[str, Any], tensors: dict[str, Any], env: Any
+                    ) -> MCTSAgent:
+        with saved_config(cls.name):
+            observation_space = space_from_json(config["observation_space"])
+            action_space = space_from_json(config["action_space"])
+            settings, seed = dict(config["settings"]), int(config["seed"])
+            env_id, env_kwargs = str(config["env_id"]), dict(config["env_kwargs"])
+        check_env_spaces(env, observation_space, action_space, cls.name)
+        if env is None:
+            env = make_env(env_id, check=False, **env_kwargs)
+        with saved_config(cls.name):
+            return cls.from_env(env, seed=seed, **settings)
+
+
+_SETTINGS = ("n_simulations", "exploration", "max_depth", "discount", "leaf_batch",
+             "rollouts_per_leaf")

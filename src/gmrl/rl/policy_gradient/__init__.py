@@ -2,7 +2,8 @@
 
 The loss functions in `losses` know nothing about Gymnasium, so the same core trains a sequence
 generator whose actions are tokens (see `gmrl.sequence`). The agents (`Reinforce`,
-`ActorCritic`) train on any Gymnasium env with Discrete or bounded Box actions.
+`ActorCritic`) train on any Gymnasium env with Discrete or bounded Box actions;
+`ReinforceAgent` / `ActorCriticAgent` put them on gmrl's agent contract (`contract`).
 """
 
 from gmrl.rl.policy_gradient.losses import (
@@ -13,8 +14,10 @@ from gmrl.rl.policy_gradient.losses import (
 
 __all__ = [
     "ActorCritic",
+    "ActorCriticAgent",
     "PolicyGradientAgent",
     "Reinforce",
+    "ReinforceAgent",
     "discounted_returns",
     "generalized_advantage",
     "policy_gradient_loss",
@@ -34,4 +37,8 @@ def __getattr__(name: str):
         from gmrl.rl.policy_gradient.agent import PolicyGradientAgent
 
         return PolicyGradientAgent
+    if name in ("ReinforceAgent", "ActorCriticAgent"):
+        from gmrl.rl.policy_gradient import contract
+
+        return getattr(contract, name)
     raise AttributeError(name)

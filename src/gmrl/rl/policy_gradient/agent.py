@@ -9,6 +9,8 @@ iteration (return False from it to stop early).
 naming the class, env and hyper-parameters); `PolicyGradientAgent.load(path)` rebuilds the agent.
 `state_dict()` holds everything training depends on, the training envs' mid-episode positions
 included (`gmrl.rl.env_state`), so a checkpointed run resumes exactly. Nothing is pickled.
+`ReinforceAgent` / `ActorCriticAgent` (`gmrl.rl.policy_gradient.contract`) put these agents on
+gmrl's agent contract (its `learn`, `predict`, directory `save` and `load`).
 """
 
 from collections.abc import Callable
@@ -152,6 +154,16 @@ class PolicyGradientAgent:
         dist = self.policy.distribution(self.features(batch))
         actions = self.policy.to_env(self.policy.sample(dist, deterministic))
         return actions[0] if single else actions
+
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3's signature (`evaluate_policy` works on it): `act` for one observation or a batch.
+
+        `state` and `episode_start` are accepted and unused (the policy has no memory).
+        """
+        return np.asarray(self.act(observation, deterministic=deterministic)), None
 
     def evaluate(self, episodes: int = 10, seed: int | None = None) -> np.ndarray:
         """Returns of `episodes` deterministic episodes (seeds `seed`, `seed+1`, ...; by default

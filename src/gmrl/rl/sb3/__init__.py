@@ -1,6 +1,10 @@
-"""Stable-Baselines3 agents built from gmrl configs, reporting into gmrl run directories."""
+"""Stable-Baselines3 agents built from gmrl configs, reporting into gmrl run directories.
+
+`SB3Agent` puts them on gmrl's agent contract (learn / predict / save / load, no pickle).
+"""
 
 from gmrl.rl.params import SB3_ALGORITHMS, algorithm_class
+from gmrl.rl.sb3.agent import SB3Agent
 from gmrl.rl.sb3.callbacks import RunDirCallback
 from gmrl.rl.sb3.factory import (
     SB3AgentSpec,
@@ -18,6 +22,7 @@ from gmrl.rl.sb3.state import load_sb3_state, restore_learn_state, sb3_state
 __all__ = [
     "SB3_ALGORITHMS",
     "RunDirCallback",
+    "SB3Agent",
     "SB3AgentSpec",
     "algorithm_class",
     "check_sb3_params",

@@ -22,6 +22,10 @@ checkpoint of `gmrl.core.loop.TrainingLoop` holds them). Where to call it: betwe
 (`BaseCallback._on_rollout_start`) every part of the state is consistent; mid-rollout, an
 on-policy agent's half-filled rollout buffer is not saved.
 
+`policy_tensors` / `load_policy_tensors` are the acting part alone, as one flat dict of tensors:
+the policy's state dict (its target networks included) and SB3's learned variables (SAC's
+entropy coefficient). `gmrl.rl.sb3.agent.SB3Agent` saves them as its weights.
+
 Two steps restore it, because `model.learn()` rebuilds SB3's logger and resets action noise:
 `load_sb3_state` before `learn`, then `restore_learn_state` once learning has started
 (`RunDirCallback(resume_state=...)` does that in `_on_training_start`).
@@ -191,7 +195,30 @@ def _recorders(model: BaseAlgorithm) -> list[EpisodeRecorder] | None:
     return [sub for sub in env.envs if isinstance(sub, EpisodeRecorder)]
 
 
+def policy_tensors(model: BaseAlgorithm) -> dict[str, torch.Tensor]:
+    """The policy's state dict under `policy.` and SB3's learned variables under `variables.`
+    (copies: flat, as a safetensors file holds them)."""
+    _, variables = model._get_torch_save_params()
+    tensors = {f"policy.{key}": value.detach().clone()
+               for key, value in model.policy.state_dict().items()}
+    tensors.update({f"variables.{name}": _attr(model, name).detach().clone()
+                    for name in variables})
+    return tensors
+
+
 # --------------------------------------------------------------------------- restore
+def load_policy_tensors(model: BaseAlgorithm, tensors: dict[str, torch.Tensor]) -> None:
+    """Put `policy_tensors` into a freshly built agent of the same config (a mismatch raises
+    `RuntimeError` / `KeyError`, as `load_state_dict` does)."""
+    prefix = "policy."
+    model.policy.load_state_dict(
+        {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)})
+    _, variables = model._get_torch_save_params()
+    for name in variables:
+        with torch.no_grad():
+            _attr(model, name).copy_(tensors[f"variables.{name}"].to(get_device(model.device)))
+
+
 def load_sb3_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     """Put `state` (from `sb3_state`) into a freshly built agent of the same config.
 

@@ -120,21 +120,45 @@ def _epsilon_greedy(row: np.ndarray, epsilon: float, draws: _RandomBlock) -> int
     return int(best[0]) if len(best) == 1 else int(best[random_action % len(best)])
 
 
+@dataclass
+class _Episode:
+    """Where `TDLearner.step` is within an episode."""
+
+    step_size: float
+    epsilon: float
+    state: int
+    action: int
+    steps: int = 0
+    total: float = 0.0
+
+
 class TDLearner:
-    """Q-learning (`on_policy=False`) or SARSA (`on_policy=True`), one episode at a time.
+    """Q-learning (`on_policy=False`) or SARSA (`on_policy=True`), by episodes or by steps.
 
     `q_learning` / `sarsa` run it to the end; a recipe calls `run_episode()` itself and can
     checkpoint between episodes: `state_dict()` holds the table, the per-episode history, the
     exploration generator's position and the env's generator, so `load_state_dict` on a fresh
     learner (same env, same arguments) continues exactly as the saved one would have.
+
+    `step()` advances one env step instead (the agent contract's `learn` counts steps, see
+    `gmrl.rl.tabular.agent`); stepping through an episode draws the same random numbers and
+    makes the same updates as `run_episode`. The schedules cover `episodes` episodes; a learner
+    stepped past them keeps their last values and goes on recording each episode.
+    `env` may be None for a learner that only holds a table (`sizes=(n_states, n_actions)`).
     """
 
     def __init__(
-        self, env: gym.Env, *, on_policy: bool, episodes: int, gamma: float = 0.99,
+        self, env: gym.Env | None, *, on_policy: bool, episodes: int, gamma: float = 0.99,
         alpha: float | Schedule = 0.1, epsilon: float | Schedule = 0.1, seed: int = 0,
         q_init: float = 0.0, max_episode_steps: int | None = None,
+        sizes: tuple[int, int] | None = None,
     ) -> None:
-        n_states, n_actions = discrete_sizes(env)
+        if env is not None:
+            n_states, n_actions = discrete_sizes(env)
+        elif sizes is not None:
+            n_states, n_actions = int(sizes[0]), int(sizes[1])
+        else:
+            raise ConfigError("TDLearner needs an env, or sizes=(n_states, n_actions) without one")
         if episodes < 1:
             raise ConfigError(f"episodes must be at least 1, got {episodes}")
         if not 0.0 <= gamma <= 1.0:
@@ -147,38 +171,80 @@ class TDLearner:
         self.q = np.full((n_states, n_actions), float(q_init))
         self.returns = np.zeros(episodes)
         self.lengths = np.zeros(episodes, dtype=np.int64)
+        self.max_episode_steps = max_episode_steps
         self.limit = max_episode_steps if max_episode_steps is not None else np.iinfo(np.int64).max
         self.episode = 0  # episodes run so far
+        self.reset_seed: int | None = seed  # the next reset's seed (only the first is seeded)
+        self._current: _Episode | None = None  # the episode `step()` is in the middle of
 
     @property
     def done(self) -> bool:
         return self.episode >= self.episodes
 
+    @property
+    def in_episode(self) -> bool:
+        """Whether `step()` left an episode unfinished (`run_episode` finishes it first)."""
+        return self._current is not None
+
+    def schedule_at(self, episode: int) -> tuple[float, float]:
+        """`(alpha, epsilon)` of an episode (the last scheduled values past the schedule)."""
+        index = min(episode, self.episodes - 1)
+        return float(self.alphas[index]), float(self.epsilons[index])
+
     def run_episode(self) -> EpisodeStats:
-        """Run the next training episode, updating `q`; returns its statistics."""
-        episode, q, draws = self.episode, self.q, self.draws
-        step_size, eps = self.alphas[episode], self.epsilons[episode]
-        state = int(self.env.reset(seed=self.seed if episode == 0 else None)[0])
-        action = _epsilon_greedy(q[state], eps, draws)
-        total, steps, done = 0.0, 0, False
-        while not done:
-            next_obs, reward, terminated, truncated, _ = self.env.step(action)
-            next_state, steps, total = int(next_obs), steps + 1, total + float(reward)
-            next_action = _epsilon_greedy(q[next_state], eps, draws)
-            if terminated:
-                bootstrap = 0.0
-            elif self.on_policy:
-                bootstrap = q[next_state, next_action]
-            else:
-                bootstrap = q[next_state].max()
-            q[state, action] += step_size * (
-                float(reward) + self.gamma * bootstrap - q[state, action]
-            )
-            state, action = next_state, next_action
-            done = terminated or truncated or steps >= self.limit
-        self.returns[episode], self.lengths[episode] = total, steps
+        """Run the next training episode (or the rest of one begun by `step`); its statistics."""
+        while True:
+            stats = self.step()
+            if stats is not None:
+                return stats
+
+    def step(self) -> EpisodeStats | None:
+        """One env step with its TD update; the episode's statistics when it ended, else None."""
+        if self.env is None:
+            raise EnvError("this tabular learner has no env to learn in: give it one")
+        current, q, draws = self._current, self.q, self.draws
+        if current is None:
+            current = self._current = self._begin()
+        step_size, eps = current.step_size, current.epsilon
+        state, action = current.state, current.action
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        next_state = int(next_obs)
+        current.steps += 1
+        current.total += float(reward)
+        next_action = _epsilon_greedy(q[next_state], eps, draws)
+        if terminated:
+            bootstrap = 0.0
+        elif self.on_policy:
+            bootstrap = q[next_state, next_action]
+        else:
+            bootstrap = q[next_state].max()
+        q[state, action] += step_size * (
+            float(reward) + self.gamma * bootstrap - q[state, action]
+        )
+        current.state, current.action = next_state, next_action
+        if not (terminated or truncated or current.steps >= self.limit):
+            return None
+        return self._finish(current)
+
+    def _begin(self) -> _Episode:
+        index = min(self.episode, self.episodes - 1)
+        step_size, eps = self.alphas[index], self.epsilons[index]
+        assert self.env is not None
+        state = int(self.env.reset(seed=self.reset_seed)[0])
+        self.reset_seed = None
+        action = _epsilon_greedy(self.q[state], eps, self.draws)
+        return _Episode(step_size, eps, state, action)
+
+    def _finish(self, current: _Episode) -> EpisodeStats:
+        episode = self.episode
+        if episode >= len(self.returns):  # stepped past the schedule: the history grows
+            self.returns = np.append(self.returns, 0.0)
+            self.lengths = np.append(self.lengths, 0)
+        self.returns[episode], self.lengths[episode] = current.total, current.steps
         self.episode += 1
-        return EpisodeStats(episode, total, steps, float(eps), float(step_size), q)
+        self._current = None
+        return EpisodeStats(episode, current.total, current.steps, float(current.epsilon),
+                            float(current.step_size), self.q)
 
     def result(self) -> TabularResult:
         """The table, its greedy policy and the history of the episodes run so far."""
@@ -192,20 +258,25 @@ class TDLearner:
         return {
             "q": torch.from_numpy(self.q.copy()), "returns": torch.from_numpy(self.returns.copy()),
             "lengths": torch.from_numpy(self.lengths.copy()), "episode": self.episode,
-            "draws": self.draws.state(), "env_rng": env_rng_state(self.env),
+            "draws": self.draws.state(),
+            "env_rng": env_rng_state(self.env) if self.env is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()` (taken between episodes) into a learner of the same table."""
         q = state["q"].numpy()
-        if q.shape != self.q.shape or len(state["returns"]) != self.episodes:
+        if q.shape != self.q.shape or len(state["returns"]) < self.episodes:
             raise ValueError(f"saved table {tuple(q.shape)} over {len(state['returns'])} "
                              f"episodes does not fit {self.q.shape} over {self.episodes}")
         self.q[:] = q
-        self.returns[:] = state["returns"].numpy()
-        self.lengths[:] = state["lengths"].numpy()
+        self.returns = state["returns"].numpy().copy()
+        self.lengths = state["lengths"].numpy().copy()
         self.episode = int(state["episode"])
         self.draws.load_state(state["draws"])
-        set_env_rng_state(self.env, state["env_rng"])
+        if self.env is not None and state.get("env_rng") is not None:
+            set_env_rng_state(self.env, state["env_rng"])
+        self.reset_seed = self.seed if self.episode == 0 else None
+        self._current = None
 
 
 def _td_control(
