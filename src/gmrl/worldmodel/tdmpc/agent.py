@@ -189,6 +189,7 @@ class TDMPCAgent(Agent):
             if episode_start is not None:
                 restart = torch.as_tensor(np.asarray(episode_start, bool), device=self.device)
                 warm = torch.where(restart[:, None, None], fresh, warm)
+        self.planner.value_scale = self.q_scale
         plan = self.planner.plan(z, warm, explore=explore, generator=generator)
         return plan.action.cpu().numpy(), plan.mean.cpu().numpy()
 
@@ -304,6 +305,7 @@ class TDMPCAgent(Agent):
         weights = (cfg.rho ** torch.arange(horizon, device=self.device, dtype=torch.float32)
                    ).unsqueeze(1) * mask / mask.shape[1]
         self._update_termination_ratio(terminated[mask > 0])
+        self._update_obs_stats(obs[0])
         model.train()
         with torch.no_grad():
             next_z = model.encode(batch["next_obs"])
@@ -326,9 +328,11 @@ class TDMPCAgent(Agent):
         termination_loss = (F.binary_cross_entropy_with_logits(
             model.termination_logit(next_zs), terminated, pos_weight=pos_weight,
             reduction="none") * weights).sum()
+        decoder_loss = ((model.decoder(next_zs) - model.standardise(batch["next_obs"])
+                         ).pow(2).mean(-1) * weights).sum()
         total = (cfg.consistency_coef * consistency + cfg.reward_coef * reward_loss
                  + cfg.value_coef * value_loss + cfg.termination_coef * termination_loss
-                 ) / horizon
+                 + cfg.decoder_coef * decoder_loss) / horizon
         self.optim.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -341,6 +345,7 @@ class TDMPCAgent(Agent):
             "reward": float(reward_loss.detach()) / horizon,
             "value": float(value_loss.detach()) / horizon,
             "termination": float(termination_loss.detach()) / horizon,
+            "decoder": float(decoder_loss.detach()) / horizon,
             "policy": policy_loss, "grad_norm": float(grad_norm), "q_scale": self.q_scale,
         }
         return self.last_losses
@@ -366,6 +371,14 @@ class TDMPCAgent(Agent):
                 scale = alive * go_on
             targets.append(total)
         return torch.stack(targets)
+
+    @torch.no_grad()
+    def _update_obs_stats(self, obs: torch.Tensor) -> None:
+        """Running mean and spread of observations (the decoder's targets are standardised)."""
+        rate = 1.0 if self.updates == 0 else 0.01
+        self.model.obs_mean.lerp_(obs.mean(0), rate)
+        spread = (obs - self.model.obs_mean).pow(2).mean(0).sqrt().clamp_min(1e-3)
+        self.model.obs_std.lerp_(spread, rate)
 
     def _update_termination_ratio(self, terminated: torch.Tensor) -> None:
         """Running negatives / positives of the labels: the class-balancing weight."""

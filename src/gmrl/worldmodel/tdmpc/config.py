@@ -39,6 +39,11 @@ class TDMPCConfig(StrictModel):
     reward_coef: float = Field(default=0.1, ge=0)
     value_coef: float = Field(default=0.1, ge=0)
     termination_coef: float = Field(default=1.0, ge=0)
+    decoder_coef: float = Field(
+        default=1.0, ge=0,
+        description="weight of predicting the standardised next observation from the model's "
+        "latent (0: TD-MPC2's decoder-free model)",
+    )
     entropy_coef: float = Field(default=1e-4, ge=0, description="policy entropy bonus")
     tau: float = Field(default=0.01, gt=0, le=1, description="target Q Polyak rate")
     td_steps: int = Field(

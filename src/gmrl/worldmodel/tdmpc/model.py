@@ -73,6 +73,8 @@ class LatentModel(nn.Module):
     """
 
     termination_log_ratio: torch.Tensor
+    obs_mean: torch.Tensor
+    obs_std: torch.Tensor
 
     def __init__(self, obs_dim: int, action_dim: int, discrete: bool, config: TDMPCConfig) -> None:
         super().__init__()
@@ -94,6 +96,11 @@ class LatentModel(nn.Module):
                             config.dropout)
         self.target_qs = copy.deepcopy(self.qs).requires_grad_(False)
         self.policy = mlp([latent, hidden, hidden, action_dim * (1 if discrete else 2)])
+        # predicts the standardised next observation from a latent: grounds the latent in the
+        # state, so small effects of an action are not lost while rewards and values are poor
+        self.decoder = mlp([latent, hidden, obs_dim])
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
         last = self.reward[-1]
         assert isinstance(last, nn.Linear)
         with torch.no_grad():  # every reward starts at 0, as in TD-MPC2
@@ -106,6 +113,9 @@ class LatentModel(nn.Module):
     # ------------------------------------------------------------------ parts
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         return self.encoder(symlog(obs))
+
+    def standardise(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.obs_mean) / self.obs_std
 
     def next(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.dynamics(torch.cat([z, action], -1))

@@ -7,8 +7,10 @@ For each of `E` states planned for at once (a vector env's observations), a dist
     G = sum_t gamma^t alive_t r_t + gamma^H alive_H V(z_H),   alive_{t+1} = alive_t (1 - p_term)
 
 through the learned model, and the distribution moves to the score-weighted mean of the
-`elites` best (MPPI). Box actions use a diagonal Gaussian; Discrete actions one categorical per
-step (with a probability floor so no action is ever ruled out). The previous step's plan, shifted
+`elites` best (MPPI), weighted by `softmax(temperature * G / value_scale)` where `value_scale` is
+the agent's running spread of Q (so the weighting does not depend on the reward's scale). Box
+actions use a diagonal Gaussian; Discrete actions one categorical per step (with a probability
+floor so no action is ever ruled out). The previous step's plan, shifted
 by one step, warm-starts the next one (`state` in `TDMPCAgent.predict`).
 """
 
@@ -33,6 +35,9 @@ class MPPIPlanner:
 
     def __init__(self, model: LatentModel, config: TDMPCConfig, discount: float) -> None:
         self.model, self.config, self.discount = model, config, discount
+        # the spread of values the agent sees (its running 5-95 % range of Q): MPPI's weights
+        # are softmax(temperature * (G - G_max) / value_scale), the same at any reward scale
+        self.value_scale = 1.0
 
     @property
     def horizon(self) -> int:
@@ -84,7 +89,8 @@ class MPPIPlanner:
             elite_value, elite_index = value.topk(min(cfg.elites, value.shape[1]), 1)
             elites = candidates.gather(
                 1, elite_index[:, :, None, None].expand(-1, -1, horizon, width))
-            score = torch.softmax(cfg.temperature * (elite_value - elite_value[:, :1]), 1)
+            score = torch.softmax(
+                cfg.temperature * (elite_value - elite_value[:, :1]) / self.value_scale, 1)
             weights = score[:, :, None, None]
             mean = (weights * elites).sum(1)
             if model.discrete:
