@@ -81,7 +81,7 @@ AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl
 # API: its own budgets (it learns a value and a policy, which takes more steps to start than v1's
 # planner on easy tasks), and it keeps going for AFTER_THRESHOLD evaluations past the threshold
 # so a return that falls back is seen
-V2_CONFIG = ROOT / "configs" / "worldmodel" / "v1_default.yaml"  # the v1 agent
+V2_CONFIG = ROOT / "configs" / "worldmodel" / "default.yaml"
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
     "suite_envs:InventoryEnv": 5000, "MountainCar-v0": 10_000, "Acrobot-v1": 5000,
@@ -378,6 +378,40 @@ def load_runs(path: Path = RUNS_FILE) -> list[dict[str, Any]]:
     return list(runs.values())
 
 
+def fell_back(curve: list[list[float]], threshold: float) -> bool | None:
+    """After first reaching `threshold`: did the return sit more than 20 % of its best below
+    that best for more than two consecutive evaluations? None when never reached."""
+    returns = [r for _, r in curve]
+    first = next((i for i, r in enumerate(returns) if r >= threshold), None)
+    if first is None:
+        return None
+    best, run = returns[first], 0
+    for value in returns[first:]:
+        best = max(best, value)
+        run = run + 1 if value < best - 0.2 * abs(best) else 0
+        if run > 2:
+            return True
+    return False
+
+
+def v2_extras(mine: list[dict[str, Any]]) -> dict[str, Any]:
+    """The v2 agent's extra columns: per-step costs, falling back, termination metrics."""
+    def median(values: list[float]) -> float | None:
+        values = [v for v in values if v == v]  # NaN: undefined (e.g. no termination)
+        return statistics.median(values) if values else None
+
+    last = [r["model"][-1] for r in mine if r.get("model")]
+    return {
+        "update_ms_median": median([r["update_ms"] for r in mine]),
+        "fell_back": [fell_back(r["curve"], r["threshold"]) for r in mine],
+        "final_returns": [r["curve"][-1][1] for r in mine],
+        "termination_precision_median": median([m["termination_precision"] for m in last]),
+        "termination_recall_median": median([m["termination_recall"] for m in last]),
+        "termination_true": sum(m["termination_true"] for m in last
+                                if m["termination_true"] == m["termination_true"]),
+    }
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per task and agent: seeds reached, median steps (None-aware) and seconds, plan ms."""
     out: dict[str, Any] = {}
@@ -406,6 +440,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "plan_ms_median": statistics.median(r["plan_ms"] for r in mine),
                 **({"algo": mine[0]["algo"]} if "algo" in mine[0] else {}),
             }
+            if agent == "gmrl_v2":
+                row[agent].update(v2_extras(mine))
         if "gmrl" in row and "sb3" in row:
             g, p = row["gmrl"]["steps_median"], row["sb3"]["steps_median"]
             row["speedup"] = None if g is None or p is None else p / g
@@ -450,9 +486,12 @@ def main(argv: list[str] | None = None) -> None:
                           f"{len(__import__('os').sched_getaffinity(0))} cores").strip()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
-    from gmrl.bench.tables import worldmodel_ablations, worldmodel_suite
+    from gmrl.bench.tables import worldmodel_ablations, worldmodel_suite, worldmodel_v2
 
     print("\n".join(worldmodel_suite(summary, "")))
+    if v2 := worldmodel_v2(summary):
+        print("\nWorld-model agent v2 beside v1 and the peer:\n")
+        print("\n".join(v2))
     if ablations := worldmodel_ablations(summary):
         print("\nAblations (the default config with one mechanism off):\n")
         print("\n".join(ablations))

@@ -124,3 +124,24 @@ def test_play_episodes_records_each_step_of_each_seeded_episode():
         np.testing.assert_array_equal(episode["obs"][1:], episode["next_obs"][:-1])
     again = bench.play_episodes(lambda: gym.make("CartPole-v1"), factory, [3])
     np.testing.assert_array_equal(again[0]["obs"], episodes[0]["obs"])  # seeded resets
+
+
+def test_fell_back_needs_more_than_two_low_evaluations_after_reaching():
+    curve = [[250, -900.0], [500, -190.0], [750, -400.0], [1000, -450.0], [1500, -180.0]]
+    assert bench.fell_back(curve, -200.0) is False  # two low evaluations, then back
+    assert bench.fell_back([*curve[:4], [1500, -500.0]], -200.0) is True
+    assert bench.fell_back([[250, -900.0]], -200.0) is None  # never reached
+
+
+def test_v2_rows_sit_beside_v1_and_the_peer():
+    from gmrl.bench.tables import worldmodel_v2
+
+    v2 = {**_run("gmrl_v2", 0, 500, budget=5000), "update_ms": 30.0, "threshold": 475.0,
+          "model": [{"termination_precision": 0.9, "termination_recall": 0.5,
+                     "termination_true": 4.0}]}
+    summary = bench.summarise([v2, _run("gmrl", 0, 500), _run("sb3", 0, None, 100_000)])
+    cell = summary["CartPole-v1"]["gmrl_v2"]
+    assert cell["fell_back"] == [False] and cell["termination_recall_median"] == 0.5
+    rows = worldmodel_v2(summary)
+    assert "500 (budget 5,000)" in rows[2] and "- (budget 100,000)" in rows[2]
+    assert worldmodel_v2(bench.summarise([_run("gmrl", 0, 500)])) == []

@@ -107,7 +107,7 @@ def worldmodel_ablations(data: Any) -> list[str]:
         default = row.get("gmrl") or {}
         for agent, cell in row.items():
             # every agent cell beyond the default, its peer and dream mode is an ablation
-            if isinstance(cell, dict) and agent not in ("gmrl", "sb3", "gmrl_dream"):
+            if isinstance(cell, dict) and agent not in ("gmrl", "sb3", "gmrl_dream", "gmrl_v2"):
                 rows.append([
                     task, agent, _steps_cell(default), _steps_cell(cell),
                     fmt(default.get("best_return_median"), "{:.1f}"),
@@ -118,6 +118,48 @@ def worldmodel_ablations(data: Any) -> list[str]:
     return markdown_table(
         ["task", "ablation", "default: steps (seeds reached)", "ablation: steps",
          "default best return", "ablation best return"], rows)
+
+
+def _per_seed(cell: dict[str, Any]) -> str:
+    """Steps to the threshold of every seed ("-" for a seed that never reached it)."""
+    if not cell:
+        return "not run"
+    steps = ", ".join("-" if s is None else f"{s:,}" for s in cell["steps"])
+    return f"{steps} (budget {cell['budget']:,})"
+
+
+def worldmodel_v2(data: Any) -> list[str]:
+    """worldmodel_suite.json: the v2 agent beside v1 and the SB3 peer, every seed; whether v2
+    fell back after reaching; its per-step costs; its termination precision/recall on held-out
+    episodes at the last evaluation. Empty when v2 was not run."""
+    rows = []
+    for task, row in data.items():
+        if not isinstance(row, dict) or not row.get("gmrl_v2"):
+            continue
+        v2, v1, peer = row["gmrl_v2"], row.get("gmrl") or {}, row.get("sb3") or {}
+        falls = [f for f in v2.get("fell_back", []) if f is not None]
+        speedup = (None if v2["steps_median"] is None or peer.get("steps_median") is None
+                   else peer["steps_median"] / v2["steps_median"])
+        rows.append([
+            task, fmt(row["threshold"], "{:g}"), _per_seed(v2), _per_seed(v1),
+            f"{peer.get('algo', '')} {_per_seed(peer)}".strip(),
+            fmt(speedup, "{:.1f}x"),
+            f"{sum(falls)} of {len(falls)}" if falls else "-",
+            ", ".join(f"{r:.0f}" for r in v2.get("final_returns", [])),
+            f"{fmt(v2.get('plan_ms_median'), '{:.0f}')} + "
+            f"{fmt(v2.get('update_ms_median'), '{:.0f}')}",
+            fmt(peer.get("plan_ms_median"), "{:.1f}"),
+            f"{fmt(v2.get('termination_precision_median'), '{:.2f}')} / "
+            f"{fmt(v2.get('termination_recall_median'), '{:.2f}')}",
+        ])
+    if not rows:
+        return []
+    return markdown_table(
+        ["task", "threshold", "v2: steps per seed", "v1: steps per seed",
+         "SB3 peer: steps per seed", "v2 speed-up (medians)", "v2 fell back after reaching",
+         "v2 last returns",
+         "v2 ms/step (act + update)", "peer ms/step", "v2 termination precision / recall"],
+        rows)
 
 
 def worldmodel_pixels(data: Any, log: str) -> list[str]:
