@@ -40,6 +40,11 @@ def test_default_config_is_v2_and_knows_nothing_about_the_task() -> None:
     assert config.target_return is None
 
 
+def test_quickstart_is_v2_with_the_default_agent() -> None:
+    config = validate_only("configs/quickstart.yaml", [])
+    assert isinstance(config, tdmpc.Config) and config.agent == TDMPCConfig()
+
+
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "Acrobot-v1"])
 def test_end_to_end_saves_an_agent_that_loads_and_acts(tmp_path: Path, env_id: str) -> None:
     code, output = _run(tmp_path, DEFAULT, *TINY, f"env.id={env_id}")

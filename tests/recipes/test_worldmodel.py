@@ -50,8 +50,8 @@ def test_configs_validate(path: Path) -> None:
     assert validate_only(path, []).recipe == "worldmodel"
 
 
-def test_quickstart_is_the_worldmodel_agent() -> None:
-    assert validate_only(Path("configs/quickstart.yaml"), []).recipe == "worldmodel"
+def test_v1_quickstart_is_the_worldmodel_agent() -> None:
+    assert validate_only(Path("configs/worldmodel/v1_quickstart.yaml"), []).recipe == "worldmodel"
 
 
 def test_one_iteration_end_to_end_then_resume(tmp_path: Path) -> None:

@@ -17,25 +17,16 @@ from typing import Any
 
 from pydantic import Field
 
-from gmrl.core.config import RecipeConfig, StrictModel
+from gmrl.core.config import RecipeConfig
 from gmrl.core.device import torch_threads
 from gmrl.core.errors import ConfigError, EnvError
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import derive_seed, seed_everything
+from gmrl.recipes.worldmodel import EnvSection, plot_return_curve
 from gmrl.worldmodel.tdmpc import TDMPCConfig
 
 SUMMARY = "world-model agent v2: latent model + value + policy prior, MPPI planning (TD-MPC2 class)"
 STEP_CHUNK = 10  # real steps per loop step: how soon Ctrl-C is honoured
-
-
-class EnvSection(StrictModel):
-    id: str = Field(
-        default="CartPole-v1", description="Gymnasium id, or your own env as 'module:Class'"
-    )
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to the env")
-    max_episode_steps: int | None = Field(
-        default=None, ge=1, description="time limit for own classes"
-    )
 
 
 class Config(RecipeConfig):
@@ -105,18 +96,9 @@ def evaluate(agent: Any, config: Config, step: int) -> dict[str, float]:
 
 def plot_learning_curve(run: RunDir, steps: list[int], returns: list[float],
                         config: Config) -> None:
-    from gmrl.core.plots import plt, save_figure
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, returns, marker="o", label=f"tdmpc ({config.agent.act})")
-    if config.target_return is not None:
-        ax.axhline(config.target_return, color="grey", linestyle="--", label="target")
-    ax.set_xlabel("real env steps")
-    ax.set_ylabel(f"mean return ({config.eval_episodes} episodes)")
-    ax.set_title(f"{config.env.id}: world-model agent v2")
-    ax.legend()
-    fig.tight_layout()
-    save_figure(fig, run.plots_dir / "learning_curve.png", dpi=100)
+    plot_return_curve(run, steps, returns, label=f"tdmpc ({config.agent.act})",
+                      title=f"{config.env.id}: world-model agent v2",
+                      episodes=config.eval_episodes, target=config.target_return)
 
 
 def run(config: Config, run: RunDir) -> dict[str, float | None]:

@@ -174,15 +174,25 @@ def build_agent(config: Config) -> Any:
 def plot_learning_curve(
     run: RunDir, steps: list[int], returns: list[float], config: Config
 ) -> None:
+    plot_return_curve(run, steps, returns, label=f"world model ({config.mode})",
+                      title=f"{config.env.id}: world-model agent",
+                      episodes=config.eval_episodes, target=config.target_return)
+
+
+def plot_return_curve(
+    run: RunDir, steps: list[int], returns: list[float], *, label: str, title: str,
+    episodes: int, target: float | None,
+) -> None:
+    """Real env steps vs mean evaluation return, in `plots/learning_curve.png`."""
     from gmrl.core.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, returns, marker="o", label=f"world model ({config.mode})")
-    if config.target_return is not None:
-        ax.axhline(config.target_return, color="grey", linestyle="--", label="target")
+    ax.plot(steps, returns, marker="o", label=label)
+    if target is not None:
+        ax.axhline(target, color="grey", linestyle="--", label="target")
     ax.set_xlabel("real env steps")
-    ax.set_ylabel(f"mean return ({config.eval_episodes} episodes)")
-    ax.set_title(f"{config.env.id}: world-model agent")
+    ax.set_ylabel(f"mean return ({episodes} episodes)")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     save_figure(fig, run.plots_dir / "learning_curve.png", dpi=100)
