@@ -74,10 +74,11 @@ def _truncate_latest_checkpoint(run: Path, tmp: Path) -> None:
 
 
 NEW_RUN_CASES = [
-    # world model (quickstart): cross-field rules checked before a run directory exists
-    Case("worldmodel-total-steps-below-initial", ("run", "total_steps=100"), "initial_steps"),
-    Case("worldmodel-eval-every-below-initial", ("run", "eval_every=50"), "eval_every"),
-    Case("worldmodel-lr-inf", ("run", "model.lr=inf"), "model.lr"),
+    # world model v2 (quickstart): rules checked before a run directory exists
+    Case("worldmodel-latent-not-simnorm-groups", ("run", "agent.latent_dim=20"), "simnorm_dim"),
+    Case("worldmodel-td-steps-beyond-horizon", ("run", "agent.td_steps=5"), "td_steps"),
+    Case("worldmodel-lr-inf", ("run", "agent.lr=inf"), "agent.lr"),
+    Case("worldmodel-total-steps-huge", ("run", "total_steps=1e18"), "total_steps"),
     Case("generative-lr-inf", ("run", "{tiny}", "model.params.lr=inf"), "lr"),
     Case("generative-lr-nan", ("run", "{tiny}", "model.params.lr=nan"), "lr"),
     Case("atari-without-ale", ("run", "configs/rl/cartpole.yaml", "env=ALE/Pong-v5"), "ale-py"),

@@ -7,13 +7,15 @@ TD-MPC2's, is derived from the env's episode length when `discount` is left at N
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from gmrl.core.config import StrictModel
 
 
 class TDMPCConfig(StrictModel):
-    """Model, training and planning settings of `TDMPCAgent`."""
+    """Model, training and planning settings of `TDMPCAgent` (every float must be finite)."""
+
+    model_config = ConfigDict(**StrictModel.model_config, allow_inf_nan=False)
 
     # ---------------------------------------------------------------- model
     latent_dim: int = Field(default=64, ge=8, description="latent size (a multiple of simnorm_dim)")
@@ -84,3 +86,16 @@ class TDMPCConfig(StrictModel):
     min_prob: float = Field(
         default=0.02, ge=0, lt=1, description="floor of a Discrete action's plan probability"
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TDMPCConfig":
+        if self.latent_dim % self.simnorm_dim:
+            raise ValueError(f"latent_dim ({self.latent_dim}) must be a multiple of simnorm_dim "
+                             f"({self.simnorm_dim})")
+        if self.elites > self.samples + self.policy_samples:
+            raise ValueError(f"elites ({self.elites}) must not exceed samples + policy_samples "
+                             f"({self.samples + self.policy_samples})")
+        if self.td_steps > self.horizon:
+            raise ValueError(f"td_steps ({self.td_steps}) must not exceed horizon "
+                             f"({self.horizon}): targets sum rewards along a sampled sequence")
+        return self
