@@ -149,12 +149,14 @@ def run(
         assert run_dir is not None
         with contextlib.suppress(OSError):  # config.yaml then stays as it was
             run_dir.commit_config()
-        console.print(
-            f"interrupted: checkpoint saved at step {stop.step}; "
-            f"continue with: gmrl run --resume {run_dir.path}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        by = f" by {run_dir.stop_signal}" if run_dir.stop_signal not in (None, "SIGINT") else ""
+        with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
+            console.print(
+                f"interrupted{by}: checkpoint saved at step {stop.step}; "
+                f"continue with: gmrl run --resume {run_dir.path}",
+                highlight=False,
+                soft_wrap=True,
+            )
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
         where = f"gmrl run --resume {run_dir.path}" if run_dir is not None else "gmrl run"

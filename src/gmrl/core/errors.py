@@ -2,7 +2,8 @@
 
 The CLI prints `error: <message>` for any `GmrlError` and exits with code 2, so a message must
 name the problem and what to do about it, without a traceback. An `OSError` met mid-run (disk
-full, permissions) is also one line (`describe_os_error`), with exit code 1; Ctrl-C exits 130.
+full, permissions) is also one line (`describe_os_error`), with exit code 1; Ctrl-C (or SIGTERM,
+SIGHUP) exits 130.
 """
 
 
@@ -30,7 +31,7 @@ class DataError(GmrlError, ValueError):
 
 
 class RunInterrupted(Exception):
-    """Raised by a recipe after it saved a checkpoint because the user pressed Ctrl-C."""
+    """Raised by a recipe after it saved a checkpoint because of Ctrl-C, SIGTERM or SIGHUP."""
 
     def __init__(self, step: int) -> None:
         super().__init__(f"interrupted after step {step}")

@@ -105,6 +105,7 @@ class RunDir:
         self.keep_checkpoints = keep_checkpoints
         self.recipe = recipe
         self.stop_requested = False
+        self.stop_signal: str | None = None
         self.pending_config: str | None = None
         self._lock()
         self._remove_stale_temp_files()
@@ -318,43 +319,59 @@ class RunDir:
 
     @contextmanager
     def interrupt_guard(self) -> Iterator["RunDir"]:
-        """Turn the first Ctrl-C into `stop_requested = True` (a second one aborts at once).
+        """Turn the first Ctrl-C (SIGINT), SIGTERM or SIGHUP into `stop_requested = True`.
 
-        Recipes check `stop_requested` at checkpoint boundaries, save, then raise `RunInterrupted`.
+        A scheduler, `timeout` or a closed terminal stops a run the way Ctrl-C does: recipes
+        check `stop_requested` at step boundaries, save, then raise `RunInterrupted` (the CLI
+        prints the `--resume` command and exits 130). A second signal aborts at once
+        (`KeyboardInterrupt`). `stop_signal` names the signal that asked for the stop.
         """
-        try:
-            previous = signal.getsignal(signal.SIGINT)
-        except ValueError:  # pragma: no cover - not in main thread
-            yield self
-            return
+        handled = [signal.SIGINT, *(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                                    if hasattr(signal, name))]
 
         def handler(signum: int, frame: Any) -> None:
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
-            _acknowledge_stop()
+            self.stop_signal = signal.Signals(signum).name
+            _acknowledge_stop(self.stop_signal)
 
+        previous: dict[int, Any] = {}
         try:
-            signal.signal(signal.SIGINT, handler)
-        except ValueError:  # pragma: no cover - not in main thread
+            for number in handled:
+                previous[number] = signal.getsignal(number)
+                signal.signal(number, handler)
+        except ValueError:  # pragma: no cover - not in the main thread: no handlers at all
+            for number, old in previous.items():
+                signal.signal(number, old)
             yield self
             return
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for number, old in previous.items():
+                signal.signal(number, old)
 
 
-def _acknowledge_stop() -> None:
-    """Tell the user at once that Ctrl-C was heard (the stop itself waits for the step's end)."""
-    for text in (STOP_MESSAGE, STOP_MESSAGE.replace("\u2026", "...")):
+def stop_message(signal_name: str = "SIGINT") -> str:
+    """What the user sees at once when a stop was asked for (by Ctrl-C or another signal)."""
+    if signal_name == "SIGINT":
+        return STOP_MESSAGE
+    return f"{signal_name} received: stopping after this step\u2026 (send it again to abort)"
+
+
+def _acknowledge_stop(signal_name: str = "SIGINT") -> None:
+    """Tell the user at once that the signal was heard (the stop itself waits for the step's
+    end)."""
+    message = stop_message(signal_name)
+    for text in (message, message.replace("\u2026", "...")):
         try:
             sys.stderr.write(f"\n{text}\n")
             sys.stderr.flush()
             return
         except UnicodeEncodeError:
             continue
-        except (OSError, ValueError):  # stderr closed: nothing to tell
+        except (OSError, ValueError):  # stderr closed (a hung-up terminal): nothing to tell
             return
 
 
