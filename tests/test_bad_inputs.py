@@ -98,6 +98,15 @@ NEW_RUN_CASES = [
          setup=_write("{tmp}/file", "not a folder")),
     Case("runs-below-a-file", ("run", "{tiny}", "--runs", "{tmp}/file/runs"),
          "a path component is a file", setup=_write("{tmp}/file", "not a folder")),
+    # seeds: 0 ... 2**32 - 1 (issue 24), the range named in the one line
+    Case("seed-2-to-the-70", ("run", "{tiny}", f"seed={2**70}"), "seed must be an integer "
+         "within 0 ... 4294967295"),
+    Case("seed-negative", ("run", "{tiny}", "seed=-5"), "seed must be an integer within 0"),
+    Case("seed-just-beyond-32-bits", ("run", "{tiny}", f"seed={2**32}"), "key 'seed'"),
+    Case("seed-an-expression", ("run", "{tiny}", "seed=2**70"), "within 0 ... 4294967295"),
+    Case("seed-a-bool", ("run", "{tiny}", "seed=true"), "key 'seed'"),
+    Case("seed-of-the-synthetic-generator", ("run", "configs/synthetic/pendulum.yaml",
+                                             "synthetic.seed=-1"), "key 'synthetic.seed'"),
     Case("resume-not-a-run-directory", ("run", "--resume", "{tmp}"), "not a gmrl run directory"),
     Case("resume-with-a-config", ("run", "{tiny}", "--resume", "{run}"), "drop the CONFIG"),
 ]
@@ -117,6 +126,8 @@ RESUME_CASES = [
          setup=_write("{run}/checkpoints/latest.json", "{not json")),
     Case("resume-truncated-checkpoint", ("run", "--resume", "{run}", "epochs=3"),
          "not a readable safetensors checkpoint", setup=_truncate_latest_checkpoint),
+    Case("resume-seed-out-of-range", ("run", "--resume", "{run}", "seed=-5"),
+         "seed must be an integer within 0 ... 4294967295"),
     Case("resume-config-yaml-broken", ("run", "--resume", "{run}"), "malformed YAML",
          setup=_write("{run}/config.yaml", "recipe: generative\nepochs: [2\n")),
 ]

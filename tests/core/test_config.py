@@ -120,3 +120,17 @@ def test_random_yaml_never_crashes(tmp_path: Path, document: str) -> None:
         load_config(path, [], resolve)
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+def test_seed_range_is_0_to_2_to_the_32_minus_1() -> None:
+    """Seeds every seeded library accepts; anything else is refused naming the range (issue 24)."""
+    from pydantic import ValidationError
+
+    from gmrl.core.config import SEED_MAX, RecipeConfig
+
+    assert SEED_MAX == 2**32 - 1
+    assert RecipeConfig(recipe="x", seed=SEED_MAX).seed == SEED_MAX
+    assert RecipeConfig(recipe="x", seed="12").seed == 12
+    for bad in (-1, 2**32, 2**70, True, "2**70", 1.5):
+        with pytest.raises(ValidationError, match=r"within 0 \.\.\. 4294967295"):
+            RecipeConfig(recipe="x", seed=bad)

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 from gmrl.core.errors import ConfigError
 
@@ -21,6 +29,30 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+SEED_MAX = 2**32 - 1  # what every seeded library accepts (NumPy's legacy seed is 32-bit)
+
+
+def _seed(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
+    """An integer within 0 ... SEED_MAX, else one message that gives the range."""
+    problem = PydanticCustomError(
+        "seed_range", "seed must be an integer within 0 ... {top} (2**32 - 1)", {"top": SEED_MAX}
+    )
+    if isinstance(value, bool):  # `seed: true` is a mistake, not the seed 1
+        raise problem
+    try:
+        number: int = handler(value)
+    except ValidationError:
+        raise problem from None
+    if not 0 <= number <= SEED_MAX:
+        raise problem
+    return number
+
+
+# A seed: an integer within 0 ... 2**32 - 1, refused up front with a message giving the range
+# (a seed of 2**70 would otherwise fail deep inside NumPy, and -5 with a message about
+# something else).
+Seed = Annotated[int, WrapValidator(_seed)]
 
 
 class StrictModel(BaseModel):
@@ -33,7 +65,7 @@ class RecipeConfig(StrictModel):
     """Fields shared by every recipe's config."""
 
     recipe: str = Field(description="which recipe runs this config (see `gmrl list`)")
-    seed: int = Field(0, description="the one seed every random draw derives from")
+    seed: Seed = Field(0, description="the one seed every random draw derives from (0 ... 2**32-1)")
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N")
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from gmrl.core.config import Probability, StrictModel
+from gmrl.core.config import Probability, Seed, StrictModel
 
 
 class TransitionModelConfig(StrictModel):
@@ -64,4 +64,4 @@ class SyntheticConfig(StrictModel):
     fidelity_samples: int = Field(
         1000, ge=0, description="real/synthetic pairs scored (MMD, classifier) per refit; 0: off"
     )
-    seed: int = Field(0, description="seed of the generator's training and sampling draws")
+    seed: Seed = Field(0, description="seed of the generator's training and sampling draws")
