@@ -4,10 +4,17 @@ Configs name user code this way (an env class, a reward or termination function)
 picks the error class (`ConfigError` for config fields, `EnvError` for envs) and says what the
 path was for, so the message reads e.g. `model.reward 'pkg.mod:fn': module 'pkg.mod' has no
 'fn'; did you mean 'pkg.mod:fun'?`.
+
+A module in the current working directory is found without `PYTHONPATH=.`: `myenv.py` next to
+where `gmrl run` is started makes `env.id=myenv:MyEnv` work, as it does for `python -m`. The
+directory goes at the *end* of `sys.path`, so it never shadows an installed package.
 """
 
+import contextlib
 import difflib
 import importlib
+import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -28,7 +35,12 @@ def import_module_of(
     if not module_name or not attribute:
         raise error(f"{what} '{path}' must look like 'package.module:name'")
     try:
-        return importlib.import_module(module_name), attribute
+        try:
+            return importlib.import_module(module_name), attribute
+        except ModuleNotFoundError as exc:
+            if not _is_missing(exc, module_name) or not _add_working_directory():
+                raise
+            return importlib.import_module(module_name), attribute
     except ImportError as exc:
         raise error(
             f"{what} '{path}': cannot import module '{module_name}' ({first_line(exc)}): "
@@ -39,6 +51,27 @@ def import_module_of(
             f"{what} '{path}': importing '{module_name}' raised "
             f"{type(exc).__name__}: {first_line(exc)}"
         ) from exc
+
+
+def _is_missing(exc: ModuleNotFoundError, module_name: str) -> bool:
+    """Whether `exc` says that `module_name` (or a package above it) is not found, rather than
+    that the user's module itself imports something missing."""
+    parts = module_name.split(".")
+    return exc.name in {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
+def _add_working_directory() -> bool:
+    """Put the current working directory at the end of `sys.path` (unless it is there already,
+    also as '' or '.'); True when that may make a module importable that was not before."""
+    with contextlib.suppress(OSError):  # a deleted working directory: nothing to add
+        cwd = os.getcwd()
+        importlib.invalidate_caches()  # a module written since the last import attempt
+        entries = {os.path.abspath(entry or os.curdir) for entry in sys.path
+                   if isinstance(entry, str)}
+        if cwd not in entries:
+            sys.path.append(cwd)
+        return True
+    return False
 
 
 def attribute_of(

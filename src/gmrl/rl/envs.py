@@ -13,7 +13,10 @@ fails `gymnasium.utils.env_checker.check_env` gets its first problem summarised,
 that cannot handle the env's spaces says which space it needs.
 """
 
+import contextlib
 import difflib
+import re
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -96,12 +99,24 @@ def _import_target(path: str) -> Any:
     return attribute_of(module, attribute, f"env '{path}'", EnvError)
 
 
+# check_env's advice about itself rather than about the user's env (a wrapper is what gmrl trains
+# on, so it is what gets checked)
+_CHECKER_SELF_ADVICE = ("is different from the unwrapped version",)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def check_user_env(env: gym.Env, name: str) -> None:
-    """Run Gymnasium's `check_env`; its first complaint becomes a one-line `EnvError`."""
+    """Run Gymnasium's `check_env`; its first complaint becomes a one-line `EnvError`.
+
+    Its warnings (advice, not failures: e.g. a float observation space without bounds, an
+    observation outside its space at reset) are shown on stderr, one line each, so that problems
+    it noticed are not hidden. A `gymnasium.Wrapper` need not inherit `RecordConstructorArgs`:
+    check_env's close check, which rebuilds the env from its spec, is skipped for wrappers.
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # warnings are advice, not failures
-            check_env(env, skip_render_check=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(env, skip_render_check=True, skip_close_check=env.unwrapped is not env)
     except Exception as exc:
         problem = " ".join(first_line(exc).split())
         if len(problem) > 200:
@@ -110,6 +125,20 @@ def check_user_env(env: gym.Env, name: str) -> None:
             f"env '{name}' fails gymnasium's check_env: {problem} "
             "(fix the env; see gymnasium.utils.env_checker)"
         ) from exc
+    shown: set[str] = set()
+    for warning in caught:
+        text = " ".join(_ANSI.sub("", str(warning.message)).split()).removeprefix("WARN: ")
+        if text in shown or any(advice in text for advice in _CHECKER_SELF_ADVICE):
+            continue
+        shown.add(text)
+        _say(f"warning: env '{name}' (gymnasium check_env): {text}")
+
+
+def _say(line: str) -> None:
+    """One line on stderr (nothing when stderr is closed)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 _ATARI_GAMES = ("pong", "breakout", "spaceinvaders", "seaquest", "qbert", "beamrider", "enduro",
