@@ -47,7 +47,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 RUNS_FILE = RESULTS / "worldmodel_suite" / "runs.jsonl"
 SUMMARY_FILE = RESULTS / "worldmodel_suite.json"
-CONFIG = ROOT / "configs" / "worldmodel" / "v1_default.yaml"  # the v1 agent
+CONFIG = ROOT / "configs" / "worldmodel" / "default.yaml"
 EVAL_EPISODES = 5
 EVAL_POINTS = (
     250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10_000, 12_000, 16_000,
@@ -77,11 +77,11 @@ TASKS: dict[str, dict[str, Any]] = {
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
           "gmrl_v2")
-# the world-model agent v2 (`configs/worldmodel/default.yaml`, recipe tdmpc) through its public
+# the world-model agent v2 (`configs/worldmodel/v2.yaml`, recipe tdmpc) through its public
 # API: its own budgets (it learns a value and a policy, which takes more steps to start than v1's
 # planner on easy tasks), and it keeps going for AFTER_THRESHOLD evaluations past the threshold
 # so a return that falls back is seen
-V2_CONFIG = ROOT / "configs" / "worldmodel" / "default.yaml"
+V2_CONFIG = ROOT / "configs" / "worldmodel" / "v2.yaml"
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
     "suite_envs:InventoryEnv": 5000, "MountainCar-v0": 10_000, "Acrobot-v1": 5000,

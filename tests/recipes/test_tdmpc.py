@@ -15,7 +15,7 @@ from gmrl.worldmodel.tdmpc import TDMPCAgent, TDMPCConfig
 from . import assert_exact_resume
 
 runner = CliRunner()
-DEFAULT = "configs/worldmodel/default.yaml"
+DEFAULT = "configs/worldmodel/v2.yaml"
 TINY = [
     "total_steps=120", "eval_every=60", "eval_episodes=2", "agent.seed_steps=40",
     "agent.hidden=32", "agent.latent_dim=16", "agent.batch_size=32", "agent.samples=16",
@@ -40,8 +40,8 @@ def test_default_config_is_v2_and_knows_nothing_about_the_task() -> None:
     assert config.target_return is None
 
 
-def test_quickstart_is_v2_with_the_default_agent() -> None:
-    config = validate_only("configs/quickstart.yaml", [])
+def test_v2_quickstart_is_v2_with_the_default_agent() -> None:
+    config = validate_only("configs/worldmodel/v2_quickstart.yaml", [])
     assert isinstance(config, tdmpc.Config) and config.agent == TDMPCConfig()
 
 

@@ -8,9 +8,9 @@ held-out reward error and termination precision/recall, the losses, and the per-
 update costs; the final agent is saved with `agent.save` in `<run>/agent/` (load it with
 `gmrl.load` or `TDMPCAgent.load`).
 
-    gmrl run configs/worldmodel/default.yaml                      # CartPole-v1
-    gmrl run configs/worldmodel/default.yaml env.id=Pendulum-v1 total_steps=3000
-    gmrl run configs/worldmodel/default.yaml env.id=my_module:MyEnv agent.act=policy
+    gmrl run configs/worldmodel/v2.yaml                      # CartPole-v1
+    gmrl run configs/worldmodel/v2.yaml env.id=Pendulum-v1 total_steps=3000
+    gmrl run configs/worldmodel/v2.yaml env.id=my_module:MyEnv agent.act=policy
 """
 
 from typing import Any
