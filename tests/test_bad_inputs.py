@@ -73,12 +73,35 @@ def _truncate_latest_checkpoint(run: Path, tmp: Path) -> None:
     latest.write_bytes(latest.read_bytes()[:100])
 
 
+def _edit(name: str, edit: Callable[[str], str]) -> Callable[[Path, Path], None]:
+    """Rewrite the run copy's file `name` through `edit` (a user's hand edit or damage)."""
+    def setup(run: Path, tmp: Path) -> None:
+        file = run / name
+        file.write_text(edit(file.read_text()))
+
+    return setup
+
+
+def _delete(name: str) -> Callable[[Path, Path], None]:
+    def setup(run: Path, tmp: Path) -> None:
+        (run / name).unlink()
+
+    return setup
+
+
 NEW_RUN_CASES = [
-    # world model v2 (quickstart): rules checked before a run directory exists
-    Case("worldmodel-latent-not-simnorm-groups", ("run", "agent.latent_dim=20"), "simnorm_dim"),
-    Case("worldmodel-td-steps-beyond-horizon", ("run", "agent.td_steps=5"), "td_steps"),
-    Case("worldmodel-lr-inf", ("run", "agent.lr=inf"), "agent.lr"),
-    Case("worldmodel-total-steps-huge", ("run", "total_steps=1e18"), "total_steps"),
+    # world model (quickstart): cross-field rules checked before a run directory exists
+    Case("worldmodel-total-steps-below-initial", ("run", "total_steps=100"), "initial_steps"),
+    Case("worldmodel-eval-every-below-initial", ("run", "eval_every=50"), "eval_every"),
+    Case("worldmodel-lr-inf", ("run", "model.lr=inf"), "model.lr"),
+    # world model v2: the same before a run directory exists
+    Case("v2-latent-not-simnorm-groups", ("run", "configs/worldmodel/v2.yaml",
+                                          "agent.latent_dim=20"), "simnorm_dim"),
+    Case("v2-td-steps-beyond-horizon", ("run", "configs/worldmodel/v2.yaml", "agent.td_steps=5"),
+         "td_steps"),
+    Case("v2-lr-inf", ("run", "configs/worldmodel/v2.yaml", "agent.lr=inf"), "agent.lr"),
+    Case("v2-total-steps-huge", ("run", "configs/worldmodel/v2.yaml", "total_steps=1e18"),
+         "total_steps"),
     Case("generative-lr-inf", ("run", "{tiny}", "model.params.lr=inf"), "lr"),
     Case("generative-lr-nan", ("run", "{tiny}", "model.params.lr=nan"), "lr"),
     Case("atari-without-ale", ("run", "configs/rl/cartpole.yaml", "env=ALE/Pong-v5"), "ale-py"),
@@ -128,6 +151,25 @@ RESUME_CASES = [
          "not a readable safetensors checkpoint", setup=_truncate_latest_checkpoint),
     Case("resume-seed-out-of-range", ("run", "--resume", "{run}", "seed=-5"),
          "seed must be an integer within 0 ... 4294967295"),
+    # integrity (issue 24): metrics rows lost before a resume, config.yaml edited by hand
+    Case("resume-metrics-csv-deleted", ("run", "--resume", "{run}", "epochs=3"),
+         "metrics.csv' is missing: resuming would lose metrics rows", setup=_delete("metrics.csv")),
+    Case("resume-metrics-csv-emptied", ("run", "--resume", "{run}", "epochs=3"),
+         "metrics.csv' has 0 rows up to step 2, but the checkpoint recorded 2",
+         setup=_write("{run}/metrics.csv", "")),
+    Case("resume-metrics-csv-last-row-dropped", ("run", "--resume", "{run}", "epochs=3"),
+         "has 1 rows up to step 2, but the checkpoint recorded 2",
+         setup=_edit("metrics.csv", lambda text: "".join(text.splitlines(True)[:-1]))),
+    Case("resume-metrics-csv-cut-mid-row", ("run", "--resume", "{run}", "epochs=3"),
+         "metrics.csv' is cut off", setup=_edit("metrics.csv", lambda text: text[:-8])),
+    Case("resume-metrics-csv-cut-after-a-comma", ("run", "--resume", "{run}", "epochs=3"),
+         "is cut off", setup=_edit("metrics.csv", lambda text: text[: text.rindex(",") + 1])),
+    Case("resume-config-yaml-edited", ("run", "--resume", "{run}"),
+         "config.yaml' was edited after the run started",
+         setup=_edit("config.yaml", lambda text: text.replace("epochs: 2", "epochs: 3"))),
+    Case("resume-config-yaml-edited-and-an-override", ("run", "--resume", "{run}", "epochs=3"),
+         "give the change as an override instead",
+         setup=_edit("config.yaml", lambda text: text.replace("batch_size: 64", "batch_size: 32"))),
     Case("resume-config-yaml-broken", ("run", "--resume", "{run}"), "malformed YAML",
          setup=_write("{run}/config.yaml", "recipe: generative\nepochs: [2\n")),
 ]
@@ -283,10 +325,37 @@ def test_disk_full_mid_run_keeps_the_last_checkpoint(
 
 
 def test_resume_override_is_recorded(scratch: dict[str, Path]) -> None:
-    """`--resume DIR epochs=3` trains to epoch 3 and config.yaml says so."""
+    """`--resume DIR epochs=3` trains to epoch 3 and config.yaml says so; run.json lists the
+    override and holds the new config's sha256, so a second resume is not taken for an edit."""
+    import hashlib
+    import json
+
     run = scratch["run"]
     result = runner.invoke(app, ["run", "--resume", str(run), "epochs=3", "-q"])
     assert result.exit_code == 0, result.output
     assert "epochs: 3" in (run / "config.yaml").read_text()
     steps = [line.split(",")[0] for line in (run / "metrics.csv").read_text().split()[1:]]
     assert steps[-1] == "3"
+    record = json.loads((run / "run.json").read_text())
+    assert record["resumes"] == [{"overrides": ["epochs=3"]}]
+    assert record["config_sha256"] == hashlib.sha256((run / "config.yaml").read_bytes()).hexdigest()
+    again = runner.invoke(app, ["run", "--resume", str(run), "epochs=4", "-q"])
+    assert again.exit_code == 0, again.output
+    assert (run / "metrics.csv").read_text().splitlines()[-1].startswith("4,")
+
+
+def test_resume_accepts_a_config_yaml_with_only_comments_added(scratch: dict[str, Path]) -> None:
+    """An edit that leaves the resolved config as it was (a comment) is not a change."""
+    run = scratch["run"]
+    config = run / "config.yaml"
+    config.write_text("# my notes on this run\n" + config.read_text())
+    result = runner.invoke(app, ["run", "--resume", str(run), "epochs=3", "-q"])
+    assert result.exit_code == 0, result.output
+
+
+def test_resume_of_a_run_without_run_json_is_not_checked(scratch: dict[str, Path]) -> None:
+    """Run directories made before run.json existed still resume (nothing to compare with)."""
+    run = scratch["run"]
+    (run / "run.json").unlink()
+    result = runner.invoke(app, ["run", "--resume", str(run), "epochs=3", "-q"])
+    assert result.exit_code == 0, result.output

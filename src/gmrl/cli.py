@@ -185,12 +185,15 @@ def run(
 def _resume_config(run_dir: RunDir, overrides: list[str]) -> RecipeConfig:
     """The run's config with `overrides` applied and validated, staged for config.yaml.
 
-    Changing the recipe is refused up front; other overrides are written into config.yaml by
+    A config.yaml edited by hand since gmrl wrote it is refused (the change must come as an
+    override). Changing the recipe is refused up front; other overrides are written into
+    config.yaml (and listed in run.json) by
     `RunDir.commit_config` only once the checkpoint restored fine (an override that changes the
     architecture fails that restore with one line and leaves config.yaml as it was).
     """
     file = run_dir.path / "config.yaml"
     original = load_config(file, [], _config_class)
+    run_dir.check_config_unchanged(dump_config(original))  # edits go in as overrides
     wanted = apply_overrides(read_yaml_mapping(file), overrides).get("recipe")
     if wanted != original.recipe:
         raise ConfigError(
@@ -200,6 +203,7 @@ def _resume_config(run_dir: RunDir, overrides: list[str]) -> RecipeConfig:
     resolved = load_config(file, overrides, _config_class)
     if dump_config(resolved) != dump_config(original):
         run_dir.pending_config = dump_config(resolved)
+        run_dir.pending_overrides = list(overrides)
     return resolved
 
 

@@ -182,3 +182,74 @@ def test_ctrl_c_is_acknowledged_at_once(tmp_path: Path, capsys: pytest.CaptureFi
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     run.close()
+
+
+def _run_with_rows(tmp_path: Path) -> RunDir:
+    """Rows 1-3 logged, a checkpoint at step 2 (which records 2 rows), then closed."""
+    run = RunDir.create(tmp_path, "demo", "recipe: demo\n", quiet=True)
+    for step in (1, 2):
+        run.log(step, {"loss": 1.0 / step})
+    run.save_checkpoint(2, {"w": torch.ones(2)})
+    run.log(3, {"loss": 0.25})
+    run.close()
+    return run
+
+
+def test_a_row_cut_off_after_the_checkpoint_is_dropped_on_resume(tmp_path: Path) -> None:
+    """A kill while row 3 was appended: that row is lost work anyway, so the resume goes on."""
+    path = _run_with_rows(tmp_path).path
+    metrics = path / "metrics.csv"
+    metrics.write_text(metrics.read_text()[:-4])
+    again = RunDir.open_existing(path, quiet=True)
+    step, _ = again.load_latest_checkpoint()  # type: ignore[misc]
+    assert step == 2 and [r["step"] for r in again.rows] == ["1", "2"]
+    assert metrics.read_text().endswith("\n")
+    again.close()
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda text: None, "is missing"),
+        (lambda text: text.splitlines(True)[0], "has 0 rows up to step 2"),
+        (lambda text: "".join(text.splitlines(True)[:2]), "has 1 rows up to step 2"),
+        (lambda text: "".join(text.splitlines(True)[:3])[:-3], "is cut off"),
+    ],
+    ids=["deleted", "header-only", "row-2-dropped", "row-2-cut"],
+)
+def test_metrics_rows_lost_before_the_checkpoint_are_refused(
+    tmp_path: Path, damage: object, expected: str
+) -> None:
+    path = _run_with_rows(tmp_path).path
+    metrics = path / "metrics.csv"
+    text = damage(metrics.read_text())  # type: ignore[operator]
+    if text is None:
+        metrics.unlink()
+    else:
+        metrics.write_text(text)
+    before = metrics.read_bytes() if metrics.exists() else None
+    again = RunDir.open_existing(path, quiet=True)
+    with pytest.raises(CheckpointError, match=expected) as info:
+        again.load_latest_checkpoint()
+    again.close()
+    assert "metrics.csv" in str(info.value) and "gmrl run " in str(info.value)
+    assert (metrics.read_bytes() if metrics.exists() else None) == before
+
+
+def test_config_edits_are_refused_but_overrides_are_recorded(tmp_path: Path) -> None:
+    from gmrl.core.errors import ConfigError
+    from gmrl.core.rundir import read_run_record, sha256_text
+
+    run = RunDir.create(tmp_path, "demo", "recipe: demo\nseed: 0\n", quiet=True)
+    record = read_run_record(run.path)
+    assert record == {"config_sha256": sha256_text("recipe: demo\nseed: 0\n")}
+    run.check_config_unchanged("recipe: demo\nseed: 0\n")
+    run.pending_config, run.pending_overrides = "recipe: demo\nseed: 1\n", ["seed=1"]
+    run.commit_config()
+    run.check_config_unchanged("recipe: demo\nseed: 1\n")
+    assert read_run_record(run.path) == {"config_sha256": sha256_text("recipe: demo\nseed: 1\n"),
+                                         "resumes": [{"overrides": ["seed=1"]}]}
+    (run.path / "config.yaml").write_text("recipe: demo\nseed: 2\n")
+    with pytest.raises(ConfigError, match="was edited after the run started"):
+        run.check_config_unchanged("recipe: demo\nseed: 2\n")
+    run.close()

@@ -170,11 +170,9 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, algo, params):
     first, runs = _run(tmp_path, config, "total_steps=200")
     assert first.exit_code == 0, first.output
     (run_dir,) = runs.iterdir()
-    # Raise the budget in the stored config, as if the first run had been interrupted.
-    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
-    stored["total_steps"] = 400
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(stored))
-    resumed = runner.invoke(app, ["run", "--resume", str(run_dir), "-q"])
+    # Raise the budget, as if the first run had been interrupted (an override: a hand edit of
+    # config.yaml is refused on resume)
+    resumed = runner.invoke(app, ["run", "--resume", str(run_dir), "total_steps=400", "-q"])
     assert resumed.exit_code == 0, resumed.output
     steps = [int(row["step"]) for row in _rows(run_dir)]
     assert steps[0] < 200 and max(steps) >= 400 and steps == sorted(steps)

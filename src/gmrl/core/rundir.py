@@ -8,6 +8,7 @@ runs/<recipe>-<timestamp>/
   checkpoints/     state-<step>.safetensors written atomically, plus latest.json
   plots/*.png      figures
   summary.json     final figures (strict JSON: a figure that is NaN or infinite is null)
+  run.json         sha256 of config.yaml as gmrl last wrote it, and each resume's overrides
   .lock            flock'ed by the process using the directory
 ```
 Keys starting with `time/` (wall-clock figures such as SPS) go to TensorBoard only, so that
@@ -18,12 +19,17 @@ Safety: a `RunDir` holds an exclusive lock (`flock` on `.lock`) from the moment 
 `create` never collides with a concurrent `create` (exclusive `mkdir`, retried with a suffix);
 temp files left by a killed run (`.*.tmp`) are removed once the lock is held; summary.json is
 strict JSON (NaN and infinity become null); OS errors become one-line `RunDirError`s.
+
+Integrity on resume: a config.yaml edited by hand since gmrl wrote it (its sha256 no longer the
+one in run.json) is refused; so is a metrics.csv that is missing, cut off, or holds fewer rows up
+to the last checkpoint than that checkpoint recorded (rows would be lost silently otherwise).
 """
 
 import contextlib
 import csv
 import errno
 import fcntl
+import hashlib
 import io
 import json
 import math
@@ -44,6 +50,7 @@ from gmrl.core.progress import make_progress
 
 WALL_CLOCK_PREFIX = "time/"
 LOCK_FILE = ".lock"
+RUN_FILE = "run.json"
 STOP_MESSAGE = "stopping after this step\u2026 (Ctrl-C again to abort)"
 
 
@@ -107,6 +114,8 @@ class RunDir:
         self.stop_requested = False
         self.stop_signal: str | None = None
         self.pending_config: str | None = None
+        self.pending_overrides: list[str] = []
+        self._damaged_rows: list[dict[str, Any]] = []
         self._lock()
         self._remove_stale_temp_files()
         self._rows: list[dict[str, Any]] = self._read_rows()
@@ -127,6 +136,7 @@ class RunDir:
             (path / "checkpoints").mkdir()
             (path / "plots").mkdir()
             atomic_write_text(path / "config.yaml", config_yaml)
+            _write_run_record(path, {"config_sha256": sha256_text(config_yaml)})
         except OSError as exc:
             raise RunDirError(describe_os_error(exc, "creating the run directory")) from exc
         kwargs.setdefault("recipe", recipe)
@@ -175,8 +185,42 @@ class RunDir:
         failed resume leaves config.yaml as it was.
         """
         if self.pending_config is not None:
+            record = read_run_record(self.path)
+            new = sha256_text(self.pending_config)
+            if record is not None:  # while config.yaml is being replaced, either one is the run's
+                old = record.get("config_sha256")
+                _write_run_record(self.path, {**record, "config_sha256": new,
+                                              "previous_config_sha256": old})
             atomic_write_text(self.path / "config.yaml", self.pending_config)
+            if record is not None:
+                resumes = [*record.get("resumes", []), {"overrides": self.pending_overrides}]
+                record.pop("previous_config_sha256", None)
+                _write_run_record(self.path, {**record, "config_sha256": new, "resumes": resumes})
             self.pending_config = None
+
+    def check_config_unchanged(self, resolved_yaml: str) -> None:
+        """Refuse a config.yaml edited since gmrl wrote it (one line naming it and what to do).
+
+        Accepted: the file as gmrl wrote it, or any text that resolves to the same config
+        (`resolved_yaml`, e.g. only comments added). Run directories made before run.json
+        existed (or by a sweep) have no record and are not checked.
+        """
+        record = read_run_record(self.path)
+        if record is None:
+            return
+        accepted = {record.get("config_sha256"), record.get("previous_config_sha256")} - {None}
+        file = self.path / "config.yaml"
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return  # load_config has already said why it cannot be read
+        if sha256_text(text) in accepted or sha256_text(resolved_yaml) in accepted:
+            return
+        raise ConfigError(
+            f"'{file}' was edited after the run started (its sha256 is not the one in "
+            f"{RUN_FILE}): undo the edit and give the change as an override instead, "
+            f"e.g. gmrl run --resume {self.path} key=value"
+        )
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -192,8 +236,39 @@ class RunDir:
         file = self.path / "metrics.csv"
         if not file.is_file():
             return []
-        with file.open(newline="") as handle:
-            return list(csv.DictReader(handle))
+        text = file.read_text(encoding="utf-8", errors="replace")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        # rows cut off (a truncated file, or a kill while a row was appended): they matter only
+        # when they belong to the run up to the checkpoint a resume starts from
+        self._damaged_rows = [row for row in rows if None in row.values()]
+        if rows and text and not text.endswith("\n") and rows[-1] not in self._damaged_rows:
+            self._damaged_rows.append(rows[-1])
+        return rows
+
+    def _rows_up_to(self, step: int) -> int:
+        """How many metrics rows belong to the run up to `step` (those a resume keeps)."""
+        steps = (_step_of(row) for row in self._rows)
+        return sum(1 for found in steps if found is not None and found <= step)
+
+    def _check_metrics(self, step: int, recorded: Any) -> None:
+        """Refuse to resume when metrics.csv lost rows the checkpoint at `step` had behind it."""
+        if not isinstance(recorded, int) or recorded <= 0:
+            return  # a checkpoint from before rows were counted, or with nothing logged yet
+        file = self.path / "metrics.csv"
+        problem = None
+        if not file.is_file():
+            problem = "is missing"
+        elif any((found := _step_of(row)) is None or found <= step
+                 for row in self._damaged_rows):
+            problem = "is cut off (a row up to the last checkpoint is incomplete)"
+        elif (kept := self._rows_up_to(step)) < recorded:
+            problem = f"has {kept} rows up to step {step}, but the checkpoint recorded {recorded}"
+        if problem is not None:
+            raise CheckpointError(
+                f"'{file}' {problem}: resuming would lose metrics rows; put the file back "
+                f"(e.g. from a backup), or start the run again with: gmrl run "
+                f"{self.path / 'config.yaml'}"
+            )
 
     def _tensorboard(self) -> Any:
         if self._writer is None:
@@ -257,6 +332,7 @@ class RunDir:
         file = self.checkpoints_dir / f"state-{step:08d}.safetensors"
         if self.recipe is not None:
             metadata.setdefault("recipe", self.recipe)
+        metadata.setdefault("metrics_rows", self._rows_up_to(step))  # checked on resume
         save_state(file, state, {"step": step, **metadata})
         atomic_write_text(
             self.checkpoints_dir / "latest.json", json.dumps({"step": step, "file": file.name})
@@ -294,6 +370,7 @@ class RunDir:
             step = int(metadata["step"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"'{file}' has no step in its header: use a gmrl run") from exc
+        self._check_metrics(step, metadata.get("metrics_rows"))
         if truncate:
             self.truncate_metrics(step)
         return step, state
@@ -373,6 +450,32 @@ def _acknowledge_stop(signal_name: str = "SIGINT") -> None:
             continue
         except (OSError, ValueError):  # stderr closed (a hung-up terminal): nothing to tell
             return
+
+
+def _step_of(row: dict[str, Any]) -> int | None:
+    """A metrics row's step, or None when it is not a whole number (a damaged row)."""
+    try:
+        return int(row["step"])
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def sha256_text(text: str) -> str:
+    """The sha256 of `text` (UTF-8), hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_run_record(path: Path) -> dict[str, Any] | None:
+    """The run directory's run.json, or None when it has none (or an unreadable one)."""
+    try:
+        record = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _write_run_record(path: Path, record: dict[str, Any]) -> None:
+    atomic_write_text(path / RUN_FILE, json.dumps(record, indent=2) + "\n")
 
 
 def _recipe_of(config_file: Path) -> str | None:
