@@ -153,7 +153,7 @@ def test_save_load_gives_the_same_actions(tmp_path: Path, env_id: str, act: str)
 def test_load_refuses_a_tampered_save_and_a_wrong_env(tmp_path: Path) -> None:
     agent = TDMPCAgent(gym.make("Pendulum-v1"), TINY, seed=0)
     agent.save(tmp_path / "agent")
-    with pytest.raises(EnvError, match="differ from the saved agent"):
+    with pytest.raises(EnvError, match="differ from the saved tdmpc agent"):
         TDMPCAgent.load(tmp_path / "agent", env=gym.make("CartPole-v1"))
     weights = tmp_path / "agent" / "weights.safetensors"
     data = bytearray(weights.read_bytes())

@@ -30,6 +30,7 @@ from gmrl.core.agent import Agent, Callback
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, EnvError
 from gmrl.core.seeding import derive_seed, numpy_rng
+from gmrl.rl.contract import check_env_spaces, space_from_json, space_json
 from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
 from gmrl.worldmodel.tdmpc.config import TDMPCConfig
 from gmrl.worldmodel.tdmpc.model import LatentModel
@@ -44,22 +45,6 @@ def episode_discount(episode_length: int | None) -> float:
         return 0.99
     frac = episode_length / 5
     return float(min(max((frac - 1) / frac, 0.95), 0.995))
-
-
-def _space_json(space: gym.Space) -> dict[str, Any]:
-    if isinstance(space, spaces.Discrete):
-        return {"kind": "discrete", "n": int(space.n), "start": int(space.start)}
-    assert isinstance(space, spaces.Box)
-    return {"kind": "box", "low": space.low.tolist(), "high": space.high.tolist(),
-            "shape": list(space.shape), "dtype": str(space.dtype)}
-
-
-def _space_from_json(data: dict[str, Any]) -> gym.Space:
-    if data["kind"] == "discrete":
-        return spaces.Discrete(data["n"], start=data.get("start", 0))
-    dtype = np.dtype(data["dtype"])
-    return spaces.Box(np.asarray(data["low"], dtype), np.asarray(data["high"], dtype),
-                      shape=tuple(data["shape"]), dtype=dtype)
 
 
 def check_spaces(observation_space: gym.Space, action_space: gym.Space, env_name: str) -> None:
@@ -469,8 +454,8 @@ class TDMPCAgent(Agent):
     def _config_json(self) -> dict[str, Any]:
         return {
             "config": self.config.model_dump(mode="json"),
-            "observation_space": _space_json(self.observation_space),
-            "action_space": _space_json(self.action_space),
+            "observation_space": space_json(self.observation_space),
+            "action_space": space_json(self.action_space),
             "discount": self.discount, "seed": self.seed, "num_timesteps": self.num_timesteps,
             "q_scale": self.q_scale,
         }
@@ -484,17 +469,11 @@ class TDMPCAgent(Agent):
         try:
             settings = TDMPCConfig.model_validate({**config["config"],
                                                    "discount": config["discount"]})
-            observation_space = _space_from_json(config["observation_space"])
-            action_space = _space_from_json(config["action_space"])
+            observation_space = space_from_json(config["observation_space"])
+            action_space = space_from_json(config["action_space"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"saved tdmpc agent config is not usable: {exc}") from exc
-        if env is not None and (env.observation_space.shape != observation_space.shape
-                                or _space_json(env.action_space) != _space_json(action_space)):
-            raise EnvError(
-                f"the env's spaces ({env.observation_space}, {env.action_space}) differ from "
-                f"the saved agent's ({observation_space}, {action_space}): give the env it "
-                "was trained on"
-            )
+        check_env_spaces(env, observation_space, action_space, cls.name)
         agent = cls(env, settings, seed=int(config["seed"]),
                     observation_space=observation_space, action_space=action_space)
         try:
