@@ -44,7 +44,8 @@ def test_discount_follows_episode_length() -> None:
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_training_step_fits_reward_and_value(env_id: str) -> None:
-    """Repeated joint updates on a fixed buffer lower the reward, value and decoder losses."""
+    """Repeated joint updates on a fixed buffer lower the reward and value losses (not checked:
+    consistency and decoder, whose targets move with the encoder and the running statistics)."""
     agent = TDMPCAgent(gym.make(env_id), {**TINY, "seed_steps": 10**6}, seed=0)
     agent.learn(200)  # random steps only: nothing trained yet
     assert agent.updates == 0
@@ -54,7 +55,6 @@ def test_training_step_fits_reward_and_value(env_id: str) -> None:
     assert all(np.isfinite(v) for v in last.values())
     assert last["reward"] < 0.75 * first["reward"]  # CartPole: at most ~0.6 (two-hot entropy)
     assert last["value"] < first["value"]
-    assert last["decoder"] < first["decoder"]  # consistency's targets move with the encoder
 
 
 def test_learn_pretrains_then_updates_every_step() -> None:
