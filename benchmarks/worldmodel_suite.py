@@ -42,6 +42,9 @@ from typing import Any
 
 import numpy as np
 
+# the diagnosis scripts import it from here
+from gmrl.rl.rollout import record_episodes as play_episodes  # noqa: F401
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -169,33 +172,6 @@ def planner_policy(
         return lambda obs: np.asarray(agent.act(obs[None], explore=False, planner=planner))[0]
 
     return fresh
-
-
-def play_episodes(
-    make_env: Callable[[], Any], policy_factory: Callable[[], Callable[[np.ndarray], Any]],
-    seeds: list[int],
-) -> list[dict[str, Any]]:
-    """One episode per reset seed, a fresh policy from `policy_factory` for each: per-step
-    arrays `obs`, `action`, `reward`, `next_obs`, `terminated` and the step `infos` (what
-    the diagnosis scripts measure on on-policy transitions)."""
-    env = make_env()
-    episodes = []
-    for seed in seeds:
-        policy = policy_factory()
-        obs, _ = env.reset(seed=seed)
-        keys = ("obs", "action", "reward", "next_obs", "terminated")
-        steps: dict[str, list[Any]] = {k: [] for k in keys}
-        infos, done = [], False
-        while not done:
-            action = policy(obs)
-            nxt, reward, term, trunc, info = env.step(action)
-            values = (obs, action, float(reward), nxt, bool(term))
-            for key, value in zip(keys, values, strict=True):
-                steps[key].append(value)
-            infos.append(info)
-            obs, done = nxt, term or trunc
-        episodes.append({**{k: np.array(v) for k, v in steps.items()}, "infos": infos})
-    return episodes
 
 
 def report_learned_reward(agent: Any, episodes: list[dict[str, Any]], label: str) -> None:

@@ -1,10 +1,12 @@
-"""Evaluate any agent of the contract (`predict`) on fresh copies of an env, all in lockstep.
+"""Roll policies out on real envs: `evaluate_agent` (any agent of the contract, episodes in
+lockstep) and `record_episodes` (per-step arrays of a policy's episodes, for diagnosis).
 
-Episodes run side by side; `predict` is called once per time step with the batch of live
-observations and the recurrent/plan state, with `episode_start` marking each episode's first
-step, as Stable-Baselines3's `evaluate_policy` does. Episode `i` is reset with the `i`-th seed
-spawned from `SeedSequence(seed)`, so two agents evaluated with the same seed face the same start
-states, and the seeds fit every env's range (dm_control refuses seeds of 2**32 and above).
+In `evaluate_agent`, episodes run side by side; `predict` is called once per time step with
+the batch of live observations and the recurrent/plan state, with `episode_start` marking each
+episode's first step, as Stable-Baselines3's `evaluate_policy` does. Episode `i` is reset with the
+`i`-th seed spawned from `SeedSequence(seed)`, so two agents evaluated with the same seed face the
+same start states, and the seeds fit every env's range (dm_control refuses seeds of 2**32 and
+above).
 """
 
 from collections.abc import Callable
@@ -52,3 +54,33 @@ def evaluate_agent(
         for env in envs:
             env.close()
     return returns
+
+
+def record_episodes(
+    make_env: Callable[[], gym.Env], policy_factory: Callable[[], Callable[[np.ndarray], Any]],
+    seeds: list[int],
+) -> list[dict[str, Any]]:
+    """One episode per reset seed, a fresh policy from `policy_factory` for each: per-step
+    arrays `obs`, `action`, `reward`, `next_obs`, `terminated` and the step `infos` (what a
+    diagnosis measures on on-policy transitions)."""
+    env = make_env()
+    keys = ("obs", "action", "reward", "next_obs", "terminated")
+    episodes = []
+    try:
+        for seed in seeds:
+            policy = policy_factory()
+            obs, _ = env.reset(seed=seed)
+            steps: dict[str, list[Any]] = {k: [] for k in keys}
+            infos, done = [], False
+            while not done:
+                action = policy(obs)
+                nxt, reward, term, trunc, info = env.step(action)
+                for key, value in zip(keys, (obs, action, float(reward), nxt, bool(term)),
+                                      strict=True):
+                    steps[key].append(value)
+                infos.append(info)
+                obs, done = nxt, term or trunc
+            episodes.append({**{k: np.array(v) for k, v in steps.items()}, "infos": infos})
+    finally:
+        env.close()
+    return episodes

@@ -79,7 +79,8 @@ class SequenceBuffer:
         """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated, and
         `mask` (1 while the step belongs to the start's episode)."""
         pick = self.rng.integers(self._usable(), size=batch)
-        starts = np.asarray(self.starts[: self._usable()])[pick]
+        # index the list (no copy of all starts into an array on every update)
+        starts = np.fromiter((self.starts[i] for i in pick), dtype=np.int64, count=batch)
         index = (starts[None, :] + np.arange(self.horizon)[:, None])  # (H, B)
         out = {key: torch.as_tensor(self.data[key][index], device=device) for key in FIELDS}
         same = self.episode[index] == self.episode[starts][None, :]
