@@ -155,7 +155,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "rl_zoo", "gmrl REINFORCE and actor-critic vs SB3 PPO and A2C: env steps to solve "
         "CartPole", "benchmarks/rl_policy_gradient.py",
         quick_args=("--quick", "--out", "{out}/rl_policy_gradient.json"),
-        full_args=("--seeds", "5", "--max-steps", "100000"),
+        full_args=("--seeds", "5", "--budget", "100000"),
         quick_json="{out}/rl_policy_gradient.json",
         full_json="benchmarks/results/rl_policy_gradient.json",
         table=tables.rl_policy_gradient),

@@ -7,34 +7,17 @@ replaced by one line saying why, so the report is always written.
 """
 
 import json
-import os
-import platform
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from gmrl.bench.machine import machine, machine_line
 from gmrl.bench.registry import Benchmark
 from gmrl.bench.runner import Outcome
 from gmrl.bench.tables import markdown_table
 from gmrl.core.checkpoint import atomic_write_text
-
-
-def machine() -> dict[str, Any]:
-    """The machine a run was measured on: platform, CPU count, Python and torch versions."""
-    import torch
-
-    return {"platform": platform.platform(), "machine": platform.machine(),
-            "processor": platform.processor() or "unknown", "cpus": os.cpu_count(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "cuda": torch.cuda.is_available()}
-
-
-def machine_line(info: dict[str, Any], date: str) -> str:
-    gpu = "CUDA available" if info.get("cuda") else "no GPU"
-    return (f"{info['platform']}, {info['cpus']} CPUs ({info['processor']}), {gpu}, "
-            f"Python {info['python']}, torch {info['torch']}; {date}")
 
 
 def benchmark_tables(benchmarks: list[Benchmark], outcomes: list[Outcome], mode: str,

@@ -174,7 +174,10 @@ def worldmodel_pixels(data: Any, log: str) -> list[str]:
 
 
 def rl_policy_gradient(data: Any, log: str) -> list[str]:
-    """rl_policy_gradient.json: env steps and CPU seconds to solve CartPole, per agent."""
+    """rl_policy_gradient.json: env steps and CPU seconds to solve CartPole, per agent (the
+    harness's summary, or the pre-harness script's `{agent: {solved, steps, cpu_s}}`)."""
+    if "benchmark" in data:  # written by gmrl.bench.harness
+        return harness_summary(data["summary"])
     return markdown_table(
         ["agent", "solved", "env steps (median [range])", "CPU s (median)"],
         [[agent, s["solved"], spread(s["steps"], "{:,.0f}"), fmt(s["cpu_s"]["median"], "{:.1f}")]
@@ -254,3 +257,22 @@ def synthetic_augmentation(data: Any, log: str) -> list[str]:
                 rows.append([env, n, k, spread(stats, "{:.4f}")])
     return markdown_table(["env", "real transitions", "synthetic multiple",
                            "held-out MSE / variance"], rows)
+
+
+def harness_summary(summary: dict[str, Any]) -> list[str]:
+    """The summary as one Markdown table: per task and agent, seeds reached, steps to the
+    threshold (median of all seeds; of those reached, median [range]), training seconds and
+    ms per real step (median [range])."""
+    rows = []
+    for task, row_of_task in summary.items():
+        for agent, row in row_of_task.items():
+            if agent == "threshold":
+                continue
+            everyone = row["steps_all_seeds_median"]
+            rows.append([task, agent, row["solved"],
+                         f"> {row['budget']:,}" if everyone is None else fmt(everyone, "{:,.0f}"),
+                         spread(row["steps_to_threshold"], "{:,.0f}"),
+                         spread(row["train_seconds"], "{:.1f}"),
+                         spread(row["ms_per_step"], "{:.2f}")])
+    return markdown_table(["task", "agent", "reached", "steps to threshold (all seeds)",
+                           "steps, seeds reached", "train s", "ms / step"], rows)

@@ -1,9 +1,9 @@
-"""Ray and Ray Tune for a sweep: start (or join) Ray, run the unfinished trials, report back.
+"""Ray Tune for a sweep: run the unfinished trials, report back.
 
-Ray is imported here only, and only when a sweep runs, so the rest of gmrl works without it
-(`require_ray` turns its absence into one line naming the extra). By default a local Ray is started
-for the sweep and stopped after it, quietly (no dashboard, no worker output, no usage report);
-`address` joins a running cluster instead (`ray://HOST:PORT` or `auto`).
+Ray is imported only when a sweep runs, so the rest of gmrl works without it (`require_ray` turns
+its absence into one line naming the extra). Starting or joining Ray is `gmrl.core.raysession`'s
+(shared with `gmrl bench`): a quiet local Ray by default, `address` joins a running cluster
+(`ray://HOST:PORT` or `auto`).
 
 Resuming needs no Tune state: a grid trial is done when its run directory holds summary.json,
 so a resumed sweep launches only the others (each continuing from its own checkpoint). A search
@@ -14,8 +14,6 @@ and their scores to a fresh `OptunaSearch` before asking for the remaining trial
 import contextlib
 import json
 import logging
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +21,12 @@ from typing import Any
 
 from gmrl.core.errors import GmrlError
 from gmrl.core.imports import first_line
+from gmrl.core.raysession import (  # noqa: F401 - the sweep CLI and tests import them here
+    Resources,
+    check_fits,
+    check_reachable,
+    ray_session,
+)
 from gmrl.sweep.grid import point_of
 from gmrl.sweep.spec import TRIALS, SweepSpec, trial_name
 from gmrl.sweep.trial import POINT_KEY, read_summary, search_key, trainable
@@ -30,23 +34,6 @@ from gmrl.sweep.trial import POINT_KEY, read_summary, search_key, trainable
 RAY_MISSING = "gmrl sweep needs Ray: pip install 'gmrl[sweep]'"
 OPTUNA_MISSING = "gmrl sweep --search optuna needs Optuna: pip install 'gmrl[sweep]'"
 LEDGER = "search.jsonl"
-LOCAL_OBJECT_STORE = 128 * 2**20  # trials pass almost nothing through Ray's object store
-_QUIET_ENV = {
-    "RAY_USAGE_STATS_ENABLED": "0",  # offline: no usage report
-    "RAY_AIR_NEW_OUTPUT": "0",  # with verbose=0: no progress tables
-    "RAY_CHDIR_TO_TRIAL_DIR": "0",  # trials run where `gmrl sweep` ran (relative config paths)
-}
-
-
-@dataclass
-class Resources:
-    """Where and how wide trials run (none of it changes a trial's results)."""
-
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_concurrent: int | None = None
-    address: str | None = None
-    num_cpus: int | None = None  # a local Ray's CPUs (default: all)
 
 
 @dataclass
@@ -70,67 +57,6 @@ def require_ray(search: str) -> None:
             import optuna  # noqa: F401
         except ImportError:
             raise GmrlError(OPTUNA_MISSING) from None
-
-
-@contextlib.contextmanager
-def ray_session(resources: Resources) -> Iterator[None]:
-    """Ray for the sweep: a quiet local one by default, the cluster at `address` if given."""
-    for key, value in _QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    import ray
-
-    if ray.is_initialized():  # a caller's own Ray (e.g. from Python): use it, leave it running
-        yield
-        return
-    if resources.address is not None:
-        check_reachable(resources.address)  # Ray itself retries a wrong address for minutes
-    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
-    if resources.address is None:
-        options.update(num_cpus=resources.num_cpus, include_dashboard=False,
-                       object_store_memory=LOCAL_OBJECT_STORE)
-    try:
-        ray.init(address=resources.address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"at '{resources.address}'" if resources.address else "locally"
-        raise GmrlError(
-            f"cannot start Ray {where} ({first_line(exc)}): check --address and that the "
-            "cluster is up (or omit --address for a local Ray)"
-        ) from None
-    try:
-        if resources.address is None:  # a local Ray never grows: refuse what would wait forever
-            check_fits(ray.cluster_resources(), resources)
-        yield
-    finally:
-        ray.shutdown()
-
-
-def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """One line when `host:port` (or `ray://host:port`) does not answer a TCP connection."""
-    import socket
-
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():  # `auto` and the like: Ray resolves those itself
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise GmrlError(
-            f"cannot reach Ray at '{address}' ({reason}): check --address and that the cluster "
-            "is up (or omit --address for a local Ray)"
-        ) from None
-
-
-def check_fits(available: dict[str, float], resources: Resources) -> None:
-    """One line when a single trial needs more CPUs or GPUs than the local Ray has."""
-    for key, option, wanted in (("CPU", "--cpus-per-trial", resources.cpus_per_trial),
-                                ("GPU", "--gpus-per-trial", resources.gpus_per_trial)):
-        have = float(available.get(key, 0.0))
-        if wanted > have:
-            raise GmrlError(
-                f"a trial needs {wanted:g} {key}(s) but the local Ray has {have:g}: lower "
-                f"{option} (or give --address of a cluster that has them)"
-            )
 
 
 def pending_trials(sweep_dir: Path, spec: SweepSpec) -> list[str]:

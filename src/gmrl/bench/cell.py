@@ -1,0 +1,121 @@
+"""Run one benchmark cell through the public agent API and measure it.
+
+A cell builds its agent with `gmrl.make_agent` (or the spec's `make` function), calls
+`agent.learn(budget, callback)` once, and in the callback evaluates the agent with
+`gmrl.rl.rollout.evaluate_agent` at each checkpoint of the grid's `Evaluation`; returning False
+stops `learn` once the threshold is reached (plus `after_threshold` evaluations). Nothing else
+of the agent is touched, so a benchmark measures exactly what a user's `learn` does.
+
+Seeds: the cell's seed is the agent's seed, as `gmrl run seed=N`; the evaluation episodes'
+reset seeds are spawned from `derive_seed(seed, "eval_env")` (as the rl recipe's), the same at
+every checkpoint, so agents of one seed face the same start states.
+
+Timing: `train_seconds` / `cpu_seconds` are wall-clock / process time inside `learn` less the
+evaluations; `ms_per_step` is `train_seconds` per real env step (acting and updating);
+`seconds_to_threshold` is the training wall-clock up to the evaluation that reached it.
+"""
+
+import os
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from gmrl.bench.grid import Cell
+from gmrl.bench.machine import machine
+from gmrl.core.seeding import derive_seed
+
+
+class _Clock:
+    """Training time with the evaluations taken out (wall-clock and process time)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.eval_wall = self.eval_cpu = 0.0
+
+    def train(self) -> tuple[float, float]:
+        return (time.perf_counter() - self.wall - self.eval_wall,
+                time.process_time() - self.cpu - self.eval_cpu)
+
+
+def _build(cell: Cell, env: Any) -> Any:
+    """The cell's agent: `gmrl.make_agent({**config, seed})`, or the spec's own function."""
+    if cell.agent.make:
+        from gmrl.core.imports import import_object
+
+        make = import_object(cell.agent.make, f"agent '{cell.agent.name}' make")
+        return make(env, seed=cell.seed, **dict(cell.agent.config))
+    import gmrl
+
+    return gmrl.make_agent({**dict(cell.agent.config), "seed": cell.seed}, env)
+
+
+def run_cell(cell: Cell) -> dict[str, Any]:
+    """Train and evaluate one cell; its record (JSON values) for the results file."""
+    import torch
+
+    from gmrl.rl.envs import make_env
+    from gmrl.rl.rollout import evaluate_agent
+
+    task, evaluation = cell.task, cell.evaluation
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cell.threads)
+    env = make_env(task.env, **dict(task.env_kwargs))
+    eval_seed = derive_seed(cell.seed, "eval_env")
+    curve: list[list[float]] = []
+    reached: dict[str, float] = {}
+    next_eval = [evaluation.next_point(0)]
+    clock = _Clock()
+
+    def evaluate(agent: Any) -> None:
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        train_wall, _ = clock.train()
+        returns = evaluate_agent(agent, lambda: make_env(task.env, check=False,
+                                                         **dict(task.env_kwargs)),
+                                 episodes=evaluation.episodes, seed=eval_seed,
+                                 deterministic=evaluation.deterministic)
+        steps, mean = int(agent.num_timesteps), float(np.mean(returns))
+        curve.append([steps, mean, float(np.std(returns))])
+        if task.threshold is not None and mean >= task.threshold and not reached:
+            reached.update(steps=steps, seconds=train_wall, at=len(curve))
+        clock.eval_wall += time.perf_counter() - start_wall
+        clock.eval_cpu += time.process_time() - start_cpu
+
+    def callback(agent: Any) -> bool:
+        steps = int(agent.num_timesteps)
+        if next_eval[0] is None or steps < next_eval[0]:
+            return True
+        evaluate(agent)
+        next_eval[0] = evaluation.next_point(steps)
+        return not reached or len(curve) - int(reached["at"]) < evaluation.after_threshold
+
+    try:
+        agent = _build(cell, env)
+        agent.learn(cell.budget, callback=callback)
+        train_seconds, cpu_seconds = clock.train()
+        done = reached and len(curve) - int(reached["at"]) >= evaluation.after_threshold
+        if not done and (not curve or curve[-1][0] != agent.num_timesteps):
+            evaluate(agent)  # the budget ended between checkpoints: score where it stopped
+        steps = int(agent.num_timesteps)
+        close = getattr(agent, "close", None)
+        if callable(close):
+            close()
+    finally:
+        env.close()
+        torch.set_num_threads(threads)
+    returns = [point[1] for point in curve]
+    return {
+        "key": cell.key, "digest": cell.digest, "benchmark": cell.benchmark,
+        "task": task.label, "env": task.env, "agent": cell.agent.name, "seed": cell.seed,
+        "budget": cell.budget, "threshold": task.threshold, "steps": steps,
+        "reached": bool(reached), "steps_to_threshold": reached.get("steps"),
+        "seconds_to_threshold": reached.get("seconds"),
+        "train_seconds": train_seconds, "cpu_seconds": cpu_seconds,
+        "eval_seconds": clock.eval_wall,
+        "ms_per_step": 1000.0 * train_seconds / steps if steps else None,
+        "final_return": returns[-1] if returns else None,
+        "best_return": max(returns) if returns else None,
+        "curve": curve, "spec": cell.spec(), "machine": machine(), "pid": os.getpid(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

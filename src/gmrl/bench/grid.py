@@ -1,0 +1,160 @@
+"""What a benchmark declares: tasks x agents x seeds x budget, each combination one `Cell`.
+
+Plain frozen data, so a grid reads as a table at the top of a benchmark script, travels to Ray
+workers as it is, and hashes to a digest that says whether a recorded cell is still the one the
+grid asks for (a changed budget, threshold, agent setting or evaluation makes it a new cell).
+See `gmrl.bench.harness` for how cells are run.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from gmrl.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Task:
+    """An env and the return that counts as solving it.
+
+    `env` is a Gymnasium id or a "module:Class" path (`gmrl.rl.envs.make_env`); `threshold`:
+    a cell reaches it at its first evaluation whose mean return is at or above it (None: no
+    threshold, the cell runs its whole budget). `budget` overrides the grid's for this task and
+    `budgets` per agent name (e.g. a model-free peer given more steps than gmrl).
+    """
+
+    env: str
+    threshold: float | None = None
+    name: str = ""
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    budget: int | None = None
+    budgets: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.env
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """An agent as `gmrl.make_agent` builds it: `config` is `{"agent": name, **settings}`.
+
+    `make` ("module:function", called as `function(env, seed=seed, **config)`) builds an agent
+    of the contract some other way (e.g. from a recipe config); it must be importable where the
+    cells run. `budget` overrides the grid's budget for this agent.
+    """
+
+    name: str
+    config: Mapping[str, Any]
+    make: str | None = None
+    budget: int | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """When and how a cell evaluates its agent (`gmrl.rl.rollout.evaluate_agent`).
+
+    Every `every` real steps, or at the real-step checkpoints `points` when given (a geometric
+    schedule keeps long runs cheap); `episodes` seeded episodes each. A cell stops at its first
+    evaluation that reaches the task's threshold, or `after_threshold` evaluations later (to see
+    whether it holds there).
+    """
+
+    episodes: int = 10
+    every: int | None = 5_000
+    points: tuple[int, ...] = ()
+    after_threshold: int = 0
+    deterministic: bool = True
+
+    def next_point(self, steps: int) -> int | None:
+        """The first evaluation checkpoint after `steps` real steps (None: no more)."""
+        if self.points:
+            return next((p for p in sorted(self.points) if p > steps), None)
+        if not self.every:
+            return None
+        return (steps // self.every + 1) * self.every
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (task, agent, seed) run with its budget: the unit the harness runs and records."""
+
+    benchmark: str
+    task: Task
+    agent: AgentSpec
+    seed: int
+    budget: int
+    evaluation: Evaluation
+    threads: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.task.label}/{self.agent.name}/seed{self.seed}"
+
+    def spec(self) -> dict[str, Any]:
+        """Everything that decides the cell's result, as JSON values."""
+        return {"task": asdict(self.task), "agent": asdict(self.agent), "seed": self.seed,
+                "budget": self.budget, "evaluation": asdict(self.evaluation)}
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.spec(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A benchmark: `tasks` x `agents` x `seeds`, each cell given `budget` real env steps
+    (unless its task or agent says otherwise) and evaluated per `evaluation`.
+
+    `threads`: torch threads per cell (cells share the machine's cores: one each by default).
+    """
+
+    name: str
+    tasks: tuple[Task, ...]
+    agents: tuple[AgentSpec, ...]
+    seeds: tuple[int, ...]
+    budget: int
+    evaluation: Evaluation = field(default_factory=Evaluation)
+    description: str = ""
+    threads: int = 1
+
+    def budget_for(self, task: Task, agent: AgentSpec) -> int:
+        """Real env steps for `agent` on `task`: per-task-and-agent, agent, task, grid."""
+        chosen = task.budgets.get(agent.name) or agent.budget or task.budget or self.budget
+        return int(chosen)
+
+    def cells(self) -> list[Cell]:
+        """Every cell, seed-major (a run cut short has covered every task and agent)."""
+        return [Cell(self.name, task, agent, seed, self.budget_for(task, agent),
+                     self.evaluation, self.threads)
+                for seed in self.seeds for task in self.tasks for agent in self.agents]
+
+    def select(self, tasks: Sequence[str] | None = None, agents: Sequence[str] | None = None,
+               seeds: Sequence[int] | None = None, budget: int | None = None) -> "Grid":
+        """The grid narrowed to the named tasks / agents, other seeds, or one budget for every
+        cell; unknown names are a `ConfigError` listing the known ones."""
+        chosen = self
+        if tasks:
+            _check(tasks, [t.label for t in self.tasks], "task", self.name)
+            chosen = replace(chosen, tasks=tuple(t for t in self.tasks if t.label in tasks))
+        if agents:
+            _check(agents, [a.name for a in self.agents], "agent", self.name)
+            chosen = replace(chosen, agents=tuple(a for a in self.agents if a.name in agents))
+        if seeds is not None:
+            chosen = replace(chosen, seeds=tuple(int(s) for s in seeds))
+        if budget is not None:
+            chosen = replace(
+                chosen, budget=int(budget), agents=tuple(replace(a, budget=None)
+                                                         for a in chosen.agents),
+                tasks=tuple(replace(t, budget=None, budgets={}) for t in chosen.tasks))
+        return chosen
+
+
+def _check(names: Sequence[str], known: list[str], what: str, grid: str) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"benchmark '{grid}' has no {what} {', '.join(map(repr, unknown))} "
+                          f"(have: {', '.join(known)})")
