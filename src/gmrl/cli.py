@@ -18,11 +18,18 @@ from gmrl.core.config import (
     load_config,
     read_yaml_mapping,
 )
-from gmrl.core.errors import ConfigError, GmrlError, RunInterrupted, describe_os_error
-from gmrl.core.rundir import RunDir
+from gmrl.core.errors import (
+    ConfigError,
+    EnvStepError,
+    GmrlError,
+    RunInterrupted,
+    describe_os_error,
+)
+from gmrl.core.rundir import RunDir, remove_if_unused
 from gmrl.music.cli import app as music_app
 from gmrl.recipes import load_recipe, recipe_names
 from gmrl.report.cli import report as report_command
+from gmrl.rl.guard import env_error_policy
 from gmrl.sweep.cli import sweep_command
 
 DEFAULT_CONFIG = Path("configs/quickstart.yaml")
@@ -141,8 +148,12 @@ def run(
             console.print(
                 f"[bold]gmrl[/] {resolved.recipe} → {run_dir.path}", highlight=False, soft_wrap=True
             )
-        with run_dir.interrupt_guard():
+        with run_dir.interrupt_guard(), env_error_policy(
+            resolved.on_env_error, resolved.max_env_errors
+        ) as env_errors:
             summary = recipe.run(resolved, run_dir)
+        if env_errors.count:
+            summary = {**summary, "env_errors_reset": float(env_errors.count)}
         run_dir.commit_config()  # for recipes that resume without TrainingLoop.resume()
         run_dir.write_summary(summary)
     except RunInterrupted as stop:
@@ -161,7 +172,14 @@ def run(
     except KeyboardInterrupt:
         where = f"gmrl run --resume {run_dir.path}" if run_dir is not None else "gmrl run"
         _fail(f"aborted: the last checkpoint is kept; continue with: {where}", 130)
+    except EnvStepError as exc:
+        assert run_dir is not None
+        _fail(_env_failure(exc, run_dir), 1)
     except GmrlError as exc:
+        if run_dir is not None and resume is None:  # refused after the folder was made
+            with contextlib.suppress(OSError):
+                run_dir.close()
+            remove_if_unused(run_dir.path)
         _fail(str(exc))
     except OSError as exc:  # disk full, read-only folder... mid-run: atomic writes kept the rest
         kept = (
@@ -180,6 +198,19 @@ def run(
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console().print(table)
     typer.echo(f"run directory: {run_dir.path}")
+
+
+def _env_failure(error: EnvStepError, run_dir: RunDir) -> str:
+    """The one line for an env that failed mid-run: the fault, where the traceback is, what was
+    saved and the command that continues the run."""
+    try:
+        log = f" (full traceback: {run_dir.write_error_log(error)})"
+    except OSError:
+        log = ""
+    if error.checkpoint_step is None:
+        return f"{error}{log}; nothing was checkpointed yet: fix the env, then start again"
+    return (f"{error}{log}; what was learned is saved at step {error.checkpoint_step}: fix the "
+            f"env, then continue with: gmrl run --resume {run_dir.path}")
 
 
 def _resume_config(run_dir: RunDir, overrides: list[str]) -> RecipeConfig:

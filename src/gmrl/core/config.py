@@ -8,7 +8,7 @@ import difflib
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -67,6 +67,14 @@ class RecipeConfig(StrictModel):
     recipe: str = Field(description="which recipe runs this config (see `gmrl list`)")
     seed: Seed = Field(0, description="the one seed every random draw derives from (0 ... 2**32-1)")
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N")
+    on_env_error: Literal["stop", "reset"] = Field(
+        "stop", description="an env that raises or returns NaN mid-run: stop the run (after a "
+        "checkpoint), or reset: cut the episode short and go on (recipes that step an env)",
+    )
+    max_env_errors: int = Field(
+        10, ge=0, le=1_000_000, description="on_env_error: reset stops the run after this many "
+        "episodes cut short",
+    )
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:

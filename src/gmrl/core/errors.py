@@ -23,6 +23,16 @@ class EnvError(GmrlError):
     """A Gymnasium environment that does not exist or cannot be used with the chosen algorithm."""
 
 
+class EnvStepError(EnvError):
+    """An env that raised, or returned a bad value, in the middle of a run.
+
+    Raised by `gmrl.rl.guard.EnvGuard` at the step; `TrainingLoop` then saves what was learned and
+    sets `checkpoint_step`, so the CLI can say where the run can continue from.
+    """
+
+    checkpoint_step: int | None = None
+
+
 class DataError(GmrlError, ValueError):
     """Training or scoring data that cannot be used (empty, NaN/inf, wrong shape or length).
 

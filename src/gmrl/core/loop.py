@@ -26,6 +26,10 @@ What the loop guarantees:
 - **Ctrl-C is honoured at the next step boundary**, not the next evaluation: the run directory's
   interrupt guard acknowledges the key press at once; `end_step` then checkpoints and raises
   `RunInterrupted`, which the CLI turns into a "resume with ..." line and exit code 130.
+- **An env failing mid-run loses nothing learned.** An `EnvStepError` (a user's env that
+  raised or returned NaN, see `gmrl.rl.guard`) leaving the `with loop:` block is preceded by a
+  checkpoint of the state so far (at the step a recipe's `on_env_error` hook names, by default
+  the last step the loop saw), so the run can continue with `--resume` once the env is fixed.
 - **One schedule.** Checkpoints fall on evaluation steps by default (`checkpoint_every` overrides),
   and always on the final step.
 """
@@ -37,7 +41,7 @@ from typing import Any
 from rich.progress import Progress, TaskID
 
 from gmrl.core.checkpoint import restore_or_explain
-from gmrl.core.errors import RunInterrupted
+from gmrl.core.errors import EnvStepError, RunInterrupted
 from gmrl.core.progress import plain_status
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import rng_state, set_rng_state
@@ -68,6 +72,10 @@ class TrainingLoop:
         eval_every: steps between evaluations (`eval_due`); None for no periodic evaluation.
         checkpoint_every: steps between checkpoints; defaults to `eval_every`.
         metadata: extra JSON values written into each checkpoint's header (e.g. the algorithm).
+        on_env_error: called when an env fails mid-run, before the checkpoint of what was
+            learned; returns the step to save it at (a recipe whose state is only consistent at
+            some points, e.g. an on-policy rollout's start, rewinds to one). Default: the last
+            step logged or ended.
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class TrainingLoop:
         eval_every: int | None = None,
         checkpoint_every: int | None = None,
         metadata: Mapping[str, Any] | None = None,
+        on_env_error: Callable[[], int] | None = None,
     ) -> None:
         self.run = run
         self.total = int(total)
@@ -90,7 +99,9 @@ class TrainingLoop:
         self.eval_every = eval_every
         self.checkpoint_every = checkpoint_every if checkpoint_every is not None else eval_every
         self.metadata = dict(metadata or {})
+        self.on_env_error = on_env_error
         self.start = 0
+        self.reached = 0  # the last step logged or ended: where an env failure saves by default
         self.last_checkpoint: int | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -120,7 +131,7 @@ class TrainingLoop:
         # only now that the state fits: drop rows logged after the checkpoint, record overrides
         self.run.truncate_metrics(step)
         self.run.commit_config()
-        self.start = self.last_checkpoint = step
+        self.start = self.last_checkpoint = self.reached = step
         return step
 
     # ---------------------------------------------------------------------------- progress
@@ -141,6 +152,22 @@ class TrainingLoop:
         if self._progress is not None:
             self._progress.__exit__(exc_type, exc, traceback)
         self._progress = self._task = None
+        if isinstance(exc, EnvStepError) and exc.checkpoint_step is None:
+            self._save_after_env_error(exc)
+
+    def _save_after_env_error(self, error: EnvStepError) -> None:
+        """Checkpoint what was learned before `error` ends the run (its `checkpoint_step`).
+
+        A failure to save (the disk, or a state the fault left unusable) keeps the previous
+        checkpoint: it is not allowed to hide the env's own error.
+        """
+        try:
+            step = self.on_env_error() if self.on_env_error is not None else self.reached
+            self.save(step)
+        except Exception:  # the env's error is the one to report
+            error.checkpoint_step = self.last_checkpoint
+            return
+        error.checkpoint_step = step
 
     def update_progress(self, completed: int, info: str | None = None) -> None:
         """Move the bar (also usable between `end_step` calls, e.g. from an SB3 callback)."""
@@ -167,6 +194,7 @@ class TrainingLoop:
         """Record metrics without ending a step (e.g. per-episode returns inside a step)."""
         if metrics:
             self.run.log(step, dict(metrics))
+            self.reached = max(self.reached, step)
 
     def end_step(
         self,
@@ -183,6 +211,7 @@ class TrainingLoop:
         """
         if metrics:
             self.run.log(step, dict(metrics))
+        self.reached = max(self.reached, step)
         self.update_progress(step, info)
         if checkpoint is None:
             checkpoint = self.checkpoint_due(step)

@@ -9,6 +9,7 @@ runs/<recipe>-<timestamp>/
   plots/*.png      figures
   summary.json     final figures (strict JSON: a figure that is NaN or infinite is null)
   run.json         sha256 of config.yaml as gmrl last wrote it, and each resume's overrides
+  error.log        the full traceback of an error that ended the run (the terminal shows a line)
   .lock            flock'ed by the process using the directory
 ```
 Keys starting with `time/` (wall-clock figures such as SPS) go to TensorBoard only, so that
@@ -51,6 +52,9 @@ from gmrl.core.progress import make_progress
 WALL_CLOCK_PREFIX = "time/"
 LOCK_FILE = ".lock"
 RUN_FILE = "run.json"
+ERROR_LOG = "error.log"
+# what `RunDir.create` writes before any work: a run refused then holds nothing else
+_BOOKKEEPING = {"config.yaml", RUN_FILE, LOCK_FILE, ERROR_LOG}
 STOP_MESSAGE = "stopping after this step\u2026 (Ctrl-C again to abort)"
 
 
@@ -383,6 +387,17 @@ class RunDir:
             self._rewrite_csv()
 
     # ----------------------------------------------------------------------------- outputs
+    def write_error_log(self, error: BaseException) -> Path:
+        """Append `error`'s full traceback to error.log (the terminal shows one line only)."""
+        import traceback
+
+        file = self.path / ERROR_LOG
+        stamp = datetime.now().isoformat(timespec="seconds")
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        with file.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {stamp}\n{text}")
+        return file
+
     def write_summary(self, summary: dict[str, Any]) -> Path:
         """Write the final figures to summary.json (atomically)."""
         file = self.path / "summary.json"
@@ -428,6 +443,29 @@ class RunDir:
         finally:
             for number, old in previous.items():
                 signal.signal(number, old)
+
+
+def remove_if_unused(path: Path) -> bool:
+    """Delete a run directory that holds nothing but what `RunDir.create` wrote (a refused run).
+
+    A run refused after its directory was made (a music corpus that cannot be read, a model that
+    does not fit) must not leave an empty run behind. Any metrics row, checkpoint, plot, summary or
+    TensorBoard file keeps the directory. Returns whether it was removed; call it after `close()`.
+    """
+    import shutil
+
+    try:
+        entries = list(path.iterdir())
+        for entry in entries:
+            if entry.is_dir():
+                if entry.name not in ("checkpoints", "plots") or any(entry.iterdir()):
+                    return False
+            elif entry.name not in _BOOKKEEPING and not entry.name.endswith(".tmp"):
+                return False
+        shutil.rmtree(path)
+    except OSError:
+        return False
+    return True
 
 
 def stop_message(signal_name: str = "SIGINT") -> str:

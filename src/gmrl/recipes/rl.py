@@ -236,8 +236,8 @@ class _Tracker:
 
 
 def _loop(config: Config, run: RunDir, tracker: _Tracker, total: int,
-          state: Callable[[], dict[str, Any]], restore: Callable[[dict[str, Any]], None]
-          ) -> TrainingLoop:
+          state: Callable[[], dict[str, Any]], restore: Callable[[dict[str, Any]], None],
+          on_env_error: Callable[[], int] | None = None) -> TrainingLoop:
     """The run's TrainingLoop; its checkpoints hold the learner's state and the tracker's."""
     def full_state() -> dict[str, Any]:
         return {"learner": state(), "tracker": tracker.state()}
@@ -248,7 +248,7 @@ def _loop(config: Config, run: RunDir, tracker: _Tracker, total: int,
 
     return TrainingLoop(run, total=total, description=config.algo, state=full_state,
                         restore=full_restore, checkpoint_every=config.checkpoint_interval(),
-                        metadata={"algo": config.algo})
+                        metadata={"algo": config.algo}, on_env_error=on_env_error)
 
 
 def run(config: Config, run: RunDir) -> dict[str, float]:
@@ -483,7 +483,18 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
     def learner_state() -> dict[str, Any]:
         return rollout_start["agent"] if rollout_start.get("rewind") else sb3_state(model)
 
-    loop = _loop(config, run, tracker, budget, learner_state, restore)
+    def rewind() -> int:
+        """Back to the current rollout's start (on-policy), the state a checkpoint can hold."""
+        rollout_start["rewind"] = True
+        tracker.restore(rollout_start["tracker"])
+        set_rng_state(rollout_start["rng"])
+        return int(rollout_start["step"])
+
+    def on_env_error() -> int:
+        """An env failed mid-rollout: save the rollout's start (on-policy) or the agent now."""
+        return rewind() if on_policy and rollout_start else int(model.num_timesteps)
+
+    loop = _loop(config, run, tracker, budget, learner_state, restore, on_env_error)
     loop.resume()
 
     def predict(obs: np.ndarray) -> np.ndarray:
@@ -504,10 +515,7 @@ def _run_sb3(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float]
         if tracker.eval_due(step):
             tracker.evaluate(step, predict)
         if on_policy and loop.stop_requested and rollout_start:
-            rollout_start["rewind"] = True
-            tracker.restore(rollout_start["tracker"])
-            set_rng_state(rollout_start["rng"])
-            loop.check_stop(rollout_start["step"])  # saves the rollout's start, then stops
+            loop.check_stop(rewind())  # saves the rollout's start, then stops
 
     def on_rollout_start(step: int) -> None:
         _end(loop, tracker, step, step, info=None)

@@ -28,6 +28,7 @@ from gymnasium.utils.env_checker import check_env
 
 from gmrl.core.errors import EnvError
 from gmrl.core.imports import attribute_of, first_line, import_module_of
+from gmrl.rl.guard import EnvGuard
 
 # What each algorithm can handle: (observation space kinds, action space kinds, needs env.P).
 # "box" is a continuous vector space, "discrete" an integer space; SB3's on-policy agents also
@@ -170,7 +171,8 @@ def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
 
     `kwargs` go to `gymnasium.make` (e.g. `is_slippery=False`, `max_episode_steps=200`) or to the
     user class. A user class is run through `check_env` unless `check=False` (used for the extra
-    copies of an env that has already been checked).
+    copies of an env that has already been checked). Every env comes wrapped in
+    `gmrl.rl.guard.EnvGuard`, which checks each observation, reward and action at the step.
     """
     if not isinstance(env_id, str) or not env_id.strip():
         raise EnvError("env id is empty: give a Gymnasium id such as 'CartPole-v1'")
@@ -188,7 +190,7 @@ def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
                 "(registered ids: gymnasium.pprint_registry())"
             )
         try:
-            return gym.make(target, **kwargs)
+            return EnvGuard(gym.make(target, **kwargs), env_id)
         except gym.error.DependencyNotInstalled as exc:
             raise EnvError(f"env '{env_id}' needs an extra package: {first_line(exc)}") from exc
         except TypeError as exc:
@@ -209,7 +211,7 @@ def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
         raise EnvError(f"'{env_id}' returned a {type(env).__name__}, not a gymnasium.Env")
     if check:
         check_user_env(env, env_id)
-    return env
+    return EnvGuard(env, env_id)
 
 
 def env_factory(env_id: str, **kwargs: Any) -> Callable[[], gym.Env]:
