@@ -20,8 +20,11 @@ entropy and the rollout's unique fraction, and every `eval.every` steps a few Ta
 Writes `note_rnn.safetensors` (reusable), `policy.safetensors` (for `gmrl music generate`),
 `compositions.txt` (the `eval.compositions` evaluation compositions, one per line), `samples/`
 (MIDI and WAV of the first `eval.render` compositions, and their piano rolls), plots of the
-learning curves, and a summary with RL Tuner's Table 1 rows, the mean log p under the Note-RNN
-and diversity, for the Note-RNN's samples, the tuned policy's and held-out corpus windows.
+learning curves, and a summary with RL Tuner's Table 1 rows, log p under the Note-RNN (per
+composition and per event, median and 10th percentile), diversity and copying (duplicates,
+memorisation against the training windows, repeated bars: `gmrl.music.report`), for the
+Note-RNN's samples, the tuned policy's and held-out corpus windows. A run the collapse guard
+stopped says so: `tune/stopped_early` 1 and `tune/steps_kept` (`CollapseDetected`).
 """
 
 import copy
@@ -41,13 +44,13 @@ from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import numpy_rng, seed_everything, torch_generator
 from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.music.copying import NgramIndex
 from gmrl.music.guide import RuleGuide
 from gmrl.music.note_rnn import (
     NoteRNNConfig,
     build_note_rnn,
     fit_epoch,
     load_note_rnn,
-    mean_log_prob,
     per_event_nll,
     save_note_rnn,
 )
@@ -185,20 +188,15 @@ def prepare(config: Config) -> None:
 
 # ----------------------------------------------------------------------------- evaluation
 def composition_report(events: torch.Tensor, note_rnn: AutoregressiveModel,
-                       reference: torch.Tensor | None = None) -> dict[str, float]:
-    """Table 1 rows, pitch statistics, diversity and mean log p under the Note-RNN; with
-    `reference` (held-out corpus windows) also the attractor check: does one event, or runs of
-    four copies of one event, take at least 5x its share in real melodies (and at least 1 %)?"""
-    from gmrl.music.metrics import diversity_metrics, rltuner_metrics
-    from gmrl.sequence.diversity import attractor_check
+                       reference: torch.Tensor | None = None,
+                       index: NgramIndex | None = None) -> dict[str, float]:
+    """Every figure of a music table (`gmrl.music.report`): Table 1 rows, pitch statistics,
+    diversity, duplicates, repeated bars and log p under the Note-RNN; with `reference`
+    (held-out corpus windows) the attractor and repeated-bar checks; with `index` (the training
+    windows' n-grams) memorisation too."""
+    from gmrl.music.report import composition_report as report
 
-    report = dict(rltuner_metrics(events))
-    report.update(diversity_metrics(events))
-    report["log_p"] = mean_log_prob(note_rnn, events)
-    if reference is not None and len(reference):
-        report["attractor"] = attractor_check(torch.as_tensor(events).long(),
-                                              torch.as_tensor(reference).long())["attractor"]
-    return report
+    return report(events, note_rnn, reference, index)
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -346,7 +344,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
             checkpoint = local % config.checkpoint_every == 0 or local == steps
             info = f"reward {metrics['tune/music_reward']:.1f} kl {metrics['tune/kl']:.2f}"
             loop.end_step(step, metrics, info=info, checkpoint=checkpoint)
-    summary = _finish(config, run, note_rnn, holder["tuning"], test_windows)
+    summary = _finish(config, run, note_rnn, holder["tuning"], train_windows, test_windows)
     stopped = holder.get("stopped")
     summary["tune/stopped_early"] = float(stopped is not None)
     if isinstance(stopped, CollapseDetected):
@@ -359,7 +357,7 @@ _PERIODIC = ("repeated_notes_pct", "not_in_key_pct", "tonic_start_pct", "notes_i
 
 
 def _finish(config: Config, run: RunDir, note_rnn: AutoregressiveModel, tuning: _Tuning,
-            test_windows: np.ndarray) -> dict[str, float]:
+            train_windows: np.ndarray, test_windows: np.ndarray) -> dict[str, float]:
     """Final evaluation, token file, samples, plots and the summary."""
     n = config.eval.compositions
     policy = tuning.policy() if config.tuning.steps else MelodyPolicy(note_rnn, name="note_rnn")
@@ -376,9 +374,10 @@ def _finish(config: Config, run: RunDir, note_rnn: AutoregressiveModel, tuning: 
     if len(test_windows):
         summary["note_rnn/held_out_nll"] = per_event_nll(note_rnn, test_windows)
     reference = torch.from_numpy(test_windows) if len(test_windows) else None
+    index = NgramIndex(train_windows)  # memorisation: n-grams found verbatim in training
     for name, events in tables.items():
         summary.update({f"{name}/{k}": float(v) for k, v in
-                        composition_report(events, note_rnn, reference).items()})
+                        composition_report(events, note_rnn, reference, index).items()})
     if "note_rnn/log_p" in summary:
         summary["log_p_gap"] = summary["tuned/log_p"] - summary["note_rnn/log_p"]
     if config.eval.render:

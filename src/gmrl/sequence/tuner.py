@@ -87,8 +87,17 @@ class NonFiniteLoss(TuningStopped):
 
 
 class CollapseDetected(TuningStopped):
-    """A sampled batch held fewer distinct sequences than `min_unique` allows (reward hacking
-    by collapse); the weights of the step before, whose batch passed, were restored."""
+    """The collapse guard fired (reward hacking by collapse onto a few outputs).
+
+    Rule: at every step, before any update, the batch just sampled is checked; when its share
+    of distinct sequences is below `TunerConfig.min_unique` (0.99 with a batch of 64, as the
+    music configs ship it, stops at the first composition sampled twice), tuning stops and the
+    weights that sampled the last batch that passed (one update before the failing batch's) are
+    restored; `step` is the number of updates behind them. The guard sees only exact copies of
+    whole sequences within one batch: bars copied inside sequences, or copies of training data,
+    are measured afterwards (`gmrl.music.copying`), not guarded. A caller must report a run it
+    stopped as stopped, never as finished (the music recipe logs `tune/stopped_early` and
+    `tune/steps_kept`; its benchmark fails the targets of such a seed)."""
 
 
 class TunerConfig(StrictModel):
