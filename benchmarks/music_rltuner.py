@@ -7,27 +7,41 @@ scores 10,000 compositions of every model with RL Tuner's Table 1 statistics, th
 the Note-RNN and diversity, beside the same figures on held-out corpus windows and the paper's.
 It checks the issue's targets for gmrl's tuner (every Table 1 row at least as good as the paper's
 Q row, log p within 1 nat of the Note-RNN's own samples, >= 95 % unique), flags collapse, and
-times gmrl's tuner including pre-training. Writes benchmarks/results/music/rltuner.json, the
-token files of the first seed's 10,000 compositions per model, and prints a Markdown table.
+times gmrl's tuner including pre-training. Every row also carries copying and collapse figures
+(duplicates, memorisation against the training windows, repeated bars; gmrl.music.copying) and
+log p per event and per composition with its median and 10th percentile (gmrl.music.likelihood);
+a run the collapse guard stopped is marked `stopped_early` and fails the targets.
+
+Writes benchmarks/results/music/rltuner.json and, in a folder beside it (`<out>_tokens/`), every
+seed's compositions of every model as gzip token files plus that seed's Note-RNN, so that
+`--rescore` can recompute the table from them (and checks that it reproduces the stored figures).
 
     nice .venv/bin/python benchmarks/music_rltuner.py --seeds 0 1 2
     gmrl bench music --seeds 0 --rl-steps 100 --tuner-steps 100      # a quicker look
+    gmrl bench music --rescore benchmarks/results/music/rltuner.json  # recompute a stored table
 """
 
 import argparse
 import json
 import math
 import platform
+import re
 import shutil
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from gmrl.core.checkpoint import atomic_write_text
 from gmrl.core.config import dump_config, load_config
 from gmrl.core.rundir import RunDir
 from gmrl.music.encoding import COMPOSITION_STEPS
+from gmrl.music.note_rnn import load_note_rnn
+from gmrl.music.render import read_token_file, write_token_file
+from gmrl.music.rescore import compare, rescore_tables, same
 from gmrl.recipes import load_recipe
 from gmrl.recipes import music as recipe
 
@@ -42,8 +56,13 @@ ROWS = (
     "unique_max_pct", "unique_min_pct", "notes_in_motif_pct", "notes_in_repeated_motif_pct",
     "autocorrelation_lag1", "autocorrelation_lag2", "autocorrelation_lag3",
 )
-EXTRA = ("log_p", "unique_fraction", "distinct_2", "distinct_3", "token_entropy", "top1_share",
-         "collapsed", "attractor", "pitch_class_entropy", "scale_consistency", "pitch_range")
+EXTRA = ("log_p", "log_p_per_event", "log_p_median", "log_p_p10",
+         "unique_fraction", "max_copies", "distinct_2", "distinct_3", "token_entropy",
+         "top1_share", "collapsed", "attractor", "memorisation_8", "memorisation_16",
+         "copies_corpus", "repeated_bar_pct", "repeats_bars",
+         "pitch_class_entropy", "scale_consistency", "pitch_range")
+# figures of the run itself, not of its compositions: a rescore keeps them as recorded
+RUN_FACTS = ("stopped_early", "steps_kept")
 # Jaques et al. 2017, Table 1 (10,000 compositions each): Note-RNN, Q, Psi, G.
 PAPER = {
     "note_rnn": {"repeated_notes_pct": 63.3, "not_in_key_pct": 0.1, "tonic_start_pct": 0.9,
@@ -95,11 +114,35 @@ def _pick(summary: dict[str, float], table: str) -> dict[str, float]:
     return {k: summary[f"{table}/{k}"] for k in (*ROWS, *EXTRA) if f"{table}/{k}" in summary}
 
 
-def run_seed(seed: int, args: argparse.Namespace, root: Path, tokens: bool) -> dict[str, Any]:
-    """Pre-train once, tune with every algorithm from that Note-RNN; figures per model."""
+def add_gaps(figures: dict[str, Any], note_rnn: dict[str, Any]) -> None:
+    """log p minus the Note-RNN samples' log p, per composition and per event (when both are
+    known)."""
+    if figures.get("log_p") is not None and note_rnn.get("log_p") is not None:
+        figures["log_p_gap"] = figures["log_p"] - note_rnn["log_p"]
+        figures["log_p_gap_per_event"] = figures["log_p_gap"] / COMPOSITION_STEPS
+
+
+def _shown(path: Path) -> str:
+    """A path as recorded in the results: relative to the repository root when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def _keep(run_path: Path, model: str, seed: int, folder: Path) -> str:
+    """Copy a run's compositions into `folder` as a gzip token file; returns its recorded path."""
+    target = folder / f"{model}_seed{seed}.txt.gz"
+    write_token_file(read_token_file(run_path / "compositions.txt"), target)
+    return _shown(target)
+
+
+def run_seed(seed: int, args: argparse.Namespace, root: Path,
+             tokens: Path | None) -> dict[str, Any]:
+    """Pre-train once, tune with every algorithm from that Note-RNN; figures per model. With
+    `tokens` (a folder), every model's compositions and the Note-RNN are kept there."""
     common = [f"eval.compositions={args.compositions}", "eval.render=0",
               f"corpus.source={args.corpus}"]
-    prefix = "" if args.corpus == "bach" else f"{args.corpus}_"
     pre = [*common, f"note_rnn.epochs={args.pretrain_epochs}"]
     path, summary, pretrain_s = _run("pretrain", seed, root, pre)
     checkpoint = path / "note_rnn.safetensors"
@@ -109,8 +152,14 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path, tokens: bool) -> d
         "held_out_nll_per_event": summary["note_rnn/held_out_nll"],
         "seconds": {"pretrain": pretrain_s},
     }
-    if tokens:
-        shutil.copy(path / "compositions.txt", RESULTS / f"{prefix}note_rnn_seed{seed}.txt")
+    add_gaps(out["corpus"], out["note_rnn"])  # real unseen melodies, beside the tuners' gaps
+    files: dict[str, str] = {}
+    if tokens is not None:
+        tokens.mkdir(parents=True, exist_ok=True)
+        kept = tokens / f"note_rnn_seed{seed}.safetensors"
+        shutil.copy(checkpoint, kept)
+        files["checkpoint"] = _shown(kept)
+        files["note_rnn"] = _keep(path, "note_rnn", seed, tokens)
     for model, config_name in MODELS.items():
         if args.models and model not in args.models:
             continue
@@ -120,15 +169,19 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path, tokens: bool) -> d
             extra.append(f"tuning.steps={steps}")
         path, summary, seconds = _run(config_name, seed, root, extra)
         out[model] = _pick(summary, "tuned")
-        out[model]["log_p_gap"] = summary["tuned/log_p"] - out["note_rnn"]["log_p"]
-        if model in GMRL:  # the collapse guard's early stop, if it fired
+        add_gaps(out[model], out["note_rnn"])
+        if model in GMRL:  # the collapse guard's early stop, if it fired (never left out)
             out[model]["stopped_early"] = summary.get("tune/stopped_early", 0.0)
+            if "tune/steps_kept" in summary:
+                out[model]["steps_kept"] = summary["tune/steps_kept"]
         out["seconds"][model] = seconds
-        if tokens:
-            shutil.copy(path / "compositions.txt", RESULTS / f"{prefix}{model}_seed{seed}.txt")
+        if tokens is not None:
+            files[model] = _keep(path, model, seed, tokens)
         print(f"seed {seed} {model}: {seconds:.0f} CPU s", flush=True)
     for model in (m for m in GMRL if m in out):
         out["seconds"][f"{model}_incl_pretrain"] = pretrain_s + out["seconds"][model]
+    if files:
+        out["files"] = files
     return out
 
 
@@ -182,6 +235,10 @@ def check_targets(
         "value": seconds / 60, "target": "< 10", "met": seconds < 600,
     }
     checks["collapsed_any_seed"] = any(s[model]["collapsed"] for s in per_seed)
+    # a seed the collapse guard stopped is reported, and fails the targets: its figures are
+    # those of weights kept from before the collapse, not of a run that finished
+    stopped = [s.get("seed") for s in per_seed if s[model].get("stopped_early")]
+    checks["stopped_by_guard"] = {"value": stopped, "target": "no seed", "met": not stopped}
     unit = {"log_p_within_1_nat": "per_composition",
             "log_p_within_1_nat_per_event": "per_event"}
     for reading in unit.values():
@@ -196,7 +253,8 @@ def check_targets(
 
 def seed_meets_all(seed: dict[str, Any], model: str = "gmrl") -> bool:
     """One seed alone: every Q row, log p within 1 nat per event of that seed's Note-RNN
-    samples, >= 95 % unique (the median check above can pass while single seeds miss)."""
+    samples, >= 95 % unique, not stopped by the collapse guard (the median check above can
+    pass while single seeds miss)."""
     figures = seed[model]
     rows = all(
         figures[row] is not None
@@ -204,11 +262,20 @@ def seed_meets_all(seed: dict[str, Any], model: str = "gmrl") -> bool:
         for row, op, bound in TARGETS
     )
     gap = (figures["log_p"] - seed["note_rnn"]["log_p"]) / COMPOSITION_STEPS
-    return rows and gap >= -1.0 and figures["unique_fraction"] >= 0.95
+    return (rows and gap >= -1.0 and figures["unique_fraction"] >= 0.95
+            and not figures.get("stopped_early"))
 
 
-def markdown(table: dict[str, Any]) -> str:
-    """Table 1 (+ log p and diversity): ours as median [min, max] beside the paper's."""
+MARKDOWN_ROWS = (*ROWS[:8], "autocorrelation_lag1", "log_p", "log_p_per_event", "log_p_median",
+                 "log_p_p10", "log_p_gap", "unique_fraction", "max_copies", "distinct_2",
+                 "distinct_3", "token_entropy", "top1_share", "memorisation_8",
+                 "memorisation_16", "copies_corpus", "repeated_bar_pct", "repeats_bars",
+                 "collapsed", "attractor")
+
+
+def markdown(table: dict[str, Any], per_seed: list[dict[str, Any]] | None = None) -> str:
+    """Table 1 (+ log p, diversity, copying): ours as median [min, max] beside the paper's;
+    with `per_seed`, a last row counts the seeds the collapse guard stopped."""
     models = [m for m in ("note_rnn", "q", "psi", "g", *GMRL, "corpus") if m in table]
     names = {"note_rnn": "Note-RNN", "q": "Q", "psi": "Psi", "g": "G", "gmrl": "gmrl RLOO",
              "gmrl_table1": "gmrl RLOO, Table 1 mode", "gmrl_q_row": "gmrl RLOO, Q-row search",
@@ -216,8 +283,7 @@ def markdown(table: dict[str, Any]) -> str:
              "gmrl_guided_motif": "gmrl RLOO, guided motif rules", "corpus": "held-out corpus"}
     head = "| row | " + " | ".join(names[m] for m in models) + " | paper Note-RNN / Q / Psi / G |"
     lines = [head, "|---" * (len(models) + 2) + "|"]
-    for row in (*ROWS[:8], "autocorrelation_lag1", "log_p", "unique_fraction", "distinct_2",
-                "distinct_3", "token_entropy", "top1_share", "collapsed", "attractor"):
+    for row in MARKDOWN_ROWS:
         cells = []
         for model in models:
             figure = table[model].get(row)
@@ -226,6 +292,17 @@ def markdown(table: dict[str, Any]) -> str:
         paper = " / ".join(f"{PAPER[m][row]:g}" for m in ("note_rnn", "q", "psi", "g")) \
             if row in PAPER["q"] else ""
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {paper} |")
+    if per_seed is not None:
+        cells = []
+        for model in models:
+            having = [s for s in per_seed if model in s]
+            if model in GMRL:
+                stopped = [str(s.get("seed")) for s in having if s[model].get("stopped_early")]
+                cells.append(f"{len(stopped)} of {len(having)}"
+                             + (f" (seeds {', '.join(stopped)})" if stopped else ""))
+            else:
+                cells.append("-")
+        lines.append("| stopped by collapse guard | " + " | ".join(cells) + " | |")
     return "\n".join(lines)
 
 
@@ -240,6 +317,132 @@ def _strict(value: Any) -> Any:
     return value
 
 
+# ----------------------------------------------------------------------------- rescore
+def corpus_name(data: dict[str, Any]) -> str:
+    """The corpus a results file was measured on (older files: read off its command)."""
+    if "corpus" in data:
+        return str(data["corpus"])
+    found = re.search(r"--corpus (\S+)", data.get("command", ""))
+    return found.group(1) if found else "bach"
+
+
+def stored_files(record: dict[str, Any], corpus: str, folder: Path) -> dict[str, Path]:
+    """The token files (and `checkpoint`, the Note-RNN) recorded for one seed. Files written
+    before they were recorded are found by the names used then, `<corpus>_<model>_seed<N>.txt`
+    beside the results (no prefix for Bach), gzip or not; they kept no Note-RNN."""
+    if "files" in record:
+        return {name: Path(path) for name, path in record["files"].items()}
+    prefix = "" if corpus == "bach" else f"{corpus}_"
+    found: dict[str, Path] = {}
+    for model in ("note_rnn", *MODELS):
+        for suffix in (".txt.gz", ".txt"):
+            path = folder / f"{prefix}{model}_seed{record['seed']}{suffix}"
+            if path.exists():
+                found[model] = path
+                break
+    return found
+
+
+def corpus_windows(corpus: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training and held-out windows a seed's runs used (the recipe's own split)."""
+    config = load_config(CONFIGS / "pretrain.yaml", [f"seed={seed}", f"corpus.source={corpus}"],
+                         lambda name: load_recipe(name).Config)
+    return recipe.load_windows(config)
+
+
+def rescore_seed(
+    record: dict[str, Any], corpus: str, folder: Path, use_corpus: bool = True
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One seed's figures recomputed from its files: (the new record, what happened per model).
+
+    A figure that cannot be recomputed (log p without the Note-RNN, a model without its token
+    file) is kept as recorded and named under `kept_as_recorded`; one that is recomputed and
+    differs is named under `differ` with both values."""
+    files = stored_files(record, corpus, folder)
+    missing_files = [name for name, path in files.items() if not path.exists()]
+    files = {name: path for name, path in files.items() if path.exists()}
+    checkpoint = files.pop("checkpoint", None)
+    note_rnn = load_note_rnn(checkpoint) if checkpoint is not None else None
+    train, held_out = corpus_windows(corpus, record["seed"]) if use_corpus else (None, None)
+    models = [m for m in ("note_rnn", *MODELS) if m in record]
+    tables = {m: read_token_file(files[m]) for m in models if m in files}
+    figures = rescore_tables(tables, note_rnn, train, held_out)
+    new = json.loads(json.dumps(record))
+    outcome: dict[str, Any] = {}
+    for model in (*models, "corpus"):
+        if model not in record:
+            continue
+        if model not in figures:
+            why = "no held-out windows (--no-corpus)" if model == "corpus" else "no token file"
+            outcome[model] = {"rescored": False, "why": why}
+            continue
+        rescored = figures[model]
+        if model != "note_rnn" and "note_rnn" in figures:
+            add_gaps(rescored, figures["note_rnn"])
+        for fact in RUN_FACTS:
+            if fact in record[model]:
+                rescored[fact] = record[model][fact]
+        differ, kept, added = compare(record[model], rescored)
+        new[model] = {**record[model], **rescored}
+        outcome[model] = {
+            "rescored": True,
+            "differ": {k: [record[model][k], rescored[k]] for k in differ},
+            "kept_as_recorded": kept, "new": added,
+        }
+    if missing_files:
+        outcome["missing_files"] = missing_files
+    if note_rnn is None:
+        outcome["log_p"] = "not rescored: no Note-RNN checkpoint was kept (kept as recorded)"
+    return new, outcome
+
+
+def _table_differences(stored: dict[str, Any], table: dict[str, Any]) -> list[str]:
+    """Aggregated figures of the stored table that the rescored table does not reproduce."""
+    out = []
+    for model, figures in stored.items():
+        for key, stats in figures.items():
+            again = table.get(model, {}).get(key)
+            if again is None:
+                continue
+            for stat, value in stats.items():
+                if not same(value, again[stat]):
+                    out.append(f"{model}/{key}/{stat}: {value} -> {again[stat]}")
+    return out
+
+
+def rescore(path: Path, use_corpus: bool = True) -> dict[str, Any]:
+    """A results file recomputed from its token files (see `rescore_seed`), aggregated and
+    checked again; `reproduced` is true when no recomputed figure differs from the stored."""
+    data = json.loads(path.read_text())
+    corpus = corpus_name(data)
+    per_seed, outcomes = [], {}
+    for record in data["per_seed"]:
+        new, outcome = rescore_seed(record, corpus, path.parent, use_corpus)
+        per_seed.append(new)
+        outcomes[str(record["seed"])] = outcome
+        print(f"rescored seed {record['seed']}", file=sys.stderr, flush=True)
+    table = aggregate(per_seed)
+    checks = {model: check_targets(table, per_seed, model) for model in GMRL if model in table}
+    differ_table = _table_differences(data.get("table", {}), table)
+    differ_seeds = [f"seed {seed} {model}/{key}" for seed, outcome in outcomes.items()
+                    for model, result in outcome.items()
+                    if isinstance(result, dict) for key in result.get("differ", {})]
+    return {
+        "rescore_of": _shown(path),
+        "command": f"python benchmarks/music_rltuner.py --rescore {_shown(path)}"
+                   + ("" if use_corpus else " --no-corpus"),
+        "corpus": corpus,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "seeds": [s["seed"] for s in per_seed],
+        "reproduced": not differ_table and not differ_seeds,
+        "differences": differ_seeds + differ_table,
+        "rescore": outcomes,
+        "table": table,
+        "targets": checks,
+        "per_seed": per_seed,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -252,14 +455,28 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=None,
                         help="tune with these only (default: all; the Note-RNN always runs)")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-music"))
-    parser.add_argument("--out", type=Path, default=RESULTS / "rltuner.json")
-    parser.add_argument("--tokens", action=argparse.BooleanOptionalAction, default=None,
-                        help="copy token files (default: for the first seed only)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results JSON (default: benchmarks/results/music/rltuner.json; "
+                        "with --rescore, <file>_rescored.json beside the file)")
+    parser.add_argument("--tokens", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep every seed's compositions of every model (gzip token files) "
+                        "and its Note-RNN in <out>_tokens/, for --rescore (default: on)")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="combine the per-seed results of earlier runs (e.g. one per seed "
                         "run in parallel) instead of running")
+    parser.add_argument("--rescore", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="recompute a stored table from its token files instead of running, "
+                        "and say whether every recomputed figure matches (exit 1 if not)")
+    parser.add_argument("--corpus-checks", action=argparse.BooleanOptionalAction, default=True,
+                        help="with --rescore: load the corpus for the held-out column, the "
+                        "attractor and memorisation (parsing a corpus the first time is slow)")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.rescore is not None:
+        _main_rescore(args.rescore, args.out, args.corpus_checks)
+        return
+    out = args.out or RESULTS / "rltuner.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tokens = out.with_name(f"{out.stem}_tokens") if args.tokens else None
     started = time.perf_counter()
     commands: list[str] = []
     if args.merge:
@@ -267,19 +484,23 @@ def main() -> None:
         per_seed = [s for data in merged for s in data["per_seed"]]
         commands = [data["command"] for data in merged]
         args.seeds = [s["seed"] for s in per_seed]
+        corpora = {corpus_name(data) for data in merged}
+        if len(corpora) > 1:
+            sys.exit(f"error: --merge got results of different corpora: {sorted(corpora)}")
+        args.corpus = corpora.pop()
     else:
-        per_seed = [
-            {"seed": seed, **run_seed(seed, args, args.runs,
-                                      tokens=index == 0 if args.tokens is None else args.tokens)}
-            for index, seed in enumerate(args.seeds)
-        ]
+        per_seed = [{"seed": seed, **run_seed(seed, args, args.runs, tokens)}
+                    for seed in args.seeds]
     table = aggregate(per_seed)
     checks = {model: check_targets(table, per_seed, model) for model in GMRL if model in table}
     options = {k: v for k, v in vars(args).items()
-               if k not in ("runs", "out", "merge", "tokens") and v is not None}
+               if k not in ("runs", "out", "merge", "tokens", "rescore", "corpus_checks")
+               and v is not None}
     command = "python benchmarks/music_rltuner.py " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in options.items())
+    if args.out is not None:
+        command += f" --out {args.out}"
     if args.merge:
         command = " && ".join([*commands, "python benchmarks/music_rltuner.py --merge "
                                + " ".join(map(str, args.merge))])
@@ -287,6 +508,7 @@ def main() -> None:
         "command": command,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "torch_threads": 1,
+        "corpus": args.corpus,
         "seeds": args.seeds,
         "table": table,
         "paper": PAPER,
@@ -294,12 +516,35 @@ def main() -> None:
         "per_seed": per_seed,
         "total_seconds": time.perf_counter() - started,
     }
-    atomic_write_text(args.out, json.dumps(_strict(result), indent=2, allow_nan=False) + "\n")
-    print(markdown(table))
+    atomic_write_text(out, json.dumps(_strict(result), indent=2, allow_nan=False) + "\n")
+    print(markdown(table, per_seed))
     for model, model_checks in checks.items():
         print(f"\ntargets for {model}:")
         for name, check in model_checks.items():
             print(f"  {name}: {check}")
+
+
+def _main_rescore(path: Path, out: Path | None, use_corpus: bool) -> None:
+    """`--rescore`: write the recomputed results beside the stored ones, print the table and
+    what could not be reproduced or recomputed; exit 1 when a recomputed figure differs."""
+    result = rescore(path, use_corpus)
+    out = out or path.with_name(f"{path.stem}_rescored.json")
+    atomic_write_text(out, json.dumps(_strict(result), indent=2, allow_nan=False) + "\n")
+    print(markdown(result["table"], result["per_seed"]))
+    for seed, outcome in result["rescore"].items():
+        for model, what in outcome.items():
+            if isinstance(what, dict) and not what.get("rescored", True):
+                print(f"seed {seed} {model}: not rescored ({what['why']})")
+            elif isinstance(what, str):
+                print(f"seed {seed}: {model} {what}")
+            elif isinstance(what, list):
+                print(f"seed {seed}: {model}: {', '.join(map(str, what))}")
+    verdict = "every recomputed figure matches the stored one" if result["reproduced"] \
+        else f"{len(result['differences'])} recomputed figures differ: " \
+        + "; ".join(result["differences"][:10])
+    print(f"\nrescore of {path}: {verdict}; written to {out}")
+    if not result["reproduced"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

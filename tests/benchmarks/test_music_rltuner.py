@@ -1,5 +1,7 @@
 """The music benchmark's report logic: aggregation over seeds, target checks, the table."""
 
+from pathlib import Path
+
 import pytest
 
 from . import load_benchmark
@@ -100,3 +102,80 @@ def test_merged_runs_with_different_models_aggregate_over_the_seeds_that_ran_eac
     assert table["gmrl"]["log_p"]["median"] == -25.5  # both seeds
     checks = bench.check_targets(table, [subset, full])
     assert checks["seeds_all_met_per_event"] == [0]
+
+
+def test_a_seed_stopped_by_the_collapse_guard_fails_the_targets_and_is_shown(bench):
+    good = _model(bench, repeated_notes_pct=0.0, not_in_key_pct=0.5, tonic_start_pct=30.0,
+                  leaps_resolved_pct=92.0, notes_in_motif_pct=76.0,
+                  notes_in_repeated_motif_pct=0.2, log_p=-20.5, stopped_early=0.0)
+    per_seed = [{"seed": 0, **_seed(bench, good)},
+                {"seed": 1, **_seed(bench, dict(good, stopped_early=1.0, steps_kept=90.0))},
+                {"seed": 2, **_seed(bench, good)}]
+    table = bench.aggregate(per_seed)
+    checks = bench.check_targets(table, per_seed)
+    assert checks["stopped_by_guard"] == {"value": [1], "target": "no seed", "met": False}
+    assert not checks["all_met"] and not checks["all_met_per_event"]
+    assert checks["seeds_all_met_per_event"] == [0, 2]
+    assert "| stopped by collapse guard | - | - | - | - | 1 of 3 (seeds 1) |" in \
+        bench.markdown(table, per_seed)
+
+
+def test_files_written_before_they_were_recorded_are_found_by_their_old_names(bench, tmp_path):
+    for name in ("essen_q_seed0.txt", "essen_gmrl_seed0.txt.gz", "q_seed0.txt"):
+        (tmp_path / name).write_text("")
+    found = bench.stored_files({"seed": 0}, "essen", tmp_path)
+    assert found == {"q": tmp_path / "essen_q_seed0.txt",
+                     "gmrl": tmp_path / "essen_gmrl_seed0.txt.gz"}
+    assert bench.stored_files({"seed": 0}, "bach", tmp_path) == {"q": tmp_path / "q_seed0.txt"}
+    assert bench.corpus_name({"command": "python x.py --corpus essen --seeds 1"}) == "essen"
+    assert bench.corpus_name({"command": "python x.py --seeds 1"}) == "bach"
+
+
+def test_a_tiny_run_keeps_every_row_and_the_rescore_reproduces_its_table(bench, tmp_path,
+                                                                         monkeypatch, capsys):
+    """Run the benchmark for real on a constructed 300-melody corpus (seconds), then rescore it
+    from its gzip token files and kept Note-RNN; change one token file and it no longer does."""
+    import gzip
+    import json
+    import sys
+
+    import numpy as np
+
+    from gmrl.music.render import write_token_file
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # configs/music/*.yaml
+    corpus = tmp_path / "corpus.txt"
+    rng = np.random.default_rng(1)  # notes of a C major octave, holds, some rests
+    events = rng.choice([0, 1, 14, 16, 18, 19, 21, 23, 25, 26], size=(300, 32),
+                        p=[0.05, 0.45, *[0.0625] * 8])
+    write_token_file(events, corpus)
+    out = tmp_path / "results" / "tiny.json"
+    monkeypatch.setattr(sys, "argv", [
+        "music_rltuner.py", "--seeds", "0", "--compositions", "24", "--corpus", str(corpus),
+        "--pretrain-epochs", "1", "--rl-steps", "2", "--tuner-steps", "2",
+        "--models", "q", "gmrl_guided", "--runs", str(tmp_path / "runs"), "--out", str(out)])
+    bench.main()
+    stored = json.loads(out.read_text())
+    seed = stored["per_seed"][0]
+    assert set(seed["files"]) == {"checkpoint", "note_rnn", "q", "gmrl_guided"}
+    assert all(Path(p).exists() for p in seed["files"].values())
+    for key in ("memorisation_16", "repeated_bar_pct", "max_copies", "log_p_p10",
+                "log_p_median", "log_p_per_event", "copies_corpus", "repeats_bars"):
+        assert key in seed["gmrl_guided"] and key in seed["corpus"], key
+    assert seed["gmrl_guided"]["stopped_early"] == 0.0
+    assert stored["corpus"] == str(corpus)
+
+    result = bench.rescore(out)
+    assert result["reproduced"], result["differences"]
+    assert result["table"] == stored["table"]
+    assert all(o["rescored"] and not o["kept_as_recorded"]
+               for o in result["rescore"]["0"].values())
+
+    tokens = Path(seed["files"]["q"])
+    rows = gzip.decompress(tokens.read_bytes()).decode().splitlines()
+    rows[0] = " ".join(["14"] * 32)
+    tokens.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    changed = bench.rescore(out)
+    assert not changed["reproduced"]
+    assert "log_p" in changed["rescore"]["0"]["q"]["differ"]
+    capsys.readouterr()
