@@ -148,7 +148,7 @@ RESUME_CASES = [
     Case("resume-corrupt-latest-json", ("run", "--resume", "{run}", "epochs=3"), "is corrupt",
          setup=_write("{run}/checkpoints/latest.json", "{not json")),
     Case("resume-truncated-checkpoint", ("run", "--resume", "{run}", "epochs=3"),
-         "not a readable safetensors checkpoint", setup=_truncate_latest_checkpoint),
+         "does not match its sha256 in", setup=_truncate_latest_checkpoint),
     Case("resume-seed-out-of-range", ("run", "--resume", "{run}", "seed=-5"),
          "seed must be an integer within 0 ... 4294967295"),
     # integrity (issue 24): metrics rows lost before a resume, config.yaml edited by hand

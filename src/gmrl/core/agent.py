@@ -17,7 +17,6 @@ reading anything else, so a truncated, edited or bit-flipped file is refused wit
 nothing is ever unpickled: loading a file cannot run code.
 """
 
-import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -27,7 +26,13 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
-from gmrl.core.checkpoint import atomic_write_text, load_tensors, save_tensors
+from gmrl.core.checkpoint import (
+    atomic_write_text,
+    file_sha256,
+    load_tensors,
+    save_tensors,
+    verify_sha256,
+)
 from gmrl.core.errors import CheckpointError
 
 FORMAT = "gmrl-agent"
@@ -95,14 +100,6 @@ class Agent(ABC):
         return cls._from_saved(config, tensors, env)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _gmrl_version() -> str:
     """gmrl's installed version (read from package metadata: core imports nothing above it)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -128,7 +125,7 @@ def save_agent_files(
         "format_version": FORMAT_VERSION,
         "agent": name,
         "gmrl_version": _gmrl_version(),
-        "sha256": {file: _sha256(path / file) for file in (CONFIG_FILE, WEIGHTS_FILE)},
+        "sha256": {file: file_sha256(path / file) for file in (CONFIG_FILE, WEIGHTS_FILE)},
     }
     atomic_write_text(path / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return path
@@ -168,11 +165,7 @@ def read_agent_files(path: str | Path) -> tuple[str, dict[str, Any], dict[str, t
         expected = manifest.get("sha256", {}).get(file)
         if not (path / file).is_file():
             raise CheckpointError(f"saved agent '{path}' lacks {file}: the save is incomplete")
-        if _sha256(path / file) != expected:
-            raise CheckpointError(
-                f"'{path / file}' does not match its sha256 in {MANIFEST}: the file was changed "
-                "or damaged after saving; save the agent again"
-            )
+        verify_sha256(path / file, expected, path / MANIFEST, "save the agent again")
     try:
         config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
     except ValueError as exc:  # checksummed, so only a bug in save could get here

@@ -5,6 +5,7 @@ A checkpoint is one `.safetensors` file. Tensors live in the file's tensor table
 header under the key `"gmrl"`. Nothing is ever unpickled, so loading a file cannot run code.
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -20,6 +21,30 @@ from safetensors.torch import load_file, save_file
 from gmrl.core.errors import CheckpointError
 
 _META_KEY = "gmrl"
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, hex (what manifests record and loads verify)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str | None, manifest: Path, fix: str) -> None:
+    """Refuse `path` in one `CheckpointError` line when its sha256 is not `expected`.
+
+    `manifest` is the file that recorded it, `fix` what the user can do. A flipped bit inside a
+    safetensors file's tensor data reads fine, so only the checksum catches it.
+    """
+    if not path.is_file():
+        raise CheckpointError(f"'{path}' listed in '{manifest}' is missing: {fix}")
+    if file_sha256(path) != expected:
+        raise CheckpointError(
+            f"'{path}' does not match its sha256 in '{manifest}': the file was changed or "
+            f"damaged after saving; {fix}"
+        )
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -5,7 +5,8 @@ runs/<recipe>-<timestamp>/
   config.yaml      the resolved config (after overrides)
   metrics.csv      one row per logged step; deterministic for a given config and seed
   events.*         TensorBoard scalars (also wall-clock figures, which metrics.csv leaves out)
-  checkpoints/     state-<step>.safetensors written atomically, plus latest.json
+  checkpoints/     state-<step>.safetensors written atomically, plus latest.json (the manifest:
+                   the latest checkpoint and the sha256 of each kept one, verified on resume)
   plots/*.png      figures
   summary.json     final figures (strict JSON: a figure that is NaN or infinite is null)
   run.json         sha256 of config.yaml as gmrl last wrote it, and each resume's overrides
@@ -21,9 +22,11 @@ Safety: a `RunDir` holds an exclusive lock (`flock` on `.lock`) from the moment 
 temp files left by a killed run (`.*.tmp`) are removed once the lock is held; summary.json is
 strict JSON (NaN and infinity become null); OS errors become one-line `RunDirError`s.
 
-Integrity on resume: a config.yaml edited by hand since gmrl wrote it (its sha256 no longer the
-one in run.json) is refused; so is a metrics.csv that is missing, cut off, or holds fewer rows up
-to the last checkpoint than that checkpoint recorded (rows would be lost silently otherwise).
+Integrity on resume: a checkpoint whose bytes are not those saved (one flipped bit, a truncated
+or replaced file) is refused, naming the file; a config.yaml edited by hand since gmrl wrote it
+(its sha256 no longer the one in run.json) is refused; so is a metrics.csv that is missing, cut
+off, or holds fewer rows up to the last checkpoint than that checkpoint recorded (rows would be
+lost silently otherwise).
 """
 
 import contextlib
@@ -45,13 +48,20 @@ from typing import IO, Any
 
 from rich.progress import Progress
 
-from gmrl.core.checkpoint import atomic_write_text, load_state, save_state
+from gmrl.core.checkpoint import (
+    atomic_write_text,
+    file_sha256,
+    load_state,
+    save_state,
+    verify_sha256,
+)
 from gmrl.core.errors import CheckpointError, ConfigError, RunDirError, describe_os_error
 from gmrl.core.progress import make_progress
 
 WALL_CLOCK_PREFIX = "time/"
 LOCK_FILE = ".lock"
 RUN_FILE = "run.json"
+LATEST = "latest.json"  # the checkpoints' manifest: the latest one, and the sha256 of each kept
 ERROR_LOG = "error.log"
 # what `RunDir.create` writes before any work: a run refused then holds nothing else
 _BOOKKEEPING = {"config.yaml", RUN_FILE, LOCK_FILE, ERROR_LOG}
@@ -338,10 +348,13 @@ class RunDir:
             metadata.setdefault("recipe", self.recipe)
         metadata.setdefault("metrics_rows", self._rows_up_to(step))  # checked on resume
         save_state(file, state, {"step": step, **metadata})
-        atomic_write_text(
-            self.checkpoints_dir / "latest.json", json.dumps({"step": step, "file": file.name})
-        )
-        old = sorted(self.checkpoints_dir.glob("state-*.safetensors"))[: -self.keep_checkpoints]
+        kept = sorted(self.checkpoints_dir.glob("state-*.safetensors"))
+        old, kept = kept[: -self.keep_checkpoints], kept[-self.keep_checkpoints:]
+        previous = self._recorded_sha256()
+        sha256 = {f.name: (previous.get(f.name) if f != file and f.name in previous
+                           else file_sha256(f)) for f in kept}
+        manifest = {"step": step, "file": file.name, "sha256": sha256}
+        atomic_write_text(self.checkpoints_dir / LATEST, json.dumps(manifest, indent=1))
         for stale in old:
             stale.unlink(missing_ok=True)
         self.flush()
@@ -355,14 +368,20 @@ class RunDir:
         later `truncate_metrics(step)`, once the state restored fine). A checkpoint written by
         another recipe is refused with one line.
         """
-        pointer = self.checkpoints_dir / "latest.json"
+        pointer = self.checkpoints_dir / LATEST
         if not pointer.is_file():
             return None
         try:
             latest = json.loads(pointer.read_text())
             file = self.checkpoints_dir / latest["file"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            recorded = latest.get("sha256")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError,
+                UnicodeDecodeError) as exc:
             raise CheckpointError(f"'{pointer}' is corrupt: delete it to restart the run") from exc
+        if isinstance(recorded, dict):  # checkpoints written before the manifest: not checked
+            verify_sha256(file, recorded.get(file.name), pointer,
+                          f"put the file back from a backup, or start the run again with: "
+                          f"gmrl run {self.path / 'config.yaml'}")
         state, metadata = load_state(file)
         saved_by = metadata.get("recipe")
         if saved_by is not None and self.recipe is not None and saved_by != self.recipe:
@@ -378,6 +397,14 @@ class RunDir:
         if truncate:
             self.truncate_metrics(step)
         return step, state
+
+    def _recorded_sha256(self) -> dict[str, str]:
+        """The sha256 of each kept checkpoint as latest.json records them ({} when unreadable)."""
+        try:
+            recorded = json.loads((self.checkpoints_dir / LATEST).read_text()).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return recorded if isinstance(recorded, dict) else {}
 
     def truncate_metrics(self, step: int) -> None:
         """Drop metrics rows logged after `step` (the last checkpoint) from metrics.csv."""
