@@ -373,7 +373,8 @@ def rescore_seed(
         if model not in record:
             continue
         if model not in figures:
-            why = "no held-out windows (--no-corpus)" if model == "corpus" else "no token file"
+            why = ("no held-out windows (--no-corpus-checks)" if model == "corpus"
+                   else "no token file")
             outcome[model] = {"rescored": False, "why": why}
             continue
         rescored = figures[model]
@@ -430,7 +431,7 @@ def rescore(path: Path, use_corpus: bool = True) -> dict[str, Any]:
     return {
         "rescore_of": _shown(path),
         "command": f"python benchmarks/music_rltuner.py --rescore {_shown(path)}"
-                   + ("" if use_corpus else " --no-corpus"),
+                   + ("" if use_corpus else " --no-corpus-checks"),
         "corpus": corpus,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "seeds": [s["seed"] for s in per_seed],
