@@ -7,9 +7,9 @@ from the MLE model. Each line of output is one evaluation: NLL_oracle of `--n-ev
 NLL_test on 10,000 held-out oracle sequences. Meant for a GPU (many variants side by side), runs
 anywhere:
 
-    python benchmarks/ablation_seqgan.py --name mle_paper_init --init paper --epochs 60
-    python benchmarks/ablation_seqgan.py --name d_half --init paper --epochs 20 --rounds 150 \
-        --width 0.5 --d-pre 10 --n-neg 5000 --eval-every 10
+    python benchmarks/diagnosis/ablation_seqgan.py --name mle_paper_init --init paper --epochs 60
+    python benchmarks/diagnosis/ablation_seqgan.py --name d_half --init paper --epochs 20 \
+        --rounds 150 --width 0.5 --d-pre 10 --n-neg 5000 --eval-every 10
 
 `benchmarks/results/seqgan_sweep/*.jsonl` holds the runs quoted in the docs, with the commands
 in `benchmarks/results/seqgan_sweep/README.md`.

@@ -9,8 +9,8 @@ real melodies that meet the motif row sit far below the Note-RNN's own samples, 
 meet both rows by finding melodies much likelier than real ones of the same kind (mode seeking),
 and the unique-composition row is what that costs.
 
-    python benchmarks/music_frontier.py runs/bench-music/pretrain-s0-*        # the Bach prior
-    python benchmarks/music_frontier.py /tmp/music/music-...  --name essen     # any pretrain run
+    python benchmarks/diagnosis/music_frontier.py runs/bench-music/pretrain-s0-*  # the Bach prior
+    python benchmarks/diagnosis/music_frontier.py /tmp/music/music-... --name essen  # any run
 
 Writes benchmarks/results/music/frontier_<name>.json and prints a Markdown table.
 """

@@ -18,8 +18,8 @@ in docs/music.md). Search on one seed and the winner overfits that seed's noise:
 Optionally the best `--top` settings are rerun with 10,000 compositions on `--validate` Note-RNNs
 of other seeds; the figures docs quote come from `benchmarks/music_rltuner.py` on fresh seeds.
 
-    nice .venv/bin/python benchmarks/music_search.py --study NAME --trials 60 --workers 2 \
-        --note-rnn runs/bench-music/pretrain-s{0,1,2}-.../note_rnn.safetensors
+    nice .venv/bin/python benchmarks/diagnosis/music_search.py --study NAME --trials 60 \
+        --workers 2 --note-rnn runs/bench-music/pretrain-s{0,1,2}-.../note_rnn.safetensors
 
 Writes benchmarks/results/music/search_<corpus>_<study>.json (every trial, per seed, and any
 validation; progress lines go to stdout) and the Optuna journal search_<corpus>.journal, shared
@@ -30,6 +30,7 @@ the worker processes too); killing only the main process leaves its workers runn
 import argparse
 import json
 import multiprocessing
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from gmrl.core.seeding import torch_generator
 from gmrl.music.encoding import COMPOSITION_STEPS
 from gmrl.music.note_rnn import load_note_rnn, mean_log_prob
 from gmrl.music.policy import MelodyPolicy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from music_rltuner import TARGETS, _run
 
 RESULTS = Path("benchmarks/results/music")
@@ -214,7 +217,7 @@ def main() -> None:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     done.sort(key=lambda t: t.value)
     record: dict[str, Any] = {
-        "command": "python benchmarks/music_search.py " + " ".join(
+        "command": "python benchmarks/diagnosis/music_search.py " + " ".join(
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
             for k, v in vars(args).items() if v not in (None, False, [])),
         "search_prior_log_p": priors, "goals": GOALS,

@@ -13,17 +13,20 @@ evaluation episodes with the planner, reporting on those on-policy transitions:
 At the last checkpoint the same model is also played with planners that differ in one setting
 (4 CEM iterations of 200 candidates; horizon 30; no terminal value): which part limits it.
 
-    python benchmarks/worldmodel_acrobot_diagnosis.py       # about 15-25 minutes on one core
+    python benchmarks/diagnosis/worldmodel_acrobot_diagnosis.py  # about 15-25 minutes on one core
 """
 
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import default_agent, eval_seed, planner_policy, play_episodes
 
 EPISODES = 3

@@ -6,14 +6,17 @@ one setting (the default; 4 CEM iterations of 200 candidates; a 30-step horizon)
 each one's return split into HalfCheetah's forward and control terms, and on the default
 planner's steps the learned reward's error and correlation with the true one.
 
-    python benchmarks/worldmodel_halfcheetah_diagnosis.py      # about 25 minutes on one core
+    python benchmarks/diagnosis/worldmodel_halfcheetah_diagnosis.py  # about 25 minutes on one core
 """
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import (
     eval_seed,
     planner_policy,

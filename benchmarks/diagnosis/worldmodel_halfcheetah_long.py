@@ -7,8 +7,8 @@ with the suite's evaluation protocol (the planner's mean plan on the suite's 5 s
 at fewer checkpoints, appending each checkpoint to a JSONL file as it goes, so a run cut short
 keeps what it measured:
 
-    python benchmarks/worldmodel_halfcheetah_long.py --seed 0     # about 70 minutes on one core
-    python benchmarks/worldmodel_halfcheetah_long.py --seed 0 --agent sb3   # SAC, same budget
+    python benchmarks/diagnosis/worldmodel_halfcheetah_long.py --seed 0  # ~70 min, one core
+    python benchmarks/diagnosis/worldmodel_halfcheetah_long.py --seed 0 --agent sb3  # SAC
 
 `--agent sb3` runs the suite's peer (SB3 SAC, default hyper-parameters) for the same 30,000
 steps with the suite's evaluation schedule (up to 30,000) and records its whole curve at the end.
@@ -16,9 +16,11 @@ steps with the suite's evaluation schedule (up to 30,000) and records its whole 
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import EVAL_EPISODES, RESULTS, default_agent, eval_seed, run_sb3
 
 TASK = "HalfCheetah-v5"

@@ -15,15 +15,18 @@ For each: return, lost sales and end-of-day stock per episode, and the mean orde
 per weekday (the demand follows a weekly cycle: timing shows there). Last, the learned reward's
 error and correlation on the default planner's own transitions.
 
-    python benchmarks/worldmodel_inventory_diagnosis.py       # about 15 minutes on one core
+    python benchmarks/diagnosis/worldmodel_inventory_diagnosis.py  # about 15 minutes on one core
 """
 
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from suite_envs import CAPACITY, MAX_ORDER, InventoryEnv, base_stock_action
 from worldmodel_suite import planner_policy, play_episodes, report_learned_reward, trained_agent
 

@@ -9,15 +9,18 @@ the rail end against the centre, and what the terminal value `V` makes of the ra
 each visited state with its cart position moved to the centre (x = 0) and to the rail end
 (x = +-0.95, the side the cart is on), all else equal.
 
-    python benchmarks/worldmodel_invertedpendulum_diagnosis.py       # about 5 minutes on one core
+    python benchmarks/diagnosis/worldmodel_invertedpendulum_diagnosis.py  # ~5 min, one core
 """
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import eval_seed, planner_policy, play_episodes, trained_agent
 
 EPISODES = 3

@@ -7,15 +7,17 @@ incentives side by side: the exploration bonus it was paid (weight x the reward 
 members' disagreement at the action taken) against the true action cost (0.1 a^2). Last, the
 planner's evaluation episodes.
 
-    python benchmarks/worldmodel_mountaincarcontinuous_diagnosis.py [SEED]  # ~6 min, one core
+    python benchmarks/diagnosis/worldmodel_mountaincarcontinuous_diagnosis.py [SEED]  # ~6 min
 """
 
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import default_agent, eval_seed, planner_policy, play_episodes
 
 TASK = "MountainCarContinuous-v0"

@@ -7,14 +7,18 @@ learned reward's error and correlation with the true one, the one-step next-stat
 observation dimension, and whether the learned reward resolves the action cost (its spread
 across a 5x5 action grid at fixed states vs the true cost's spread, 2.0).
 
-    python benchmarks/worldmodel_reacher_diagnosis.py          # about 2 minutes on one core
+    python benchmarks/diagnosis/worldmodel_reacher_diagnosis.py  # about 2 minutes on one core
 """
 
+
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import trained_agent
 
 

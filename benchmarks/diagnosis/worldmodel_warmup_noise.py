@@ -6,16 +6,20 @@ and 2 (red, the default config's `noise_beta`), 20 seeded runs of 200 and of 1,0
 (one episode, actions clipped to the bounds as the agent does) count how many reach the flag.
 Writes benchmarks/results/worldmodel_suite/warmup_noise.json.
 
-    python benchmarks/worldmodel_warmup_noise.py        # about 1 minute
+    python benchmarks/diagnosis/worldmodel_warmup_noise.py        # about 1 minute
 """
 
 import json
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from gmrl.worldmodel.planners import colored_noise
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import RESULTS
 
 RUNS = 20

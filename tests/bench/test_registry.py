@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from gmrl.bench.registry import BENCHMARKS, HELPERS, by_name, mode_dir
+from gmrl.bench.registry import BENCHMARKS, DIAGNOSIS, HELPERS, by_name, mode_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,3 +50,18 @@ def test_by_name_keeps_registry_order_and_refuses_unknown_names() -> None:
         assert "nope" in str(exc) and "worldmodel" in str(exc)
     else:
         raise AssertionError("an unknown name was accepted")
+
+
+def test_diagnosis_scripts_find_the_benchmark_modules_they_import() -> None:
+    """benchmarks/diagnosis/ scripts put benchmarks/ on sys.path for their sibling imports."""
+    scripts = sorted((ROOT / DIAGNOSIS).glob("*.py"))
+    assert scripts
+    siblings = {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
+    for script in scripts:
+        source = script.read_text()
+        used = set(re.findall(r"^from (\w+) import", source, re.M)) & (
+            siblings | {"worldmodel_suite", "suite_envs", "music_rltuner"})
+        assert used <= siblings, (script.name, used - siblings)
+        if used:
+            assert "sys.path.insert(0, str(Path(__file__).resolve().parents[1]))" in source
+        assert 'if __name__ == "__main__":' in source, script.name

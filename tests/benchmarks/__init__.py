@@ -9,11 +9,15 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def load_benchmark(name: str) -> ModuleType:
-    """Import benchmarks/<name>.py (a script, not a package) so its report logic can be tested;
-    like running the script, its folder is on the path (scripts import their siblings)."""
+    """Import benchmarks/<name>.py (or benchmarks/diagnosis/<name>.py: a script, not a package)
+    so its report logic can be tested; like running a script of benchmarks/, that folder is on
+    the path (scripts import their siblings)."""
     if str(BENCHMARKS) not in sys.path:
         sys.path.append(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(f"{name}_bench", BENCHMARKS / f"{name}.py")
+    path = BENCHMARKS / f"{name}.py"
+    if not path.is_file():  # an analysis script, in benchmarks/diagnosis/
+        path = BENCHMARKS / "diagnosis" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -14,15 +14,10 @@ from gmrl.bench.tables import TableFn
 
 MODES = ("quick", "full")
 RESULTS = Path("benchmarks/results")
-# scripts in benchmarks/ that are not benchmarks (helpers, and analyses of a finished run)
-HELPERS = frozenset({
-    "ablation_seqgan", "music_frontier", "music_search", "suite_envs",
-    "worldmodel_acrobot_diagnosis",
-    "worldmodel_halfcheetah_diagnosis", "worldmodel_halfcheetah_long",
-    "worldmodel_inventory_diagnosis",
-    "worldmodel_invertedpendulum_diagnosis", "worldmodel_mountaincarcontinuous_diagnosis",
-    "worldmodel_reacher_diagnosis", "worldmodel_warmup_noise",
-})
+# scripts in benchmarks/ that are not benchmarks (modules the benchmarks import); analyses of a
+# finished run, whose findings docs/BENCHMARKS.md records, live in benchmarks/diagnosis/
+HELPERS = frozenset({"suite_envs"})
+DIAGNOSIS = Path("benchmarks/diagnosis")
 
 
 def mode_dir(mode: str, results: Path = RESULTS) -> Path:
