@@ -4,13 +4,15 @@ import contextlib
 import runpy
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
 import gmrl
+from gmrl.core.checkpoint import atomic_write_text
 from gmrl.core.config import (
     RecipeConfig,
     apply_overrides,
@@ -26,19 +28,27 @@ from gmrl.core.errors import (
     describe_os_error,
 )
 from gmrl.core.rundir import RunDir, remove_if_unused
+from gmrl.core.shipped import config_names, resolve_config
 from gmrl.music.cli import app as music_app
 from gmrl.recipes import load_recipe, recipe_names
 from gmrl.report.cli import report as report_command
 from gmrl.rl.guard import env_error_policy
 from gmrl.sweep.cli import sweep_command
 
-DEFAULT_CONFIG = Path("configs/quickstart.yaml")
+DEFAULT_CONFIG = "quickstart"  # a shipped config's name: works from any directory
+STARTERS = {  # gmrl init RECIPE: the shipped config its starter is written from
+    "worldmodel": "worldmodel/default", "rl": "rl/cartpole", "generative": "generative/moons_flow",
+    "synthetic": "synthetic/pendulum", "music": "music/pretrain", "seqgan": "seqgan/quick",
+    "tdmpc": "worldmodel/v2_quickstart",
+}
 
 app = typer.Typer(
     name="gmrl",
     help="Generative models meet reinforcement learning.\n\n"
     "Examples:\n\n"
     "  gmrl run                                  # the quickstart job\n\n"
+    "  gmrl init worldmodel                      # a commented gmrl.yaml and myenv.py\n\n"
+    "  gmrl run worldmodel/default --quick       # a shipped config by name, a short run\n\n"
     "  gmrl run configs/generative/moons_flow.yaml model.name=vae epochs=20\n\n"
     "  gmrl run --resume runs/generative-20261125-120000\n\n"
     "  gmrl list",
@@ -50,6 +60,24 @@ app.add_typer(music_app, name="music")
 app.command("report")(report_command)
 app.command("sweep")(sweep_command)
 console = Console(stderr=True)
+
+
+def _type_column(original: Any) -> Any:
+    """Typer's help type column, without `<bool>` on flags (they take no value) and with a
+    parameter's own metavar (CONFIG, RUN_DIR...) in place of `<str>` or `<path>`."""
+
+    def display(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False):
+            return None
+        if self.metavar:
+            return None if isinstance(self, typer.core.TyperArgument) else str(self.metavar)
+        return str(original(self, ctx))
+
+    return display
+
+
+for _param in (typer.core.TyperOption, typer.core.TyperArgument):
+    _param.display_type_rich = _type_column(_param.display_type_rich)  # type: ignore[method-assign]
 
 
 def _version(value: bool) -> None:
@@ -84,23 +112,39 @@ def _config_class(name: str) -> type[RecipeConfig]:
 def run(
     config: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Argument(help="YAML config (default configs/quickstart.yaml), or a key=value."),
+        typer.Argument(
+            metavar="[CONFIG]",
+            help="A shipped config's name (worldmodel/default; gmrl list shows them) or a YAML "
+            "file. Default: quickstart.",
+            show_default=False,
+        ),
     ] = None,
     overrides: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Argument(help="Dotted key=value overrides, e.g. seed=3 model.hidden=64."),
+        typer.Argument(
+            metavar="[KEY=VALUE]...",
+            help="Dotted overrides, e.g. seed=3 model.hidden=64 env.id=myenv:MyEnv.",
+            show_default=False,
+        ),
     ] = None,
     resume: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--resume",
+            metavar="RUN_DIR",
             help="Continue an interrupted run directory from its last checkpoint "
             "(key=value overrides are recorded in its config.yaml).",
+            show_default=False,
         ),
     ] = None,
-    runs_root: Annotated[Path, typer.Option("--runs", help="Where run directories go.")] = Path(
-        "runs"
-    ),
+    runs_root: Annotated[
+        Path, typer.Option("--runs", metavar="FOLDER", help="Where run directories go.")
+    ] = Path("runs"),
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="A short run (about a minute on a CPU) of the same config: "
+                     "to try a config or an env, not to measure."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     check: Annotated[
         bool,
@@ -111,7 +155,9 @@ def run(
 
     Examples:
 
-      gmrl run                                    # configs/quickstart.yaml
+      gmrl run                                    # the shipped quickstart config
+
+      gmrl run worldmodel/default env.id=Acrobot-v1 --quick
 
       gmrl run configs/generative/moons_flow.yaml model.name=vae epochs=20
 
@@ -121,20 +167,26 @@ def run(
     """
     items = ([config] if config else []) + list(overrides or [])
     if items and "=" in items[0] and not items[0].endswith((".yaml", ".yml")):
-        config_path, override_list = None, items
+        config_name, override_list = None, items
     else:
-        config_path, override_list = (Path(items[0]) if items else None), items[1:]
+        config_name, override_list = (items[0] if items else None), items[1:]
     run_dir: RunDir | None = None
     try:
         if resume is not None:
-            if config_path is not None:
+            if config_name is not None:
                 raise GmrlError(
                     "--resume takes the run directory's own config; drop the CONFIG argument"
                 )
+            if quick:
+                raise GmrlError("--resume continues a run as it was configured; drop --quick")
             run_dir = RunDir.open_existing(resume, quiet=quiet)  # locked: one process per run
             resolved = _resume_config(run_dir, override_list)
         else:
-            resolved = load_config(config_path or DEFAULT_CONFIG, override_list, _config_class)
+            config_path = resolve_config(config_name or DEFAULT_CONFIG)
+            if quick:
+                resolved = _quick(config_path, override_list)
+            else:
+                resolved = load_config(config_path, override_list, _config_class)
         recipe = load_recipe(resolved.recipe)
         prepare = getattr(recipe, "prepare", None)
         if prepare is not None:  # recipe-level checks (env ids, model params) before any writing
@@ -200,6 +252,25 @@ def run(
     typer.echo(f"run directory: {run_dir.path}")
 
 
+def _quick(config_path: Path, overrides: list[str]) -> RecipeConfig:
+    """The config with its recipe's quick profile applied, then the user's overrides (they win).
+
+    The profile is computed from the config with the overrides (an override may pick another
+    algorithm), or without them where they only fit the quick budget (total_steps=200).
+    """
+    try:
+        base = load_config(config_path, overrides, _config_class)
+    except ConfigError:
+        base = load_config(config_path, [], _config_class)
+    profile = getattr(load_recipe(base.recipe), "quick_overrides", None)
+    if profile is None:
+        raise ConfigError(
+            f"recipe '{base.recipe}' has no --quick profile: lower its budget keys instead "
+            "(e.g. total_steps=... or epochs=...)"
+        )
+    return load_config(config_path, [*profile(base), *overrides], _config_class)
+
+
 def _env_failure(error: EnvStepError, run_dir: RunDir) -> str:
     """The one line for an env that failed mid-run: the fault, where the traceback is, what was
     saved and the command that continues the run."""
@@ -245,7 +316,13 @@ def list_things() -> None:
     from gmrl.rl import ALGORITHMS
 
     out = Console()
-    table = Table(title="recipes (gmrl run configs/...)")
+    shipped = Table(title="shipped configs (gmrl run NAME, from any directory)")
+    shipped.add_column("name")
+    shipped.add_column("recipe")
+    for name in config_names():
+        shipped.add_row(name, _recipe_of(name))
+    out.print(shipped)
+    table = Table(title="recipes (gmrl init RECIPE writes a starter config)")
     table.add_column("recipe")
     table.add_column("what it does")
     for name in recipe_names():
@@ -267,6 +344,74 @@ def list_things() -> None:
     for name, kind in ALGORITHMS.items():
         algos.add_row(name, kind)
     out.print(algos)
+
+
+def _recipe_of(name: str) -> str:
+    """The recipe a shipped config names ('' when unreadable)."""
+    try:
+        recipe = read_yaml_mapping(resolve_config(name)).get("recipe")
+    except GmrlError:
+        return ""
+    return recipe if isinstance(recipe, str) else ""
+
+
+@app.command()
+def init(
+    recipe: Annotated[
+        str, typer.Argument(help=f"The recipe to start from: {', '.join(STARTERS)}.")
+    ] = "worldmodel",
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="The starter config to write.")
+    ] = Path("gmrl.yaml"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files that already exist.")
+    ] = False,
+) -> None:
+    """Write a commented starter config and a skeleton of your own env (myenv.py).
+
+    Examples:
+
+      gmrl init worldmodel && gmrl run gmrl.yaml --quick
+
+      gmrl run gmrl.yaml env.id=myenv:MyEnv       # train on the skeleton env, then edit it
+    """
+    from gmrl.core.starter import ENV_SKELETON, commented_yaml
+
+    try:
+        if recipe not in STARTERS:
+            import difflib
+
+            close = difflib.get_close_matches(recipe, list(STARTERS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"no starter for recipe '{recipe}'{hint} "
+                              f"(available: {', '.join(STARTERS)})")
+        source = STARTERS[recipe]
+        config = load_config(resolve_config(source), [], _config_class)
+        env_file = output.parent / "myenv.py"
+        writes = [(output, _starter_header(source, output) + commented_yaml(config) + "\n")]
+        if recipe in ("worldmodel", "rl", "synthetic", "tdmpc") and not env_file.exists():
+            writes.append((env_file, ENV_SKELETON))
+        existing = [str(path) for path, _ in writes if path.exists()]
+        if existing and not force:
+            raise ConfigError(f"'{existing[0]}' already exists: nothing was written; "
+                              "pass --force to replace it, or -o FILE to write elsewhere")
+        for path, text in writes:
+            atomic_write_text(path, text)
+            typer.echo(f"wrote {path}")
+    except GmrlError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(describe_os_error(exc, "writing the starter"), 1)
+    typer.echo(f"next: gmrl run {output} --quick")
+
+
+def _starter_header(source: str, output: Path) -> str:
+    return (
+        f"# A starter config, written by gmrl init from the shipped config '{source}'.\n"
+        f"# Run it: gmrl run {output}   (a short try first: gmrl run {output} --quick)\n"
+        f"# Any key can be overridden on the command line: gmrl run {output} seed=3\n"
+        "# Your own env: env.id=myenv:MyEnv (myenv.py beside this file is a skeleton to edit)\n\n"
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -60,6 +60,13 @@ class Config(RecipeConfig):
     eval_samples: int = Field(2000, ge=16, description="model samples drawn per evaluation")
 
 
+def quick_overrides(config: Config) -> list[str]:
+    """`gmrl run ... --quick`: this run at a budget that ends within a minute on a CPU."""
+    epochs = min(config.epochs, 5)
+    return [f"epochs={epochs}", f"eval_every={min(config.eval_every, epochs)}",
+            f"n_train={min(config.n_train, 1000)}", f"eval_samples={min(config.eval_samples, 500)}"]
+
+
 def make_model(config: Config) -> GenerativeModel:
     """Build the configured model for 2-D vectors; parameter problems become ConfigErrors."""
     name = config.model.name

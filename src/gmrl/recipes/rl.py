@@ -133,6 +133,25 @@ class Config(RecipeConfig):
         return self.params
 
 
+def quick_overrides(config: Config) -> list[str]:
+    """`gmrl run ... --quick`: this run at a budget that ends in about a minute on a CPU (at most
+    5,000 env steps, or 500 episodes for tabular methods, 2 evaluation episodes): to try a config
+    or an env, not to measure."""
+    quick = [f"eval_episodes={min(config.eval_episodes, 2)}"]
+    if config.algo in DP:
+        return quick
+    if config.algo in TABULAR or config.algo == "mcts" or config.total_steps is None:
+        cap = 2 if config.algo == "mcts" else 500
+        episodes = min(config.episodes or config.eval_episodes, cap)
+        return [*quick, f"episodes={episodes}", f"eval_every={max(episodes // 2, 1)}"]
+    steps = min(config.total_steps, 5_000)
+    quick += [f"total_steps={steps}", f"eval_every={max(steps // 2, 1)}"]
+    starts = getattr(config.params, "learning_starts", None)
+    if isinstance(starts, int) and starts >= steps // 5:
+        quick.append(f"params.learning_starts={steps // 5}")
+    return quick
+
+
 def replay_buffers() -> "ReplayBuffers":
     """The replay buffers an SB3 config may name as `params.replay_buffer_class` (the RL layer
     knows none of the combinations' buffers itself): `synthetic` is

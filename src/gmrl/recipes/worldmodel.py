@@ -81,6 +81,25 @@ class Config(RecipeConfig, AgentConfig):
         return self
 
 
+def quick_overrides(config: Config) -> list[str]:
+    """`gmrl run ... --quick`: this run at a budget that ends in about a minute on a CPU (600 real
+    steps, a smaller model, planner and dream phase): to try a config or an env, not to measure.
+    """
+    population = min(config.planner.population, 50)
+    return [
+        f"total_steps={min(config.total_steps, 600)}", "initial_steps=100",
+        "eval_every=300", f"eval_episodes={min(config.eval_episodes, 2)}",
+        "fit_every=200", "early_fit_every=100", "early_fit_until=600",
+        f"model.max_epochs={min(config.model.max_epochs, 10)}",
+        f"model.hidden={min(config.model.hidden, 64)}",
+        f"planner.population={population}",
+        f"planner.elites={min(config.planner.elites, population)}",
+        f"planner.horizon={min(config.planner.horizon, 10)}",
+        f"value.updates={min(config.value.updates, 100)}",
+        f"dream.steps={min(config.dream.steps, 1000)}",
+    ]
+
+
 # ---------------------------------------------------------------------- building blocks
 def _function(spec: str, known: dict[str, Any], env_id: str, what: str) -> Any:
     """Resolve a reward/termination spec to a callable (None means: learn it)."""
