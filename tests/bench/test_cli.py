@@ -41,8 +41,8 @@ def test_quick_run_writes_the_report_and_only_the_docs_region(tmp_path: Path,
                                                               ) -> None:
     monkeypatch.setattr(bench_cli, "BENCHMARKS", fake_registry(tmp_path))
     monkeypatch.chdir(tmp_path)
-    doc = tmp_path / "docs" / "BENCHMARKS.md"
-    doc.parent.mkdir()
+    doc = tmp_path / "docs" / "benchmarks" / "quick.md"
+    doc.parent.mkdir(parents=True)
     before = f"# Benchmarks\n\nIntro.\n\n{START}\nold\n{END}\n\n## Curated\n\nKept.\n"
     doc.write_text(before)
     result = runner.invoke(app, ["bench", "all", "--quick"])

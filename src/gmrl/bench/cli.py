@@ -20,7 +20,7 @@ from gmrl.bench.report import docs_body, merge_with_earlier, write_report
 from gmrl.bench.runner import run_all
 from gmrl.core.errors import GmrlError, describe_os_error
 
-DOCS = Path("docs/BENCHMARKS.md")
+DOCS = Path("docs/benchmarks/quick.md")  # the quick run's page (BENCHMARKS.md is curated)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 _console = Console(stderr=True)
 
@@ -55,7 +55,7 @@ def bench_all(
         "--list", help="Print the benchmarks and their commands; run nothing.")] = False,
     update_docs_: Annotated[Optional[bool], typer.Option(  # noqa: UP045
         "--update-docs/--no-update-docs", help="Rewrite the generated region of "
-        "docs/BENCHMARKS.md (default: on with --quick and no --only).")] = None,
+        "docs/benchmarks/quick.md (default: on with --quick and no --only).")] = None,
 ) -> None:
     """Run every benchmark, each beside its peer, and write bench_all.json / bench_all.md.
 
@@ -73,8 +73,8 @@ def bench_all(
     mode = "quick" if quick else "full"
     update = (quick and not only) if update_docs_ is None else update_docs_
     if update and not quick:
-        _fail("--update-docs rewrites the quick-run region of docs/BENCHMARKS.md: use it with "
-              "--quick (full results are curated by hand)")
+        _fail("--update-docs rewrites the quick-run region of docs/benchmarks/quick.md: use it "
+              "with --quick (full results are curated in docs/BENCHMARKS.md)")
     try:
         selected = by_name(only, BENCHMARKS)
     except ValueError as exc:

@@ -1,7 +1,7 @@
-"""Rewrite only the generated region of docs/BENCHMARKS.md.
+"""Rewrite only a generated region of a Markdown file (the quick run's, the headline table).
 
-The region lies between `START` and `END`; everything outside it (the curated full-mode
-sections) is kept byte for byte. When the markers are absent they are inserted after the intro,
+The region lies between two markers (`START` and `END` for the quick run's); everything
+outside it is kept byte for byte. When the markers are absent they are inserted after the intro,
 just before the first `## ` heading.
 """
 
@@ -20,8 +20,10 @@ def _insertion_point(text: str) -> int:
     return found + 1 if found != -1 else len(text)
 
 
-def replace_region(text: str, body: str) -> str:
+def replace_region(text: str, body: str, start_marker: str = START,
+                   end_marker: str = END) -> str:
     """`text` with the marked region's content set to `body` (markers added if absent)."""
+    START, END = start_marker, end_marker
     block = f"{START}\n{body.strip()}\n{END}"
     if START in text and END in text:
         start, end = text.index(START), text.index(END)
@@ -37,10 +39,10 @@ def replace_region(text: str, body: str) -> str:
     return head + sep + block + "\n\n" + text[at:]
 
 
-def update_docs(path: Path, body: str) -> bool:
+def update_docs(path: Path, body: str, start_marker: str = START, end_marker: str = END) -> bool:
     """Rewrite the region of `path` (created if missing); True when the file changed."""
     current = path.read_text() if path.is_file() else "# Benchmarks\n\n"
-    new = replace_region(current, body)
+    new = replace_region(current, body, start_marker, end_marker)
     if new == current:
         return False
     atomic_write_text(path, new)
