@@ -2,7 +2,8 @@
 
 A live bar redraws one line in place; written into a pipe or a log file it would leave partial,
 width-truncated lines behind. So when stderr is not a TTY the bar is off and `plain_status`
-prints complete lines instead (the training loop emits one per checkpoint).
+prints complete lines instead (the training loop emits one per checkpoint); `status_line` prints a
+line in both cases (a stage's result, statistics at the end).
 """
 
 import contextlib
@@ -47,6 +48,14 @@ def make_progress(quiet: bool = False) -> Progress:
 def plain_status(text: str, quiet: bool = False) -> None:
     """One complete status line on stderr, for logs and pipes (nothing when a bar is shown)."""
     if quiet or stderr_is_terminal():
+        return
+    with contextlib.suppress(OSError, ValueError):  # stderr closed: nothing to tell
+        print(text, file=sys.stderr, flush=True)
+
+
+def status_line(text: str, quiet: bool = False) -> None:
+    """One complete line on stderr, terminal or not (a stage's result, statistics at the end)."""
+    if quiet:
         return
     with contextlib.suppress(OSError, ValueError):  # stderr closed: nothing to tell
         print(text, file=sys.stderr, flush=True)

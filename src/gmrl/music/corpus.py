@@ -31,7 +31,7 @@ import numpy as np
 
 from gmrl.core.checkpoint import atomic_write_bytes
 from gmrl.core.errors import GmrlError
-from gmrl.core.progress import make_progress
+from gmrl.core.progress import make_progress, plain_status, status_line
 from gmrl.core.seeding import numpy_rng
 from gmrl.music import parsing
 from gmrl.music.encoding import (
@@ -80,6 +80,22 @@ class CorpusStats:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def describe(self, label: str, *, cached: bool = False) -> str:
+        """One line of what building the corpus read and skipped, and why (the first reasons)."""
+        how = "from the cache" if cached else f"parsed in {self.parse_seconds:.1f} s"
+        line = (f"corpus {label} ({how}): {self.files_parsed:,} files read, "
+                f"{self.files_skipped:,} skipped, {self.tunes_skipped:,} tunes unreadable, "
+                f"{self.empty_melodies:,} without notes; {self.melodies:,} melodies "
+                f"({self.duplicates_dropped:,} duplicates dropped), {self.notes:,} notes "
+                f"({self.notes_folded:,} folded into range, {self.notes_dropped_range:,} out of "
+                f"range, {self.notes_dropped_overlap:,} overlapping and "
+                f"{self.notes_dropped_short:,} too short dropped)")
+        if self.skipped:
+            line += f"; skipped: {'; '.join(self.skipped[:3])}"
+            if self.files_skipped > 3:
+                line += f" (and {self.files_skipped - 3:,} more)"
+        return line
 
 
 @dataclass
@@ -306,6 +322,8 @@ def _parse(
         # largest files first, so that the pool does not end waiting on one big file
         order = sorted(range(len(jobs)), key=lambda i: -files[i][0].stat().st_size)
         futures = {pool.submit(parsing.parse_unit, *jobs[i]): i for i in order}
+    plain_status(f"parsing {label}: {len(jobs):,} files with {max(1, min(workers, len(jobs)))} "
+                 "worker(s)...", quiet=not progress)  # piped: one line per stage
     try:
         with make_progress(quiet=not progress) as bar:
             task = bar.add_task(f"parsing {label}", total=len(jobs), info="")
@@ -399,7 +417,9 @@ def load_corpus(
     cache_path = cache_path / f"{label}-{key[:16]}.npz"
     cached = _load_cache(cache_path, key, label)
     if cached is not None:
-        return _deduplicated(cached)
+        corpus = _deduplicated(cached)
+        status_line(corpus.stats.describe(label, cached=True), quiet=not progress)
+        return corpus
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     corpus = _parse(
@@ -417,7 +437,9 @@ def load_corpus(
             f"{reasons}); check the files open in a score editor"
         )
     _save_cache(cache_path, key, corpus)
-    return _deduplicated(corpus)
+    corpus = _deduplicated(corpus)
+    status_line(corpus.stats.describe(label), quiet=not progress)
+    return corpus
 
 
 def _deduplicated(corpus: MelodyCorpus) -> MelodyCorpus:

@@ -151,8 +151,10 @@ class Config(RecipeConfig):
 
 
 # ----------------------------------------------------------------------------- data
-def load_windows(config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Train and held-out `(N, 32)` windows; corpora are split by melody, token files by row."""
+def load_windows(config: Config, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Train and held-out `(N, 32)` windows; corpora are split by melody, token files by row.
+
+    Unless `quiet`, parsing a corpus shows its progress and ends with one line of statistics."""
     corpus = config.corpus
     if corpus.source.endswith(".txt"):
         rows = read_token_file(corpus.source)
@@ -165,7 +167,7 @@ def load_windows(config: Config) -> tuple[np.ndarray, np.ndarray]:
 
     melodies = load_corpus(
         corpus.source, transpose=corpus.transpose, cache_dir=corpus.cache_dir,
-        max_files=corpus.max_files, progress=False,
+        max_files=corpus.max_files, progress=not quiet,
     )
     train, test = melodies.split(corpus.test_fraction, config.seed)
     train_windows = train.windows(length=STEPS, stride=corpus.stride)
@@ -285,7 +287,7 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
 def _run(config: Config, run: RunDir) -> dict[str, float]:
     seed_everything(config.seed)
     device = resolve_device(config.device)
-    train_windows, test_windows = load_windows(config)
+    train_windows, test_windows = load_windows(config, quiet=run.quiet)
     if config.note_rnn.checkpoint is not None:
         note_rnn = load_note_rnn(config.note_rnn.checkpoint).to(device)
         epochs = 0
