@@ -190,5 +190,4 @@ class LatentModel(nn.Module):
 
     @torch.no_grad()
     def update_targets(self, tau: float) -> None:
-        for target, online in zip(self.target_qs.parameters(), self.qs.parameters(), strict=True):
-            target.lerp_(online, tau)
+        torch._foreach_lerp_(list(self.target_qs.parameters()), list(self.qs.parameters()), tau)
