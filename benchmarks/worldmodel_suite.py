@@ -1,46 +1,60 @@
 """World-model generalisation suite: one default config on tasks it was never tuned for, vs SB3.
 
-For every task, side by side in one job over the same seeds:
-- `gmrl`: the world-model agent with `configs/worldmodel/default.yaml` and only `env.id` (and
-  the seed) changed: reward and termination are learned, nothing about the task is written down;
+A grid on the benchmark harness (`gmrl.bench.harness`): for every task, over the same seeds,
+each agent built by `gmrl.make_agent` (or `gmrl.bench.peers`) learns with one `learn(budget)`
+call and is evaluated with `gmrl.rl.rollout.evaluate_agent` (5 deterministic episodes, the same
+start states for every agent of a seed) at the real-step checkpoints `EVAL_POINTS` (a geometric
+schedule, so a long peer run costs few evaluations); a cell stops at the first evaluation at or
+above the task's threshold, or at its budget. Agents:
+- `gmrl`: the v1 world-model agent (`WorldModelAgent`) with configs/worldmodel/default.yaml and
+  only the env and the seed set: reward and termination are learned, nothing about the task is
+  written down;
 - `sb3`: the model-free peer with SB3's default hyper-parameters, PPO for Discrete actions and
-  SAC for Box actions;
-- `gmrl_dream` (Box-action tasks in `DREAM_TASKS`): the same default config with `mode=dream`,
-  SB3 SAC trained in short imagined rollouts of the learned model (MBPO-style, the default
-  16 gradient steps per imagined vector step), acting in the real env without a planner;
+  SAC for Box actions (`gmrl.bench.peers.sb3_default`);
+- `gmrl_dream` (Box-action tasks in `DREAM_TASKS`): the default config with `mode=dream`, SB3
+  SAC trained in short imagined rollouts of the learned model (MBPO-style);
+- `gmrl_v2`: the v2 agent (`TDMPCAgent`, configs/worldmodel/v2.yaml's agent section) with its
+  own budgets, going on for `AFTER_THRESHOLD` evaluations past the threshold so a return that
+  falls back is seen;
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
-  `gmrl_no_value` (no terminal value; CartPole, Acrobot), `gmrl_no_explore` (no disagreement
-  bonus; MountainCar, MountainCarContinuous), `gmrl_white_noise` (white-noise CEM candidates;
-  Pendulum).
-Both are evaluated at the same real-step checkpoints (`EVAL_POINTS`, a geometric schedule, so a
-long peer run costs few evaluations) on the same 5 seeded evaluation episodes (the planner's mean
-plan; SB3's deterministic action). A run stops at the first evaluation at or above the task's
-threshold, or at its budget. Seconds are training wall-clock to that evaluation (evaluations
-excluded); `plan_ms` is the agent's acting cost per real step (planning, or SB3's forward and
-update for the peer, its whole per-step training cost).
+  `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
+  `gmrl_white_noise` (Pendulum).
+Seconds are training wall-clock to the threshold (evaluations excluded); `plan_ms` is an agent's
+acting cost per real step where it reports one (`timings`: the world-model agents' planning and
+env step; v2's update cost beside it), else its whole training cost per step (the peer). Cells
+run one torch thread each, serially (`--workers 1`) or on Ray.
 
-Each finished run is appended to benchmarks/results/worldmodel_suite/runs.jsonl (a rerun skips
-runs already there); the summary (medians over seeds, "> budget" where a seed never reached the
-threshold) goes to benchmarks/results/worldmodel_suite.json.
+Each finished cell is appended to benchmarks/results/worldmodel_suite.cells.jsonl (a rerun skips
+it); the summary goes to benchmarks/results/worldmodel_suite.json: the harness's, plus `suite`,
+the table rows (medians over seeds, "> budget" where a seed never reached the threshold). Rows
+of a task and agent with no harness cell yet come from the pre-harness runs in
+benchmarks/results/worldmodel_suite/runs.jsonl (listed under `suite_legacy_rows`), so the docs'
+tables keep them until the suite is rerun here.
 
     gmrl bench worldmodel_suite --seeds 3 --workers 2
     python benchmarks/worldmodel_suite.py --tasks CartPole-v1 MountainCar-v0 --agents gmrl
     python benchmarks/worldmodel_suite.py --agents gmrl_no_value gmrl_no_explore --seeds 3
-    python benchmarks/worldmodel_suite.py --quick          # 1 seed, 2 tasks, small budgets
+    python benchmarks/worldmodel_suite.py --agents gmrl_v2 --seeds 3 --ray-address auto
+    python benchmarks/worldmodel_suite.py --quick --workers 1 --out /tmp/wm/suite.json
+    python benchmarks/worldmodel_suite.py --report-only      # rewrite the summary, run nothing
 """
 
-import argparse
 import json
-import platform
+import math
+import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gmrl.bench.grid import AgentSpec, Cell, Evaluation, Grid, Task
+from gmrl.bench.harness import main as harness_main
+from gmrl.bench.summary import latest
 
 # the diagnosis scripts import it from here
 from gmrl.rl.rollout import record_episodes as play_episodes  # noqa: F401
@@ -48,9 +62,10 @@ from gmrl.rl.rollout import record_episodes as play_episodes  # noqa: F401
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-RUNS_FILE = RESULTS / "worldmodel_suite" / "runs.jsonl"
+RUNS_FILE = RESULTS / "worldmodel_suite" / "runs.jsonl"  # pre-harness runs (read, not written)
 SUMMARY_FILE = RESULTS / "worldmodel_suite.json"
 CONFIG = ROOT / "configs" / "worldmodel" / "default.yaml"
+V2_CONFIG = ROOT / "configs" / "worldmodel" / "v2.yaml"
 EVAL_EPISODES = 5
 EVAL_POINTS = (
     250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10_000, 12_000, 16_000,
@@ -80,11 +95,7 @@ TASKS: dict[str, dict[str, Any]] = {
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
           "gmrl_v2")
-# the world-model agent v2 (`configs/worldmodel/v2.yaml`, recipe tdmpc) through its public
-# API: its own budgets (it learns a value and a policy, which takes more steps to start than v1's
-# planner on easy tasks), and it keeps going for AFTER_THRESHOLD evaluations past the threshold
-# so a return that falls back is seen
-V2_CONFIG = ROOT / "configs" / "worldmodel" / "v2.yaml"
+DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
     "suite_envs:InventoryEnv": 5000, "MountainCar-v0": 10_000, "Acrobot-v1": 5000,
@@ -93,54 +104,98 @@ V2_BUDGETS = {
 }
 AFTER_THRESHOLD = 3
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
-# ablations of the default config (run on request: --agents gmrl_no_value ...), each the
-# default with one mechanism off, on the tasks it is meant for
+# the default config with one mechanism off (overrides), on the tasks it is meant for
 ABLATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gmrl_dream": (("mode=dream",), DREAM_TASKS),
     "gmrl_no_value": (("value.enabled=false",), ("CartPole-v1", "Acrobot-v1")),
     "gmrl_no_explore": (("planner.explore=0",), ("MountainCar-v0", "MountainCarContinuous-v0")),
     "gmrl_white_noise": (("planner.noise_beta=0",), ("Pendulum-v1",)),
 }
+EVALUATION = Evaluation(episodes=EVAL_EPISODES, every=None, points=EVAL_POINTS)
+
+if str(HERE) not in sys.path:  # suite_envs, for "suite_envs:InventoryEnv"
+    sys.path.insert(0, str(HERE))
 
 
 def eval_seed(seed: int) -> int:
+    """The pre-harness evaluation seed of `seed` (the diagnosis scripts' start states)."""
     return 10_000 + seed * 100
 
 
-def eval_points(budget: int) -> list[int]:
-    return [p for p in EVAL_POINTS if p < budget] + [budget]
-
-
-def _make_env(env_id: str) -> Any:
-    import gymnasium as gym
-
-    if ":" in env_id:
-        from gmrl.core.imports import import_object
-
-        return gym.wrappers.TimeLimit(import_object(env_id, "env")(), 1000)
-    return gym.make(env_id)
-
-
-# ---------------------------------------------------------------------- the two agents
-def default_agent(task: str, seed: int, extra: tuple[str, ...] = ()) -> Any:
-    """The default world-model config's agent on `task`, seeded; only env.id and the seed set
-    (and `extra` overrides). Also what the ad-hoc diagnosis scripts start from."""
+# ---------------------------------------------------------------------- the grid
+def _recipe_config(path: Path, overrides: Sequence[str]) -> Any:
     from gmrl.core.config import load_config
-    from gmrl.core.seeding import seed_everything
     from gmrl.recipes import load_recipe
+
+    return load_config(path, list(overrides), lambda name: load_recipe(name).Config)
+
+
+def v1_settings(extra: Sequence[str] = ()) -> dict[str, Any]:
+    """The agent keys of configs/worldmodel/default.yaml (with `extra` overrides), as JSON."""
+    from gmrl.worldmodel.contract import WorldModelConfig
+
+    config = _recipe_config(CONFIG, extra)
+    return config.model_dump(mode="json", include=set(WorldModelConfig.model_fields))
+
+
+def v2_settings() -> dict[str, Any]:
+    """configs/worldmodel/v2.yaml's agent section, as JSON."""
+    return dict(_recipe_config(V2_CONFIG, ()).agent.model_dump(mode="json"))
+
+
+def _v1_spec(name: str, extra: Sequence[str] = (), tasks: tuple[str, ...] = ()) -> AgentSpec:
+    return AgentSpec(name, {"agent": "worldmodel", "config": v1_settings(extra),
+                            "device": "cpu"}, tasks=tasks)
+
+
+SB3_SPEC = AgentSpec("sb3", {}, make="gmrl.bench.peers:sb3_default")
+
+
+def _task(env: str, spec: dict[str, Any]) -> Task:
+    gmrl_budget, peer_budget = spec["budget"]
+    budgets = {"gmrl": gmrl_budget, "sb3": peer_budget, "gmrl_v2": V2_BUDGETS[env],
+               **{name: gmrl_budget for name in ABLATIONS}}
+    return Task(env, threshold=spec["threshold"], budgets=budgets)
+
+
+GRID = Grid(
+    name="worldmodel_suite",
+    description="gmrl's default world-model config (everything learned) vs SB3 PPO/SAC on 10 "
+    "tasks it was not tuned on: real env steps to threshold",
+    tasks=tuple(_task(env, spec) for env, spec in TASKS.items()),
+    agents=(
+        _v1_spec("gmrl"), SB3_SPEC,
+        *(_v1_spec(name, extra, tasks) for name, (extra, tasks) in ABLATIONS.items()),
+        AgentSpec("gmrl_v2", {"agent": "tdmpc", "config": v2_settings(), "device": "cpu"},
+                  evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD)),
+    ),
+    seeds=(0, 1, 2),
+    budget=2000,
+    evaluation=EVALUATION,
+)
+# 1 seed, 2 tasks, budgets cut to 1,000 (world-model agents) and 2,000 (the peer) real steps
+QUICK = replace(
+    GRID, seeds=(0,),
+    tasks=tuple(replace(t, budgets={name: min(b, 2000 if name == "sb3" else 1000)
+                                    for name, b in t.budgets.items()})
+                for t in GRID.tasks if t.label in QUICK_TASKS))
+
+
+# ---------------------------------------------------------------------- diagnosis helpers
+def default_agent(task: str, seed: int, extra: tuple[str, ...] = ()) -> Any:
+    """The default world-model config's `ModelBasedAgent` on `task`, seeded; only env.id and the
+    seed set (and `extra` overrides): what the diagnosis scripts start from."""
+    from gmrl.core.seeding import seed_everything
     from gmrl.recipes.worldmodel import build_agent
 
-    config = load_config(
-        CONFIG, [f"env.id={task}", f"seed={seed}", "device=cpu", *extra],
-        lambda name: load_recipe(name).Config,
-    )
+    config = _recipe_config(CONFIG, [f"env.id={task}", f"seed={seed}", "device=cpu", *extra])
     seed_everything(seed)
     return build_agent(config)
 
 
 def trained_agent(task: str, steps: int, extra: tuple[str, ...] = ()) -> Any:
     """`default_agent(task, 0, extra)` trained for `steps` real steps on one torch thread (how
-    the ad-hoc diagnosis scripts start), printing the training time."""
+    the diagnosis scripts start), printing the training time."""
     import torch
 
     torch.set_num_threads(1)
@@ -149,6 +204,14 @@ def trained_agent(task: str, steps: int, extra: tuple[str, ...] = ()) -> Any:
     agent.train(steps)
     print(f"trained {steps:,} real steps in {time.perf_counter() - start:.0f} s")
     return agent
+
+
+def run_sb3(task: str, seed: int, budget: int, threshold: float) -> dict[str, Any]:
+    """One harness cell of the SB3 peer on `task`, as a run record (`as_run`)."""
+    from gmrl.bench.cell import run_cell
+
+    return as_run(run_cell(Cell(GRID.name, Task(task, threshold), SB3_SPEC, seed, budget,
+                                EVALUATION)))
 
 
 def planner_policy(
@@ -188,170 +251,6 @@ def report_learned_reward(agent: Any, episodes: list[dict[str, Any]], label: str
     print(f"learned reward on {label}: MAE {np.abs(predicted - reward).mean():.4f} (true mean "
           f"{reward.mean():.4f}, std {reward.std():.4f}), correlation "
           f"{np.corrcoef(predicted, reward)[0, 1]:.3f}")
-
-
-def run_gmrl(
-    task: str, seed: int, budget: int, threshold: float, extra: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The default world-model config on `task` (`default_agent`), evaluated on the schedule."""
-    from gmrl.core.device import torch_threads
-
-    record: dict[str, Any] = {"curve": [], "steps": None, "seconds": 0.0}
-    with torch_threads(1):
-        agent = default_agent(task, seed, extra)
-        for point in eval_points(budget):
-            start = time.perf_counter()
-            agent.train(point - agent.real_steps)
-            record["seconds"] += time.perf_counter() - start
-            mean_return = agent.evaluate(EVAL_EPISODES, seed=eval_seed(seed))
-            record["curve"].append([agent.real_steps, mean_return])
-            print(f"  gmrl {task} seed {seed}: {agent.real_steps} steps, return "
-                  f"{mean_return:.1f}, {record['seconds']:.0f}s", flush=True)
-            if mean_return >= threshold:
-                record["steps"] = agent.real_steps
-                break
-        planned = max(1, agent.real_steps - agent.initial_steps)
-        record["plan_ms"] = 1000 * agent.timings["act_s"] / planned
-        record["fit_s"] = agent.timings["fit_s"]
-        record["policy_s"] = agent.timings["policy_s"]
-    return record
-
-
-def run_gmrl_v2(task: str, seed: int, budget: int, threshold: float) -> dict[str, Any]:
-    """The v2 agent with the default config, through the public API only (`TDMPCAgent.learn`,
-    `evaluate_agent` on `predict`), as a user or `gmrl run` would."""
-    from gmrl.core.config import load_config
-    from gmrl.core.device import torch_threads
-    from gmrl.recipes import load_recipe
-    from gmrl.rl.rollout import evaluate_agent
-    from gmrl.worldmodel.tdmpc import TDMPCAgent
-
-    config = load_config(V2_CONFIG, [f"env.id={task}", f"seed={seed}"],
-                         lambda name: load_recipe(name).Config)
-    record: dict[str, Any] = {"curve": [], "steps": None, "seconds": 0.0, "model": []}
-    with torch_threads(1):
-        agent = TDMPCAgent(_make_env(task), config.agent, seed=seed, device="cpu")
-        after = 0
-        for point in eval_points(budget):
-            start = time.perf_counter()
-            agent.learn(point - agent.num_timesteps)
-            record["seconds"] += time.perf_counter() - start
-            returns = evaluate_agent(agent, lambda: _make_env(task), episodes=EVAL_EPISODES,
-                                     seed=eval_seed(seed))
-            mean_return = float(returns.mean())
-            record["curve"].append([agent.num_timesteps, mean_return])
-            record["model"].append({"step": agent.num_timesteps, **agent.model_metrics()})
-            print(f"  gmrl_v2 {task} seed {seed}: {agent.num_timesteps} steps, return "
-                  f"{mean_return:.1f}, {record['seconds']:.0f}s", flush=True)
-            if record["steps"] is None and mean_return >= threshold:
-                record["steps"], record["seconds_to_threshold"] = point, record["seconds"]
-            elif record["steps"] is not None:
-                after += 1
-                if after >= AFTER_THRESHOLD:
-                    break
-        timings = agent.timings
-        record["plan_ms"] = 1000 * timings["act_s"] / max(1, timings["act_steps"])
-        record["update_ms"] = 1000 * timings["update_s"] / max(1, timings["update_steps"])
-    if record["steps"] is not None:  # seconds to the threshold, as for the other agents
-        record["seconds_total"], record["seconds"] = (record["seconds"],
-                                                      record["seconds_to_threshold"])
-    return record
-
-
-def run_sb3(task: str, seed: int, budget: int, threshold: float) -> dict[str, Any]:
-    """SB3's PPO (Discrete) or SAC (Box) with default hyper-parameters, same evaluations."""
-    import stable_baselines3 as sb3
-    import torch
-    from gymnasium import spaces
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    from gmrl.worldmodel.agent import evaluate_policy
-
-    torch.set_num_threads(1)
-    env = _make_env(task)
-    name = "PPO" if isinstance(env.action_space, spaces.Discrete) else "SAC"
-    algo = getattr(sb3, name)("MlpPolicy", env, seed=seed, verbose=0, device="cpu")
-    points = eval_points(budget)
-    record: dict[str, Any] = {"curve": [], "steps": None, "algo": name}
-
-    class Evaluate(BaseCallback):
-        def _on_training_start(self) -> None:
-            self.start, self.paused = time.perf_counter(), 0.0
-
-        def _on_step(self) -> bool:
-            if self.num_timesteps not in points:
-                return True
-            pause = time.perf_counter()
-            mean_return = evaluate_policy(
-                lambda: _make_env(task),
-                lambda obs, _: self.model.predict(obs, deterministic=True)[0],
-                episodes=EVAL_EPISODES, seed=eval_seed(seed),
-            )
-            self.paused += time.perf_counter() - pause
-            record["seconds"] = time.perf_counter() - self.start - self.paused
-            record["curve"].append([self.num_timesteps, mean_return])
-            print(f"  {name} {task} seed {seed}: {self.num_timesteps} steps, return "
-                  f"{mean_return:.1f}, {record['seconds']:.0f}s", flush=True)
-            if mean_return >= threshold:
-                record["steps"] = self.num_timesteps
-                return False
-            return True
-
-    algo.learn(budget, callback=Evaluate())
-    record["plan_ms"] = 1000 * record.get("seconds", 0.0) / max(1, record["curve"][-1][0])
-    return record
-
-
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    sys.path.insert(0, str(HERE))  # suite_envs, for "suite_envs:InventoryEnv"
-    task, agent, seed = job["task"], job["agent"], job["seed"]
-    threshold = TASKS[task]["threshold"]
-    start = time.perf_counter()
-    if agent == "sb3":
-        record = run_sb3(task, seed, job["budget"], threshold)
-    elif agent == "gmrl_v2":
-        record = run_gmrl_v2(task, seed, job["budget"], threshold)
-    else:
-        extra = ABLATIONS[agent][0] if agent in ABLATIONS else ()
-        record = run_gmrl(task, seed, job["budget"], threshold, extra)
-    return {**job, **record, "threshold": threshold, "wall_s": time.perf_counter() - start}
-
-
-# ---------------------------------------------------------------------- bookkeeping
-def make_jobs(
-    tasks: list[str], agents: list[str], seeds: int, *, quick: bool = False
-) -> list[dict[str, Any]]:
-    """One job per task, agent and seed (ablations only on their tasks); `quick`: 1 seed,
-    `QUICK_TASKS`, budgets cut to 1,000 (gmrl) and 2,000 (peer) real steps."""
-    jobs = []
-    for task in QUICK_TASKS if quick else tasks:
-        for agent in agents:
-            if agent in ABLATIONS and task not in ABLATIONS[agent][1]:
-                continue
-            budget = (V2_BUDGETS[task] if agent == "gmrl_v2"
-                      else TASKS[task]["budget"][0 if agent.startswith("gmrl") else 1])
-            if quick:
-                budget = min(budget, 1000 if agent.startswith("gmrl") else 2000)
-            jobs += [{"task": task, "agent": agent, "seed": s, "budget": budget}
-                     for s in range(1 if quick else seeds)]
-    return jobs
-
-
-def _key(job: dict[str, Any]) -> str:
-    return f"{job['task']}|{job['agent']}|{job['seed']}|{job['budget']}"
-
-
-def load_runs(path: Path = RUNS_FILE) -> list[dict[str, Any]]:
-    """Recorded runs, the first of each task/agent/seed/budget (two processes may both have
-    run one)."""
-    if not path.is_file():
-        return []
-    runs: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            runs.setdefault(_key(record), record)
-    return list(runs.values())
 
 
 def fell_back(curve: list[list[float]], threshold: float) -> bool | None:
@@ -427,51 +326,90 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--agents", nargs="+", default=["gmrl", "sb3", "gmrl_dream"],
-                        choices=AGENTS)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="1 seed, 2 tasks, small budgets")
-    parser.add_argument("--report-only", action="store_true", help="summarise recorded runs")
-    parser.add_argument("--out", type=Path, default=SUMMARY_FILE)
-    args = parser.parse_args(argv)
-    # the default summary reads the shared runs file; another --out (quick runs) keeps its own
-    runs_file = (RUNS_FILE if args.out == SUMMARY_FILE or args.report_only
-                 else args.out.with_suffix(".runs.jsonl"))
-    jobs = make_jobs(args.tasks, args.agents, args.seeds, quick=args.quick)
-    done = {_key(r) for r in load_runs(runs_file)}
-    todo = [] if args.report_only else [j for j in jobs if _key(j) not in done]
-    if not args.report_only:
-        print(f"{len(todo)} runs to do ({len(jobs) - len(todo)} recorded)", flush=True)
-    runs_file.parent.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        futures = [pool.submit(run_job, job) for job in todo]
-        for future in as_completed(futures):
-            record = future.result()
-            with runs_file.open("a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(f"{record['agent']} {record['task']} seed {record['seed']}: steps "
-                  f"{record['steps']} ({record['wall_s']:.0f} s)", flush=True)
-    keys = {_key(j) for j in jobs}
-    runs = [r for r in load_runs(runs_file) if _key(r) in keys]
-    summary = summarise(runs)
-    summary["machine"] = (f"{platform.machine()} {platform.processor() or ''}, "
-                          f"{len(__import__('os').sched_getaffinity(0))} cores").strip()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+# ---------------------------------------------------------------------- the suite's table
+def as_run(record: dict[str, Any]) -> dict[str, Any]:
+    """A harness cell record as a run of the suite's table (the pre-harness runs' fields)."""
+    per_step = record.get("per_step_ms", {})
+    reached = record["reached"]
+    run = {
+        "task": record["task"], "agent": record["agent"], "seed": record["seed"],
+        "budget": record["budget"], "threshold": record["threshold"],
+        "steps": record["steps_to_threshold"] if reached else None,
+        "seconds": record["seconds_to_threshold"] if reached else record["train_seconds"],
+        "curve": [[point[0], point[1]] for point in record["curve"]],
+        "plan_ms": per_step.get("act", record["ms_per_step"]),
+        "update_ms": per_step.get("update", math.nan), "model": record.get("model", []),
+    }
+    if record.get("algo"):
+        run["algo"] = str(record["algo"]).upper()
+    return run
+
+
+def _key(run: dict[str, Any]) -> str:
+    return f"{run['task']}|{run['agent']}|{run['seed']}|{run['budget']}"
+
+
+def load_runs(path: Path = RUNS_FILE) -> list[dict[str, Any]]:
+    """Pre-harness runs, the first of each task/agent/seed/budget (two processes may both have
+    run one)."""
+    if not path.is_file():
+        return []
+    runs: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            runs.setdefault(_key(record), record)
+    return list(runs.values())
+
+
+def merge_legacy(runs: list[dict[str, Any]], legacy: list[dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """`runs` plus the pre-harness runs of the full grid's cells for every task and agent that
+    has no harness run yet; and those rows' names ("task/agent")."""
+    wanted = {_key({"task": c.task.label, "agent": c.agent.name, "seed": c.seed,
+                    "budget": c.budget}) for c in GRID.cells()}
+    have = {(r["task"], r["agent"]) for r in runs}
+    old = [r for r in legacy if _key(r) in wanted and (r["task"], r["agent"]) not in have]
+    return runs + old, sorted({f"{r['task']}/{r['agent']}" for r in old})
+
+
+def suite_report(grid: Grid, out: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The harness `extend` hook: the suite's table rows (`suite`) from this grid's cells; for
+    the default results file also every full-grid cell recorded before and the pre-harness runs
+    of rows not yet rerun on the harness (`suite_legacy_rows`)."""
+    current = latest(records, grid)
+    runs = [as_run(r) for r in current]
+    legacy_rows: list[str] = []
+    if out.resolve() == SUMMARY_FILE.resolve():
+        seen = {r["key"] for r in current}
+        runs += [as_run(r) for r in latest(records, GRID) if r["key"] not in seen]
+        runs, legacy_rows = merge_legacy(runs, load_runs())
+    return {"suite": summarise(runs), "suite_legacy_rows": legacy_rows}
+
+
+def suite_tables(summary: dict[str, Any]) -> list[str]:
+    """The harness `tables` hook: the suite's table, v2 beside v1 and the peer, ablations."""
     from gmrl.bench.tables import worldmodel_ablations, worldmodel_suite, worldmodel_v2
 
-    print("\n".join(worldmodel_suite(summary, "")))
+    lines = ["", *worldmodel_suite(summary, "")]
     if v2 := worldmodel_v2(summary):
-        print("\nWorld-model agent v2 beside v1 and the peer:\n")
-        print("\n".join(v2))
+        lines += ["", "World-model agent v2 beside v1 and the peer:", "", *v2]
     if ablations := worldmodel_ablations(summary):
-        print("\nAblations (the default config with one mechanism off):\n")
-        print("\n".join(ablations))
+        lines += ["", "Ablations (the default config with one mechanism off):", "", *ablations]
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The harness's command line (`--agents` defaults to `DEFAULT_AGENTS`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--agents" not in args:
+        args += ["--agents", *DEFAULT_AGENTS]
+    # Ray workers import suite_envs too (a local Ray's workers inherit this environment)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
+    return harness_main(GRID, args, quick=QUICK, default_out=SUMMARY_FILE, extend=suite_report,
+                        tables=suite_tables)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -34,6 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TDMPC_TINY = {"latent_dim": 16, "hidden": 32, "batch_size": 32, "seed_steps": 40, "samples": 16,
               "policy_samples": 4, "elites": 4, "iterations": 2, "bins": 21, "num_q": 2}
 
+# configs/worldmodel/default.yaml's agent keys (everything learned), shrunk to a few seconds
+WORLDMODEL_TINY: dict[str, Any] = {
+    "model": {"ensemble_size": 2, "hidden": 16, "layers": 2, "max_epochs": 2,
+              "reward": "learned", "termination": "learned"},
+    "planner": {"horizon": 4, "population": 16, "elites": 4, "iterations": 1, "noise_beta": 2.0},
+    "value": {"enabled": True, "updates": 5, "hidden": 16},
+    "initial_steps": 20, "fit_every": 20}
+
 
 @dataclass(frozen=True)
 class Case:
@@ -95,6 +103,19 @@ CASES = {
                  "device": "cpu"}, pendulum, 30, resets(pendulum)),
     "tdmpc": Case({"agent": "tdmpc", "config": TDMPC_TINY, "device": "cpu"}, pendulum, 50,
                   resets(pendulum)),
+    "worldmodel": Case({"agent": "worldmodel", "config": WORLDMODEL_TINY, "device": "cpu"},
+                       cartpole, 50, resets(cartpole)),
+    "worldmodel_pendulum": Case(
+        {"agent": "worldmodel", "config": {**WORLDMODEL_TINY, "model": {
+            **WORLDMODEL_TINY["model"], "reward": "known", "termination": "known"}},
+         "device": "cpu"}, pendulum, 50, resets(pendulum)),
+    "worldmodel_dream": Case(
+        {"agent": "worldmodel", "config": {
+            **WORLDMODEL_TINY, "mode": "dream", "value": {"enabled": False},
+            "dream": {"algo": "sac", "envs": 4, "horizon": 3, "steps": 16, "gradient_steps": 1,
+                      "params": {"learning_starts": 0, "batch_size": 8,
+                                 "policy_kwargs": {"net_arch": [16, 16]}}}},
+         "device": "cpu"}, pendulum, 50, resets(pendulum)),
 }
 
 

@@ -37,6 +37,7 @@ AGENT_CLASSES: dict[str, str] = {
     "mcts": "gmrl.rl.mcts:MCTSAgent",
     "sb3": "gmrl.rl.sb3.agent:SB3Agent",
     "tdmpc": "gmrl.worldmodel.tdmpc.agent:TDMPCAgent",
+    "worldmodel": "gmrl.worldmodel.contract:WorldModelAgent",
 }
 """Registered agent name (the `name` a saved agent's manifest records) -> "module:Class"."""
 

@@ -1,5 +1,5 @@
-"""The world-model suite's bookkeeping (jobs, medians with unreached seeds, table) and its
-custom decision-support env."""
+"""The world-model suite's grid (cells, budgets, agents on the harness), its table (medians with
+unreached seeds, from harness cells and pre-harness runs) and its custom decision-support env."""
 
 import numpy as np
 import pytest
@@ -27,12 +27,38 @@ def test_suite_covers_the_tasks_the_issue_names():
         assert required in names
 
 
-def test_jobs_cover_every_seed_and_dream_only_where_it_applies():
-    jobs = bench.make_jobs(list(bench.TASKS), ["gmrl", "sb3", "gmrl_dream"], 3)
-    assert len(jobs) == 3 * (2 * len(bench.TASKS) + len(bench.DREAM_TASKS))
-    assert {j["task"] for j in jobs if j["agent"] == "gmrl_dream"} == set(bench.DREAM_TASKS)
-    quick = bench.make_jobs(list(bench.TASKS), ["gmrl", "sb3"], 3, quick=True)
-    assert {j["seed"] for j in quick} == {0} and max(j["budget"] for j in quick) <= 2000
+def test_grid_covers_every_seed_and_dream_only_where_it_applies():
+    grid = bench.GRID.select(agents=["gmrl", "sb3", "gmrl_dream"])
+    cells = grid.cells()
+    assert len(cells) == 3 * (2 * len(bench.TASKS) + len(bench.DREAM_TASKS))
+    assert {c.task.label for c in cells if c.agent.name == "gmrl_dream"} == set(bench.DREAM_TASKS)
+    budgets = {(c.task.label, c.agent.name): c.budget for c in bench.GRID.cells()}
+    assert budgets[("CartPole-v1", "gmrl")] == 2000 and budgets[("CartPole-v1", "sb3")] == 100_000
+    assert budgets[("HalfCheetah-v5", "gmrl_v2")] == 50_000
+    assert all(c.evaluation.points == bench.EVAL_POINTS and c.evaluation.episodes == 5
+               for c in cells)
+    v2 = next(c for c in bench.GRID.cells() if c.agent.name == "gmrl_v2")
+    assert v2.evaluation.after_threshold == bench.AFTER_THRESHOLD and v2.threads == 1
+    quick = bench.QUICK.cells()
+    assert {c.seed for c in quick} == {0} and max(c.budget for c in quick) <= 2000
+    assert {c.task.label for c in quick} == set(bench.QUICK_TASKS)
+
+
+def test_the_v1_agents_are_the_default_config_with_only_env_and_seed_set():
+    import gmrl
+    from gmrl.core.config import read_yaml_mapping
+
+    gmrl_spec = next(a for a in bench.GRID.agents if a.name == "gmrl")
+    settings = gmrl_spec.config["config"]
+    default = read_yaml_mapping(bench.CONFIG)
+    assert settings["model"]["reward"] == default["model"]["reward"] == "learned"
+    assert settings["planner"]["horizon"] == default["planner"]["horizon"]
+    assert settings["initial_steps"] == default["initial_steps"]
+    assert "env" not in settings and "seed" not in settings  # the cell sets both
+    assert gmrl.AGENT_CLASSES[gmrl_spec.config["agent"]].endswith(":WorldModelAgent")
+    no_value = next(a for a in bench.GRID.agents if a.name == "gmrl_no_value")
+    assert no_value.config["config"]["value"]["enabled"] is False
+    assert no_value.tasks == ("CartPole-v1", "Acrobot-v1")
 
 
 def test_median_counts_unreached_seeds_as_beyond_the_budget():
@@ -95,14 +121,57 @@ def test_ablations_sit_beside_the_default_on_their_own_tasks():
     from gmrl.bench.tables import worldmodel_ablations
 
     assert worldmodel_ablations(bench.summarise([_run("gmrl", 0, 500)])) == []
-    jobs = bench.make_jobs(list(bench.TASKS), ["gmrl_no_value", "gmrl_white_noise"], 1)
-    assert {(j["agent"], j["task"]) for j in jobs} == {
+    cells = bench.GRID.select(agents=["gmrl_no_value", "gmrl_white_noise"], seeds=[0]).cells()
+    assert {(c.agent.name, c.task.label) for c in cells} == {
         ("gmrl_no_value", "CartPole-v1"), ("gmrl_no_value", "Acrobot-v1"),
         ("gmrl_white_noise", "Pendulum-v1")}
     runs = [_run("gmrl", s, 500) for s in range(3)] + [
         _run("gmrl_no_value", s, None if s else 1500) for s in range(3)]
     lines = "\n".join(worldmodel_ablations(bench.summarise(runs)))
     assert "| CartPole-v1 | gmrl_no_value | 500 (3/3) | > 2,000 (1/3) |" in lines
+
+
+def _cell(agent: str, seed: int, reached_at: int | None, **extra) -> dict:
+    """A harness cell record (gmrl.bench.cell) of the suite on CartPole."""
+    curve = [[250, 100.0, 1.0], [500, 480.0 if reached_at else 300.0, 1.0]]
+    return {"key": f"CartPole-v1/{agent}/seed{seed}", "task": "CartPole-v1", "agent": agent,
+            "seed": seed, "budget": 2000, "threshold": 475.0, "reached": bool(reached_at),
+            "steps_to_threshold": reached_at, "seconds_to_threshold": 7.0 if reached_at else None,
+            "train_seconds": 9.0, "ms_per_step": 3.0, "curve": curve, **extra}
+
+
+def test_harness_cells_become_table_rows_with_their_per_step_costs():
+    v2 = _cell("gmrl_v2", 0, 500, per_step_ms={"act": 20.0, "update": 40.0},
+               model=[{"step": 500.0, "termination_precision": 1.0, "termination_recall": 0.5,
+                       "termination_true": 2.0}])
+    peer = _cell("sb3", 0, None, algo="ppo")
+    v1 = _cell("gmrl", 0, 500, per_step_ms={"act": 80.0})
+    row = bench.summarise([bench.as_run(r) for r in (v2, peer, v1)])["CartPole-v1"]
+    assert row["gmrl"]["plan_ms_median"] == 80.0 and row["gmrl"]["seconds_median"] == 7.0
+    assert row["sb3"]["algo"] == "PPO" and row["sb3"]["plan_ms_median"] == 3.0
+    assert row["sb3"]["steps_median"] is None
+    assert row["gmrl_v2"]["update_ms_median"] == 40.0
+    assert row["gmrl_v2"]["termination_recall_median"] == 0.5
+
+
+def test_rows_not_yet_rerun_come_from_the_pre_harness_runs():
+    legacy = [_run("gmrl", s, 750) for s in range(3)] + [_run("sb3", s, 20_000, 100_000)
+                                                          for s in range(3)]
+    runs, rows = bench.merge_legacy([bench.as_run(_cell("gmrl", 0, 500))], legacy)
+    assert rows == ["CartPole-v1/sb3"]  # gmrl has a harness cell: its old runs are left out
+    assert sorted((r["agent"], r["steps"]) for r in runs) == [
+        ("gmrl", 500), ("sb3", 20_000), ("sb3", 20_000), ("sb3", 20_000)]
+
+
+def test_the_recorded_summary_keeps_every_pre_harness_row():
+    import json
+
+    from gmrl.bench.tables import worldmodel_suite as table
+
+    recorded = json.loads(bench.SUMMARY_FILE.read_text())
+    assert recorded["suite"]["CartPole-v1"]["gmrl"]["steps_median"] is not None
+    lines = "\n".join(table(recorded, ""))
+    assert lines.count("\n| ") >= len(bench.TASKS)  # a row per task
 
 
 def test_play_episodes_records_each_step_of_each_seeded_episode():

@@ -13,6 +13,11 @@ every checkpoint, so agents of one seed face the same start states.
 Timing: `train_seconds` / `cpu_seconds` are wall-clock / process time inside `learn` less the
 evaluations; `ms_per_step` is `train_seconds` per real env step (acting and updating);
 `seconds_to_threshold` is the training wall-clock up to the evaluation that reached it.
+
+Agent extras, recorded where the agent offers them (no agent is special-cased): its `algo`
+name; its `timings` mapping at the end (as `timings`, and `per_step_ms[X]` = 1000 * `X_s` /
+`X_steps` for every such pair, e.g. the v2 agent's acting and update costs); and its
+`model_metrics()` at every evaluation (as `model`, one mapping per evaluation with its `step`).
 """
 
 import os
@@ -51,6 +56,34 @@ def _build(cell: Cell, env: Any) -> Any:
     return gmrl.make_agent({**dict(cell.agent.config), "seed": cell.seed}, env)
 
 
+def _numbers(values: Any) -> dict[str, float]:
+    """The numeric entries of a mapping, as floats (JSON values)."""
+    if not isinstance(values, dict):
+        return {}
+    return {str(k): float(v) for k, v in values.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def agent_extras(agent: Any) -> dict[str, Any]:
+    """The agent's `algo` name where it has one (an SB3 agent's), and `timings` and
+    `per_step_ms` where it keeps a `timings` mapping."""
+    algo = getattr(agent, "algo", None)
+    extras: dict[str, Any] = {"algo": algo} if isinstance(algo, str) else {}
+    timings = _numbers(getattr(agent, "timings", None))
+    if timings:
+        extras["timings"] = timings
+        extras["per_step_ms"] = {key[:-2]: 1000.0 * value / timings[f"{key[:-2]}_steps"]
+                                 for key, value in timings.items()
+                                 if key.endswith("_s") and timings.get(f"{key[:-2]}_steps")}
+    return extras
+
+
+def model_metrics(agent: Any) -> dict[str, float] | None:
+    """The agent's `model_metrics()` where it has one (None otherwise)."""
+    method = getattr(agent, "model_metrics", None)
+    return _numbers(method()) if callable(method) else None
+
+
 def run_cell(cell: Cell) -> dict[str, Any]:
     """Train and evaluate one cell; its record (JSON values) for the results file."""
     import torch
@@ -64,6 +97,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     env = make_env(task.env, **dict(task.env_kwargs))
     eval_seed = derive_seed(cell.seed, "eval_env")
     curve: list[list[float]] = []
+    models: list[dict[str, float]] = []
     reached: dict[str, float] = {}
     next_eval = [evaluation.next_point(0)]
     clock = _Clock()
@@ -77,6 +111,9 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                                  deterministic=evaluation.deterministic)
         steps, mean = int(agent.num_timesteps), float(np.mean(returns))
         curve.append([steps, mean, float(np.std(returns))])
+        metrics = model_metrics(agent)
+        if metrics is not None:
+            models.append({"step": float(steps), **metrics})
         if task.threshold is not None and mean >= task.threshold and not reached:
             reached.update(steps=steps, seconds=train_wall, at=len(curve))
         clock.eval_wall += time.perf_counter() - start_wall
@@ -98,6 +135,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         if not done and (not curve or curve[-1][0] != agent.num_timesteps):
             evaluate(agent)  # the budget ended between checkpoints: score where it stopped
         steps = int(agent.num_timesteps)
+        extras = agent_extras(agent)
         close = getattr(agent, "close", None)
         if callable(close):
             close()
@@ -116,6 +154,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         "ms_per_step": 1000.0 * train_seconds / steps if steps else None,
         "final_return": returns[-1] if returns else None,
         "best_return": max(returns) if returns else None,
-        "curve": curve, "spec": cell.spec(), "machine": machine(), "pid": os.getpid(),
+        "curve": curve, **extras, **({"model": models} if models else {}),
+        "spec": cell.spec(), "machine": machine(), "pid": os.getpid(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -43,13 +43,17 @@ class AgentSpec:
 
     `make` ("module:function", called as `function(env, seed=seed, **config)`) builds an agent
     of the contract some other way (e.g. from a recipe config); it must be importable where the
-    cells run. `budget` overrides the grid's budget for this agent.
+    cells run. `budget` overrides the grid's budget for this agent, `evaluation` the grid's
+    evaluation (e.g. an agent that goes on past the threshold to show whether it holds there);
+    `tasks` (task labels) limits the agent to those tasks (an ablation on the tasks it is for).
     """
 
     name: str
     config: Mapping[str, Any]
     make: str | None = None
     budget: int | None = None
+    evaluation: "Evaluation | None" = None
+    tasks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,11 @@ class Cell:
         return f"{self.task.label}/{self.agent.name}/seed{self.seed}"
 
     def spec(self) -> dict[str, Any]:
-        """Everything that decides the cell's result, as JSON values."""
-        return {"task": asdict(self.task), "agent": asdict(self.agent), "seed": self.seed,
+        """Everything that decides the cell's result, as JSON values (the agent's evaluation
+        override is the cell's `evaluation`; leaving it out of `agent` keeps the digests of
+        cells recorded before agents could override it)."""
+        agent = {k: v for k, v in asdict(self.agent).items() if k not in ("evaluation", "tasks")}
+        return {"task": asdict(self.task), "agent": agent, "seed": self.seed,
                 "budget": self.budget, "evaluation": asdict(self.evaluation)}
 
     @property
@@ -127,10 +134,12 @@ class Grid:
         return int(chosen)
 
     def cells(self) -> list[Cell]:
-        """Every cell, seed-major (a run cut short has covered every task and agent)."""
+        """Every cell, seed-major (a run cut short has covered every task and agent); an agent
+        limited to some tasks has cells on those only."""
         return [Cell(self.name, task, agent, seed, self.budget_for(task, agent),
-                     self.evaluation, self.threads)
-                for seed in self.seeds for task in self.tasks for agent in self.agents]
+                     agent.evaluation or self.evaluation, self.threads)
+                for seed in self.seeds for task in self.tasks for agent in self.agents
+                if not agent.tasks or task.label in agent.tasks]
 
     def select(self, tasks: Sequence[str] | None = None, agents: Sequence[str] | None = None,
                seeds: Sequence[int] | None = None, budget: int | None = None) -> "Grid":

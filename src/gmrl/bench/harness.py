@@ -34,10 +34,14 @@ if __name__ == "__main__":
   digest covers its task, agent, seed, budget and evaluation), so a stopped run continues
   where it stopped. A failed cell is reported in one line and not recorded (a rerun retries it).
 - **Summary.** `<out>.json`: benchmark, command, date, machine, the grid, per task and agent the
-  medians over seeds (`gmrl.bench.summary`), and every cell's record.
+  medians over seeds (`gmrl.bench.summary`), and every cell's record. A benchmark with figures
+  of its own passes `extend(grid, out, records) -> {key: value}` (added to the summary; e.g. the
+  world-model suite's table rows, which also read its pre-harness runs) and `tables(summary) ->
+  lines` (printed after the harness's table).
 
 From the command line, `main` gives every benchmark the same flags (`--seeds N`, `--tasks`,
-`--agents`, `--budget`, `--workers`, `--ray-address`, `--out`, `--quick`, `--list`), and
+`--agents`, `--budget`, `--workers`, `--ray-address`, `--out`, `--quick`, `--list`,
+`--report-only`), and
 `gmrl bench <script> ...` passes them through:
 
     gmrl bench rl_policy_gradient --seeds 5 --workers 2
@@ -64,6 +68,8 @@ from gmrl.core.errors import GmrlError
 from gmrl.core.imports import first_line
 
 Report = Callable[[str], None]
+Extend = Callable[[Grid, Path, list[dict[str, Any]]], dict[str, Any]]
+Tables = Callable[[dict[str, Any]], list[str]]
 
 
 def cells_path(out: Path) -> Path:
@@ -140,7 +146,8 @@ def _run_ray(cells: list[Cell], workers: int | None, address: str | None,
 
 
 def run_grid(grid: Grid, out: str | Path, *, workers: int | None = None,
-             ray_address: str | None = None, report: Report | None = None) -> dict[str, Any]:
+             ray_address: str | None = None, report: Report | None = None,
+             extend: Extend | None = None) -> dict[str, Any]:
     """Run the grid's unfinished cells and write the summary; returns it.
 
     `workers=1` without `ray_address`: serially in this process. Otherwise on Ray (a local one
@@ -171,7 +178,7 @@ def run_grid(grid: Grid, out: str | Path, *, workers: int | None = None,
         _run_serial(todo, done)
     elif todo:
         _run_ray(todo, workers, ray_address, done)
-    summary = write_summary(grid, out, failed=failed)
+    summary = write_summary(grid, out, failed=failed, extend=extend)
     return summary
 
 
@@ -184,9 +191,11 @@ def _have_ray() -> bool:
 
 
 def write_summary(grid: Grid, out: Path, *, failed: dict[str, str] | None = None,
-                  command: str | None = None) -> dict[str, Any]:
-    """`out` from the grid's cells recorded so far (and the failures of this run)."""
-    records = latest(read_records(cells_path(out)), grid)
+                  command: str | None = None, extend: Extend | None = None) -> dict[str, Any]:
+    """`out` from the grid's cells recorded so far (and the failures of this run), with the
+    benchmark's own figures from `extend` (given every record of the cells file)."""
+    everything = read_records(cells_path(out))
+    records = latest(everything, grid)
     machines = {json.dumps(r["machine"], sort_keys=True) for r in records}
     summary = {
         "benchmark": grid.name, "description": grid.description,
@@ -200,6 +209,8 @@ def write_summary(grid: Grid, out: Path, *, failed: dict[str, str] | None = None
         "summary": summarise(grid, records),
         "cells": records,
     }
+    if extend is not None:
+        summary.update(extend(grid, out, everything))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(summary, indent=1) + "\n")
     return summary
@@ -228,12 +239,18 @@ def parser(grid: Grid, default_out: str | Path) -> argparse.ArgumentParser:
                        help="the benchmark's quick grid (1 seed, small budgets)")
     parse.add_argument("--list", action="store_true",
                        help="print the cells and which are recorded; run nothing")
+    parse.add_argument("--report-only", action="store_true",
+                       help="rewrite the summary from the recorded cells; run nothing")
     return parse
 
 
 def main(grid: Grid, argv: Sequence[str] | None = None, *, quick: Grid | None = None,
-         default_out: str | Path) -> int:
-    """Run a benchmark from the command line; returns the exit code (1 if a cell failed)."""
+         default_out: str | Path, extend: Extend | None = None,
+         tables: Tables | None = None) -> int:
+    """Run a benchmark from the command line; returns the exit code (1 if a cell failed).
+
+    `extend` and `tables`: the benchmark's own summary figures and printed tables (see the
+    module docstring)."""
     args = parser(grid, default_out).parse_args(argv)
     chosen = quick if args.quick and quick is not None else grid
     if args.workers is not None and args.workers < 1:
@@ -249,11 +266,16 @@ def main(grid: Grid, argv: Sequence[str] | None = None, *, quick: Grid | None = 
                 mark = "recorded" if (cell.key, cell.digest) in recorded else "to run"
                 print(f"{cell.key} (budget {cell.budget:,}): {mark}")
             return 0
-        summary = run_grid(chosen, args.out, workers=args.workers or os.cpu_count(),
-                           ray_address=args.ray_address)
+        if args.report_only:
+            summary = write_summary(chosen, args.out, extend=extend)
+        else:
+            summary = run_grid(chosen, args.out, workers=args.workers or os.cpu_count(),
+                               ray_address=args.ray_address, extend=extend)
     except GmrlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(harness_summary(summary["summary"])))
+    if tables is not None:
+        print("\n".join(tables(summary)))
     print(f"wrote {args.out} ({summary['cells_recorded']}/{summary['cells_total']} cells)")
     return 1 if summary["failed"] else 0

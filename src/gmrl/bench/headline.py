@@ -69,7 +69,7 @@ class Row:
 
 
 def _wm(label: str, task: str, agent: str, field: str = "steps_median") -> Figure:
-    return Figure(label, R + "worldmodel_suite.json", (task, agent, field))
+    return Figure(label, R + "worldmodel_suite.json", ("suite", task, agent, field))
 
 
 def _syn(label: str, env: str, variant: str) -> Figure:

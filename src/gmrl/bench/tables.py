@@ -69,13 +69,22 @@ def _steps_cell(cell: Mapping[str, Any] | None) -> str:
     return f"{text} ({cell['reached']}/{cell['seeds']})"
 
 
+def suite_rows(data: Any) -> Any:
+    """The world-model suite's per-task rows: the harness summary's `suite` (written by
+    benchmarks/worldmodel_suite.py since it runs on the harness), or the whole JSON as the
+    pre-harness script wrote it."""
+    if isinstance(data, dict) and isinstance(data.get("suite"), dict):
+        return data["suite"]
+    return data
+
+
 def worldmodel_suite(data: Any, log: str) -> list[str]:
     """worldmodel_suite.json: per task, the default config vs the SB3 peer, steps to threshold
     ("> budget" when the median seed never reached it), speed-up, the dream-mode row, best
     return, seconds, ms/step."""
 
     rows = []
-    for task, row in data.items():
+    for task, row in suite_rows(data).items():
         if not isinstance(row, dict) or "threshold" not in row:
             continue
         g, p = row.get("gmrl") or {}, row.get("sb3") or {}
@@ -101,7 +110,7 @@ def worldmodel_ablations(data: Any) -> list[str]:
     """worldmodel_suite.json: each ablation (the default with one mechanism off) beside the
     default on the tasks it was run on; empty when no ablation was run."""
     rows = []
-    for task, row in data.items():
+    for task, row in suite_rows(data).items():
         if not isinstance(row, dict):
             continue
         default = row.get("gmrl") or {}
@@ -133,7 +142,7 @@ def worldmodel_v2(data: Any) -> list[str]:
     fell back after reaching; its per-step costs; its termination precision/recall on held-out
     episodes at the last evaluation. Empty when v2 was not run."""
     rows = []
-    for task, row in data.items():
+    for task, row in suite_rows(data).items():
         if not isinstance(row, dict) or not row.get("gmrl_v2"):
             continue
         v2, v1, peer = row["gmrl_v2"], row.get("gmrl") or {}, row.get("sb3") or {}

@@ -23,7 +23,7 @@ from gmrl.core.errors import ConfigError, EnvError
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import seed_everything
 from gmrl.worldmodel.agent import AgentConfig
-from gmrl.worldmodel.ensemble import EnsembleConfig
+from gmrl.worldmodel.build import ModelSection, model_functions
 
 SUMMARY = "world-model agent: ensemble dynamics + CEM planning or SB3 in the dream (PETS/MBPO)"
 # real env steps per loop step: how soon Ctrl-C is honoured (a model refit, or a dream-training
@@ -39,17 +39,6 @@ class EnvSection(StrictModel):
     max_episode_steps: int | None = Field(
         default=None, ge=1, description="time limit for own classes"
     )
-
-
-class ModelSection(EnsembleConfig):
-    """The ensemble (`EnsembleConfig`) plus where reward and termination come from."""
-
-    reward: str = Field(
-        default="known",
-        description="known (closed form, PETS convention), learned, shaped (a planning proxy, "
-        "see known_fns), or 'module:function' taking (obs, action, next_obs)",
-    )
-    termination: str = Field(default="known", description="known, learned, or 'module:function'")
 
 
 class Config(RecipeConfig, AgentConfig):
@@ -101,24 +90,6 @@ def quick_overrides(config: Config) -> list[str]:
 
 
 # ---------------------------------------------------------------------- building blocks
-def _function(spec: str, known: dict[str, Any], env_id: str, what: str) -> Any:
-    """Resolve a reward/termination spec to a callable (None means: learn it)."""
-    from gmrl.core.imports import import_object
-
-    if spec == "learned":
-        return None
-    if spec in ("known", "shaped"):
-        if env_id not in known:
-            raise ConfigError(
-                f"no {spec} {what} function for env '{env_id}' (have: {', '.join(known)}): set "
-                f"model.{what}=learned or give 'module:function'"
-            )
-        return known[env_id]
-    if ":" in spec:
-        return import_object(spec, f"model.{what}")
-    raise ConfigError(f"model.{what}='{spec}': use known, learned, shaped or 'module:function'")
-
-
 def make_env_fn(config: Config) -> Any:
     from gmrl.worldmodel.envs import env_factory
 
@@ -127,7 +98,6 @@ def make_env_fn(config: Config) -> Any:
 
 def prepare(config: Config) -> None:
     """Check the env and the model's functions before the run directory is created."""
-    from gmrl.worldmodel import known_fns
     from gmrl.worldmodel.envs import check_world_model_env
 
     try:
@@ -139,15 +109,7 @@ def prepare(config: Config) -> None:
             f"env '{config.env.id}' failed to build: {str(exc).splitlines()[0]}"
         ) from exc
     check_world_model_env(env, config.env.id)
-    if config.model.termination == "shaped":
-        raise ConfigError(
-            "model.termination cannot be 'shaped': use known, learned or module:function"
-        )
-    rewards = (
-        known_fns.SHAPED_REWARDS if config.model.reward == "shaped" else known_fns.KNOWN_REWARDS
-    )
-    _function(config.model.reward, rewards, config.env.id, "reward")
-    _function(config.model.termination, known_fns.KNOWN_TERMINATIONS, config.env.id, "termination")
+    model_functions(config.model, config.env.id)
     from gymnasium import spaces
 
     if config.planner.kind == "mcts" and not isinstance(env.action_space, spaces.Discrete):
@@ -168,24 +130,15 @@ def prepare(config: Config) -> None:
 
 
 def build_agent(config: Config) -> Any:
-    """The `ModelBasedAgent` a config describes (used by `run` and by the benchmark)."""
-    from gmrl.worldmodel import known_fns
+    """The `ModelBasedAgent` a config describes (used by `run` and by the diagnosis scripts;
+    `gmrl.worldmodel.contract.WorldModelAgent` wraps the same agent for the agent contract)."""
     from gmrl.worldmodel.agent import ModelBasedAgent
-    from gmrl.worldmodel.ensemble import GaussianEnsemble
+    from gmrl.worldmodel.build import build_model
 
     make_env = make_env_fn(config)
     probe = make_env()
-    m = config.model
-    rewards = known_fns.SHAPED_REWARDS if m.reward == "shaped" else known_fns.KNOWN_REWARDS
-    model = GaussianEnsemble.from_spaces(
-        probe.observation_space,
-        probe.action_space,
-        config=m,
-        reward_fn=_function(m.reward, rewards, config.env.id, "reward"),
-        termination_fn=_function(
-            m.termination, known_fns.KNOWN_TERMINATIONS, config.env.id, "termination"
-        ),
-    ).to(resolve_device(config.device))
+    model = build_model(config.model, probe.observation_space, probe.action_space,
+                        config.env.id).to(resolve_device(config.device))
     probe.close()
     return ModelBasedAgent(make_env, model, config, seed=config.seed)
 

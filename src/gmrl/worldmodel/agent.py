@@ -281,8 +281,12 @@ class ModelBasedAgent:
             return self.early_fit_every
         return self.fit_every
 
-    def train(self, real_steps: int) -> None:
-        """Advance `real_steps` real env steps, refitting the model on schedule."""
+    def train(self, real_steps: int, callback: Callable[[], bool | None] | None = None) -> None:
+        """Advance `real_steps` real env steps, refitting the model on schedule.
+
+        `callback()` runs after every real step; returning False stops early (what the agent
+        contract's `learn` passes on: `gmrl.worldmodel.contract.WorldModelAgent`).
+        """
         for _ in range(real_steps):
             if self.real_steps >= self.initial_steps and (
                 self.fits == 0 or self._since_fit >= self._fit_interval()
@@ -308,6 +312,8 @@ class ModelBasedAgent:
                 self.episode_steps = 0
                 self._obs, _ = self.env.reset(seed=self._episode_seed(self.episodes))
                 self.planner.reset()
+            if callback is not None and callback() is False:
+                return
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int = 10, *, seed: int | None = None) -> float:
