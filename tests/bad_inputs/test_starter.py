@@ -128,7 +128,7 @@ def test_the_users_env_beside_a_shipped_config(empty: Path) -> None:
     shorter budget still: the suite's time)."""
     assert runner.invoke(app, ["init", "worldmodel"]).exit_code == 0
     result = runner.invoke(app, ["run", "worldmodel/default", "env.id=myenv:MyEnv", "--quick",
-                                 "total_steps=200", "eval_every=150", "-q"])
+                                 "total_steps=150", "eval_every=150", "eval_episodes=1", "-q"])
     assert result.exit_code == 0, result.output
     (run,) = (empty / "runs").iterdir()
     assert (run / "summary.json").is_file()
@@ -143,9 +143,9 @@ def test_init_then_a_quick_run_with_the_installed_command(tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([gmrl, "init", "worldmodel"], cwd=tmp_path, env=env, check=True,
                    capture_output=True)
-    done = subprocess.run([gmrl, "run", "gmrl.yaml", "--quick", "total_steps=200",
-                           "eval_every=150", "-q"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([gmrl, "run", "gmrl.yaml", "--quick", "total_steps=150",
+                           "eval_every=150", "eval_episodes=1", "-q"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
 
 
