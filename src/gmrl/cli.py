@@ -388,8 +388,13 @@ def init(
         source = STARTERS[recipe]
         config = load_config(resolve_config(source), [], _config_class)
         env_file = output.parent / "myenv.py"
-        writes = [(output, _starter_header(source, output) + commented_yaml(config) + "\n")]
-        if recipe in ("worldmodel", "rl", "synthetic", "tdmpc") and not env_file.exists():
+        with_env = recipe in ("worldmodel", "rl", "synthetic", "tdmpc")
+        env_key = None  # where the recipe takes an env: env.id (world models) or env
+        if with_env:
+            env_key = "env.id" if hasattr(getattr(config, "env", None), "id") else "env"
+        writes = [(output, _starter_header(source, output, env_key) + commented_yaml(config)
+                   + "\n")]
+        if with_env and not env_file.exists():
             writes.append((env_file, ENV_SKELETON))
         existing = [str(path) for path, _ in writes if path.exists()]
         if existing and not force:
@@ -405,12 +410,16 @@ def init(
     typer.echo(f"next: gmrl run {output} --quick")
 
 
-def _starter_header(source: str, output: Path) -> str:
+def _starter_header(source: str, output: Path, env_key: str | None) -> str:
+    """The starter's opening comment; `env_key` is where the recipe takes an env (`env.id` for
+    the world-model recipes, `env` for rl and synthetic), None for recipes without one."""
+    own_env = (f"# Your own env: {env_key}=myenv:MyEnv (myenv.py beside this file is a skeleton "
+               "to edit)\n" if env_key else "")
     return (
         f"# A starter config, written by gmrl init from the shipped config '{source}'.\n"
         f"# Run it: gmrl run {output}   (a short try first: gmrl run {output} --quick)\n"
         f"# Any key can be overridden on the command line: gmrl run {output} seed=3\n"
-        "# Your own env: env.id=myenv:MyEnv (myenv.py beside this file is a skeleton to edit)\n\n"
+        f"{own_env}\n"
     )
 
 

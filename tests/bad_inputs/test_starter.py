@@ -86,6 +86,26 @@ def test_every_starter_reads_back_as_the_shipped_config(empty: Path, recipe: str
     assert yaml.safe_load(text)["recipe"] == shipped.recipe
 
 
+@pytest.mark.parametrize("recipe", sorted(STARTERS))
+def test_the_starters_own_env_line_names_the_recipes_env_key(empty: Path, recipe: str) -> None:
+    """`env.id=myenv:MyEnv` for the world-model recipes, `env=myenv:MyEnv` for rl and synthetic
+    (the line given works with init's own myenv.py); no such line where a recipe has no env."""
+    assert runner.invoke(app, ["init", recipe, "-o", f"{recipe}.yaml"]).exit_code == 0
+    lines = [line for line in (empty / f"{recipe}.yaml").read_text().splitlines()
+             if line.startswith("# Your own env: ")]
+    if not (empty / "myenv.py").exists():
+        assert lines == []
+        return
+    (line,) = lines
+    override = line.split()[4]
+    assert override.endswith("=myenv:MyEnv")
+    result = runner.invoke(app, ["run", f"{recipe}.yaml", override, "--check"])
+    if recipe == "synthetic":  # the key is taken; SAC then wants Box actions, the skeleton's are
+        assert "sac needs Box (continuous) actions, but 'MyEnv'" in result.output  # Discrete
+    else:
+        assert result.exit_code == 0, result.output
+
+
 def test_init_never_replaces_a_file(empty: Path) -> None:
     (empty / "gmrl.yaml").write_text("mine\n")
     result = runner.invoke(app, ["init", "worldmodel"])

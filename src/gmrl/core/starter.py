@@ -61,7 +61,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-ENV_SKELETON = '''"""Your own environment: `gmrl run gmrl.yaml env.id=myenv:MyEnv` trains on it.
+ENV_SKELETON = '''"""Your own environment: `gmrl run gmrl.yaml env.id=myenv:MyEnv` trains on it
+(`env=myenv:MyEnv` where the config's env is one line, as in the rl recipe's).
 
 A gymnasium.Env: declare the spaces, return (observation, info) from reset and
 (observation, reward, terminated, truncated, info) from step. gmrl runs gymnasium's check_env
