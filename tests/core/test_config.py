@@ -134,3 +134,50 @@ def test_seed_range_is_0_to_2_to_the_32_minus_1() -> None:
     for bad in (-1, 2**32, 2**70, True, "2**70", 1.5):
         with pytest.raises(ValidationError, match=r"within 0 \.\.\. 4294967295"):
             RecipeConfig(recipe="x", seed=bad)
+
+
+def test_every_number_has_a_range() -> None:
+    """Numbers whose field declares no bound lie within +-10**9; floats are finite (issue 24)."""
+    from pydantic import ValidationError
+
+    from gmrl.core.config import NUMBER_LIMIT
+
+    assert DemoConfig(recipe="demo", epochs=NUMBER_LIMIT).epochs == NUMBER_LIMIT
+    for key, bad in (("epochs", NUMBER_LIMIT + 1), ("epochs", 10**18)):
+        with pytest.raises(ValidationError, match=r"within -1_000_000_000 \.\.\. 1_000_000_000"):
+            DemoConfig(recipe="demo", **{key: bad})
+    for bad_rate in (-2e9, float("inf"), float("nan")):
+        with pytest.raises(ValidationError):
+            Inner(rate=bad_rate)
+    with pytest.raises(ValidationError, match="10\\*\\*9"):
+        Inner(hidden=2**40)
+
+
+class Bounded(StrictModel):
+    sizes: list[int] = Field(default_factory=lambda: [1, 2])
+    budget: int = Field(5, ge=0, le=10**12)
+
+
+def test_a_declared_bound_wins_and_lists_are_checked() -> None:
+    from pydantic import ValidationError
+
+    assert Bounded(budget=10**11).budget == 10**11  # the field's own range, not the default
+    with pytest.raises(ValidationError, match=r"10\*\*9"):
+        Bounded(sizes=[1, 10**10])
+
+
+def test_every_shipped_recipe_config_refuses_a_huge_count() -> None:
+    """Every recipe's config class carries the limit (it lives in the shared base class)."""
+    from gmrl.core.config import NUMBER_LIMIT
+    from gmrl.recipes import load_recipe, recipe_names
+
+    for name in recipe_names():
+        module = load_recipe(name)
+        config_class = next(
+            value for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, RecipeConfig)
+            and value.__module__ == module.__name__
+        )
+        assert issubclass(config_class, StrictModel), name
+        assert config_class.model_config.get("allow_inf_nan") is False, name
+        assert NUMBER_LIMIT == 10**9

@@ -1,7 +1,9 @@
 """PixelObservation: a real Gymnasium env of stacked, shrunk CartPole frames."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from gymnasium.utils.env_checker import check_env
 
 from gmrl.core.errors import EnvError
@@ -56,3 +58,25 @@ def test_action_repeat_counts_env_steps_and_sums_rewards() -> None:
         done = terminated or truncated
     assert info["env_steps"] == reward and 1 <= info["env_steps"] <= 3
     assert 8 <= steps < 60  # a real CartPole episode under a constant push
+
+
+class _NanRewardCartPole(CartPoleEnv):
+    """CartPole that returns a NaN reward on its fourth step (a user's env gone wrong)."""
+
+    def step(self, action: int):  # type: ignore[no-untyped-def]
+        obs, reward, terminated, truncated, info = super().step(action)
+        self.steps_taken = getattr(self, "steps_taken", 0) + 1
+        return obs, (float("nan") if self.steps_taken == 4 else reward), terminated, truncated, info
+
+
+def test_the_state_env_is_guarded_at_the_step() -> None:
+    """A NaN reward from the env behind the frames is one EnvError naming the env and step."""
+    env_id = "NanRewardCartPolePixels-v0"
+    if env_id not in gym.envs.registry:
+        gym.register(env_id, entry_point=_NanRewardCartPole, max_episode_steps=50)
+    env = make_pixel_env(env_id, size=(16, 32))
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(0)
+    with pytest.raises(EnvError, match=rf"{env_id}.*step 4 of episode 1.*reward = nan"):
+        env.step(0)

@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from annotated_types import Le, Lt
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from gmrl.core.errors import ConfigError
@@ -31,6 +35,12 @@ NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 SEED_MAX = 2**32 - 1  # what every seeded library accepts (NumPy's legacy seed is 32-bit)
+
+# The range of every number in a config whose field declares no upper bound of its own: a step
+# count, epoch count or size beyond 10**9 could never finish (10**9 environment steps at a fast
+# 1 ms each take 11.6 days; the world-model agent needs ~50 ms a step), so it is a typo or a unit
+# mistake, refused up front rather than discovered days into a run.
+NUMBER_LIMIT = 10**9
 
 
 def _seed(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
@@ -55,10 +65,50 @@ def _seed(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
 Seed = Annotated[int, WrapValidator(_seed)]
 
 
-class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are errors, assignments are validated."""
+def _declares_range(info: FieldInfo) -> bool:
+    """Whether a field states its own upper bound (or owns its range, like `Seed`)."""
+    return any(isinstance(item, (Le, Lt, WrapValidator)) for item in info.metadata)
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+def _out_of_limits(value: Any) -> Any:
+    """The first number in `value` (recursing into lists, tuples and dicts) beyond the limit."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value if abs(value) > NUMBER_LIMIT else None
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(items, (list, tuple)) or isinstance(value, dict):
+        for item in items:
+            found = _out_of_limits(item)
+            if found is not None:
+                return found
+    return None
+
+
+class StrictModel(BaseModel):
+    """Base for every config section.
+
+    Unknown keys are errors, assignments are validated, NaN and infinity are refused in every
+    float, and every number whose field declares no upper bound must lie within
+    +-`NUMBER_LIMIT` (a count no run could finish is refused before any work starts).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _within_number_limit(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or _declares_range(field):
+            return value
+        if _out_of_limits(value) is not None:
+            raise PydanticCustomError(
+                "number_limit",
+                "numbers in a config must lie within -{top} ... {top} (10**9; no run could "
+                "finish a larger count): give a smaller value",
+                {"top": f"{NUMBER_LIMIT:_}"},
+            )
+        return value
 
 
 class RecipeConfig(StrictModel):

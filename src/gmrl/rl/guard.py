@@ -138,14 +138,16 @@ def reward_problem(reward: Any) -> str | None:
     return None
 
 
-class EnvGuard(gym.Wrapper):
+class EnvGuard(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Checks the values crossing the boundary with `env`; faults become one `EnvStepError` line.
 
     `name` is how messages call the env (its id or 'module:Class'). Steps and episodes are
-    counted per env copy, from 1.
+    counted per env copy, from 1. Its constructor arguments are recorded, so Gymnasium's
+    `check_env` and `env.spec` can recreate a guarded env.
     """
 
     def __init__(self, env: gym.Env, name: str) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, name=name)
         super().__init__(env)
         self.name = name
         self.episode = 0

@@ -25,14 +25,14 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
 
 from gmrl.core.config import NonNegativeFloat, PositiveFloat, StrictModel
-from gmrl.core.errors import DataError, EnvError
+from gmrl.core.errors import DataError
+from gmrl.rl.envs import make_env
 from gmrl.rl.transitions import random_transitions
 from gmrl.synthetic.config import TransitionModelConfig
 from gmrl.synthetic.generator import TransitionGenerator
@@ -67,10 +67,7 @@ def random_policy_transitions(
     env_id: str, n: int, seed: int
 ) -> tuple[TransitionLayout, Transitions]:
     """`n` transitions of a uniformly random policy in `env_id` and their layout."""
-    try:
-        env = gym.make(env_id)
-    except Exception as exc:  # gymnasium raises several types for unknown/uninstallable envs
-        raise EnvError(f"cannot make environment '{env_id}': {exc}") from exc
+    env = make_env(env_id)  # a registered id or a user's module:Class, guarded at the step
     try:
         batch = random_transitions(env, n, seed=seed)
         layout = TransitionLayout(env.observation_space, env.action_space)

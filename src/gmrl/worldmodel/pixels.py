@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 
 from gmrl.core.errors import EnvError
+from gmrl.rl.guard import EnvGuard
 
 # Rows (fractions of the rendered height) that hold the moving parts, per task. CartPole's track
 # sits at 75% of the 400-pixel frame and the upright pole reaches 40%; the rest is empty sky.
@@ -144,10 +145,14 @@ def make_pixel_env(
 ) -> PixelObservation:
     """`gym.make(env_id, render_mode="rgb_array")` wrapped in `PixelObservation`.
 
+    The state env is guarded first (`gmrl.rl.guard.EnvGuard`): a NaN reward, a bad state or an
+    exception mid-episode becomes one `EnvError` line naming the env and the step, as in every
+    other recipe.
+
     `crop_rows="auto"` uses the task's entry in `DEFAULT_CROPS` (no crop for other tasks).
     """
     try:
-        env = gym.make(env_id, render_mode="rgb_array", **make_kwargs)
+        env = EnvGuard(gym.make(env_id, render_mode="rgb_array", **make_kwargs), env_id)
     except gym.error.Error as exc:
         raise EnvError(
             f"cannot make pixel env '{env_id}': {str(exc).splitlines()[0]} "

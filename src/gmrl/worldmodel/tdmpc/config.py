@@ -7,15 +7,13 @@ TD-MPC2's, is derived from the env's episode length when `discount` is left at N
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from gmrl.core.config import StrictModel
 
 
 class TDMPCConfig(StrictModel):
     """Model, training and planning settings of `TDMPCAgent` (every float must be finite)."""
-
-    model_config = ConfigDict(**StrictModel.model_config, allow_inf_nan=False)
 
     # ---------------------------------------------------------------- model
     latent_dim: int = Field(default=64, ge=8, description="latent size (a multiple of simnorm_dim)")
