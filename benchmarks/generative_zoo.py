@@ -1,27 +1,35 @@
 """Fit the vector models of the zoo to 2-D toy data side by side, over several seeds.
 
-For each model, dataset and seed it records the held-out sample MMD of the trained and the
-untrained model, the MMD between two held-out data sets (the noise floor), the held-out
-log-likelihood (exact or a bound) and that of a fitted single Gaussian, and the training time.
-The settings are those of the learning tests in tests/generative/test_<model>.py, so the tests'
-thresholds can be read against these numbers. Writes benchmarks/results/generative_zoo.json.
+A function grid on the benchmark harness (`gmrl.bench.harness`): one variant per model and
+data set ("flow/two_moons"), one cell per variant and seed, each recording the held-out sample
+MMD of the trained and the untrained model, the MMD between two held-out data sets (the noise
+floor), the held-out log-likelihood (exact or a bound) and that of a fitted single Gaussian, and
+the training time. The model settings are those of the learning tests in
+tests/generative/test_<model>.py, so the tests' thresholds can be read against these numbers.
+Seeds: the harness seeds the model's initial weights with the cell's seed
+(`seed_everything`); data, samples and batches come from `torch_generator(seed, purpose)`.
 
-    nice .venv/bin/python benchmarks/generative_zoo.py --seeds 0 1 2
+Cells run on Ray (one CPU and one torch thread each; `--workers 1`: serially), are appended to
+benchmarks/results/generative_zoo.cells.jsonl (a rerun skips them), and the summary, with
+`results` (per "model/data": median [min, max] over seeds of each metric and every seed's
+numbers), goes to benchmarks/results/generative_zoo.json.
+
+    gmrl bench generative_zoo --seeds 3
+    nice .venv/bin/python benchmarks/generative_zoo.py --seeds 3 --workers 1
+    python benchmarks/generative_zoo.py --variants 'flow/*' --seeds 1
+    python benchmarks/generative_zoo.py --quick --out benchmarks/results/quick/generative_zoo.json
 """
 
-import argparse
-import json
-import platform
-import statistics
-import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
-import torch
+from gmrl.bench.grid import FunctionGrid, Variant
+from gmrl.bench.harness import main, script_function
+from gmrl.bench.summary import latest, numeric, stats
+from gmrl.bench.tables import generative_zoo
 
-from gmrl.core.checkpoint import atomic_write_text
-from gmrl.generative import build_model
-from gmrl.generative.metrics import gaussian_log_likelihood, mmd
-from gmrl.generative.toy import DATASETS, toy_data
-
+RESULTS = Path(__file__).resolve().parent / "results" / "generative_zoo.json"
 # The learning tests' settings: constructor params, epochs (2000 points, batch 128).
 SETTINGS: dict[str, tuple[dict, int]] = {
     "vae": ({}, 60),
@@ -29,24 +37,35 @@ SETTINGS: dict[str, tuple[dict, int]] = {
     "flow": ({}, 40),
     "diffusion": ({}, 100),
 }
+DATASETS = ("two_moons", "eight_gaussians", "checkerboard")
 N_TRAIN, N_TEST, BATCH, N_SAMPLES = 2000, 1000, 128, 1000
 
 
-def run_one(name: str, dataset: str, seed: int) -> dict[str, float]:
+def run_one(settings: dict[str, Any], seed: int) -> dict[str, float]:
     """Train one model on one data set with one seed; the test protocol, returned as numbers."""
-    data_gen = torch.Generator().manual_seed(1000 + seed)
-    train, test = toy_data(dataset, N_TRAIN, data_gen), toy_data(dataset, N_TEST, data_gen)
-    floor = mmd(toy_data(dataset, N_TEST, data_gen), test)
-    params, epochs = SETTINGS[name]
-    torch.manual_seed(seed)
-    model = build_model(name, data_dim=2, **params)
-    sample_seed = torch.Generator().manual_seed(7)
-    untrained = mmd(model.sample(N_SAMPLES, generator=sample_seed), test)
+    import time
+
+    import torch
+
+    from gmrl.core.seeding import torch_generator
+    from gmrl.generative import build_model
+    from gmrl.generative.metrics import gaussian_log_likelihood, mmd
+    from gmrl.generative.toy import toy_data
+
+    dataset = settings["dataset"]
+    train = toy_data(dataset, settings["n_train"], torch_generator(seed, "train_data"))
+    test = toy_data(dataset, settings["n_test"], torch_generator(seed, "test_data"))
+    floor = mmd(toy_data(dataset, settings["n_test"], torch_generator(seed, "floor_data")), test)
+    model = build_model(settings["model"], data_dim=2, **settings["params"])
+    n = settings["n_samples"]
+    # the same sample noise before and after training
+    untrained = mmd(model.sample(n, generator=torch_generator(seed, "samples")), test)
     start = time.perf_counter()
-    model.fit(train, epochs=epochs, batch_size=BATCH, generator=torch.Generator().manual_seed(seed))
+    model.fit(train, epochs=settings["epochs"], batch_size=settings["batch_size"],
+              generator=torch_generator(seed, "batches"))
     seconds = time.perf_counter() - start
     result = {
-        "mmd": mmd(model.sample(N_SAMPLES, generator=torch.Generator().manual_seed(7)), test),
+        "mmd": mmd(model.sample(n, generator=torch_generator(seed, "samples")), test),
         "mmd_untrained": untrained,
         "mmd_data_floor": floor,
         "gaussian_log_likelihood": gaussian_log_likelihood(train, test),
@@ -58,53 +77,43 @@ def run_one(name: str, dataset: str, seed: int) -> dict[str, float]:
     return result
 
 
-def summarise(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Median, min and max of each metric over seeds."""
-    return {
-        key: {
-            "median": statistics.median(r[key] for r in runs),
-            "min": min(r[key] for r in runs),
-            "max": max(r[key] for r in runs),
-        }
-        for key in runs[0]
-    }
+def _variant(model: str, dataset: str) -> Variant:
+    params, epochs = SETTINGS[model]
+    return Variant(f"{model}/{dataset}", {
+        "model": model, "dataset": dataset, "params": params, "epochs": epochs,
+        "n_train": N_TRAIN, "n_test": N_TEST, "batch_size": BATCH, "n_samples": N_SAMPLES})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--out", default="benchmarks/results/generative_zoo.json")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    results: dict[str, dict] = {}
-    for dataset in args.datasets:
-        for name in args.models:
-            runs = []
-            for seed in args.seeds:
-                runs.append(run_one(name, dataset, seed))
-                print(
-                    dataset, name, seed, {k: round(v, 4) for k, v in runs[-1].items()}, flush=True
-                )
-            results[f"{name}/{dataset}"] = {"seeds": args.seeds, "runs": runs, **summarise(runs)}
-    report = {
-        "command": "python benchmarks/generative_zoo.py "
-        + " ".join(f"--{k} {' '.join(map(str, v))}" for k, v in vars(args).items() if k != "out"),
-        "machine": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}, "
-        "1 thread",
-        "settings": {
-            "n_train": N_TRAIN,
-            "n_test": N_TEST,
-            "batch_size": BATCH,
-            "n_samples": N_SAMPLES,
-            "models": SETTINGS,
-        },
-        "results": results,
-    }
-    atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
-    print("wrote", args.out)
+GRID = FunctionGrid(
+    name="generative_zoo",
+    description="VAE, GAN, flow, DDPM on 2-D toy data: held-out MMD trained vs untrained, "
+    "log-likelihood vs a fitted Gaussian",
+    function=script_function(__file__, "run_one"),
+    variants=tuple(_variant(m, d) for d in DATASETS for m in SETTINGS),
+    seeds=(0, 1, 2),
+    show=("mmd", "mmd_untrained", "test_log_likelihood"),
+)
+QUICK = replace(GRID, seeds=(0,))
+
+
+def results(grid: FunctionGrid, out: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pre-harness script's `settings` and `results` ({"model/data": {"seeds", "runs",
+    metric: median [min, max]}}), which tables and the headline read."""
+    rows: dict[str, Any] = {}
+    for variant in grid.variants:
+        mine = [r for r in latest(records, grid) if r["variant"] == variant.name]
+        if mine:
+            runs = [numeric(r["metrics"]) for r in mine]
+            rows[variant.name] = {"seeds": [r["seed"] for r in mine], "runs": runs,
+                                  **{k: stats(run.get(k) for run in runs) for k in runs[0]}}
+    return {"settings": {"n_train": N_TRAIN, "n_test": N_TEST, "batch_size": BATCH,
+                         "n_samples": N_SAMPLES, "models": SETTINGS},
+            "results": rows}
+
+
+def tables(summary: dict[str, Any]) -> list[str]:
+    return ["", *generative_zoo(summary, "")]
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(GRID, quick=QUICK, default_out=RESULTS, extend=results, tables=tables))

@@ -9,23 +9,28 @@ sequence's and token's shares, the attractor check against held-out data) and th
 because a reward bought by collapsing onto a few sequences is reward hacking, not tuning. The
 reward is hand-written (the frequency of one token): prior knowledge by construction.
 
-    python benchmarks/tuner_kl.py --seeds 0 1 2
-    python benchmarks/tuner_kl.py --quick --out benchmarks/results/quick/tuner_kl.json
+A function grid on the benchmark harness (`gmrl.bench.harness`): one cell per variant and seed
+(the recipe seeded with `seed=N`, as `gmrl run`), on Ray (one CPU and one torch thread each;
+`--workers 1`: serially), appended to benchmarks/results/tuner_kl.cells.jsonl (a rerun skips
+them). The summary, benchmarks/results/tuner_kl.json, holds `table` (median [min, max] over
+seeds per variant, before and after tuning) and `runs` (every cell's recipe summary); a
+Markdown table is printed.
 
-Writes benchmarks/results/tuner_kl.json (per-run summaries and median [min, max] per variant)
-and prints a Markdown table.
+    gmrl bench tuner_kl --seeds 3
+    python benchmarks/tuner_kl.py --seeds 3 --workers 1 --variants 'rloo*'
+    python benchmarks/tuner_kl.py --quick --out benchmarks/results/quick/tuner_kl.json
 """
 
-import argparse
 import json
-import platform
 import statistics
-import sys
 import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from gmrl.bench.grid import FunctionGrid, Variant
+from gmrl.bench.harness import main, script_function
+from gmrl.bench.summary import latest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "tune" / "token_frequency.yaml"
@@ -43,30 +48,54 @@ FIGURES = ("reward", "token_entropy", "distinct_2", "distinct_3", "self_bleu", "
            "top_sequence_share", "top_token_share", "attractor", "held_out_nll")
 
 
-def run_one(variant: str, seed: int, extra: list[str]) -> dict[str, Any]:
-    """One tuning run in a temporary run directory: its summary and CPU seconds."""
-    import torch
-
+def run_one(settings: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One tuning run of the config with the variant's overrides, in a temporary run directory:
+    the recipe's summary (and, when the KL guard stopped it, `stopped_by`: why)."""
     from gmrl.core.config import dump_config, load_config
     from gmrl.core.errors import GmrlError
     from gmrl.core.rundir import RunDir
     from gmrl.recipes import load_recipe
 
-    torch.set_num_threads(1)
-    overrides = [*VARIANTS[variant], *extra, f"seed={seed}", "device=cpu"]
-    config = load_config(CONFIG, overrides, lambda name: load_recipe(name).Config)
-    started = time.process_time()
+    overrides = [*settings["overrides"], f"seed={seed}", "device=cpu"]
+    config = load_config(ROOT / settings["config"], overrides,
+                         lambda name: load_recipe(name).Config)
     with tempfile.TemporaryDirectory() as folder:
         run = RunDir.create(folder, config.recipe, dump_config(config), quiet=True)
         try:
-            summary = load_recipe(config.recipe).run(config, run)
+            summary = dict(load_recipe(config.recipe).run(config, run))
         except GmrlError as error:  # the KL guard stopped it; its summary is still written
-            print(f"  {variant} seed {seed}: {error}", flush=True)
-            summary = json.loads((run.path / "summary.json").read_text())
+            summary = {**json.loads((run.path / "summary.json").read_text()),
+                       "stopped_by": str(error).splitlines()[0]}
         finally:
             run.close()
-    return {"variant": variant, "seed": seed, "overrides": overrides,
-            "cpu_s": time.process_time() - started, "summary": summary}
+    return summary
+
+
+def _grid(variants: tuple[str, ...], extra: tuple[str, ...] = ()) -> FunctionGrid:
+    return FunctionGrid(
+        name="tuner_kl",
+        description="KL-regularised reward tuning (RLOO, REINFORCE, PPO-clip; KL weights): "
+        "reward beside diversity and held-out NLL",
+        function=script_function(__file__, "run_one"),
+        variants=tuple(Variant(v, {"config": str(CONFIG.relative_to(ROOT)),
+                                   "overrides": [*VARIANTS[v], *extra]}) for v in variants),
+        seeds=(0, 1, 2),
+        show=("tuned/reward", "tune/kl", "tuned/unique"),
+    )
+
+
+GRID = _grid(tuple(VARIANTS))
+QUICK = replace(_grid(QUICK_VARIANTS, ("steps=40",)), seeds=(0,))  # two variants, 40 steps
+
+
+def runs_of(grid: FunctionGrid, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The grid's recorded cells as the pre-harness script's runs: variant, seed, overrides,
+    CPU seconds and the recipe's summary."""
+    return [{"variant": r["variant"], "seed": r["seed"],
+             "overrides": [*r["spec"]["settings"]["overrides"], f"seed={r['seed']}",
+                           "device=cpu"],
+             "cpu_s": r["cpu_seconds"], "summary": r["metrics"]}
+            for r in latest(records, grid)]
 
 
 def median_range(values: list[float]) -> dict[str, float]:
@@ -132,31 +161,16 @@ def markdown(table: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--workers", type=int, default=2, help="runs in parallel (1 CPU each)")
-    parser.add_argument("--quick", action="store_true",
-                        help="seed 0, two variants, 40 tuning steps")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    variants = QUICK_VARIANTS if args.quick else tuple(VARIANTS)
-    seeds = [0] if args.quick else args.seeds
-    extra = ["steps=40"] if args.quick else []
-    jobs = [(v, s, extra) for s in seeds for v in variants]
-    started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        runs = list(pool.map(run_one, *zip(*jobs, strict=True)))
-    table = aggregate(runs)
-    result = {"command": "python benchmarks/tuner_kl.py " + " ".join(sys.argv[1:] if argv is None
-                                                                      else argv),
-              "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-              "config": str(CONFIG.relative_to(ROOT)), "seeds": seeds,
-              "wall_s": time.perf_counter() - started, "table": table, "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(table))
+def report(grid: FunctionGrid, out: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pre-harness script's `config`, `seeds`, `table` (which tables read) and `runs`."""
+    runs = runs_of(grid, records)
+    return {"config": str(CONFIG.relative_to(ROOT)), "seeds": list(grid.seeds),
+            "table": aggregate(runs), "runs": runs}
+
+
+def tables(summary: dict[str, Any]) -> list[str]:
+    return ["", *markdown(summary["table"]).splitlines()]
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(GRID, quick=QUICK, default_out=RESULTS, extend=report, tables=tables))

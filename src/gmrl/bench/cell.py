@@ -1,4 +1,5 @@
-"""Run one benchmark cell through the public agent API and measure it.
+"""Run one benchmark cell and measure it: an agent cell through the public agent API, or a
+function cell through its benchmark's function.
 
 A cell builds its agent with `gmrl.make_agent` (or the spec's `make` function), calls
 `agent.learn(budget, callback)` once, and in the callback evaluates the agent with
@@ -18,6 +19,12 @@ Agent extras, recorded where the agent offers them (no agent is special-cased): 
 name; its `timings` mapping at the end (as `timings`, and `per_step_ms[X]` = 1000 * `X_s` /
 `X_steps` for every such pair, e.g. the v2 agent's acting and update costs); and its
 `model_metrics()` at every evaluation (as `model`, one mapping per evaluation with its `step`).
+
+Function cells (`run_function_cell`): the cell seeds Python, NumPy and torch with
+`gmrl.core.seeding.seed_everything(seed)`, as a run does, then calls its grid's function with
+the variant's settings and the seed (the function derives its per-purpose streams, e.g. train
+and test data, with `derive_seed` / `torch_generator`), and records the metrics it returns with
+its wall-clock and process time and the machine.
 """
 
 import os
@@ -27,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from gmrl.bench.grid import Cell
+from gmrl.bench.grid import Cell, FunctionCell
 from gmrl.bench.machine import machine
-from gmrl.core.seeding import derive_seed
+from gmrl.core.seeding import derive_seed, seed_everything
 
 
 class _Clock:
@@ -155,6 +162,37 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         "final_return": returns[-1] if returns else None,
         "best_return": max(returns) if returns else None,
         "curve": curve, **extras, **({"model": models} if models else {}),
+        "spec": cell.spec(), "machine": machine(), "pid": os.getpid(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_function_cell(cell: FunctionCell) -> dict[str, Any]:
+    """Call one function cell's function; its record (JSON values) for the results file.
+
+    The function must return a mapping (its metrics, JSON values); anything else is a
+    `TypeError`, which the harness reports as the cell's failure."""
+    import torch
+
+    from gmrl.core.imports import import_object
+
+    function = import_object(cell.function, f"benchmark '{cell.benchmark}' function")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cell.threads)
+    try:
+        seed_everything(cell.seed)
+        wall, cpu = time.perf_counter(), time.process_time()
+        metrics = function(dict(cell.variant.settings), cell.seed)
+        wall_seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        torch.set_num_threads(threads)
+    if not isinstance(metrics, dict):
+        raise TypeError(f"{cell.function} returned {type(metrics).__name__}, not a dict of "
+                        "metrics")
+    return {
+        "key": cell.key, "digest": cell.digest, "benchmark": cell.benchmark, "kind": "function",
+        "variant": cell.variant.name, "seed": cell.seed, "metrics": metrics,
+        "wall_seconds": wall_seconds, "cpu_seconds": cpu_seconds,
         "spec": cell.spec(), "machine": machine(), "pid": os.getpid(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

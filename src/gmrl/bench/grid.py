@@ -1,11 +1,17 @@
-"""What a benchmark declares: tasks x agents x seeds x budget, each combination one `Cell`.
+"""What a benchmark declares: a grid of cells, each one run and recorded by the harness.
+
+Two kinds of grid. An agent benchmark (`Grid`) is tasks x agents x seeds x budget, each
+combination one `Cell` trained through the public agent API. Any other benchmark (fitting a
+model, running a recipe config) is a `FunctionGrid`: named variants x seeds, each combination
+one `FunctionCell` that calls one importable function `(settings, seed) -> metrics`.
 
 Plain frozen data, so a grid reads as a table at the top of a benchmark script, travels to Ray
 workers as it is, and hashes to a digest that says whether a recorded cell is still the one the
-grid asks for (a changed budget, threshold, agent setting or evaluation makes it a new cell).
-See `gmrl.bench.harness` for how cells are run.
+grid asks for (a changed budget, threshold, agent setting, evaluation, variant setting or
+function makes it a new cell). See `gmrl.bench.harness` for how cells are run.
 """
 
+import fnmatch
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -167,3 +173,84 @@ def _check(names: Sequence[str], known: list[str], what: str, grid: str) -> None
     if unknown:
         raise ConfigError(f"benchmark '{grid}' has no {what} {', '.join(map(repr, unknown))} "
                           f"(have: {', '.join(known)})")
+
+
+# ----------------------------------------------------------------------------- function cells
+@dataclass(frozen=True)
+class Variant:
+    """One named setting of a function benchmark: `settings` (JSON values) are passed to the
+    grid's function as they are, and are part of the cell's digest."""
+
+    name: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FunctionCell:
+    """One (variant, seed) call of a function benchmark: the unit the harness runs and records.
+
+    `function` is "module:function", importable where the cells run (a benchmark script's own
+    module name works: the harness runs it from its folder, and Ray puts that folder on its
+    workers' path)."""
+
+    benchmark: str
+    function: str
+    variant: Variant
+    seed: int
+    threads: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.variant.name}/seed{self.seed}"
+
+    def spec(self) -> dict[str, Any]:
+        """Everything that decides the cell's result, as JSON values."""
+        return {"function": self.function, "variant": self.variant.name,
+                "settings": dict(self.variant.settings), "seed": self.seed}
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.spec(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FunctionGrid:
+    """A benchmark that is not an agent: `variants` x `seeds`, each cell one call of `function`
+    ("module:function", called as `function(dict(variant.settings), seed)` and returning a
+    mapping of metrics; numbers among them are summarised per variant over seeds).
+
+    `threads`: torch threads per cell. `show`: metrics named in each cell's progress line and
+    in the printed summary table (default: the first four a cell returns).
+    """
+
+    name: str
+    function: str
+    variants: tuple[Variant, ...]
+    seeds: tuple[int, ...]
+    description: str = ""
+    threads: int = 1
+    show: tuple[str, ...] = ()
+
+    def cells(self) -> list[FunctionCell]:
+        """Every cell, seed-major (a run cut short has covered every variant)."""
+        return [FunctionCell(self.name, self.function, variant, seed, self.threads)
+                for seed in self.seeds for variant in self.variants]
+
+    def select(self, variants: Sequence[str] | None = None,
+               seeds: Sequence[int] | None = None) -> "FunctionGrid":
+        """The grid narrowed to the variants named (names or shell patterns such as
+        'flow/*'), or other seeds; a name or pattern that matches nothing is a `ConfigError`
+        listing the variants."""
+        chosen = self
+        if variants:
+            def picked(name: str) -> bool:
+                return any(fnmatch.fnmatchcase(name, pattern) for pattern in variants)
+
+            names = [v.name for v in self.variants]
+            _check([p for p in variants if not any(fnmatch.fnmatchcase(n, p) for n in names)],
+                   names, "variant", self.name)
+            chosen = replace(chosen, variants=tuple(v for v in self.variants if picked(v.name)))
+        if seeds is not None:
+            chosen = replace(chosen, seeds=tuple(int(s) for s in seeds))
+        return chosen

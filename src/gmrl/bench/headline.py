@@ -194,8 +194,9 @@ ROWS: tuple[Row, ...] = (
                       ("results", "flow/two_moons", "mmd", "median")), "<=", "flow",
                Figure("", R + "generative_zoo.json",
                       ("results", "flow/two_moons", "mmd_untrained", "median"))),),
-        "`python benchmarks/generative_zoo.py --seeds 0 1 2`",
-        "12 model/data pairs in the section"),
+        "`gmrl bench generative_zoo --seeds 3`",
+        "12 model/data pairs in the section; recorded before the script moved onto the "
+        "harness"),
 )
 
 

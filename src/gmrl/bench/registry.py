@@ -99,9 +99,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "synthetic_augmentation", "a dynamics model trained on real transitions alone vs real "
         "plus k x generated ones: held-out error", "benchmarks/synthetic_augmentation.py",
-        quick_args=("--sizes", "100", "300", "--multiples", "0", "5", "--seeds", "0",
-                    "--envs", "Pendulum-v1", "--out", "{out}/synthetic_augmentation.json"),
-        full_args=("--seeds", "0", "1", "2"),
+        quick_args=("--quick", "--out", "{out}/synthetic_augmentation.json"),
+        full_args=("--seeds", "3"),
         quick_json="{out}/synthetic_augmentation.json",
         full_json="benchmarks/results/synthetic_augmentation.json",
         quick_files=("{out}/synthetic_augmentation.png",),
@@ -123,7 +122,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "tuner", "KL-regularised reward tuning (RLOO, REINFORCE, PPO-clip; KL weights): reward "
         "beside diversity and held-out NLL", "benchmarks/tuner_kl.py",
         quick_args=("--quick", "--out", "{out}/tuner_kl.json"),
-        full_args=("--seeds", "0", "1", "2"),
+        full_args=("--seeds", "3"),
         quick_json="{out}/tuner_kl.json",
         full_json="benchmarks/results/tuner_kl.json",
         table=tables.tuner_kl,
@@ -141,8 +140,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "generative_zoo", "VAE, GAN, flow, DDPM on 2-D toy data vs untrained models and a "
         "fitted Gaussian", "benchmarks/generative_zoo.py",
-        quick_args=("--seeds", "0", "--out", "{out}/generative_zoo.json"),
-        full_args=("--seeds", "0", "1", "2"),
+        quick_args=("--quick", "--out", "{out}/generative_zoo.json"),
+        full_args=("--seeds", "3"),
         quick_json="{out}/generative_zoo.json",
         full_json="benchmarks/results/generative_zoo.json",
         table=tables.generative_zoo),

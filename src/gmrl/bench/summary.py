@@ -1,4 +1,5 @@
-"""A benchmark's summary from its cell records: per task and agent, medians over seeds.
+"""A benchmark's summary from its cell records: per task and agent (an agent grid) or per
+variant (a function grid), medians over seeds.
 
 `{median, min, max}` mappings throughout (what `gmrl.bench.tables.spread` prints). Steps to the
 threshold are summarised twice: over the seeds that reached it, and over every seed with an
@@ -11,7 +12,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gmrl.bench.grid import Grid
+from gmrl.bench.grid import FunctionGrid, Grid
 
 
 def stats(values: Iterable[float | None]) -> dict[str, float] | None:
@@ -22,7 +23,8 @@ def stats(values: Iterable[float | None]) -> dict[str, float] | None:
     return {"median": statistics.median(finite), "min": min(finite), "max": max(finite)}
 
 
-def latest(records: Iterable[dict[str, Any]], grid: Grid) -> list[dict[str, Any]]:
+def latest(records: Iterable[dict[str, Any]], grid: Grid | FunctionGrid
+           ) -> list[dict[str, Any]]:
     """The grid's cells' records in grid order: the last record of each cell whose digest
     matches the cell the grid asks for now (older settings' records are ignored)."""
     by_cell = {(r.get("key"), r.get("digest")): r for r in records}
@@ -57,3 +59,32 @@ def summarise(grid: Grid, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out[task.label] = row_of_task
     return out
 
+
+
+def numeric(metrics: Any) -> dict[str, float]:
+    """The numbers among a function cell's metrics (booleans and text left out)."""
+    if not isinstance(metrics, dict):
+        return {}
+    return {str(k): float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def summarise_functions(grid: FunctionGrid, records: Sequence[dict[str, Any]]
+                        ) -> dict[str, Any]:
+    """`{variant: {"seeds": n, "wall_seconds": s, "cpu_seconds": s, "metrics": {name: s}}}`
+    over the grid's recorded cells, each `s` the median [min, max] over seeds (a metric some
+    seeds lack is summarised over those that have it)."""
+    out: dict[str, Any] = {}
+    for variant in grid.variants:
+        mine = [r for r in records if r["variant"] == variant.name]
+        if not mine:
+            continue
+        values = [numeric(r["metrics"]) for r in mine]
+        names = list(dict.fromkeys(name for row in values for name in row))
+        out[variant.name] = {
+            "seeds": len(mine),
+            "wall_seconds": stats(r["wall_seconds"] for r in mine),
+            "cpu_seconds": stats(r["cpu_seconds"] for r in mine),
+            "metrics": {name: stats(row.get(name) for row in values) for name in names},
+        }
+    return out

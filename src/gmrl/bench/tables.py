@@ -285,3 +285,14 @@ def harness_summary(summary: dict[str, Any]) -> list[str]:
                          spread(row["ms_per_step"], "{:.2f}")])
     return markdown_table(["task", "agent", "reached", "steps to threshold (all seeds)",
                            "steps, seeds reached", "train s", "ms / step"], rows)
+
+
+def function_summary(summary: dict[str, Any], show: Sequence[str] = ()) -> list[str]:
+    """A function grid's summary as one Markdown table: per variant, the seeds, the metrics
+    named in `show` (default: the first four recorded) and the wall-clock seconds, each
+    median [min, max] over seeds."""
+    names = list(show) or list(dict.fromkeys(
+        name for row in summary.values() for name in row["metrics"]))[:4]
+    rows = [[variant, str(row["seeds"]), *(spread(row["metrics"].get(n), "{:.4g}") for n in names),
+             spread(row["wall_seconds"], "{:.1f}")] for variant, row in summary.items()]
+    return markdown_table(["variant", "seeds", *names, "wall s"], rows)
