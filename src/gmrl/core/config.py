@@ -5,6 +5,7 @@ the key, with a close-match suggestion for misspelt keys.
 """
 
 import difflib
+import math
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,7 +76,7 @@ def _out_of_limits(value: Any) -> Any:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return value if abs(value) > NUMBER_LIMIT else None
+        return value if not abs(value) <= NUMBER_LIMIT else None
     items = value.values() if isinstance(value, dict) else value
     if isinstance(items, (list, tuple)) or isinstance(value, dict):
         for item in items:
@@ -101,14 +102,21 @@ class StrictModel(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         if field is None or _declares_range(field):
             return value
-        if _out_of_limits(value) is not None:
+        found = _out_of_limits(value)
+        if found is None:
+            return value
+        if isinstance(found, float) and not math.isfinite(found):
             raise PydanticCustomError(
-                "number_limit",
-                "numbers in a config must lie within -{top} ... {top} (10**9; no run could "
-                "finish a larger count): give a smaller value",
-                {"top": f"{NUMBER_LIMIT:_}"},
+                "number_not_finite",
+                "bad value {value}: numbers in a config must be finite: give a number",
+                {"value": found},
             )
-        return value
+        raise PydanticCustomError(
+            "number_limit",
+            "bad value {value}: numbers in a config must lie within -{top} ... {top} (10**9; no "
+            "run could finish a larger count): give a smaller value",
+            {"value": found, "top": f"{NUMBER_LIMIT:_}"},
+        )
 
 
 class RecipeConfig(StrictModel):

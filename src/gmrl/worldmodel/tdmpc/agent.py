@@ -297,25 +297,9 @@ class TDMPCAgent(Agent):
             next_z = model.encode(batch["next_obs"])
             next_value = model.value(next_z, target=True, reduce="min", generator=self.generator)
             td_target = self._td_targets(reward, terminated, mask, next_value)
-        z = model.encode(obs[0])
-        latents = []
-        consistency = torch.zeros((), device=self.device)
-        for t in range(horizon):
-            latents.append(z)
-            z = model.next(z, action[t])
-            consistency = consistency + (weights[t] * (z - next_z[t]).pow(2).mean(-1)).sum()
-        zs = torch.stack(latents)  # (H, B, L): z_t the model predicted for each step
-        next_zs = torch.cat([zs[1:], z.unsqueeze(0)])
-        reward_loss = (model.codec.loss(model.reward_logits(zs, action), reward) * weights).sum()
-        q_logits = model.q_logits(zs, action)  # (Q, H, B, bins)
-        value_loss = (model.codec.loss(q_logits, td_target.unsqueeze(0)).mean(0)
-                      * weights).sum()
-        pos_weight = torch.exp(model.termination_log_ratio)
-        termination_loss = (F.binary_cross_entropy_with_logits(
-            model.termination_logit(next_zs), terminated, pos_weight=pos_weight,
-            reduction="none") * weights).sum()
-        decoder_loss = ((model.decoder(next_zs) - model.standardise(batch["next_obs"])
-                         ).pow(2).mean(-1) * weights).sum()
+        losses = self._model_losses(obs[0], action, reward, terminated, batch["next_obs"],
+                                    next_z, td_target, weights)
+        consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses
         total = (cfg.consistency_coef * consistency + cfg.reward_coef * reward_loss
                  + cfg.value_coef * value_loss + cfg.termination_coef * termination_loss
                  + cfg.decoder_coef * decoder_loss) / horizon
@@ -335,6 +319,38 @@ class TDMPCAgent(Agent):
             "policy": policy_loss, "grad_norm": float(grad_norm), "q_scale": self.q_scale,
         }
         return self.last_losses
+
+    def _model_losses(
+        self, first_obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
+        terminated: torch.Tensor, next_obs: torch.Tensor, next_z: torch.Tensor,
+        td_target: torch.Tensor, weights: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        """The model's five weighted losses over a latent rollout, and the rolled-out latents.
+
+        A pure tensor function (no host syncs), so `torch.compile` can fuse it when asked for.
+        """
+        model = self.model
+        horizon = action.shape[0]
+        z = model.encode(first_obs)
+        latents = []
+        consistency = torch.zeros((), device=first_obs.device)
+        for t in range(horizon):
+            latents.append(z)
+            z = model.next(z, action[t])
+            consistency = consistency + (weights[t] * (z - next_z[t]).pow(2).mean(-1)).sum()
+        zs = torch.stack(latents)  # (H, B, L): z_t the model predicted for each step
+        next_zs = torch.cat([zs[1:], z.unsqueeze(0)])
+        reward_loss = (model.codec.loss(model.reward_logits(zs, action), reward) * weights).sum()
+        q_logits = model.q_logits(zs, action)  # (Q, H, B, bins)
+        value_loss = (model.codec.loss(q_logits, td_target.unsqueeze(0)).mean(0)
+                      * weights).sum()
+        pos_weight = torch.exp(model.termination_log_ratio)
+        termination_loss = (F.binary_cross_entropy_with_logits(
+            model.termination_logit(next_zs), terminated, pos_weight=pos_weight,
+            reduction="none") * weights).sum()
+        decoder_loss = ((model.decoder(next_zs) - model.standardise(next_obs)
+                         ).pow(2).mean(-1) * weights).sum()
+        return consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs
 
     def _td_targets(self, reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor,
                     next_value: torch.Tensor) -> torch.Tensor:
