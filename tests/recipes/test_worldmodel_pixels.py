@@ -71,7 +71,7 @@ def test_resume_continues_the_loop(tmp_path) -> None:
     [
         ("frames.size=[30,64]", "frames.size"),
         ("model.vae_lr=0", "'model.vae_lr': Input should be greater than 0"),
-        ("controller.ppo={learning_rate: .inf}", "bad value inf: numbers in a config must be fin"),
+        ("controller.ppo={learning_rate: .inf}", "bad value inf at ppo.learning_rate: numbers"),
         ("controller.ppo={n_step: 8}", "did you mean 'n_steps'"),
         ("controller.cem={population: 4, elites: 5}", "elites (5) must be <= population (4)"),
     ],

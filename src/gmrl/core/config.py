@@ -71,18 +71,25 @@ def _declares_range(info: FieldInfo) -> bool:
     return any(isinstance(item, (Le, Lt, WrapValidator)) for item in info.metadata)
 
 
-def _out_of_limits(value: Any) -> Any:
-    """The first number in `value` (recursing into lists, tuples and dicts) beyond the limit."""
+def _out_of_limits(value: Any, where: str) -> tuple[str, Any] | None:
+    """Where and what the first number in `value` beyond the limit (or not finite) is.
+
+    Recurses into lists, tuples and dicts, so `where` grows to e.g. `params.lr` or `sizes[2]`.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return value if not abs(value) <= NUMBER_LIMIT else None
-    items = value.values() if isinstance(value, dict) else value
-    if isinstance(items, (list, tuple)) or isinstance(value, dict):
-        for item in items:
-            found = _out_of_limits(item)
-            if found is not None:
-                return found
+        return (where, value) if not abs(value) <= NUMBER_LIMIT else None
+    if isinstance(value, dict):
+        items = [(f"{where}.{key}", item) for key, item in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+    else:
+        return None
+    for place, item in items:
+        found = _out_of_limits(item, place)
+        if found is not None:
+            return found
     return None
 
 
@@ -102,20 +109,21 @@ class StrictModel(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         if field is None or _declares_range(field):
             return value
-        found = _out_of_limits(value)
+        found = _out_of_limits(value, info.field_name or "value")
         if found is None:
             return value
-        if isinstance(found, float) and not math.isfinite(found):
+        where, number = found
+        if isinstance(number, float) and not math.isfinite(number):
             raise PydanticCustomError(
                 "number_not_finite",
-                "bad value {value}: numbers in a config must be finite: give a number",
-                {"value": found},
+                "bad value {value} at {where}: numbers in a config must be finite: give a number",
+                {"value": number, "where": where},
             )
         raise PydanticCustomError(
             "number_limit",
-            "bad value {value}: numbers in a config must lie within -{top} ... {top} (10**9; no "
-            "run could finish a larger count): give a smaller value",
-            {"value": found, "top": f"{NUMBER_LIMIT:_}"},
+            "bad value {value} at {where}: numbers in a config must lie within -{top} ... {top} "
+            "(10**9; no run could finish a larger count): give a smaller value",
+            {"value": number, "where": where, "top": f"{NUMBER_LIMIT:_}"},
         )
 
 
