@@ -15,7 +15,8 @@ above the task's threshold, or at its budget. Agents:
   SAC trained in short imagined rollouts of the learned model (MBPO-style);
 - `gmrl_v2`: the v2 agent (`TDMPCAgent`, configs/worldmodel/v2.yaml's agent section) with its
   own budgets, going on for `AFTER_THRESHOLD` evaluations past the threshold so a return that
-  falls back is seen;
+  falls back is seen; `gmrl_v2_full_search` the same with `prior_stop` off (every MPPI
+  iteration runs; on request);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -94,7 +95,7 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
-          "gmrl_v2")
+          "gmrl_v2", "gmrl_v2_full_search")
 DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
@@ -154,6 +155,7 @@ SB3_SPEC = AgentSpec("sb3", {}, make="gmrl.bench.peers:sb3_default")
 def _task(env: str, spec: dict[str, Any]) -> Task:
     gmrl_budget, peer_budget = spec["budget"]
     budgets = {"gmrl": gmrl_budget, "sb3": peer_budget, "gmrl_v2": V2_BUDGETS[env],
+               "gmrl_v2_full_search": V2_BUDGETS[env],
                **{name: gmrl_budget for name in ABLATIONS}}
     return Task(env, threshold=spec["threshold"], budgets=budgets)
 
@@ -167,6 +169,11 @@ GRID = Grid(
         _v1_spec("gmrl"), SB3_SPEC,
         *(_v1_spec(name, extra, tasks) for name, (extra, tasks) in ABLATIONS.items()),
         AgentSpec("gmrl_v2", {"agent": "tdmpc", "config": v2_settings(), "device": "cpu"},
+                  evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD)),
+        # v2 with every MPPI iteration run (prior_stop off): what stopping early costs or saves
+        AgentSpec("gmrl_v2_full_search",
+                  {"agent": "tdmpc", "config": {**v2_settings(), "prior_stop": None},
+                   "device": "cpu"},
                   evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD)),
     ),
     seeds=(0, 1, 2),
@@ -315,7 +322,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "plan_ms_median": statistics.median(r["plan_ms"] for r in mine),
                 **({"algo": mine[0]["algo"]} if "algo" in mine[0] else {}),
             }
-            if agent == "gmrl_v2":
+            if agent.startswith("gmrl_v2"):
                 row[agent].update(v2_extras(mine))
         if "gmrl" in row and "sb3" in row:
             g, p = row["gmrl"]["steps_median"], row["sb3"]["steps_median"]

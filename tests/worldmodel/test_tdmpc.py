@@ -82,8 +82,7 @@ def test_planner_uses_the_policy_prior() -> None:
         return torch.full((*z.shape[:-1], 1), target), torch.zeros(z.shape[:-1])
 
     agent.model.policy_sample = fixed_policy  # type: ignore[method-assign]
-    agent.planner.returns = (  # type: ignore[method-assign]
-        lambda z, actions, generator: -(actions[:, 0, 0] - target).abs())
+    agent.planner.score = lambda z, actions, generator: -(actions[:, 0, 0] - target).abs()
     z = agent.model.encode(torch.zeros(1, 3))
     warm = agent.planner.initial(1, z.device)
     generator = torch.Generator().manual_seed(0)
@@ -92,6 +91,36 @@ def test_planner_uses_the_policy_prior() -> None:
     agent.planner.config = agent.config.model_copy(update={"policy_samples": 0})
     plan = agent.planner.plan(z, warm, explore=False, generator=generator)
     assert plan.action.item() != pytest.approx(target, abs=1e-3)
+
+
+def test_planning_stops_early_once_the_prior_wins() -> None:
+    """`prior_stop`: when a policy proposal beats every sampled plan, the remaining MPPI
+    iterations are skipped; when sampled plans keep winning, every iteration runs."""
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "samples": 8, "elites": 2,
+                                                "iterations": 4}, seed=0)
+    z = agent.model.encode(torch.zeros(1, 3))
+    warm = agent.planner.initial(1, z.device)
+    generator = torch.Generator().manual_seed(0)
+
+    def prior_action(value: float) -> Any:
+        def policy(z: torch.Tensor, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.full((*z.shape[:-1], 1), value), torch.zeros(z.shape[:-1])
+        return policy
+
+    # the score prefers actions near 0.7: a prior proposing exactly 0.7 always wins
+    agent.planner.score = lambda z, actions, generator: -(actions[:, 0, 0] - 0.7).abs()
+    agent.model.policy_sample = prior_action(0.7)  # type: ignore[method-assign]
+    agent.planner.plan(z, warm, explore=False, generator=generator)
+    assert agent.planner.iterations_used == 1
+    # a prior proposing -1 loses to sampled plans: all 4 iterations run
+    agent.model.policy_sample = prior_action(-1.0)  # type: ignore[method-assign]
+    agent.planner.plan(z, warm, explore=False, generator=generator)
+    assert agent.planner.iterations_used == 4
+    # switched off, the search always runs to the end
+    agent.planner.config = agent.config.model_copy(update={"prior_stop": None})
+    agent.model.policy_sample = prior_action(0.7)  # type: ignore[method-assign]
+    agent.planner.plan(z, warm, explore=False, generator=generator)
+    assert agent.planner.iterations_used == 4
 
 
 def test_termination_metrics_on_held_out_episodes() -> None:

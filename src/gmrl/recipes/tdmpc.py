@@ -86,6 +86,8 @@ def evaluate(agent: Any, config: Config, step: int) -> dict[str, float]:
         "eval/std_return": float(returns.std()),
         "time/act_ms_per_step": 1000 * timings["act_s"] / max(1, timings["act_steps"]),
         "time/update_ms_per_step": 1000 * timings["update_s"] / max(1, timings["update_steps"]),
+        "time/plan_iterations_per_step": timings.get("plan_iterations", 0)
+        / max(1, timings["act_steps"]),
     }
     metrics.update({f"model/{k}": v for k, v in agent.model_metrics().items()})
     metrics.update({f"losses/{k}": v for k, v in agent.last_losses.items()})

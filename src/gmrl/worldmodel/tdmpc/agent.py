@@ -108,6 +108,10 @@ class TDMPCAgent(Agent):
         self.pi_optim = torch.optim.Adam(self.model.policy.parameters(), lr=cfg.lr, eps=1e-5,
                                          fused=_fused(self.device))
         self.planner = MPPIPlanner(self.model, cfg, self.discount)
+        self._losses = self._model_losses
+        if cfg.compile:  # shapes are fixed (batch, horizon, samples): no dynamic shapes
+            self._losses = torch.compile(self._model_losses, dynamic=False)
+            self.planner.score = torch.compile(self.planner.returns, dynamic=False)
         self.generator = torch.Generator(self.device)
         self.generator.manual_seed(derive_seed(seed, "tdmpc_torch"))
         self.action_rng = numpy_rng(seed, "tdmpc_random_actions")
@@ -130,7 +134,8 @@ class TDMPCAgent(Agent):
         self._plan_state: np.ndarray | None = None
         self._episode_return = 0.0
         self._episode_actions: list[np.ndarray] = []  # replayed on resume
-        self.timings = {"act_s": 0.0, "update_s": 0.0, "act_steps": 0, "update_steps": 0}
+        self.timings = {"act_s": 0.0, "update_s": 0.0, "act_steps": 0, "update_steps": 0,
+                        "plan_iterations": 0}
         self.last_losses: dict[str, float] = {}
 
     # ------------------------------------------------------------------ actions
@@ -249,6 +254,7 @@ class TDMPCAgent(Agent):
                 vector = actions[0]
                 self.timings["act_s"] += time.perf_counter() - start
                 self.timings["act_steps"] += 1
+                self.timings["plan_iterations"] += self.planner.iterations_used
             next_obs, reward, terminated, truncated = self._env_step(vector)
             self._episode_actions.append(np.asarray(vector))
             self.buffer.add(obs, self._stored(vector), reward, next_obs, terminated)
@@ -297,7 +303,7 @@ class TDMPCAgent(Agent):
             next_z = model.encode(batch["next_obs"])
             next_value = model.value(next_z, target=True, reduce="min", generator=self.generator)
             td_target = self._td_targets(reward, terminated, mask, next_value)
-        losses = self._model_losses(obs[0], action, reward, terminated, batch["next_obs"],
+        losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"],
                                     next_z, td_target, weights)
         consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses
         total = (cfg.consistency_coef * consistency + cfg.reward_coef * reward_loss

@@ -38,6 +38,9 @@ class MPPIPlanner:
         # the spread of values the agent sees (its running 5-95 % range of Q): MPPI's weights
         # are softmax(temperature * (G - G_max) / value_scale), the same at any reward scale
         self.value_scale = 1.0
+        self.iterations_used = 0  # MPPI iterations the last plan took (see `prior_stop`)
+        # what scores candidates: `returns`, or its torch.compile'd version (`compile: true`)
+        self.score = self.returns
 
     @property
     def horizon(self) -> int:
@@ -73,20 +76,21 @@ class MPPIPlanner:
     ) -> Plan:
         """Plan for latent states z (E, L) starting from distribution `warm` (E, H, A)."""
         cfg, model = self.config, self.model
-        count, horizon, width = warm.shape
+        _, horizon, width = warm.shape
         device = z.device
         policy_actions = self._policy_rollouts(z, generator)  # (E, P, H, A)
-        samples = cfg.samples
+        samples, proposals = cfg.samples, policy_actions.shape[1]
         mean = warm.clone()
         std = torch.full_like(mean, cfg.max_std)
-        z_all = z.unsqueeze(1).expand(count, samples + policy_actions.shape[1], -1)
-        for _ in range(cfg.iterations):
+        # the policy's proposals do not change between iterations: scored once
+        policy_value = self._scores(z, policy_actions, generator)  # (E, P)
+        self.iterations_used = 0
+        for iteration in range(cfg.iterations):
             drawn = self._draw(mean, std, samples, generator)  # (E, N, H, A)
             candidates = torch.cat([policy_actions, drawn], 1)
-            flat = candidates.reshape(-1, horizon, width)
-            value = self.returns(z_all.reshape(-1, z.shape[-1]), flat, generator)
-            value = torch.nan_to_num(value.reshape(count, -1), nan=-1e9)
+            value = torch.cat([policy_value, self._scores(z, drawn, generator)], 1)
             elite_value, elite_index = value.topk(min(cfg.elites, value.shape[1]), 1)
+            self.iterations_used = iteration + 1
             elites = candidates.gather(
                 1, elite_index[:, :, None, None].expand(-1, -1, horizon, width))
             score = torch.softmax(
@@ -98,6 +102,11 @@ class MPPIPlanner:
             else:
                 spread = (weights * (elites - mean.unsqueeze(1)).pow(2)).sum(1).sqrt()
                 std = spread.clamp(cfg.min_std, cfg.max_std)
+            if proposals and cfg.prior_stop is not None:
+                # how far the prior's best proposal trails the best plan, in units of Q's spread
+                gap = (elite_value[:, 0] - policy_value.max(1).values) / self.value_scale
+                if bool((gap <= cfg.prior_stop).all()):
+                    break  # the prior proposes (nearly) the best plan: refining adds little
         if model.discrete:
             first = mean[:, 0]
             action = (torch.multinomial(first, 1, generator=generator).squeeze(-1) if explore
@@ -108,6 +117,16 @@ class MPPIPlanner:
             noise = torch.randn(best.shape, generator=generator, device=device)
             best = (best + noise * std[:, 0]).clamp(-1, 1)
         return Plan(action=best, mean=mean)
+
+    def _scores(self, z: torch.Tensor, actions: torch.Tensor, generator: torch.Generator
+                ) -> torch.Tensor:
+        """G for E latent states z (E, L) and their candidates (E, N, H, A) -> (E, N)."""
+        count, number, horizon, width = actions.shape
+        if number == 0:
+            return torch.zeros(count, 0, device=z.device)
+        starts = z.unsqueeze(1).expand(count, number, -1).reshape(-1, z.shape[-1])
+        value = self.score(starts, actions.reshape(-1, horizon, width), generator)
+        return torch.nan_to_num(value.reshape(count, number), nan=-1e9)
 
     def _draw(self, mean: torch.Tensor, std: torch.Tensor, samples: int,
               generator: torch.Generator) -> torch.Tensor:
