@@ -57,6 +57,18 @@ def test_resume_is_exact_after_ctrl_c_and_after_a_crash(tmp_path, crash):
                         reference=reference)
 
 
+def test_resume_is_exact_while_the_guard_cuts_the_share(tmp_path):
+    """Half the slots held out (40 rows at the refit at step 80, enough for a verdict) and a
+    threshold every score beats: the share is cut at steps 80, 120 and 160, and a run stopped
+    at 100 resumes from the checkpoint at 80 with the cut share, not the configured one."""
+    config = _config(synthetic={**TINY["synthetic"], "fidelity_holdout": 0.5,
+                                "guard": {"max_accuracy": 0.5}})
+    reference = straight_run(synthetic, config, tmp_path / "straight")
+    summary = json.loads((reference / "summary.json").read_text())
+    assert summary["synthetic_guard_cuts"] >= 2 and summary["synthetic_share"] < 0.25
+    assert_exact_resume(synthetic, config, tmp_path / "run", 100, crash=True, reference=reference)
+
+
 def test_ratio_zero_is_the_update_matched_ablation():
     params = _config(synthetic={**TINY["synthetic"], "ratio": 0}).sb3_params()
     assert params.gradient_steps == 1 and params.replay_buffer_kwargs["ratio"] == 0
@@ -70,7 +82,7 @@ def test_utd_sets_gradient_steps_and_the_buffer_is_installed():
 
 @pytest.mark.parametrize(("change", "expected"), [
     ({"params": {"gradient_steps": 4}}, "params.gradient_steps is set by this recipe"),
-    ({"algo": "ppo"}, "algo"),
+    ({"algo": "ppo"}, "'sac', 'td3' or 'dqn'"),
     ({"utd": 0}, "utd"),
     ({"synthetic": {"ratio": 2}}, "synthetic.ratio"),
     ({"env": "Taxi-v4", "algo": "dqn"}, "Box observation space"),

@@ -14,10 +14,15 @@ installs `gmrl.synthetic.SyntheticReplayBuffer` as the agent's replay buffer. Ch
 the real buffer's contents, the generator (weights, optimizer, RNG) and the synthetic pool.
 
 Logged beside the usual RL curves at each refit: the generator's loss, the refit's seconds
-(TensorBoard), the fraction of generated rows clipped into the spaces' bounds, and fidelity
-(MMD and a classifier's real-vs-synthetic accuracy). The summary adds `steps_to_target` (with
-`target_return`), the refit count, the last fidelity figures and, as `time/` keys, the wall-clock
-of the run and of the generator's refits.
+(TensorBoard), the fraction of generated rows clipped into the spaces' bounds, fidelity (MMD
+and a classifier's accuracy at telling generated from held-out real transitions) and
+`synthetic/share`, the synthetic fraction of each batch the fidelity guard keeps in force. The
+summary adds `steps_to_target` (with `target_return`), the refit count, the last fidelity
+figures, the share, the guard's cuts, the synthetic rows sampled and, as `time/` keys, the
+wall-clock of the run and of the generator's refits.
+
+`algo` is one of SB3's off-policy agents, `sac`, `td3` (Box actions) or `dqn` (Discrete
+actions); on-policy ones (ppo, a2c) have no replay buffer to feed and are refused by name.
 """
 
 import time

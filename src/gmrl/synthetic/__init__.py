@@ -5,15 +5,18 @@ off-policy agent, mixed with real data at a chosen ratio.
 - `TransitionGenerator`: any vector model of the zoo fitted to whole transitions.
 - `TransitionLayout`: transitions as flat vectors and back, within the spaces' bounds.
 - `fidelity`: MMD and a classifier two-sample test between real and synthetic transitions.
+- `gmrl.synthetic.guard`: the fidelity guard that lowers the synthetic share of a batch while
+  generated transitions are easy to tell from held-out real ones (`FidelityGuardConfig`).
 """
 
 from gmrl.synthetic.buffer import SyntheticReplayBuffer
-from gmrl.synthetic.config import SyntheticConfig, TransitionModelConfig
+from gmrl.synthetic.config import FidelityGuardConfig, SyntheticConfig, TransitionModelConfig
 from gmrl.synthetic.fidelity import fidelity
 from gmrl.synthetic.generator import TransitionGenerator
 from gmrl.synthetic.layout import TransitionLayout, Transitions
 
 __all__ = [
+    "FidelityGuardConfig",
     "SyntheticConfig",
     "SyntheticReplayBuffer",
     "TransitionGenerator",
