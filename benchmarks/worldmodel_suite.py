@@ -15,8 +15,9 @@ above the task's threshold, or at its budget. Agents:
   SAC trained in short imagined rollouts of the learned model (MBPO-style);
 - `gmrl_v2`: the v2 agent (`TDMPCAgent`, configs/worldmodel/v2.yaml's agent section) with its
   own budgets, going on for `AFTER_THRESHOLD` evaluations past the threshold so a return that
-  falls back is seen; `gmrl_v2_full_search` the same with `prior_stop` off (every MPPI
-  iteration runs; on request);
+  falls back is seen; on request, v2 with one setting changed (`V2_VARIANTS`):
+  `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs) and `gmrl_v2_plan_h1`
+  (one imagined step, then Q);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -95,7 +96,7 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
-          "gmrl_v2", "gmrl_v2_full_search")
+          "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1")
 DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
@@ -104,6 +105,11 @@ V2_BUDGETS = {
     "HalfCheetah-v5": 50_000,
 }
 AFTER_THRESHOLD = 3
+# v2 with one setting changed (on request): what each choice of the default costs or saves
+V2_VARIANTS: dict[str, dict[str, Any]] = {
+    "gmrl_v2_full_search": {"prior_stop": None},  # every MPPI iteration runs
+    "gmrl_v2_plan_h1": {"plan_horizon": 1},  # plan one imagined step, then Q
+}
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # the default config with one mechanism off (overrides), on the tasks it is meant for
 ABLATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -155,7 +161,7 @@ SB3_SPEC = AgentSpec("sb3", {}, make="gmrl.bench.peers:sb3_default")
 def _task(env: str, spec: dict[str, Any]) -> Task:
     gmrl_budget, peer_budget = spec["budget"]
     budgets = {"gmrl": gmrl_budget, "sb3": peer_budget, "gmrl_v2": V2_BUDGETS[env],
-               "gmrl_v2_full_search": V2_BUDGETS[env],
+               **dict.fromkeys(V2_VARIANTS, V2_BUDGETS[env]),
                **{name: gmrl_budget for name in ABLATIONS}}
     return Task(env, threshold=spec["threshold"], budgets=budgets)
 
@@ -170,11 +176,10 @@ GRID = Grid(
         *(_v1_spec(name, extra, tasks) for name, (extra, tasks) in ABLATIONS.items()),
         AgentSpec("gmrl_v2", {"agent": "tdmpc", "config": v2_settings(), "device": "cpu"},
                   evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD)),
-        # v2 with every MPPI iteration run (prior_stop off): what stopping early costs or saves
-        AgentSpec("gmrl_v2_full_search",
-                  {"agent": "tdmpc", "config": {**v2_settings(), "prior_stop": None},
-                   "device": "cpu"},
-                  evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD)),
+        *(AgentSpec(name, {"agent": "tdmpc", "config": {**v2_settings(), **change},
+                           "device": "cpu"},
+                    evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD))
+          for name, change in V2_VARIANTS.items()),
     ),
     seeds=(0, 1, 2),
     budget=2000,
