@@ -9,7 +9,9 @@ of the agent is touched, so a benchmark measures exactly what a user's `learn` d
 
 Seeds: the cell's seed is the agent's seed, as `gmrl run seed=N`; the evaluation episodes'
 reset seeds are spawned from `derive_seed(seed, "eval_env")` (as the rl recipe's), the same at
-every checkpoint, so agents of one seed face the same start states.
+every checkpoint, so agents of one seed face the same start states. The global generators are
+seeded with the cell's seed before the agent is built (`seed_everything`, as `gmrl run` does), so
+a cell gives the same record whatever cells its worker process ran before.
 
 Timing: `train_seconds` / `cpu_seconds` are wall-clock / process time inside `learn` less the
 evaluations; `ms_per_step` is `train_seconds` per real env step (acting and updating);
@@ -101,6 +103,9 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     task, evaluation = cell.task, cell.evaluation
     threads = torch.get_num_threads()
     torch.set_num_threads(cell.threads)
+    # as a run does: an agent drawing on the global generators (SB3's, the v1 world model's)
+    # gets the same draws whatever cells this worker process ran before
+    seed_everything(cell.seed)
     env = make_env(task.env, **dict(task.env_kwargs))
     eval_seed = derive_seed(cell.seed, "eval_env")
     curve: list[list[float]] = []

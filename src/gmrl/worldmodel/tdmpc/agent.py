@@ -98,7 +98,11 @@ class TDMPCAgent(Agent):
         self.discount = self.config.discount or episode_discount(
             getattr(spec, "max_episode_steps", None))
         cfg = self.config
-        self.model = LatentModel(obs_dim, action_dim, self.discrete, cfg).to(self.device)
+        # initial weights from the agent's own seed, not the global generator's state: the
+        # same seed gives the same agent whatever ran before in the process
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(seed, "tdmpc_init"))
+            self.model = LatentModel(obs_dim, action_dim, self.discrete, cfg).to(self.device)
         encoder: list[torch.nn.Parameter] = list(self.model.encoder.parameters())
         rest: list[torch.nn.Parameter] = [p for name, p in self.model.named_parameters()
                 if not name.startswith(("encoder.", "policy.", "target_qs."))]
