@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -28,6 +29,7 @@ import torch
 from gmrl.core.config import load_config
 from gmrl.core.rundir import RunDir
 from gmrl.recipes import load_recipe
+from gmrl.rl.rollout import record_episodes
 from gmrl.worldmodel.pixels import make_pixel_env
 
 RESULTS = Path(__file__).resolve().parent / "results" / "worldmodel_pixels.json"
@@ -38,19 +40,15 @@ QUICK = ["iterations=3", "random_episodes=10", "model.first_vae_steps=400",
          "model.first_rnn_steps=400", "model.rnn_steps=200", "controller.dream_steps=10000"]
 
 
-def random_returns(env: gym.Env, episodes: int, seed: int) -> list[float]:
-    """Returns of a uniformly random policy (seeded env and action space)."""
-    env.action_space.seed(seed)
-    returns = []
-    for index in range(episodes):
-        env.reset(seed=seed * 1000 + index)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return returns
+def random_returns(make_env: Callable[[], gym.Env], episodes: int, seed: int) -> list[float]:
+    """Returns of a uniformly random policy, played by the shared episode recorder
+    (`gmrl.rl.rollout.record_episodes`): the action space seeded once with `seed`, episode `i`
+    reset with seed `seed * 1000 + i`."""
+    space = make_env().action_space
+    space.seed(seed)
+    played = record_episodes(make_env, lambda: lambda _obs: space.sample(),
+                             [seed * 1000 + index for index in range(episodes)])
+    return [float(episode["reward"].sum()) for episode in played]
 
 
 def run_seed(seed: int, overrides: list[str]) -> dict:
@@ -70,14 +68,17 @@ def run_seed(seed: int, overrides: list[str]) -> dict:
         run.close()
     seconds = time.perf_counter() - start
     repeat = config.frames.action_repeat
-    pixel_env = make_pixel_env(config.env_id, size=config.frames.size, action_repeat=repeat)
+    def pixel_env() -> gym.Env:
+        return make_pixel_env(config.env_id, size=config.frames.size, action_repeat=repeat)
+
     return {
         "seed": seed,
         "summary": summary,
         "curve": curve,
         "seconds": seconds,
         "random_same_env": float(np.mean(random_returns(pixel_env, 20, seed))),
-        "random_plain_cartpole": float(np.mean(random_returns(gym.make(config.env_id), 20, seed))),
+        "random_plain_cartpole": float(np.mean(random_returns(
+            lambda: gym.make(config.env_id), 20, seed))),
     }
 
 
