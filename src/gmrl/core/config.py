@@ -79,6 +79,7 @@ def _out_of_limits(value: Any, where: str) -> tuple[str, Any] | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
+        # written as "not <=" so NaN (which compares False with everything) is caught too
         return (where, value) if not abs(value) <= NUMBER_LIMIT else None
     if isinstance(value, dict):
         items = [(f"{where}.{key}", item) for key, item in value.items()]

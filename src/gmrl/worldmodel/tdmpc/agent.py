@@ -307,8 +307,8 @@ class TDMPCAgent(Agent):
             next_z = model.encode(batch["next_obs"])
             next_value = model.value(next_z, target=True, reduce="min", generator=self.generator)
             td_target = self._td_targets(reward, terminated, mask, next_value)
-        losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"],
-                                    next_z, td_target, weights)
+        losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
+                              td_target, weights)
         consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses
         total = (cfg.consistency_coef * consistency + cfg.reward_coef * reward_loss
                  + cfg.value_coef * value_loss + cfg.termination_coef * termination_loss

@@ -84,6 +84,7 @@ class MPPIPlanner:
         std = torch.full_like(mean, cfg.max_std)
         # the policy's proposals do not change between iterations: scored once
         policy_value = self._scores(z, policy_actions, generator)  # (E, P)
+        best_proposal = policy_value.max(1).values if proposals else None
         self.iterations_used = 0
         for iteration in range(cfg.iterations):
             drawn = self._draw(mean, std, samples, generator)  # (E, N, H, A)
@@ -102,9 +103,9 @@ class MPPIPlanner:
             else:
                 spread = (weights * (elites - mean.unsqueeze(1)).pow(2)).sum(1).sqrt()
                 std = spread.clamp(cfg.min_std, cfg.max_std)
-            if proposals and cfg.prior_stop is not None:
+            if best_proposal is not None and cfg.prior_stop is not None:
                 # how far the prior's best proposal trails the best plan, in units of Q's spread
-                gap = (elite_value[:, 0] - policy_value.max(1).values) / self.value_scale
+                gap = (elite_value[:, 0] - best_proposal) / self.value_scale
                 if bool((gap <= cfg.prior_stop).all()):
                     break  # the prior proposes (nearly) the best plan: refining adds little
         if model.discrete:
