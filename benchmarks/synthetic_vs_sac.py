@@ -16,32 +16,44 @@ Side by side in one job, per env and seed (every row a normal gmrl run of a ship
 Every row is evaluated every 250 real steps on 10 seeded episodes (deterministic actions); a
 run's steps-to-threshold is its first evaluation at or above the threshold (Pendulum -200,
 InvertedPendulum 950). Fidelity of the synthetic data (a classifier's real-vs-synthetic accuracy,
-MMD, rows clipped into bounds) and the generator's share of wall-clock are recorded. Runs go to a
-temporary folder; each finished run is appended to benchmarks/results/synthetic/runs.jsonl (a
-rerun skips the runs already there), and the summary to benchmarks/results/synthetic_vs_sac.json.
+MMD, rows clipped into bounds) and the generator's share of wall-clock are recorded.
 
-    gmrl bench synthetic --seeds 5 --envs Pendulum-v1 --workers 2
-    gmrl bench synthetic --seeds 3 --envs InvertedPendulum-v5 --workers 2
-    gmrl bench synthetic --quick            # 1 seed, Pendulum, shorter budgets
+A function grid on the benchmark harness (`gmrl.bench.harness`): one cell per (env, variant,
+seed), each one `gmrl run` of the row's config in a temporary run directory (the recipe seeded
+with `seed=N`), on Ray (one CPU and one torch thread each; `--workers 1`: serially). Finished
+cells are appended to benchmarks/results/synthetic_vs_sac.cells.jsonl (a rerun skips them); the
+summary, benchmarks/results/synthetic_vs_sac.json, holds the harness's figures plus `runs` (each
+cell's curve, seconds and recipe summary) and `results` (the table: per env and variant, steps
+to threshold over all seeds and over those that reached it, returns at 1k / 2k, seconds,
+generator share, fidelity), with the plot beside it. Rows of an env and variant with no harness
+cell yet come from the pre-harness runs in benchmarks/results/synthetic/runs.jsonl (named in
+`legacy_rows`), so the docs keep them until they are rerun here.
+
+    gmrl bench synthetic --seeds 5 --variants 'Pendulum-v1/*' --workers 2
+    gmrl bench synthetic --seeds 5 --variants 'Pendulum-v1/sac' 'Pendulum-v1/sac_utd' \
+        'Pendulum-v1/sac_synthetic'
+    gmrl bench synthetic --seeds 3 --variants 'InvertedPendulum-v5/*' --workers 2
+    gmrl bench synthetic --quick            # 1 seed, Pendulum, three rows, shorter budgets
 """
 
-import argparse
 import json
 import math
-import platform
 import statistics
-import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gmrl.bench.grid import FunctionGrid, Variant
+from gmrl.bench.harness import main, script_function
+from gmrl.bench.summary import latest
+from gmrl.bench.tables import synthetic_markdown
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-RUNS_FILE = RESULTS / "synthetic" / "runs.jsonl"
+RUNS_FILE = RESULTS / "synthetic" / "runs.jsonl"  # pre-harness runs (read, not written)
 SUMMARY_FILE = RESULTS / "synthetic_vs_sac.json"
-PLOT_FILE = RESULTS / "synthetic_vs_sac.png"
 
 ENVS: dict[str, dict[str, Any]] = {
     "Pendulum-v1": {"config": "configs/synthetic/pendulum.yaml", "threshold": -200.0,
@@ -60,56 +72,53 @@ ABLATIONS = {
 EVAL = ["eval_every=250", "eval_episodes=10"]
 
 
-def jobs(envs: list[str], seeds: int, quick: bool) -> list[dict[str, Any]]:
-    """Every (env, variant, seed) run as a config path plus overrides, seed-major (a job cut
-    short still covers every env)."""
-    return [job for seed in range(seeds) for env in envs for job in _env_jobs(env, seed, quick)]
+QUICK_VARIANTS = ("Pendulum-v1/sac", "Pendulum-v1/sac_utd", "Pendulum-v1/sac_synthetic")
 
 
-def _env_jobs(env: str, seed: int, quick: bool) -> list[dict[str, Any]]:
-    setting = ENVS[env]
-    budget = ["total_steps=1000"] if quick else []
-    common = [f"seed={seed}", "device=cpu", *EVAL]
-    sac_budget = 2000 if quick else setting["sac_budget"]
-    sac = ["recipe=rl", f"env={env}", "algo=sac", f"target_return={setting['threshold']}",
-           *common, *([f"total_steps={sac_budget}"] if sac_budget else budget)]
-    out = [{"env": env, "variant": "sac", "seed": seed, "recipe": "rl",
-            "config": setting["config"], "overrides": sac}]
-    for variant, extra in ABLATIONS.items():
-        out.append({"env": env, "variant": variant, "seed": seed, "recipe": "synthetic",
-                    "config": setting["config"], "overrides": [*common, *extra, *budget]})
-    if setting["dream"] is not None:  # the Pendulum world-model config, pointed at this env
-        dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",
-                 "dream.params.gradient_steps=16", "total_steps=2000", *setting["dream"], *common]
-        out.append({"env": env, "variant": "dream", "seed": seed, "recipe": "worldmodel",
-                    "config": "configs/worldmodel/pendulum.yaml", "overrides": dream + budget})
-    return out
+def _variants(quick: bool = False) -> tuple[Variant, ...]:
+    """Every (env, row) as a recipe config plus overrides (the seed is the cell's); `quick`: the
+    three Pendulum rows at 1,000 (synthetic) and 2,000 (SAC) real steps."""
+    out: list[Variant] = []
+    for env, setting in ENVS.items():
+        budget = ["total_steps=1000"] if quick else []
+        common = ["device=cpu", *EVAL]
+        sac_budget = 2000 if quick else setting["sac_budget"]
+        sac = ["recipe=rl", f"env={env}", "algo=sac", f"target_return={setting['threshold']}",
+               *common, *([f"total_steps={sac_budget}"] if sac_budget else budget)]
+        out.append(Variant(f"{env}/sac", {"recipe": "rl", "config": setting["config"],
+                                          "overrides": sac}))
+        for variant, extra in ABLATIONS.items():
+            out.append(Variant(f"{env}/{variant}", {
+                "recipe": "synthetic", "config": setting["config"],
+                "overrides": [*common, *extra, *budget]}))
+        if setting["dream"] is not None:  # the Pendulum world-model config, pointed at this env
+            dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",
+                     "dream.params.gradient_steps=16", "total_steps=2000", *setting["dream"],
+                     *common]
+            out.append(Variant(f"{env}/dream", {
+                "recipe": "worldmodel", "config": "configs/worldmodel/pendulum.yaml",
+                "overrides": dream + budget}))
+    return tuple(v for v in out if not quick or v.name in QUICK_VARIANTS)
 
 
-def _key(job: dict[str, Any]) -> str:
-    return f"{job['env']}/{job['variant']}/{job['seed']}"
-
-
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """One run in a temporary run directory; its evaluation curve and cost figures."""
+def run_one(settings: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One `gmrl run` of the row's config in a temporary run directory: its evaluation curve,
+    wall-clock, generator seconds and the recipe's numeric summary."""
     import csv
-
-    import torch
 
     from gmrl.core.config import dump_config, load_config, read_yaml_mapping
     from gmrl.core.rundir import RunDir
     from gmrl.recipes import load_recipe
 
-    torch.set_num_threads(1)
-    overrides = list(job["overrides"])
-    if job["recipe"] == "rl":  # the rl recipe takes the env's SAC settings, not the synthetic ones
-        base = read_yaml_mapping(ROOT / job["config"])
+    overrides = [*settings["overrides"], f"seed={seed}"]
+    if settings["recipe"] == "rl":  # the rl recipe takes the env's SAC settings, not synthetic's
+        base = read_yaml_mapping(ROOT / settings["config"])
         overrides += [f"params.learning_rate={base['params']['learning_rate']}"]
         if not any(o.startswith("total_steps=") for o in overrides):
             overrides.append(f"total_steps={base['total_steps']}")
         path = ROOT / "configs" / "rl" / "pendulum.yaml"
     else:
-        path = ROOT / job["config"]
+        path = ROOT / settings["config"]
     config = load_config(path, overrides, lambda name: load_recipe(name).Config)
     with tempfile.TemporaryDirectory() as folder:
         run = RunDir.create(folder, config.recipe, dump_config(config), quiet=True)
@@ -123,10 +132,25 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             rows = list(csv.DictReader(handle))
     curve = [[int(r["step"]), float(r["eval/mean_return"])] for r in rows
              if r.get("eval/mean_return")]
-    return {**{k: job[k] for k in ("env", "variant", "seed")}, "overrides": job["overrides"],
-            "curve": curve, "seconds": seconds,
+    numbers = {k: float(v) for k, v in summary.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)
+               and math.isfinite(float(v))}
+    return {"curve": curve, "seconds": seconds,
             "generator_seconds": float(summary.get("time/generator_seconds", 0.0)),
-            "summary": {k: v for k, v in summary.items() if isinstance(v, (int, float))}}
+            "summary": numbers}
+
+
+def _grid(quick: bool = False) -> FunctionGrid:
+    return FunctionGrid(
+        name="synthetic_vs_sac",
+        description="SB3 SAC vs UTD-matched SAC vs SAC + synthetic experience (and ablations, "
+        "dream mode): real env steps to threshold",
+        function=script_function(__file__, "run_one"), variants=_variants(quick),
+        seeds=tuple(range(5)), show=("seconds", "generator_seconds"))
+
+
+GRID = _grid()
+QUICK = replace(_grid(quick=True), seeds=(0,))
 
 
 # ----------------------------------------------------------------------------- report
@@ -186,38 +210,6 @@ def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...] = (1000, 2000
     return out
 
 
-def markdown(summary: dict[str, Any]) -> str:
-    """The table docs/BENCHMARKS.md quotes."""
-    lines = []
-    for env, rows in summary.items():
-        lines += [f"**{env}** (threshold {rows['threshold']:g})", "",
-                  "| variant | seeds reached | steps to threshold: median of all seeds "
-                  "(unreached = never) | of those reached: median [range] | return at 1k "
-                  "| return at 2k | wall-clock s | generator share | classifier acc. |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for variant, row in rows.items():
-            if variant == "threshold":
-                continue
-
-            def cell(stats: dict[str, Any] | None, fmt: str = "{:.0f}") -> str:
-                if not stats or stats["median"] is None:
-                    return "–"
-                low, high = stats["range"]
-                return f"{fmt.format(stats['median'])} [{fmt.format(low)}, {fmt.format(high)}]"
-
-            everyone = row["steps_to_threshold_all_seeds_median"]
-            lines.append(
-                f"| {variant} | {row['seeds_reached']}/{row['seeds']} "
-                f"| {'never' if everyone is None else f'{everyone:.0f}'} "
-                f"| {cell(row['steps_to_threshold'])} | {cell(row['return_at_1000'])} "
-                f"| {cell(row['return_at_2000'])} | {cell(row['seconds'])} "
-                f"| {cell(row.get('generator_share_of_time'), '{:.2f}')} "
-                f"| {cell(row.get('synthetic_classifier_accuracy'), '{:.2f}')} |"
-            )
-        lines.append("")
-    return "\n".join(lines)
-
-
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
     """Median evaluation return against real steps, one panel per env."""
     from gmrl.core.plots import plt, save_figure
@@ -243,49 +235,43 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     save_figure(figure, path)
 
 
-def load_runs() -> list[dict[str, Any]]:
+def runs_of(grid: FunctionGrid, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The grid's recorded cells as runs: env, variant, seed, overrides, curve, seconds,
+    generator seconds and the recipe's summary."""
+    runs = []
+    for r in latest(records, grid):
+        env, _, variant = r["variant"].partition("/")
+        runs.append({"env": env, "variant": variant, "seed": r["seed"],
+                     "overrides": [*r["spec"]["settings"]["overrides"], f"seed={r['seed']}"],
+                     **r["metrics"]})
+    return runs
+
+
+def load_legacy_runs() -> list[dict[str, Any]]:
+    """The pre-harness runs (benchmarks/results/synthetic/runs.jsonl)."""
     if not RUNS_FILE.is_file():
         return []
     return [json.loads(line) for line in RUNS_FILE.read_text().splitlines() if line.strip()]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--envs", nargs="+", default=["Pendulum-v1"], choices=list(ENVS))
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--variants", nargs="+", default=None,
-                        help="subset of: sac sac_utd sac_synthetic sac_untrained dream")
-    parser.add_argument("--workers", type=int, default=1, help="runs in parallel (1 CPU each)")
-    parser.add_argument("--quick", action="store_true", help="1 seed, 1000-step budgets")
-    args = parser.parse_args(argv)
-    seeds = 1 if args.quick else args.seeds
-    todo = [j for j in jobs(args.envs, seeds, args.quick)
-            if args.variants is None or j["variant"] in args.variants]
-    done = {_key(r) for r in load_runs()} if not args.quick else set()
-    todo = [j for j in todo if _key(j) not in done]
-    RUNS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    print(f"{len(todo)} runs to do ({len(done)} already in {RUNS_FILE.name})", flush=True)
-    quick_runs: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {pool.submit(run_job, job): job for job in todo}
-        for future in as_completed(futures):
-            result = future.result()
-            best = max((ret for _, ret in result["curve"]), default=float("nan"))
-            print(f"  {_key(result)}: best {best:.1f}, {result['seconds']:.0f}s", flush=True)
-            if args.quick:
-                quick_runs.append(result)
-            else:
-                with RUNS_FILE.open("a") as handle:
-                    handle.write(json.dumps(result) + "\n")
-    runs = quick_runs if args.quick else load_runs()
-    summary = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
-                          f"Python {sys.version.split()[0]}",
-               "workers": args.workers, "results": summarise(runs)}
-    if not args.quick:
-        SUMMARY_FILE.write_text(json.dumps(summary, indent=2) + "\n")
-        plot(runs, PLOT_FILE)
-    print(markdown(summary["results"]))
+def report(grid: FunctionGrid, out: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """`runs`, `results` (the table) and the plot beside `out`; rows with no harness cell come
+    from the pre-harness runs when `out` is the recorded summary (not a quick or test run)."""
+    runs = runs_of(grid, records)
+    have = {(r["env"], r["variant"]) for r in runs}
+    legacy = [r for r in load_legacy_runs() if (r["env"], r["variant"]) not in have] \
+        if out.resolve() == SUMMARY_FILE.resolve() else []
+    legacy_rows = sorted({f"{r['env']}/{r['variant']}" for r in legacy})
+    everything = runs + legacy
+    if everything:
+        plot(everything, out.with_suffix(".png"))
+    return {"runs": runs, "legacy_rows": legacy_rows, "results": summarise(everything)}
+
+
+def tables(summary: dict[str, Any]) -> list[str]:
+    return ["", *synthetic_markdown(summary["results"])]
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(GRID, quick=QUICK, default_out=SUMMARY_FILE, extend=report,
+                          tables=tables))

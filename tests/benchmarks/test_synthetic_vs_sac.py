@@ -1,5 +1,9 @@
 """The synthetic-experience benchmark's report logic: thresholds, budgets, medians, table."""
 
+import json
+
+from gmrl.bench.tables import synthetic_markdown
+
 from . import load_benchmark
 
 bench = load_benchmark("synthetic_vs_sac")
@@ -29,19 +33,56 @@ def test_summary_counts_seeds_that_never_reach_and_reports_medians():
     assert row["steps_to_threshold"] == {"median": 1500.0, "range": [1000.0, 2000.0], "n": 2}
     assert row["return_at_1000"]["median"] == -300.0
     assert row["generator_share_of_time"]["median"] == 0.2
-    table = bench.markdown(bench.summarise(runs))
+    table = "\n".join(synthetic_markdown(bench.summarise(runs)))
     assert row["steps_to_threshold_all_seeds_median"] == 2000.0  # 1000, 2000, never
     assert "| sac_synthetic | 2/3 | 2000 | 1500 [1000, 2000] |" in table
+    assert "**Pendulum-v1** (threshold -200)" in table
 
 
-def test_every_variant_of_every_seed_is_a_job():
-    jobs = bench.jobs(["Pendulum-v1", "InvertedPendulum-v5"], 2, quick=False)
-    variants = {(j["env"], j["variant"]) for j in jobs}
-    assert ("Pendulum-v1", "dream") in variants and ("InvertedPendulum-v5", "dream") in variants
-    assert len(jobs) == 2 * 6 + 2 * 6
-    dream = next(j for j in jobs if j["variant"] == "dream" and j["env"] != "Pendulum-v1")
+def test_every_variant_of_every_seed_is_a_cell():
+    cells = bench.GRID.select(seeds=range(2)).cells()
+    names = {c.variant.name for c in cells}
+    assert {"Pendulum-v1/dream", "InvertedPendulum-v5/dream"} <= names
+    assert len(cells) == 2 * 6 + 2 * 6
+    dream = next(c for c in cells if c.variant.name == "InvertedPendulum-v5/dream")
     # the Pendulum world-model config pointed at the MuJoCo env, nothing tuned for it
-    assert "env.id=InvertedPendulum-v5" in dream["overrides"]
-    assert "model.termination=learned" in dream["overrides"]
-    ratio_zero = [j for j in jobs if j["variant"] == "sac_utd"]
-    assert all("synthetic.ratio=0" in j["overrides"] for j in ratio_zero)
+    assert "env.id=InvertedPendulum-v5" in dream.variant.settings["overrides"]
+    assert "model.termination=learned" in dream.variant.settings["overrides"]
+    assert all("synthetic.ratio=0" in c.variant.settings["overrides"]
+               for c in cells if c.variant.name.endswith("/sac_utd"))
+    # the seed is the cell's, never written into a variant's settings
+    assert not any(o.startswith("seed=") for c in cells for o in c.variant.settings["overrides"])
+
+
+def test_quick_grid_is_three_pendulum_rows_at_short_budgets():
+    names = [v.name for v in bench.QUICK.variants]
+    assert names == ["Pendulum-v1/sac", "Pendulum-v1/sac_utd", "Pendulum-v1/sac_synthetic"]
+    assert bench.QUICK.seeds == (0,)
+    overrides = {v.name: v.settings["overrides"] for v in bench.QUICK.variants}
+    assert "total_steps=2000" in overrides["Pendulum-v1/sac"]
+    assert "total_steps=1000" in overrides["Pendulum-v1/sac_synthetic"]
+
+
+def test_report_turns_cells_into_runs_and_keeps_unrerun_rows(tmp_path, monkeypatch):
+    cell = bench.QUICK.cells()[0]
+    record = {"key": cell.key, "digest": cell.digest, "variant": cell.variant.name, "seed": 0,
+              "spec": cell.spec(), "metrics": {"curve": [[250, -150.0]], "seconds": 5.0,
+                                               "generator_seconds": 0.0, "summary": {}}}
+    legacy = tmp_path / "runs.jsonl"
+    legacy.write_text("\n".join(json.dumps(r) for r in [
+        _run("sac", 0, [[250, -900.0]]), _run("dream", 0, [[250, -150.0]])]) + "\n")
+    monkeypatch.setattr(bench, "RUNS_FILE", legacy)
+    out = tmp_path / "summary.json"
+    monkeypatch.setattr(bench, "SUMMARY_FILE", out)
+    figures = bench.report(bench.QUICK, out, [record])
+    assert [r["variant"] for r in figures["runs"]] == ["sac"]
+    assert figures["runs"][0]["overrides"][-1] == "seed=0"
+    # the harness's sac run replaces the legacy one; dream, not rerun, is kept and named
+    assert figures["legacy_rows"] == ["Pendulum-v1/dream"]
+    rows = figures["results"]["Pendulum-v1"]
+    assert rows["sac"]["steps_to_threshold"]["median"] == 250.0
+    assert rows["dream"]["seeds"] == 1
+    assert (tmp_path / "summary.png").is_file()
+    # a summary written elsewhere (a quick run) takes no legacy rows
+    elsewhere = bench.report(bench.QUICK, tmp_path / "quick.json", [record])
+    assert elsewhere["legacy_rows"] == [] and "dream" not in elsewhere["results"]["Pendulum-v1"]

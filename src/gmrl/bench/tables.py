@@ -5,7 +5,6 @@ JSON the script wrote (None when it writes none) and `log` its captured stdout. 
 the summary figures the scripts already compute, so a table never invents a number.
 """
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -248,13 +247,39 @@ def music(data: Any, log: str) -> list[str]:
     return markdown_table(["row", *models], rows)
 
 
+def synthetic_markdown(results: Mapping[str, Any]) -> list[str]:
+    """The synthetic benchmark's `results` (per env and variant, benchmarks/synthetic_vs_sac.py's
+    `summarise`) as one Markdown table per env, the one docs/BENCHMARKS.md quotes."""
+    def cell(stats: Mapping[str, Any] | None, spec: str = "{:.0f}") -> str:
+        if not stats or stats.get("median") is None:
+            return "–"
+        low, high = stats["range"]
+        return f"{spec.format(stats['median'])} [{spec.format(low)}, {spec.format(high)}]"
+
+    lines: list[str] = []
+    for env, rows in results.items():
+        table = []
+        for variant, row in rows.items():
+            if variant == "threshold":
+                continue
+            everyone = row["steps_to_threshold_all_seeds_median"]
+            table.append([
+                variant, f"{row['seeds_reached']}/{row['seeds']}",
+                "never" if everyone is None else f"{everyone:.0f}",
+                cell(row["steps_to_threshold"]), cell(row.get("return_at_1000")),
+                cell(row.get("return_at_2000")), cell(row["seconds"]),
+                cell(row.get("generator_share_of_time"), "{:.2f}"),
+                cell(row.get("synthetic_classifier_accuracy"), "{:.2f}")])
+        lines += [f"**{env}** (threshold {rows['threshold']:g})", "", *markdown_table(
+            ["variant", "seeds reached", "steps to threshold: median of all seeds (unreached = "
+             "never)", "of those reached: median [range]", "return at 1k", "return at 2k",
+             "wall-clock s", "generator share", "classifier acc."], table), ""]
+    return lines
+
+
 def synthetic_vs_sac(data: Any, log: str) -> list[str]:
-    """synthetic_vs_sac in quick mode writes no JSON: its printed Markdown table, as printed."""
-    lines = [line for line in log.splitlines() if line.startswith(("|", "**")) or not line.strip()]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    if not text:
-        raise ValueError("no Markdown table in the script's output")
-    return text.splitlines()
+    """synthetic_vs_sac.json: per env and variant, steps to threshold, returns, cost, fidelity."""
+    return synthetic_markdown(data["results"])
 
 
 def synthetic_augmentation(data: Any, log: str) -> list[str]:
