@@ -118,3 +118,58 @@ def test_two_cells_run_in_parallel_on_a_local_ray(tmp_path: Path) -> None:
     assert sorted(r["seed"] for r in summary["cells"]) == [0, 1]
     # each cell ran in a Ray worker, not in this process
     assert len({r["pid"] for r in summary["cells"]}) == 2
+
+
+def test_gmrl_bench_runs_cells_on_a_running_ray_with_address_auto(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ray start --head`, then `gmrl bench <script> --ray-address auto`: the cells run in that
+    instance's workers (not in this process), and the instance is left running."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    pytest.importorskip("ray")
+    ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    if not Path(ray_cli).is_file():
+        pytest.skip("no `ray` command beside this Python")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "tiny.py").write_text(
+        "from gmrl.bench.grid import AgentSpec, Evaluation, Grid, Task\n"
+        "from gmrl.bench.harness import main\n"
+        "GRID = Grid('tiny', (Task('FrozenLake-v1', 1.0, env_kwargs={'is_slippery': False}),),\n"
+        "            (AgentSpec('q', {'agent': 'q_learning', 'episodes': 200}),), (0, 1), 300,\n"
+        "            evaluation=Evaluation(every=100, episodes=3))\n"
+        "raise SystemExit(main(GRID, default_out='out/tiny.json'))\n")
+    # a short folder of its own: Ray's socket paths must stay under 108 bytes
+    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_dir}
+    env.pop("RAY_ADDRESS", None)
+    monkeypatch.setenv("RAY_TMPDIR", env["RAY_TMPDIR"])  # `auto` finds the instance started here
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    # `--block` keeps the instance's processes in one process group of their own, so the test
+    # stops this instance alone (`ray stop` would stop every Ray on the machine)
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--num-cpus", "2",
+                             "--port", "0", "--include-dashboard", "false",
+                             "--disable-usage-stats", "--temp-dir", ray_dir],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        for _ in range(600):  # up to a minute for the instance to say where it is
+            if (Path(ray_dir) / "ray_current_cluster").is_file() or head.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert head.poll() is None, head.stderr.read().decode()[-500:] if head.stderr else ""
+        result = CliRunner().invoke(app, ["bench", "tiny", "--ray-address", "auto"])
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
+        shutil.rmtree(ray_dir, ignore_errors=True)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    assert summary["failed"] == {} and summary["cells_recorded"] == 2
+    assert os.getpid() not in {r["pid"] for r in summary["cells"]}
