@@ -1,24 +1,44 @@
 """RL Tuner's Table 1, reproduced and compared with gmrl's KL-regularised tuner, over seeds.
 
 For each seed it trains one Note-RNN (configs/music/pretrain.yaml), then tunes it with RL Tuner's
-Q-, Psi- and G-learning (configs/music/rltuner_{q,psi,g}.yaml) and gmrl's best on-policy tuner
-(configs/music/tuner.yaml), each run through the `music` recipe from the same saved Note-RNN, and
-scores 10,000 compositions of every model with RL Tuner's Table 1 statistics, the mean log p under
-the Note-RNN and diversity, beside the same figures on held-out corpus windows and the paper's.
-It checks the issue's targets for gmrl's tuner (every Table 1 row at least as good as the paper's
-Q row, log p within 1 nat of the Note-RNN's own samples, >= 95 % unique), flags collapse, and
-times gmrl's tuner including pre-training. Every row also carries copying and collapse figures
-(duplicates, memorisation against the training windows, repeated bars; gmrl.music.copying) and
-log p per event and per composition with its median and 10th percentile (gmrl.music.likelihood);
-a run the collapse guard stopped is marked `stopped_early` and fails the targets.
+Q-, Psi- and G-learning (configs/music/rltuner_{q,psi,g}.yaml) and gmrl's on-policy tuners
+(configs/music/tuner*.yaml), each run through the `music` recipe from the same saved Note-RNN,
+and scores 10,000 compositions of every model with RL Tuner's Table 1 statistics, the mean log p
+under the Note-RNN and diversity, beside the same figures on held-out corpus windows and the
+paper's. It checks the issue's targets for gmrl's tuners (every Table 1 row at least as good as
+the paper's Q row, log p within 1 nat of the Note-RNN's own samples, >= 95 % unique), flags
+collapse, and times gmrl's tuners including pre-training. Every row also carries copying and
+collapse figures (duplicates, memorisation against the training windows, repeated bars;
+gmrl.music.copying) and log p per event and per composition with its median and 10th percentile
+(gmrl.music.likelihood); a run the collapse guard stopped is marked `stopped_early` and fails
+the targets.
 
-Writes benchmarks/results/music/rltuner.json and, in a folder beside it (`<out>_tokens/`), every
-seed's compositions of every model as gzip token files plus that seed's Note-RNN, so that
-`--rescore` can recompute the table from them (and checks that it reproduces the stored figures).
+A function grid on the benchmark harness (`gmrl.bench.harness`): one variant per corpus and
+budget (`bach`: the Bach chorales, 30 pre-training epochs; `essen`: the Essen folk songs, 4;
+both 10,000 compositions per model and 200 rollouts of Q / Psi / G; the quick grid's `bach`:
+1,000 compositions, 5 epochs, 50 steps of every tuner), one cell per variant and seed, each one
+pre-training and every tuning run of that seed (`run_one`; the recipe seeded with `seed=N`, as
+`gmrl run`, in a temporary run directory). Cells run on Ray (one CPU and one torch thread each;
+`--workers 1`: serially) and are appended to `<out stem>.cells.jsonl` (a rerun skips them).
+Every cell keeps its compositions of every model as gzip token files, and its Note-RNN, in
+`<out stem>_tokens/<variant>/` (benchmarks/results/music/rltuner_tokens/ for the default
+`--out`), so that `--rescore` can recompute the table from them.
 
-    nice .venv/bin/python benchmarks/music_rltuner.py --seeds 0 1 2
-    gmrl bench music --seeds 0 --rl-steps 100 --tuner-steps 100      # a quicker look
+The summary (default benchmarks/results/music/rltuner.json) holds, beside the harness's
+figures, the pre-harness script's `corpus`, `seeds`, `table` (median [min, max] over seeds of
+every figure of every model), `paper`, `targets` and `per_seed` (every seed's figures, seconds
+and files), for the grid's first variant with recorded cells (all of them under `variants`
+when more than one has cells). The Markdown table and the targets are printed.
+
+    gmrl bench music --seeds 3 --variants bach                   # seeds 0-2, on Ray
+    gmrl bench music --seeds 1 --variants essen --workers 1      # seed 0, serially
+    gmrl bench music --quick --workers 1 --out benchmarks/results/quick/music_rltuner.json
     gmrl bench music --rescore benchmarks/results/music/rltuner.json  # recompute a stored table
+
+`--rescore RESULTS_JSON [--out FILE] [--no-corpus-checks]` recomputes a results file's figures
+(this format or the pre-harness one) from its token files and kept Note-RNN and says whether
+every recomputed figure matches the stored one (exit 1 if not); it writes
+`<file>_rescored.json` beside the file unless `--out` says otherwise.
 """
 
 import argparse
@@ -29,12 +49,20 @@ import re
 import shutil
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gmrl.bench.grid import FunctionGrid, Variant
+from gmrl.bench.harness import main as harness_main
+from gmrl.bench.harness import parser as harness_parser
+from gmrl.bench.harness import script_function
+from gmrl.bench.summary import latest
 from gmrl.core.checkpoint import atomic_write_text
 from gmrl.core.config import dump_config, load_config
 from gmrl.core.rundir import RunDir
@@ -45,8 +73,10 @@ from gmrl.music.rescore import compare, rescore_tables, same
 from gmrl.recipes import load_recipe
 from gmrl.recipes import music as recipe
 
-RESULTS = Path("benchmarks/results/music")
-CONFIGS = Path("configs/music")
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "music"
+RESULTS_FILE = RESULTS / "rltuner.json"
+CONFIGS = ROOT / "configs" / "music"
 MODELS = {"q": "rltuner_q", "psi": "rltuner_psi", "g": "rltuner_g", "gmrl": "tuner",
           "gmrl_table1": "tuner_table1", "gmrl_q_row": "tuner_q_row",
           "gmrl_guided": "tuner_guided", "gmrl_guided_motif": "tuner_guided_motif"}
@@ -90,6 +120,7 @@ TARGETS = (
 )
 
 
+# ----------------------------------------------------------------------------- one cell
 def _run(config_name: str, seed: int, root: Path, overrides: list[str]) -> tuple[Path, dict, float]:
     """Run one config through the recipe; returns its directory, summary and CPU seconds.
 
@@ -122,28 +153,34 @@ def add_gaps(figures: dict[str, Any], note_rnn: dict[str, Any]) -> None:
         figures["log_p_gap_per_event"] = figures["log_p_gap"] / COMPOSITION_STEPS
 
 
-def _shown(path: Path) -> str:
-    """A path as recorded in the results: relative to the repository root when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
+def shown(path: Path) -> str:
+    """A path as recorded: relative to the repository root when inside it, else absolute."""
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def located(text: str | Path) -> Path:
+    """A recorded path (see `shown`) as a path: relative ones are from the repository root
+    (where the pre-harness script, which recorded them from its working directory, ran)."""
+    path = Path(text)
+    return path if path.is_absolute() else ROOT / path
 
 
 def _keep(run_path: Path, model: str, seed: int, folder: Path) -> str:
     """Copy a run's compositions into `folder` as a gzip token file; returns its recorded path."""
     target = folder / f"{model}_seed{seed}.txt.gz"
     write_token_file(read_token_file(run_path / "compositions.txt"), target)
-    return _shown(target)
+    return shown(target)
 
 
-def run_seed(seed: int, args: argparse.Namespace, root: Path,
+def run_seed(seed: int, settings: dict[str, Any], root: Path,
              tokens: Path | None) -> dict[str, Any]:
-    """Pre-train once, tune with every algorithm from that Note-RNN; figures per model. With
-    `tokens` (a folder), every model's compositions and the Note-RNN are kept there."""
-    common = [f"eval.compositions={args.compositions}", "eval.render=0",
-              f"corpus.source={args.corpus}"]
-    pre = [*common, f"note_rnn.epochs={args.pretrain_epochs}"]
+    """Pre-train once, tune with every model of `settings["models"]` from that Note-RNN;
+    figures per model. With `tokens` (a folder), every model's compositions and the Note-RNN
+    are kept there."""
+    common = [f"eval.compositions={settings['compositions']}", "eval.render=0",
+              f"corpus.source={settings['corpus']}"]
+    pre = [*common, f"note_rnn.epochs={settings['pretrain_epochs']}"]
     path, summary, pretrain_s = _run("pretrain", seed, root, pre)
     checkpoint = path / "note_rnn.safetensors"
     out: dict[str, Any] = {
@@ -158,12 +195,12 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path,
         tokens.mkdir(parents=True, exist_ok=True)
         kept = tokens / f"note_rnn_seed{seed}.safetensors"
         shutil.copy(checkpoint, kept)
-        files["checkpoint"] = _shown(kept)
+        files["checkpoint"] = shown(kept)
         files["note_rnn"] = _keep(path, "note_rnn", seed, tokens)
     for model, config_name in MODELS.items():
-        if args.models and model not in args.models:
+        if settings.get("models") and model not in settings["models"]:
             continue
-        steps = args.tuner_steps if model in GMRL else args.rl_steps
+        steps = settings.get("tuner_steps") if model in GMRL else settings.get("rl_steps")
         extra = [*common, f"note_rnn.checkpoint={checkpoint}", "eval.compare=false"]
         if steps is not None:
             extra.append(f"tuning.steps={steps}")
@@ -177,12 +214,117 @@ def run_seed(seed: int, args: argparse.Namespace, root: Path,
         out["seconds"][model] = seconds
         if tokens is not None:
             files[model] = _keep(path, model, seed, tokens)
-        print(f"seed {seed} {model}: {seconds:.0f} CPU s", flush=True)
     for model in (m for m in GMRL if m in out):
         out["seconds"][f"{model}_incl_pretrain"] = pretrain_s + out["seconds"][model]
     if files:
         out["files"] = files
     return out
+
+
+def flat(figures: dict[str, Any]) -> dict[str, Any]:
+    """One seed's figures (`run_seed`) as a cell's metrics: `<model>/<figure>` and
+    `seconds/<what>` numbers (NaN as None), `held_out_nll_per_event`, and `files`."""
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, dict) and key != "files":
+            out.update({f"{key}/{name}": value[name] for name in value})
+        else:
+            out[key] = value
+    return _strict(out)
+
+
+def nested(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A cell's metrics (`flat`) as the seed's figures again."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        group, _, name = key.partition("/")
+        if name:
+            out.setdefault(group, {})[name] = value
+        else:
+            out[key] = value
+    return out
+
+
+def run_one(settings: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One seed of a variant: pre-train, tune with every model, keep the token files and the
+    Note-RNN in `settings["tokens"]` (run directories in a temporary folder); the figures of
+    every model, flattened (`flat`)."""
+    tokens = located(settings["tokens"]) if settings.get("tokens") else None
+    with tempfile.TemporaryDirectory(prefix="gmrl-music-") as folder:
+        return flat(run_seed(seed, settings, Path(folder), tokens))
+
+
+# ----------------------------------------------------------------------------- the grid
+def variant(name: str, out: Path = RESULTS_FILE, **settings: Any) -> Variant:
+    """A corpus and budget (`settings` over the Bach defaults), its token files in
+    `<out stem>_tokens/<name>/` beside the summary `out`."""
+    defaults: dict[str, Any] = {"corpus": "bach", "compositions": 10_000, "pretrain_epochs": 30,
+                                "rl_steps": 200, "tuner_steps": None, "models": list(MODELS)}
+    return Variant(name, {**defaults, **settings,
+                          "tokens": shown(out.with_name(f"{out.stem}_tokens") / name)})
+
+
+def grids(out: Path = RESULTS_FILE) -> tuple[FunctionGrid, FunctionGrid]:
+    """The full grid (Bach and Essen, seeds 0-2) and the quick one (Bach at small budgets,
+    seed 0), writing token files beside the summary `out`."""
+    grid = FunctionGrid(
+        name="music_rltuner",
+        description="Note-RNN, RL Tuner's Q / Psi / G and gmrl's tuners vs the paper's Table 1",
+        function=script_function(__file__, "run_one"),
+        variants=(variant("bach", out), variant("essen", out, corpus="essen", pretrain_epochs=4)),
+        seeds=(0, 1, 2),
+        show=("gmrl/repeated_notes_pct", "gmrl/notes_in_motif_pct", "gmrl/log_p_gap_per_event",
+              "gmrl/unique_fraction"),
+    )
+    quick = replace(grid, seeds=(0,), variants=(variant(
+        "bach", out, compositions=1000, pretrain_epochs=5, rl_steps=50, tuner_steps=50),))
+    return grid, quick
+
+
+GRID, QUICK = grids()
+
+
+# ----------------------------------------------------------------------------- the report
+def report(grid: FunctionGrid, out: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The harness `extend` hook: the pre-harness script's `corpus`, `seeds`, `table`, `paper`,
+    `targets` and `per_seed` (which tables, the headline and `--rescore` read) of the grid's
+    first variant with recorded cells; every such variant's under `variants` when there are
+    more."""
+    current = latest(records, grid)
+    blocks: dict[str, Any] = {}
+    for chosen in grid.variants:
+        per_seed = [{"seed": r["seed"], **nested(r["metrics"])} for r in current
+                    if r["variant"] == chosen.name]
+        if not per_seed:
+            continue
+        table = aggregate(per_seed)
+        blocks[chosen.name] = {
+            "variant": chosen.name, "corpus": chosen.settings["corpus"],
+            "seeds": [s["seed"] for s in per_seed], "table": table,
+            "targets": {model: check_targets(table, per_seed, model) for model in GMRL
+                        if model in table},
+            "per_seed": per_seed}
+    first = next(iter(blocks.values()), {"corpus": grid.variants[0].settings["corpus"],
+                                         "seeds": [], "table": {}, "targets": {},
+                                         "per_seed": []})
+    result = {"torch_threads": grid.threads, **first, "paper": PAPER}
+    if len(blocks) > 1:
+        result["variants"] = blocks
+    return _strict(result)
+
+
+def tables(summary: dict[str, Any]) -> list[str]:
+    """The harness `tables` hook: each variant's table and targets."""
+    lines: list[str] = []
+    for name, block in (summary.get("variants") or {summary.get("variant"): summary}).items():
+        if not block.get("per_seed"):
+            continue
+        lines += ["", f"{name} (corpus {block['corpus']}):", "",
+                  *markdown(block["table"], block["per_seed"]).splitlines()]
+        for model, model_checks in block["targets"].items():
+            lines.append(f"\ntargets for {model}:")
+            lines += [f"  {check}: {value}" for check, value in model_checks.items()]
+    return lines
 
 
 def _median(values: list[float]) -> float:
@@ -331,7 +473,7 @@ def stored_files(record: dict[str, Any], corpus: str, folder: Path) -> dict[str,
     before they were recorded are found by the names used then, `<corpus>_<model>_seed<N>.txt`
     beside the results (no prefix for Bach), gzip or not; they kept no Note-RNN."""
     if "files" in record:
-        return {name: Path(path) for name, path in record["files"].items()}
+        return {name: located(path) for name, path in record["files"].items()}
     prefix = "" if corpus == "bach" else f"{corpus}_"
     found: dict[str, Path] = {}
     for model in ("note_rnn", *MODELS):
@@ -429,8 +571,8 @@ def rescore(path: Path, use_corpus: bool = True) -> dict[str, Any]:
                     for model, result in outcome.items()
                     if isinstance(result, dict) for key in result.get("differ", {})]
     return {
-        "rescore_of": _shown(path),
-        "command": f"python benchmarks/music_rltuner.py --rescore {_shown(path)}"
+        "rescore_of": shown(path),
+        "command": f"gmrl bench music --rescore {shown(path)}"
                    + ("" if use_corpus else " --no-corpus-checks"),
         "corpus": corpus,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -444,90 +586,9 @@ def rescore(path: Path, use_corpus: bool = True) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--compositions", type=int, default=10_000)
-    parser.add_argument("--corpus", default="bach",
-                        help="corpus.source of every run: bach, essen, bach+essen")
-    parser.add_argument("--pretrain-epochs", type=int, default=30)
-    parser.add_argument("--rl-steps", type=int, default=None, help="Q/Psi/G rollouts (config's)")
-    parser.add_argument("--tuner-steps", type=int, default=None, help="gmrl tuner steps (config's)")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=None,
-                        help="tune with these only (default: all; the Note-RNN always runs)")
-    parser.add_argument("--runs", type=Path, default=Path("runs/bench-music"))
-    parser.add_argument("--out", type=Path, default=None,
-                        help="results JSON (default: benchmarks/results/music/rltuner.json; "
-                        "with --rescore, <file>_rescored.json beside the file)")
-    parser.add_argument("--tokens", action=argparse.BooleanOptionalAction, default=True,
-                        help="keep every seed's compositions of every model (gzip token files) "
-                        "and its Note-RNN in <out>_tokens/, for --rescore (default: on)")
-    parser.add_argument("--merge", type=Path, nargs="+", default=None,
-                        help="combine the per-seed results of earlier runs (e.g. one per seed "
-                        "run in parallel) instead of running")
-    parser.add_argument("--rescore", type=Path, default=None, metavar="RESULTS_JSON",
-                        help="recompute a stored table from its token files instead of running, "
-                        "and say whether every recomputed figure matches (exit 1 if not)")
-    parser.add_argument("--corpus-checks", action=argparse.BooleanOptionalAction, default=True,
-                        help="with --rescore: load the corpus for the held-out column, the "
-                        "attractor and memorisation (parsing a corpus the first time is slow)")
-    args = parser.parse_args()
-    if args.rescore is not None:
-        _main_rescore(args.rescore, args.out, args.corpus_checks)
-        return
-    out = args.out or RESULTS / "rltuner.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tokens = out.with_name(f"{out.stem}_tokens") if args.tokens else None
-    started = time.perf_counter()
-    commands: list[str] = []
-    if args.merge:
-        merged = [json.loads(path.read_text()) for path in args.merge]
-        per_seed = [s for data in merged for s in data["per_seed"]]
-        commands = [data["command"] for data in merged]
-        args.seeds = [s["seed"] for s in per_seed]
-        corpora = {corpus_name(data) for data in merged}
-        if len(corpora) > 1:
-            sys.exit(f"error: --merge got results of different corpora: {sorted(corpora)}")
-        args.corpus = corpora.pop()
-    else:
-        per_seed = [{"seed": seed, **run_seed(seed, args, args.runs, tokens)}
-                    for seed in args.seeds]
-    table = aggregate(per_seed)
-    checks = {model: check_targets(table, per_seed, model) for model in GMRL if model in table}
-    options = {k: v for k, v in vars(args).items()
-               if k not in ("runs", "out", "merge", "tokens", "rescore", "corpus_checks")
-               and v is not None}
-    command = "python benchmarks/music_rltuner.py " + " ".join(
-        f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in options.items())
-    if args.out is not None:
-        command += f" --out {args.out}"
-    if args.merge:
-        command = " && ".join([*commands, "python benchmarks/music_rltuner.py --merge "
-                               + " ".join(map(str, args.merge))])
-    result = {
-        "command": command,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "torch_threads": 1,
-        "corpus": args.corpus,
-        "seeds": args.seeds,
-        "table": table,
-        "paper": PAPER,
-        "targets": checks,
-        "per_seed": per_seed,
-        "total_seconds": time.perf_counter() - started,
-    }
-    atomic_write_text(out, json.dumps(_strict(result), indent=2, allow_nan=False) + "\n")
-    print(markdown(table, per_seed))
-    for model, model_checks in checks.items():
-        print(f"\ntargets for {model}:")
-        for name, check in model_checks.items():
-            print(f"  {name}: {check}")
-
-
-def _main_rescore(path: Path, out: Path | None, use_corpus: bool) -> None:
+def _main_rescore(path: Path, out: Path | None, use_corpus: bool) -> int:
     """`--rescore`: write the recomputed results beside the stored ones, print the table and
-    what could not be reproduced or recomputed; exit 1 when a recomputed figure differs."""
+    what could not be reproduced or recomputed; 1 when a recomputed figure differs."""
     result = rescore(path, use_corpus)
     out = out or path.with_name(f"{path.stem}_rescored.json")
     atomic_write_text(out, json.dumps(_strict(result), indent=2, allow_nan=False) + "\n")
@@ -544,9 +605,29 @@ def _main_rescore(path: Path, out: Path | None, use_corpus: bool) -> None:
         else f"{len(result['differences'])} recomputed figures differ: " \
         + "; ".join(result["differences"][:10])
     print(f"\nrescore of {path}: {verdict}; written to {out}")
-    if not result["reproduced"]:
-        sys.exit(1)
+    return 0 if result["reproduced"] else 1
+
+
+# ----------------------------------------------------------------------------- command line
+def main(argv: Sequence[str] | None = None) -> int:
+    """The harness's command line (token files beside `--out`), or `--rescore RESULTS_JSON`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--rescore" in args:
+        parse = argparse.ArgumentParser(description="recompute a stored table from its token "
+                                        "files and kept Note-RNN")
+        parse.add_argument("--rescore", type=Path, required=True, metavar="RESULTS_JSON")
+        parse.add_argument("--out", type=Path, default=None,
+                           help="where to write (default: <file>_rescored.json beside it)")
+        parse.add_argument("--corpus-checks", action=argparse.BooleanOptionalAction,
+                           default=True, help="load the corpus for the held-out column, the "
+                           "attractor and memorisation (parsing a corpus the first time is slow)")
+        options = parse.parse_args(args)
+        return _main_rescore(options.rescore, options.out, options.corpus_checks)
+    out = harness_parser(GRID, RESULTS_FILE).parse_known_args(args)[0].out
+    grid, quick = grids(Path(out))
+    return harness_main(grid, args, quick=quick, default_out=RESULTS_FILE, extend=report,
+                        tables=tables)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

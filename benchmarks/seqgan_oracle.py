@@ -3,48 +3,72 @@
 Runs the `seqgan` recipe once per seed (each run measures the random generator, MLE, the MLE
 model at lower sampling temperatures, scheduled sampling, PG-BLEU and SeqGAN on the same data),
 then aggregates every row's NLL_oracle beside NLL_test, unigram entropy, distinct-2/3, unique
-fraction and an attractor check (mean and spread over seeds), CPU and wall-clock time, and the
-quality-diversity check on each diversity axis: is a model's NLL_oracle below the curve traced
-by the MLE model sampled at temperatures 0.7-1.0, at the same diversity? A lower NLL_oracle on
-that curve is what a colder MLE model gets for free; one bought by collapsing onto a few
-sequences the oracle likes (PG-BLEU's failure) is reward hacking, and the attractor check shows
-it. The 10,000 scored samples of every row are kept, gzip-compressed, under
-benchmarks/results/seqgan_tokens/ so that anyone can rescore them.
+fraction, the share of the most frequent sample and an attractor check (mean and spread over
+seeds), CPU and wall-clock time, and the quality-diversity check on each diversity axis: is a
+model's NLL_oracle below the curve traced by the MLE model sampled at temperatures 0.7-1.0, at
+the same diversity? A lower NLL_oracle on that curve is what a colder MLE model gets for free;
+one bought by collapsing onto a few sequences the oracle likes (PG-BLEU's failure) is reward
+hacking, and the attractor check shows it. The 10,000 scored samples of every row are kept,
+gzip-compressed, so that anyone can rescore them.
 
-    gmrl bench seqgan                       # configs/seqgan/fast.yaml, seeds 0 1 2, two at a time
-    gmrl bench seqgan --seeds 0 --jobs 1
-    gmrl bench seqgan --report-only         # aggregate existing run directories (also partial)
-    gmrl bench seqgan --quick               # CI-sized smoke run (prints its table)
-    gmrl bench seqgan --quick --out-dir benchmarks/results/quick   # ... and writes JSON + plot
-    gmrl bench seqgan --rescore --seeds 0 1 2 3   # score the kept token files from scratch
+A function grid on the benchmark harness (`gmrl.bench.harness`): one variant per config
+(`fast`: configs/seqgan/fast.yaml; the quick grid's `quick`: configs/seqgan/quick.yaml, tiny
+sizes, not comparable to the paper), one cell per variant and seed, each one run of the recipe
+with `seed=N` (as `gmrl run`). Cells run on Ray (one CPU and one torch thread each;
+`--workers 1`: serially) and are appended to `<out stem>.cells.jsonl` (a rerun skips them). A
+cell's run directory goes to `<out folder>/seqgan_runs/<variant>/seed<N>/` (for the default
+`--out`, benchmarks/results/seqgan_runs/, not kept in git); a cell stopped part-way resumes its
+unfinished run directory of the same config from the last checkpoint, as `gmrl run --resume`.
+Its table rows' token files are kept as `<out folder>/seqgan_tokens/<variant>/seed<N>/<row>.txt.gz`
+(benchmarks/results/seqgan_tokens/fast/... for the default `--out`).
 
-Run directories (resumable: an unfinished one is resumed) go to
-benchmarks/results/seqgan_runs/<config>/seed<N>/. Writes benchmarks/results/seqgan_oracle.json,
-benchmarks/results/seqgan_oracle_quality_diversity.png and the '## SeqGAN on the paper's oracle'
-section of docs/BENCHMARKS.md.
+The summary (default benchmarks/results/seqgan_oracle.json) holds, beside the harness's
+figures, the pre-harness script's `table` (per row: mean, std, min, max and every seed's value
+of each figure), `temperature_curve`, `quality_diversity`, `gains` (the targets), `timing`,
+`paper` and `runs` (per seed: the recipe's summary, its NLL_oracle curve and its token files),
+for the grid's first variant with recorded cells; plots go beside it
+(`<out stem>_quality_diversity.png`, `<out stem>_nll_curve_seed<N>.png`), and for the default
+`--out` the '## SeqGAN on the paper's oracle' section of docs/BENCHMARKS.md is rewritten. A
+Markdown report is printed.
+
+    gmrl bench seqgan --seeds 4                  # configs/seqgan/fast.yaml, seeds 0-3, on Ray
+    gmrl bench seqgan --seeds 1 --workers 1      # seed 0, serially in this process
+    gmrl bench seqgan --seeds 4 --report-only    # rewrite the summary from the recorded cells
+    gmrl bench seqgan --quick --workers 1 --out benchmarks/results/quick/seqgan_oracle.json
+    gmrl bench seqgan --rescore                  # score the kept token files from scratch
+    gmrl bench seqgan --rescore benchmarks/results/seqgan_oracle.json --seeds 0 1
+
+`--rescore [RESULTS_JSON]` reads the token files a results file lists (its `runs`: the current
+format and the pre-harness one alike), scores them from scratch against the oracle and writes
+seqgan_rescore.json beside the results file, with each row's recorded NLL_oracle.
 """
 
 import argparse
-import csv
 import itertools
 import json
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-import yaml
+from gmrl.bench.grid import FunctionGrid, Variant
+from gmrl.bench.harness import main as harness_main
+from gmrl.bench.harness import parser as harness_parser
+from gmrl.bench.harness import script_function
+from gmrl.bench.summary import latest
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+RESULTS_FILE = RESULTS / "seqgan_oracle.json"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 HEADING = "## SeqGAN on the paper's oracle"
+CONFIGS = {"fast": "configs/seqgan/fast.yaml", "quick": "configs/seqgan/quick.yaml"}
 PAPER = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736}
 RANKGAN = 8.247  # Lin et al. 2017, the same oracle experiment
-TOKENS = RESULTS / "seqgan_tokens"
 # Issue targets: SeqGAN NLL_oracle, its drop below gmrl's own MLE, and the most unigram entropy
 # it may lose against the MLE model cooled to the same NLL_oracle.
 TARGET_NLL, TARGET_GAIN, TARGET_ENTROPY_GAP = 8.70, 0.30, 0.1
@@ -62,30 +86,57 @@ AXIS_LABELS = {"nll_test": "NLL_test (model NLL of held-out data)",
                "distinct_3": "distinct-3"}
 
 
-def run_dir_for(root: Path, seed: int) -> Path | None:
-    dirs = sorted((root / f"seed{seed}").glob("seqgan-*"))
-    return dirs[-1] if dirs else None
+# ----------------------------------------------------------------------------- one cell
+def shown(path: Path) -> str:
+    """A path as recorded: relative to the repository root when inside it, else absolute."""
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
-def launch(config: Path, seed: int, root: Path, nice: int) -> subprocess.Popen:
-    """Start (or resume) the recipe run for `seed` as a niced subprocess."""
-    existing = run_dir_for(root, seed)
-    base = ["nice", "-n", str(nice), sys.executable, "-m", "gmrl.cli", "run"]
-    if existing is not None and not (existing / "summary.json").is_file():
-        command = [*base, "--resume", str(existing), "-q"]
-    else:
-        command = [*base, str(config), f"seed={seed}", "--runs", str(root / f"seed{seed}"), "-q"]
-    log = (root / f"seed{seed}.log").open("a")
-    return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+def located(text: str) -> Path:
+    """A recorded path (see `shown`) as a path: relative ones are from the repository root."""
+    path = Path(text)
+    return path if path.is_absolute() else ROOT / path
+
+
+def run_recipe(config: Any, root: Path) -> Path:
+    """Run `config` through its recipe in a run directory under `root`, as `gmrl run --runs
+    root` does (summary.json written at the end); an unfinished run directory there of the very
+    same config is resumed from its last checkpoint instead, as `gmrl run --resume` does."""
+    from gmrl.core.config import dump_config
+    from gmrl.core.rundir import RunDir
+    from gmrl.recipes import load_recipe
+
+    text = dump_config(config)
+    recipe = load_recipe(config.recipe)
+    prepare = getattr(recipe, "prepare", None)
+    if prepare is not None:
+        prepare(config)
+    unfinished = [d for d in sorted(root.glob(f"{config.recipe}-*"))
+                  if (d / "config.yaml").is_file() and not (d / "summary.json").is_file()
+                  and (d / "config.yaml").read_text() == text]
+    run = (RunDir.open_existing(unfinished[-1], quiet=True) if unfinished
+           else RunDir.create(root, config.recipe, text, quiet=True))
+    try:
+        summary = recipe.run(config, run)
+        run.commit_config()
+        run.write_summary(summary)
+    finally:
+        run.close()
+    return run.path
 
 
 def read_run(path: Path) -> dict:
     """Summary of a finished run, or the last evaluation reached by an unfinished one."""
+    import csv
+
+    import yaml
+
     metrics = path / "metrics.csv"
     rows = list(csv.DictReader(metrics.open())) if metrics.is_file() else []
     evals = [r for r in rows if r.get("eval/nll_oracle")]
     config = yaml.safe_load((path / "config.yaml").read_text())
-    out: dict = {"run_dir": str(path.relative_to(ROOT)), "finished": False, "config": config}
+    out: dict = {"run_dir": shown(path), "finished": False, "config": config}
     if evals:
         last = evals[-1]
         out["reached"] = {"step": int(last["step"]), "phase": "adversarial" if
@@ -99,26 +150,142 @@ def read_run(path: Path) -> dict:
     return out
 
 
-def keep_token_files(path: Path, seed: int, config: Path) -> list[str]:
+def keep_token_files(path: Path, folder: Path) -> list[str]:
     """Copy a finished run's token files of the table rows, gzip-compressed, to
-    benchmarks/results/seqgan_tokens/<config>/seed<N>/<row>.txt.gz (kept in git, so anyone
-    can rescore them: `--rescore`)."""
+    `folder/<row>.txt.gz` (kept in git for the default results, so anyone can rescore them:
+    `--rescore`); their recorded paths."""
     from gmrl.sequence.tokens import read_token_file, write_token_file
 
     kept = []
     for row in KEPT_ROWS:
         source = path / f"samples_{row}.txt"
         if source.is_file():
-            target = TOKENS / config.stem / f"seed{seed}" / f"{row}.txt.gz"
+            target = folder / f"{row}.txt.gz"
             target.parent.mkdir(parents=True, exist_ok=True)
             write_token_file(read_token_file(source).tolist(), target)
-            kept.append(str(target.relative_to(ROOT)))
+            kept.append(shown(target))
     return kept
 
 
-def rescore(config: Path, seeds: list[int], references: int = 10_000) -> dict:
-    """Score the kept token files from scratch (oracle NLL, diversity, attractor check against
-    `references` fresh oracle samples) and compare with each run's own summary."""
+def run_one(settings: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One run of the variant's config with `seed=N` (resumed where a run of it stopped part
+    way), its table rows' token files kept: the recipe's summary (every row's figures, `time/`),
+    with `curve` (NLL_oracle per evaluation), `reached`, `run_dir`, `run_config` and
+    `token_files`."""
+    from gmrl.core.config import load_config
+    from gmrl.recipes import load_recipe
+
+    config = load_config(ROOT / settings["config"], [*settings["overrides"], f"seed={seed}"],
+                         lambda name: load_recipe(name).Config)
+    path = run_recipe(config, located(settings["runs"]) / f"seed{seed}")
+    run = read_run(path)
+    return {**run["summary"], "curve": run.get("curve", []), "reached": run.get("reached"),
+            "run_dir": run["run_dir"], "run_config": run["config"],
+            "token_files": keep_token_files(path, located(settings["tokens"]) / f"seed{seed}")}
+
+
+# ----------------------------------------------------------------------------- the grid
+def variant(name: str, out: Path = RESULTS_FILE, overrides: Sequence[str] = ()) -> Variant:
+    """The config `CONFIGS[name]` (with `overrides`), its run directories and token files in
+    the folder of the summary `out`."""
+    return Variant(name, {"config": CONFIGS[name], "overrides": list(overrides),
+                          "runs": shown(out.parent / "seqgan_runs" / name),
+                          "tokens": shown(out.parent / "seqgan_tokens" / name)})
+
+
+def grids(out: Path = RESULTS_FILE) -> tuple[FunctionGrid, FunctionGrid]:
+    """The full grid (fast.yaml, seeds 0-3) and the quick one (quick.yaml, seed 0), writing
+    beside the summary `out`."""
+    grid = FunctionGrid(
+        name="seqgan_oracle",
+        description="SeqGAN, MLE, scheduled sampling and PG-BLEU on the SeqGAN paper's oracle: "
+        "NLL_oracle beside diversity, against the MLE temperature curve",
+        function=script_function(__file__, "run_one"),
+        variants=(variant("fast", out),),
+        seeds=(0, 1, 2, 3),
+        show=("seqgan/nll_oracle", "mle/nll_oracle", "pg_bleu/nll_oracle",
+              "seqgan/token_entropy"),
+    )
+    return grid, replace(grid, variants=(variant("quick", out),), seeds=(0,))
+
+
+GRID, QUICK = grids()
+
+
+# ----------------------------------------------------------------------------- the report
+def runs_of(grid: FunctionGrid, records: list[dict[str, Any]]) -> tuple[str, dict[int, dict]]:
+    """The first variant with recorded cells and its cells as the pre-harness script's runs
+    ({seed: {"run_dir", "finished", "config", "reached", "curve", "summary",
+    "token_files"}})."""
+    current = latest(records, grid)
+    name = next((v.name for v in grid.variants if any(r["variant"] == v.name for r in current)),
+                grid.variants[0].name)
+    extras = ("curve", "reached", "run_dir", "run_config", "token_files")
+    runs = {}
+    for record in current:
+        if record["variant"] != name:
+            continue
+        metrics = record["metrics"]
+        runs[int(record["seed"])] = {
+            "run_dir": metrics["run_dir"], "finished": True, "config": metrics["run_config"],
+            "reached": metrics["reached"], "curve": metrics["curve"],
+            "summary": {k: v for k, v in metrics.items() if k not in extras},
+            "token_files": metrics["token_files"]}
+    return name, runs
+
+
+def report(grid: FunctionGrid, out: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The harness `extend` hook: the pre-harness script's figures (`table`,
+    `temperature_curve`, `quality_diversity`, `gains`, `timing`, `config`, `paper`, `load`,
+    `runs`), which tables, the headline and `--rescore` read; the plots beside `out`; for the
+    default results file, the section of docs/BENCHMARKS.md."""
+    name, runs = runs_of(grid, records)
+    result = aggregate(runs)
+    settings = next(v.settings for v in grid.variants if v.name == name)
+    result.update(variant=name, config=settings["config"], paper=PAPER,
+                  load=f"{os.getloadavg()[0]:.1f}", runs=runs)
+    if result["temperature_curve"]:
+        plot(result, out.with_name(f"{out.stem}_quality_diversity.png"))
+    for seed, run in runs.items():  # each run's NLL_oracle-vs-epochs figure, kept beside out
+        figure = located(run["run_dir"]) / "plots" / "nll_oracle.png"
+        if figure.is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(figure, out.with_name(f"{out.stem}_nll_curve_seed{seed}.png"))
+    if runs and out.resolve() == RESULTS_FILE.resolve():
+        write_section(markdown({**result, "machine": _machine()}, _command()))
+    return result
+
+
+def tables(summary: dict[str, Any]) -> list[str]:
+    """The harness `tables` hook: the Markdown report."""
+    if not summary.get("runs"):
+        return []
+    return ["", *markdown(summary, summary.get("command", _command())).splitlines()]
+
+
+def _command() -> str:
+    return " ".join(["gmrl bench seqgan", *sys.argv[1:]])
+
+
+def _machine() -> dict[str, Any]:
+    from gmrl.bench.machine import machine
+
+    return machine()
+
+
+def machine_text(info: Any) -> str:
+    """A results file's machine in words: the harness's record or the pre-harness string."""
+    if not isinstance(info, dict):
+        return str(info)
+    gpu = "a GPU" if info.get("cuda") else "no GPU"
+    return f"{info.get('machine', '?')}, {info.get('cpus', '?')} CPUs, {gpu}"
+
+
+def rescore(path: Path, seeds: Sequence[int] | None = None,
+            references: int = 10_000) -> dict:
+    """Score the token files the results file `path` lists (per seed in `runs`; all seeds, or
+    `seeds`) from scratch (oracle NLL, diversity, attractor check against `references` fresh
+    oracle samples) and set each row's recorded NLL_oracle beside it."""
     import torch
 
     from gmrl.sequence.data import oracle_path
@@ -126,15 +293,18 @@ def rescore(config: Path, seeds: list[int], references: int = 10_000) -> dict:
     from gmrl.sequence.oracle import OracleLSTM
     from gmrl.sequence.tokens import read_token_file
 
+    data = json.loads(Path(path).read_text())
     oracle = OracleLSTM.from_npz(oracle_path())
+    # a fixed stream, the same as every rescore before: the recorded rescores stay comparable
     reference = oracle.sample(references, torch.Generator().manual_seed(12345))
-    out: dict = {"reference": f"{references} oracle samples, torch seed 12345", "seeds": {}}
-    for seed in seeds:
-        folder = TOKENS / config.stem / f"seed{seed}"
-        run = run_dir_for(RESULTS / "seqgan_runs" / config.stem, seed)
-        summary = (json.loads((run / "summary.json").read_text())
-                   if run is not None and (run / "summary.json").is_file() else {})
-        for file in sorted(folder.glob("*.txt.gz")):
+    out: dict = {"rescore_of": shown(Path(path)),
+                 "reference": f"{references} oracle samples, torch seed 12345", "seeds": {}}
+    for seed, run in sorted(data.get("runs", {}).items(), key=lambda kv: int(kv[0])):
+        if seeds is not None and int(seed) not in seeds:
+            continue
+        summary = run.get("summary", {})
+        for name in run.get("token_files", []):
+            file = located(name)
             row = file.name.removesuffix(".txt.gz")
             tokens = torch.from_numpy(read_token_file(file, vocab_size=oracle.vocab_size))
             token_nll = oracle.token_nll(tokens)  # one oracle pass for both figures
@@ -282,8 +452,8 @@ def markdown(result: dict, command: str) -> str:
              "al. (2017), Table 1 (NLL_oracle only). Mean ± std over seeds "
              f"{', '.join(str(s) for s in seeds)}.", "",
              f"Command: `{command}` — config `{result['config']}`; machine: "
-             f"{result['machine']} (2-core CPU, no GPU; 1-minute load average "
-             f"{result.get('load', '?')} at report time; the two seeds of a pair share it, "
+             f"{machine_text(result.get('machine'))} (1-minute load average "
+             f"{result.get('load', '?')} at report time; runs side by side share it, "
              "sometimes with other jobs). Single-threaded runs.", "",
              "| model | paper NLL_oracle | NLL_oracle | NLL_test | entropy | distinct-2 | "
              "distinct-3 | unique | top token | run-4 seqs | attractor | NLL_oracle w/o runs |",
@@ -356,8 +526,8 @@ def markdown(result: dict, command: str) -> str:
                      + (f", reached step {reach['step']} ({reach['phase']}) with NLL_oracle "
                         f"{reach['nll_oracle']:.3f}" if reach else ""))
     lines += ["", "Samples: the 10,000 scored sequences of every row and seed are kept as "
-              "`benchmarks/results/seqgan_tokens/<config>/seed<N>/<row>.txt.gz` (one sequence of "
-              "space-separated ids per line); `gmrl bench seqgan --rescore` scores them from "
+              "`benchmarks/results/seqgan_tokens/<variant>/seed<N>/<row>.txt.gz` (one sequence "
+              "of space-separated ids per line); `gmrl bench seqgan --rescore` scores them from "
               "scratch. Raw figures: `benchmarks/results/seqgan_oracle.json`; plot: "
               "`benchmarks/results/seqgan_oracle_quality_diversity.png`; NLL_oracle against "
               "epochs: `benchmarks/results/seqgan_oracle_nll_curve_seed<N>.png`. Notes and the "
@@ -440,69 +610,35 @@ def write_section(text: str) -> None:
     DOC.write_text(current)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("configs/seqgan/fast.yaml"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one core each)")
-    parser.add_argument("--nice", type=int, default=10)
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="CI smoke run (quick.yaml, 1 seed)")
-    parser.add_argument("--rescore", action="store_true",
-                        help="score the kept token files from scratch, write "
-                        "seqgan_rescore.json and stop")
-    parser.add_argument("--out-dir", type=Path, default=None,
-                        help="write seqgan_oracle.json and plots here instead of "
-                        "benchmarks/results/ (docs/BENCHMARKS.md is then left alone)")
-    args = parser.parse_args()
-    if args.quick:
-        args.config, args.seeds = Path("configs/seqgan/quick.yaml"), [0]
-    root = RESULTS / "seqgan_runs" / args.config.stem
-    root.mkdir(parents=True, exist_ok=True)
-    if args.rescore:
-        scores = rescore(args.config, args.seeds)
-        (RESULTS / "seqgan_rescore.json").write_text(json.dumps(scores, indent=2) + "\n")
-        return
-    if not args.report_only:
-        pending = list(args.seeds)
-        active: list[subprocess.Popen] = []
-        while pending or active:
-            while pending and len(active) < args.jobs:
-                active.append(launch(ROOT / args.config, pending.pop(0), root, args.nice))
-            active[0].wait()
-            active = [p for p in active if p.poll() is None]
-    runs = {s: read_run(d) for s in args.seeds if (d := run_dir_for(root, s)) is not None}
-    if args.out_dir is None and not args.quick:
-        for seed, info in runs.items():
-            if info["finished"]:
-                info["token_files"] = keep_token_files(ROOT / info["run_dir"], seed, args.config)
-    result = aggregate(runs)
-    result["config"] = str(args.config)
-    result["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()
-    result["paper"] = PAPER
-    result["load"] = f"{os.getloadavg()[0]:.1f}"
-    result["runs"] = runs
-    result["unfinished"] = {s: r for s, r in runs.items() if not r["finished"]}
-    command = "gmrl bench seqgan " + " ".join(sys.argv[1:])
-    result["command"] = command.strip()
-    if args.quick and args.out_dir is None:
-        print(json.dumps(result["table"], indent=2))
-        return
-    out = args.out_dir if args.out_dir is not None else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "seqgan_oracle.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    if result["temperature_curve"]:
-        plot(result, out / "seqgan_oracle_quality_diversity.png")
-    for seed, info in runs.items():  # each run's NLL_oracle-vs-epochs figure, kept beside the JSON
-        figure = ROOT / info["run_dir"] / "plots" / "nll_oracle.png"
-        if figure.is_file():
-            shutil.copyfile(figure, out / f"seqgan_oracle_nll_curve_seed{seed}.png")
-    if args.out_dir is not None:
-        print(json.dumps(result["table"], indent=2))
-        return
-    write_section(markdown(result, result["command"]))
-    print(markdown(result, result["command"]))
+# ----------------------------------------------------------------------------- command line
+def rescore_main(argv: Sequence[str]) -> int:
+    """`--rescore [RESULTS_JSON] [--seeds S ...]`: write seqgan_rescore.json beside the file."""
+    parse = argparse.ArgumentParser(description="score a results file's token files again")
+    parse.add_argument("--rescore", type=Path, nargs="?", const=RESULTS_FILE,
+                       metavar="RESULTS_JSON", help=f"default: {shown(RESULTS_FILE)}")
+    parse.add_argument("--seeds", type=int, nargs="+", default=None,
+                       help="these seeds only (default: every seed the file lists)")
+    parse.add_argument("--references", type=int, default=10_000,
+                       help="fresh oracle samples for the attractor check")
+    args = parse.parse_args(argv)
+    scores = rescore(args.rescore, args.seeds, args.references)
+    target = args.rescore.with_name("seqgan_rescore.json")
+    target.write_text(json.dumps(scores, indent=2) + "\n")
+    print(f"wrote {target}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The harness's command line (token files and run directories beside `--out`), or
+    `--rescore`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--rescore" in args:
+        return rescore_main(args)
+    out = harness_parser(GRID, RESULTS_FILE).parse_known_args(args)[0].out
+    grid, quick = grids(Path(out))
+    return harness_main(grid, args, quick=quick, default_out=RESULTS_FILE, extend=report,
+                        tables=tables)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,5 +1,6 @@
 """The music benchmark's report logic: aggregation over seeds, target checks, the table."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -132,38 +133,46 @@ def test_files_written_before_they_were_recorded_are_found_by_their_old_names(be
 
 
 def test_a_tiny_run_keeps_every_row_and_the_rescore_reproduces_its_table(bench, tmp_path,
-                                                                         monkeypatch, capsys):
-    """Run the benchmark for real on a constructed 300-melody corpus (seconds), then rescore it
-    from its gzip token files and kept Note-RNN; change one token file and it no longer does."""
+                                                                         capsys):
+    """Run one cell for real on the harness, serially, on a constructed 300-melody corpus
+    (seconds), then rescore it from its gzip token files and kept Note-RNN; change one token
+    file and it no longer does."""
     import gzip
     import json
-    import sys
 
     import numpy as np
 
+    from gmrl.bench.harness import cells_path, read_records, run_grid
     from gmrl.music.render import write_token_file
 
-    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # configs/music/*.yaml
     corpus = tmp_path / "corpus.txt"
     rng = np.random.default_rng(1)  # notes of a C major octave, holds, some rests
     events = rng.choice([0, 1, 14, 16, 18, 19, 21, 23, 25, 26], size=(300, 32),
                         p=[0.05, 0.45, *[0.0625] * 8])
     write_token_file(events, corpus)
     out = tmp_path / "results" / "tiny.json"
-    monkeypatch.setattr(sys, "argv", [
-        "music_rltuner.py", "--seeds", "0", "--compositions", "24", "--corpus", str(corpus),
-        "--pretrain-epochs", "1", "--rl-steps", "2", "--tuner-steps", "2",
-        "--models", "q", "gmrl_guided", "--runs", str(tmp_path / "runs"), "--out", str(out)])
-    bench.main()
+    grid, _ = bench.grids(out)
+    tiny = bench.variant("tiny", out, corpus=str(corpus), compositions=24, pretrain_epochs=1,
+                         rl_steps=2, tuner_steps=2, models=["q", "gmrl_guided"])
+    grid = replace(grid, variants=(tiny,), seeds=(0,))
+    summary = run_grid(grid, out, workers=1, report=lambda text: None, extend=bench.report)
+    assert summary["failed"] == {} and len(read_records(cells_path(out))) == 1
     stored = json.loads(out.read_text())
     seed = stored["per_seed"][0]
+    assert seed["seed"] == 0 and stored["seeds"] == [0] and stored["variant"] == "tiny"
     assert set(seed["files"]) == {"checkpoint", "note_rnn", "q", "gmrl_guided"}
+    assert all(Path(p).is_relative_to(tmp_path / "results" / "tiny_tokens" / "tiny")
+               for p in seed["files"].values())
     assert all(Path(p).exists() for p in seed["files"].values())
     for key in ("memorisation_16", "repeated_bar_pct", "max_copies", "log_p_p10",
                 "log_p_median", "log_p_per_event", "copies_corpus", "repeats_bars"):
         assert key in seed["gmrl_guided"] and key in seed["corpus"], key
     assert seed["gmrl_guided"]["stopped_early"] == 0.0
-    assert stored["corpus"] == str(corpus)
+    assert "gmrl_guided_incl_pretrain" in seed["seconds"]
+    assert stored["corpus"] == str(corpus) and "gmrl_guided" in stored["targets"]
+    assert "gmrl/repeated_notes_pct" not in stored["summary"]["tiny"]["metrics"]
+    assert "gmrl_guided/log_p" in stored["summary"]["tiny"]["metrics"]
+    assert "| stopped by collapse guard |" in "\n".join(bench.tables(summary))
 
     result = bench.rescore(out)
     assert result["reproduced"], result["differences"]

@@ -1,5 +1,7 @@
 """The SeqGAN benchmark's report logic: curve interpolation, per-axis verdicts, targets."""
 
+from pathlib import Path
+
 import pytest
 
 from gmrl.sequence.data import ORACLE_FILE, find_shared_file, oracle_path
@@ -68,9 +70,10 @@ def test_verdicts_per_axis_targets_and_markdown(bench):
 
 
 @pytest.mark.skipif(find_shared_file(ORACLE_FILE) is None, reason=f"{ORACLE_FILE} not found")
-def test_kept_token_files_rescore_to_the_recorded_figures(bench, tmp_path, monkeypatch):
-    """A run's token files are kept compressed, and rescoring them from scratch gives the
-    NLL_oracle the run recorded (here: oracle samples scored by the oracle itself)."""
+def test_kept_token_files_rescore_to_the_recorded_figures(bench, tmp_path):
+    """A run's token files are kept compressed, and rescoring them from scratch (from the
+    results file that lists them) gives the NLL_oracle the run recorded (here: oracle samples
+    scored by the oracle itself)."""
     import json
 
     import torch
@@ -78,18 +81,48 @@ def test_kept_token_files_rescore_to_the_recorded_figures(bench, tmp_path, monke
     from gmrl.sequence.oracle import OracleLSTM
     from gmrl.sequence.tokens import write_token_file
 
-    monkeypatch.setattr(bench, "ROOT", tmp_path)
-    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(bench, "TOKENS", tmp_path / "results" / "seqgan_tokens")
     oracle = OracleLSTM.from_npz(oracle_path())
     samples = oracle.sample(200, torch.Generator().manual_seed(0))
-    run = tmp_path / "results" / "seqgan_runs" / "fast" / "seed0" / "seqgan-1"
+    run = tmp_path / "seqgan_runs" / "fast" / "seed0" / "seqgan-1"
     run.mkdir(parents=True)
     write_token_file(samples.tolist(), run / "samples_seqgan.txt")
-    (run / "summary.json").write_text(json.dumps({"seqgan/nll_oracle": oracle.nll(samples)}))
-    kept = bench.keep_token_files(run, 0, tmp_path / "fast.yaml")
-    assert kept == ["results/seqgan_tokens/fast/seed0/seqgan.txt.gz"]
-    scores = bench.rescore(tmp_path / "fast.yaml", [0], references=500)["seeds"]["0"]["seqgan"]
+    kept = bench.keep_token_files(run, tmp_path / "seqgan_tokens" / "fast" / "seed0")
+    assert kept == [str(tmp_path / "seqgan_tokens" / "fast" / "seed0" / "seqgan.txt.gz")]
+    results = tmp_path / "seqgan_oracle.json"
+    results.write_text(json.dumps({"runs": {"0": {
+        "summary": {"seqgan/nll_oracle": oracle.nll(samples)}, "token_files": kept}}}))
+    scores = bench.rescore(results, references=500)["seeds"]["0"]["seqgan"]
     assert scores["n"] == 200
     assert scores["nll_oracle"] == pytest.approx(scores["recorded_nll_oracle"], rel=1e-6)
     assert scores["attractor"] == 0.0  # the oracle's own samples pile on nothing
+
+
+@pytest.mark.skipif(find_shared_file(ORACLE_FILE) is None, reason=f"{ORACLE_FILE} not found")
+def test_the_quick_grid_runs_on_the_harness_and_keeps_its_samples(bench, tmp_path):
+    """The quick grid's one cell (configs/seqgan/quick.yaml, seconds) run serially on the
+    harness: the cells file, the pre-harness figures in the summary, the plots and the token
+    files beside it, and a rescore of those files that gives the recorded NLL_oracle."""
+    import json
+
+    from gmrl.bench.harness import cells_path, read_records, run_grid
+
+    out = tmp_path / "seqgan_oracle.json"
+    _, quick = bench.grids(out)
+    summary = run_grid(quick, out, workers=1, report=lambda text: None, extend=bench.report)
+    assert summary["failed"] == {} and len(read_records(cells_path(out))) == 1
+    stored = json.loads(out.read_text())
+    assert stored["config"] == "configs/seqgan/quick.yaml" and stored["paper"] == bench.PAPER
+    assert set(stored["table"]) == set(bench.ROWS)
+    assert {"nll_oracle", "unique_fraction", "token_entropy",
+            "top_sequence_share"} <= set(stored["table"]["seqgan"])
+    assert stored["gains"]["0"]["mle"] == stored["runs"]["0"]["summary"]["mle/nll_oracle"]
+    files = stored["runs"]["0"]["token_files"]
+    assert [Path(f).name for f in files] == [f"{row}.txt.gz" for row in bench.KEPT_ROWS]
+    assert all(Path(f).is_relative_to(tmp_path / "seqgan_tokens" / "quick" / "seed0")
+               for f in files)
+    assert (tmp_path / "seqgan_oracle_quality_diversity.png").is_file()
+    assert (tmp_path / "seqgan_oracle_nll_curve_seed0.png").is_file()
+    assert "## SeqGAN on the paper's oracle" in "\n".join(bench.tables(summary))
+    scores = bench.rescore(out, references=500)["seeds"]["0"]
+    assert scores["seqgan"]["nll_oracle"] == pytest.approx(
+        scores["seqgan"]["recorded_nll_oracle"], rel=1e-5)

@@ -4,9 +4,10 @@ Benchmarks run here with one of two kinds of cell. Agent cells (`Grid`: tasks x 
 seeds x budget): rl_policy_gradient and worldmodel_suite. Function cells (`FunctionGrid`:
 named variants x seeds, each cell one call of a top-level function `(settings, seed) ->
 metrics`): generative_zoo (fit a zoo model), synthetic_augmentation (fit a generator and
-dynamics models) and tuner_kl (run a recipe config).
-The other scripts in benchmarks/ (worldmodel_vs_sb3, worldmodel_pixels, synthetic_vs_sac,
-seqgan_oracle, music_rltuner) still run their own loops.
+dynamics models), tuner_kl (run a recipe config), seqgan_oracle (run the seqgan recipe, resuming
+its run directory) and music_rltuner (pre-train and tune with every music config).
+The other scripts in benchmarks/ (worldmodel_vs_sb3, worldmodel_pixels, synthetic_vs_sac)
+still run their own loops.
 
 A benchmark script declares its grid and hands it to `main`:
 

@@ -109,8 +109,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "seqgan", "gmrl SeqGAN, MLE, scheduled sampling, PG-BLEU on the paper's oracle vs the "
         "paper's Table 1", "benchmarks/seqgan_oracle.py",
-        quick_args=("--quick", "--out-dir", "{out}"),
-        full_args=("--seeds", "0", "1", "2", "3"),
+        quick_args=("--quick", "--out", "{out}/seqgan_oracle.json"),
+        full_args=("--seeds", "4"),
         quick_json="{out}/seqgan_oracle.json",
         full_json="benchmarks/results/seqgan_oracle.json",
         quick_files=("{out}/seqgan_oracle_quality_diversity.png",),
@@ -130,10 +130,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "music", "Note-RNN, RL Tuner's Q / Psi / G and gmrl's RLOO tuner vs the paper's "
         "Table 1", "benchmarks/music_rltuner.py",
-        quick_args=("--seeds", "0", "--compositions", "1000", "--pretrain-epochs", "5",
-                    "--rl-steps", "50", "--tuner-steps", "50", "--no-tokens",
-                    "--runs", "runs/bench-quick/music", "--out", "{out}/music_rltuner.json"),
-        full_args=("--seeds", "0", "1", "2", "--rl-steps", "200"),
+        quick_args=("--quick", "--out", "{out}/music_rltuner.json"),
+        full_args=("--seeds", "3", "--variants", "bach"),
         quick_json="{out}/music_rltuner.json",
         full_json="benchmarks/results/music/rltuner.json",
         table=tables.music),
