@@ -259,32 +259,34 @@ def _scramble_global_rngs(value: int) -> None:
     torch.manual_seed(value)
 
 
-# agents that still draw on the global generators (initial weights, sampling inside learn; SB3
-# samples from torch's global generator): reproducible under `gmrl run` and in benchmark cells,
-# which seed them first (`seed_everything`), not yet as Python objects built twice in a process
-GLOBAL_RNG_AGENTS = {"reinforce", "actor_critic", "ppo", "dqn", "sac", "worldmodel",
-                     "worldmodel_pendulum", "worldmodel_dream"}
+def _global_draws() -> tuple[float, float, float]:
+    import random
+
+    import torch
+
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
 
 
-@pytest.mark.parametrize("case_name", [
-    pytest.param(name, marks=pytest.mark.xfail(
-        strict=True, reason="draws on the global random generators")) if name in GLOBAL_RNG_AGENTS
-    else name for name in CASES])
+@pytest.mark.parametrize("case_name", list(CASES))
 def test_the_same_seed_gives_the_same_agent_whatever_ran_before(
         case_name: str, tmp_path: Path) -> None:
     """An agent's `seed` decides everything it does: two agents built with one seed learn the
     same weights and act the same whatever state the global random generators were left in (a
-    benchmark worker, a notebook cell run twice)."""
+    benchmark worker, a notebook cell run twice); and it leaves those generators as they were."""
     from safetensors.numpy import load_file
 
     case = CASES[case_name]
     actions, weights = [], []
     for value in (1, 2):
+        _scramble_global_rngs(value + 10)
+        untouched = _global_draws()  # what the caller's generators give next if left alone
         _scramble_global_rngs(value)
         agent = gmrl.make_agent(case.config, case.make_env())
         _scramble_global_rngs(value + 10)
         agent.learn(case.budget)
         actions.append(agent.predict(case.observations(), deterministic=True)[0])
+        agent.predict(case.observations(), deterministic=False)
+        assert _global_draws() == untouched, "the agent drew from the global generators"
         weights.append(load_file(agent.save(tmp_path / f"agent{value}") / "weights.safetensors"))
     np.testing.assert_array_equal(actions[0], actions[1])
     assert weights[0].keys() == weights[1].keys()

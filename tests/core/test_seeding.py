@@ -39,3 +39,33 @@ def test_derived_seeds_differ_by_purpose_and_run_seed() -> None:
     assert torch.equal(torch.rand(4, generator=torch_generator(1, "x")),
                        torch.rand(4, generator=torch_generator(1, "x")))
     assert numpy_rng(1, "x").random() != numpy_rng(1, "y").random()
+
+
+def test_owned_global_rng_follows_its_seed_and_leaves_the_callers_alone() -> None:
+    from gmrl.core.seeding import OwnedGlobalRng
+
+    seed_everything(7)
+    straight = [draw() for _ in range(3)]  # what seed_everything(7) then three calls draw
+    for scramble in (1, 2):
+        seed_everything(scramble)
+        owned = OwnedGlobalRng(7)
+        pieces = []
+        for _ in range(3):
+            seed_everything(scramble + 10)  # whatever runs between the calls
+            before = draw()
+            seed_everything(scramble + 10)
+            with owned.active(), owned.active():  # re-entrant: the inner one changes nothing
+                pieces.append(draw())
+            assert draw() == before  # the caller's generators are as they were
+        assert pieces == straight
+    seed_everything(0)
+    saved = owned.state_dict()
+    after = draw()
+    seed_everything(0)
+    assert draw() == after  # state_dict left the caller's generators alone
+    with owned.active():
+        expected = draw()
+    again = OwnedGlobalRng(0)
+    again.load_state_dict(saved)
+    with again.active():
+        assert draw() == expected

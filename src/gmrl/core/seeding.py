@@ -5,7 +5,10 @@ returned `torch.Generator` (or generators derived from the seed) through its wor
 store `rng_state()` so that a resumed run draws exactly the numbers an uninterrupted one would.
 """
 
+import contextlib
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,3 +84,74 @@ def torch_generator(seed: int, purpose: str) -> torch.Generator:
 def numpy_rng(seed: int, purpose: str) -> np.random.Generator:
     """A NumPy `Generator` seeded for `purpose` (see `derive_seed`)."""
     return np.random.default_rng(derive_seed(seed, purpose))
+
+
+# --------------------------------------------------------------------------- owned global state
+class OwnedGlobalRng:
+    """A private copy of the global Python, NumPy and torch generators, for code that can only
+    draw from the globals (Stable-Baselines3 samples actions, minibatches and exploration from
+    them).
+
+    `with rng.active():` puts this copy in place of the globals; on leaving, it keeps where the
+    copy got to and gives the caller's generators back untouched. Code run only inside `active`
+    then follows `seed` alone, whatever else ran in the process before or between its calls. It
+    starts as `seed_everything(seed)` leaves the globals. `state_dict` / `load_state_dict` carry
+    it in checkpoints (as `rng_state` tensors).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._depth = 0
+        caller = _global_state()
+        try:
+            seed_everything(seed)
+            self._state = _global_state()
+        finally:
+            _set_global_state(caller)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Draw from this copy inside the block (re-entrant: an inner block changes nothing)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        caller = _global_state()
+        _set_global_state(self._state)
+        self._depth = 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            self._state = _global_state()
+            _set_global_state(caller)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """This copy's state as `rng_state` tensors."""
+        with self.active():
+            return rng_state()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Continue from a `state_dict`."""
+        with self.active():
+            set_rng_state(state)
+
+
+_GlobalState = tuple[Any, Any, torch.Tensor, list[torch.Tensor] | None]
+
+
+def _global_state() -> _GlobalState:
+    """The global generators' states in their native forms (cheaper than `rng_state`)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda
+
+
+def _set_global_state(state: _GlobalState) -> None:
+    python, numpy_state, torch_state, cuda = state
+    random.setstate(python)
+    np.random.set_state(numpy_state)
+    torch.set_rng_state(torch_state)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field
 
 from gmrl.core.config import StrictModel
-from gmrl.core.seeding import derive_seed, torch_generator
+from gmrl.core.seeding import OwnedGlobalRng, derive_seed, torch_generator
 from gmrl.worldmodel.base import WorldModel
 from gmrl.worldmodel.buffer import TransitionStore
 from gmrl.worldmodel.dream_env import DreamVecEnv
@@ -108,7 +108,11 @@ class ModelBasedAgent:
         model: the world model to fit (e.g. `GaussianEnsemble`; its config holds the fit budget).
         config: mode, refit schedule, planner and dream settings (`AgentConfig`).
         seed: every random stream of the agent derives from it (`gmrl.core.seeding`): training
-            episodes' resets, random warm-up actions, model fits, planning, the dream, SB3.
+            episodes' resets, random warm-up actions, model fits, planning, the dream, SB3 (which
+            draws from the global generators, so it gets its own copy of them: `sb3_rng`). The
+            model's and the terminal value's initial weights come from torch's global generator
+            as it stands when they are built: seed it first (`gmrl run` does; the agent contract's
+            `WorldModelAgent` builds both under a generator seeded with `seed`).
 
     Refit schedule: the first `initial_steps` real steps are random (for Box actions with the
     planner's `noise_beta > 0`, one colored-noise sequence: temporally correlated pushes reach
@@ -119,9 +123,10 @@ class ModelBasedAgent:
 
     Checkpoints (`state_dict`) hold everything the future depends on: the model and its
     optimizer, every real transition, counters, the last fit's metrics, each random stream,
-    the planner's warm start and the SB3 agent's full state. The real env cannot be saved, so
-    every training episode starts from its own derived reset seed and a restored agent replays
-    the current episode's recorded actions: a resumed run continues exactly.
+    the planner's warm start and the SB3 agent's full state (its generators included). The
+    real env cannot be saved, so every training episode starts from its own derived reset seed
+    and a restored agent replays the current episode's recorded actions: a resumed run
+    continues exactly.
     """
 
     def __init__(
@@ -165,6 +170,7 @@ class ModelBasedAgent:
         self.planner = self._make_planner(self.env)
         self.sb3: Any = None
         self.dream: DreamVecEnv | None = None
+        self.sb3_rng: OwnedGlobalRng | None = None
         if c.mode == "dream":
             self.sb3, self.dream = self._make_dream_agent(c.dream)
         self.timings = {"fit_s": 0.0, "policy_s": 0.0, "act_s": 0.0, "plan_s": 0.0}
@@ -230,17 +236,25 @@ class ModelBasedAgent:
         if dream.algo in ("sac", "td3", "dqn"):
             kwargs.setdefault("gradient_steps", dream.gradient_steps)
             kwargs.setdefault("buffer_size", dream.buffer_size)
-        agent = algorithm_class(dream.algo)(
-            env=env, seed=derive_seed(self.seed, "worldmodel.sb3") % 2**32, device="cpu",
-            verbose=0, **kwargs,
-        )
+        sb3_seed = derive_seed(self.seed, "worldmodel.sb3") % 2**32
+        # SB3 draws from the global generators: it gets its own copy of them, swapped in around
+        # every call that may draw (built here, `learn` in `fit_model`, sampled actions in `act`)
+        self.sb3_rng = OwnedGlobalRng(sb3_seed)
+        with self.sb3_rng.active():
+            agent = algorithm_class(dream.algo)(
+                env=env, seed=sb3_seed, device="cpu", verbose=0, **kwargs,
+            )
         return agent, env
 
     # ------------------------------------------------------------------ acting
     def act(self, obs: np.ndarray, *, explore: bool = True, planner: Any = None) -> Any:
         """Actions for a batch of real observations `(N, *obs_shape)`."""
         if self.mode == "dream":
-            action, _ = self.sb3.predict(obs, deterministic=not explore)
+            if not explore:
+                return self.sb3.predict(obs, deterministic=True)[0]
+            assert self.sb3_rng is not None
+            with self.sb3_rng.active():
+                action, _ = self.sb3.predict(obs, deterministic=False)
             return action
         start = time.perf_counter()
         action = (planner or self.planner).plan(
@@ -265,7 +279,9 @@ class ModelBasedAgent:
         if self.mode == "dream":
             start = time.perf_counter()
             self.sb3._last_obs = None  # new model: restart imagined rollouts from real states
-            self.sb3.learn(self.config.dream.steps, reset_num_timesteps=False)
+            assert self.sb3_rng is not None
+            with self.sb3_rng.active():
+                self.sb3.learn(self.config.dream.steps, reset_num_timesteps=False)
             self.timings["policy_s"] += time.perf_counter() - start
         return self.last_fit
 
@@ -357,9 +373,10 @@ class ModelBasedAgent:
         if self.sb3 is not None:
             from gmrl.rl.sb3.state import sb3_state
 
-            assert self.dream is not None
+            assert self.dream is not None and self.sb3_rng is not None
             state["sb3"] = sb3_state(self.sb3)
             state["dream"] = self.dream.state_dict()
+            state["sb3_rng"] = self.sb3_rng.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -382,9 +399,11 @@ class ModelBasedAgent:
         if self.sb3 is not None:
             from gmrl.rl.sb3.state import load_sb3_state
 
-            assert self.dream is not None
+            assert self.dream is not None and self.sb3_rng is not None
             load_sb3_state(self.sb3, state["sb3"])
             self.dream.load_state_dict(state["dream"])
+            if "sb3_rng" in state:  # absent from checkpoints of earlier versions
+                self.sb3_rng.load_state_dict(state["sb3_rng"])
         self._replay_episode()
 
     def _replay_episode(self) -> None:

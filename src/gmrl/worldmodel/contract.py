@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field, ValidationError
 from gmrl.core.agent import Agent, Callback
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import ConfigError, EnvError
-from gmrl.core.seeding import torch_generator
+from gmrl.core.seeding import OwnedGlobalRng, derive_seed, torch_generator
 from gmrl.rl.contract import (
     check_env_spaces,
     restore_weights,
@@ -131,11 +131,17 @@ class WorldModelAgent(Agent):
         self.env_id = env_id or env_id_of(env)
         check_world_model_env(env, self.env_id)
         self.seed, self.device = int(seed), resolve_device(device)
-        model = build_model(self.settings.model, env.observation_space, env.action_space,
-                            self.env_id).to(self.device)
-        self.inner = ModelBasedAgent(_env_maker(env, self.env_id), model, self.settings,
-                                     seed=self.seed)
+        # initial weights (model, terminal value) from the seed, as `gmrl run` builds them after
+        # `seed_everything(seed)`, whatever the global generator holds (forked: left as it was)
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(self.seed)
+            model = build_model(self.settings.model, env.observation_space, env.action_space,
+                                self.env_id).to(self.device)
+            self.inner = ModelBasedAgent(_env_maker(env, self.env_id), model, self.settings,
+                                         seed=self.seed)
         self._sampling = torch_generator(self.seed, "worldmodel.predict.sample")
+        self._dream_sampling = (OwnedGlobalRng(derive_seed(self.seed, "worldmodel.predict.sb3"))
+                                if self.inner.mode == "dream" else None)
 
     @property
     def num_timesteps(self) -> int:
@@ -173,7 +179,12 @@ class WorldModelAgent(Agent):
         single = obs.ndim == len(inner.env.observation_space.shape or ())
         batch = obs[None] if single else obs
         if inner.mode == "dream":
-            actions, _ = inner.sb3.predict(batch, deterministic=deterministic)
+            if deterministic:
+                actions, _ = inner.sb3.predict(batch, deterministic=True)
+            else:  # SB3 samples from the globals: a copy of the agent's own, apart from training's
+                assert self._dream_sampling is not None
+                with self._dream_sampling.active():
+                    actions, _ = inner.sb3.predict(batch, deterministic=False)
             return (actions[0] if single else actions), None
         planner = inner._make_planner(inner.env)  # fresh: training's warm start untouched
         if isinstance(planner, CEMPlanner) and state is not None and len(state) == len(batch):

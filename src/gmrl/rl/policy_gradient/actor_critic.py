@@ -83,7 +83,7 @@ class ActorCritic(PolicyGradientAgent):
             self.observe(obs)
             with torch.no_grad():
                 dist = self.policy.distribution(self.features(obs))
-                raw = self.policy.sample(dist, deterministic=False)
+                raw = self.policy.sample(dist, deterministic=False, generator=self.generator)
                 log_prob = self.policy.log_prob(dist, raw)
             next_obs, reward, terminated, truncated, info = envs.step(self.policy.to_env(raw))
             done = terminated | truncated
@@ -135,7 +135,8 @@ class ActorCritic(PolicyGradientAgent):
         size = max(total // minibatches, 1)
         stats: dict[str, float] = {}
         for _ in range(cfg.update_epochs):
-            order = torch.randperm(total, device=self.device) if minibatches > 1 else None
+            order = (torch.randperm(total, device=self.device, generator=self.generator)
+                     if minibatches > 1 else None)
             for start in range(0, total, size):
                 index = order[start : start + size] if order is not None else slice(None)
                 stats = self._update(obs[index], raw[index], old_log_prob[index],

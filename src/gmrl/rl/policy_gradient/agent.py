@@ -8,7 +8,9 @@ iteration (return False from it to stop early).
 `save(path)` writes one gmrl artifact (`gmrl.core.checkpoint.save_artifact`: safetensors + JSON
 naming the class, env and hyper-parameters); `PolicyGradientAgent.load(path)` rebuilds the agent.
 `state_dict()` holds everything training depends on, the training envs' mid-episode positions
-included (`gmrl.rl.env_state`), so a checkpointed run resumes exactly. Nothing is pickled.
+and the agent's own random generator included (`gmrl.rl.env_state`), so a checkpointed run
+resumes exactly. The seed decides everything: initial weights and training's samples never come
+from the global generators. Nothing is pickled.
 `ReinforceAgent` / `ActorCriticAgent` (`gmrl.rl.policy_gradient.contract`) put these agents on
 gmrl's agent contract (its `learn`, `predict`, directory `save` and `load`).
 """
@@ -86,19 +88,34 @@ class PolicyGradientAgent:
             self.action_space = probe.action_space
         finally:
             probe.close()
-        torch.manual_seed(seed)  # network initialisation and action sampling follow the seed
         cfg = self.config
-        self.encoder = ObservationEncoder(self.observation_space).to(self.device)
-        dim = self.encoder.dim
-        self.normalizer = RunningNormalizer(dim).to(self.device)
-        try:
-            self.policy = build_policy(
-                dim, self.action_space, cfg.hidden, log_std=cfg.log_std, squash=cfg.squash,
-                init_log_std=cfg.init_log_std,
-            ).to(self.device)
-        except (TypeError, ValueError) as exc:
-            raise EnvError(f"{self.algo} on '{env_id}': {exc}") from exc
-        self.value = mlp(dim, cfg.hidden, 1).to(self.device)
+        # The initial weights and every sample training draws (actions, minibatch orders) come
+        # from the agent's seed alone, never from the global generators' state: the networks are
+        # initialised under torch's CPU generator seeded with `seed` (forked, so the caller's is
+        # untouched), and training draws from `self.generator`, which on a CPU goes on from where
+        # that initialisation left off (the stream `torch.manual_seed(seed)` gave before).
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(seed)
+            self.encoder = ObservationEncoder(self.observation_space).to(self.device)
+            dim = self.encoder.dim
+            self.normalizer = RunningNormalizer(dim).to(self.device)
+            try:
+                self.policy = build_policy(
+                    dim, self.action_space, cfg.hidden, log_std=cfg.log_std, squash=cfg.squash,
+                    init_log_std=cfg.init_log_std,
+                ).to(self.device)
+            except (TypeError, ValueError) as exc:
+                raise EnvError(f"{self.algo} on '{env_id}': {exc}") from exc
+            self.value = mlp(dim, cfg.hidden, 1).to(self.device)
+            after_init = torch.get_rng_state()
+        self.generator = torch.Generator(self.device)
+        if self.device.type == "cpu":
+            self.generator.set_state(after_init)
+        else:
+            self.generator.manual_seed(seed)
+        # `act(deterministic=False)` samples from its own stream: predictions leave training's alone
+        self.act_generator = torch.Generator(self.device)
+        self.act_generator.manual_seed(derive_seed(seed, "policy_gradient.act"))
         self.optimizer = torch.optim.Adam(
             [
                 {"params": self.policy.parameters(), "lr": cfg.policy_lr},
@@ -152,7 +169,8 @@ class PolicyGradientAgent:
         single = array.shape == tuple(self.observation_space.shape or ())
         batch = array[None] if single else array
         dist = self.policy.distribution(self.features(batch))
-        actions = self.policy.to_env(self.policy.sample(dist, deterministic))
+        raw = self.policy.sample(dist, deterministic, generator=self.act_generator)
+        actions = self.policy.to_env(raw)
         return actions[0] if single else actions
 
     def predict(
@@ -233,6 +251,7 @@ class PolicyGradientAgent:
             },
             "envs": envs,
             "collector": self.collector_state(),
+            "generator": self.generator.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -244,6 +263,8 @@ class PolicyGradientAgent:
         self.num_steps = int(counters["num_steps"])
         self.num_episodes = int(counters["num_episodes"])
         self.iteration = int(counters["iteration"])
+        if state.get("generator") is not None:  # absent from checkpoints of earlier versions
+            self.generator.set_state(state["generator"])
         self.close()
         if state.get("envs") is not None:  # rebuild the training envs where they were
             envs = self.envs()

@@ -109,9 +109,14 @@ class CategoricalPolicy(nn.Module):
     def log_prob(self, dist: Distribution, actions: torch.Tensor) -> torch.Tensor:
         return dist.log_prob(actions.long())
 
-    def sample(self, dist: Distribution, deterministic: bool) -> torch.Tensor:
+    def sample(self, dist: Distribution, deterministic: bool,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """The mode, or a sample drawn from `generator` (as `Categorical.sample` draws)."""
         assert isinstance(dist, Categorical)
-        return dist.probs.argmax(-1) if deterministic else dist.sample()
+        if deterministic:
+            return dist.probs.argmax(-1)
+        probs = dist.probs.reshape(-1, dist.probs.shape[-1])
+        return torch.multinomial(probs, 1, True, generator=generator).T.reshape(dist.batch_shape)
 
     def to_env(self, actions: torch.Tensor) -> np.ndarray:
         return actions.cpu().numpy().astype(np.int64)
@@ -158,9 +163,15 @@ class GaussianPolicy(nn.Module):
     def _scale(self, unit: torch.Tensor) -> torch.Tensor:
         return self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
 
-    def sample(self, dist: Distribution, deterministic: bool) -> torch.Tensor:
-        """The raw (pre-squash) sample; `to_env` maps it into the action box."""
-        return dist.mean if deterministic else dist.sample()
+    def sample(self, dist: Distribution, deterministic: bool,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """The raw (pre-squash) mean or sample (drawn from `generator`, as `Normal.sample`
+        draws); `to_env` maps it into the action box."""
+        if deterministic:
+            return dist.mean
+        assert isinstance(dist, Independent) and isinstance(dist.base_dist, Normal)
+        with torch.no_grad():
+            return torch.normal(dist.base_dist.loc, dist.base_dist.scale, generator=generator)
 
     def log_prob(self, dist: Distribution, raw: torch.Tensor) -> torch.Tensor:
         log_prob = dist.log_prob(raw)

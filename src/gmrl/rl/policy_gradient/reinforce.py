@@ -50,7 +50,7 @@ class Reinforce(PolicyGradientAgent):
             self.observe(obs[active])
             with torch.no_grad():
                 dist = self.policy.distribution(self.features(obs))
-                raw = self.policy.sample(dist, deterministic=False)
+                raw = self.policy.sample(dist, deterministic=False, generator=self.generator)
             next_obs, reward, terminated, truncated, info = envs.step(self.policy.to_env(raw))
             done = (terminated | truncated) & active
             steps["obs"].append(obs)

@@ -16,6 +16,11 @@ made by `gymnasium.make`:
   many more env steps, rounded up by SB3 to whole rollouts (on-policy) or `train_freq` chunks;
   the callback runs after every vector-env step (returning False stops, as in SB3);
 - `predict` is the model's own `predict` (SB3's signature, recurrent state and all);
+- the seed decides everything: SB3 draws from the global Python, NumPy and torch generators, so
+  the agent keeps its own copy of them (`gmrl.core.seeding.OwnedGlobalRng`, seeded with `seed`)
+  and swaps it in around building the model and every `learn` (the callback runs inside, so
+  what it draws from the globals comes from that copy too); sampled predictions draw from a
+  second copy. The caller's global generators are left as they were;
 - `save` writes the policy's state dict (its target networks included) and SB3's learned
   variables (SAC's entropy coefficient) as safetensors (`gmrl.rl.sb3.state.policy_tensors`),
   and the algorithm, hyper-parameters, env id and arguments, seed, step count and spaces as
@@ -38,6 +43,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from gmrl.core.agent import Agent, Callback
+from gmrl.core.seeding import OwnedGlobalRng, derive_seed
 from gmrl.rl.contract import (
     check_env_spaces,
     env_source,
@@ -85,9 +91,14 @@ class SB3Agent(Agent):
         if isinstance(params, BaseModel):
             params = params.model_dump(mode="json", exclude={"algo"}, exclude_unset=True)
         self.algo, self.params, self.seed = algo, dict(params or {}), int(seed)
-        self.model: BaseAlgorithm = make_sb3_agent(
-            algo, self.env_id, self.params, env_kwargs=self.env_kwargs, seed=seed,
-            device=device, verbose=verbose)
+        # SB3 draws from the global generators (initial weights, action samples, minibatches,
+        # exploration): it draws from the agent's own copy of them, swapped in around each call
+        self._rng = OwnedGlobalRng(self.seed)
+        self._predict_rng = OwnedGlobalRng(derive_seed(self.seed, "sb3.predict"))
+        with self._rng.active():
+            self.model: BaseAlgorithm = make_sb3_agent(
+                algo, self.env_id, self.params, env_kwargs=self.env_kwargs, seed=seed,
+                device=device, verbose=verbose)
 
     @property
     def num_timesteps(self) -> int:
@@ -100,16 +111,21 @@ class SB3Agent(Agent):
 
     def learn(self, total_timesteps: int, callback: Callback | None = None) -> "SB3Agent":
         """`total_timesteps` more env steps of SB3's `learn` (see the module docstring)."""
-        self.model.learn(int(total_timesteps), reset_num_timesteps=False,
-                         callback=None if callback is None else _EveryStep(self, callback))
+        with self._rng.active():
+            self.model.learn(int(total_timesteps), reset_num_timesteps=False,
+                             callback=None if callback is None else _EveryStep(self, callback))
         return self
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
-        """The model's `predict` for one observation or a batch."""
-        return self.model.predict(observation, state, episode_start, deterministic)
+        """The model's `predict` for one observation or a batch (a sample, when not
+        deterministic, drawn from a stream of the agent's own, apart from training's)."""
+        if deterministic:
+            return self.model.predict(observation, state, episode_start, deterministic)
+        with self._predict_rng.active():
+            return self.model.predict(observation, state, episode_start, deterministic)
 
     def close(self) -> None:
         """Close the training envs."""
