@@ -38,6 +38,7 @@ AGENT_CLASSES: dict[str, str] = {
     "sb3": "gmrl.rl.sb3.agent:SB3Agent",
     "tdmpc": "gmrl.worldmodel.tdmpc.agent:TDMPCAgent",
     "worldmodel": "gmrl.worldmodel.contract:WorldModelAgent",
+    "worldmodel_pixels": "gmrl.worldmodel.pixel_contract:PixelWorldModelAgent",
 }
 """Registered agent name (the `name` a saved agent's manifest records) -> "module:Class"."""
 

@@ -2,20 +2,22 @@
 
 After a random-policy warm-up, `iterations` times: fit the frame VAE and the MDN-RNN to every
 real episode so far, train the controller on latent states `[z, h]` (PPO in the latent dream,
-or CEM planning through the model), then act in the real env from frames only. The loop itself
-is `gmrl.worldmodel.latent_agent.LatentAgent`; this recipe composes it with the run directory
-(`TrainingLoop`: metrics, checkpoints between phases, Ctrl-C, exact resume) and draws the plots:
-VAE reconstructions, a dream rollout beside the real frames under the same actions, and the
-return against real env steps.
+or CEM planning through the model), then act in the real env from frames only. The agent is
+`gmrl.worldmodel.pixel_contract.PixelWorldModelAgent` (the loop of `LatentAgent` on gmrl's agent
+contract), the one the Python API builds: this recipe makes it from the config and calls its
+`learn`, whose callback writes the run directory (`TrainingLoop`: a metrics row per iteration,
+checkpoints, Ctrl-C between or inside phases, exact resume), then draws the plots: VAE
+reconstructions, a dream rollout beside the real frames under the same actions, and the return
+against real env steps.
 """
 
-from functools import partial
+import sys
 from typing import Any, Literal
 
 import torch
 from pydantic import Field
 
-from gmrl.core.config import RecipeConfig, StrictModel
+from gmrl.core.config import RecipeConfig
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import ConfigError, EnvError
 from gmrl.core.loop import TrainingLoop
@@ -23,22 +25,12 @@ from gmrl.core.plots import line_plot, plt, save_figure
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import seed_everything, torch_generator
 from gmrl.worldmodel.frame_vae import frames_to_ink
-from gmrl.worldmodel.latent_agent import LatentAgent, LatentAgentConfig
+from gmrl.worldmodel.latent_agent import LatentAgentConfig
 from gmrl.worldmodel.latent_model import Episode, LatentModelConfig, LatentWorldModel
-from gmrl.worldmodel.pixels import PixelObservation, make_pixel_env
+from gmrl.worldmodel.pixel_contract import PixelWorldModelAgent
+from gmrl.worldmodel.pixels import FrameSection, PixelObservation, make_pixel_env
 
 SUMMARY = "World Models on pixels: frame VAE + MDN-RNN, controller trained in the latent dream"
-
-
-class FrameSection(StrictModel):
-    """How frames are rendered: size (H, W, multiples of 8), frames stacked, resize method."""
-
-    size: tuple[int, int] = (32, 64)
-    stack: int = Field(default=2, ge=1, le=4)
-    resize: Literal["area", "max"] = "area"
-    action_repeat: int = Field(
-        default=3, ge=1, description="env steps per decision (one frame each)"
-    )
 
 
 class Config(RecipeConfig, LatentAgentConfig):
@@ -96,15 +88,6 @@ def prepare(config: Config) -> None:
         env.close()
 
 
-def build_model(config: Config, env: PixelObservation) -> LatentWorldModel:
-    return LatentWorldModel(
-        frame_shape=env.observation_space.shape,  # type: ignore[arg-type]
-        action_dim=int(env.action_space.n),  # type: ignore[attr-defined]
-        discrete=True,
-        config=config.model,
-    )
-
-
 # ---------------------------------------------------------------------------- plots
 def plot_reconstructions(model: LatentWorldModel, episode: Episode, path: Any, n: int = 8) -> None:
     """Top: real frames (last of the stack); bottom: VAE reconstructions."""
@@ -151,32 +134,43 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
     seed_everything(config.seed)
     device = resolve_device(config.device)
     env = make_env(config)
-    model = build_model(config, env).to(device)
-    agent = LatentAgent(env, model, config, seed=config.seed, device=device)
+    agent = PixelWorldModelAgent(env, config, seed=config.seed, device=device)
     loop = TrainingLoop(
         run, total=config.iterations, description="world model (pixels)", eval_every=1,
         state=lambda: {"agent": agent.state_dict()},
         restore=lambda state: agent.load_state_dict(state["agent"]),
     )
-    start = loop.resume()
-    with loop:
-        if not agent.episodes:  # random warm-up (a checkpoint at step 0 keeps it)
-            loop.log(0, agent.warm_up())
-            loop.check_stop(0)
-        for iteration in range(start + 1, config.iterations + 1):
-            metrics = agent.iterate(
-                iteration, stop_requested=lambda: loop.stop_requested,
-                stop=partial(loop.check_stop, iteration - 1),
-            )
-            info = f"return {metrics['charts/episodic_return']:.0f} @ {agent.real_steps} steps"
-            loop.end_step(iteration, metrics, info=info)
+    loop.resume()
+    logged = agent.iteration if agent.warmed_up else -1  # the last metrics row in the run
 
+    def log_rows(_: Any) -> bool:
+        """After every real episode: log the row of a warm-up or iteration just completed
+        (checkpoint when due; Ctrl-C: checkpoint and stop); stop after the last iteration."""
+        nonlocal logged
+        step = agent.iteration if agent.warmed_up else -1
+        if step > logged:
+            logged, metrics = step, agent.last_metrics
+            if step == 0:  # the random warm-up (a checkpoint at step 0 keeps it)
+                loop.log(0, metrics)
+                loop.check_stop(0)
+            else:
+                info = (f"return {metrics['charts/episodic_return']:.0f} @ "
+                        f"{agent.num_timesteps} steps")
+                loop.end_step(step, metrics, info=info)
+        return logged < config.iterations
+
+    with loop:
+        if agent.iteration < config.iterations:  # iterations, not env steps, are the budget
+            agent.learn(sys.maxsize, log_rows, stop_requested=lambda: loop.stop_requested)
+            loop.check_stop(agent.iteration)  # stopped inside an iteration: at a phase's start
+
+    inner, model = agent.inner, agent.model
     model.save(run.checkpoints_dir / "world_model.safetensors")
-    agent.save_controller(run.checkpoints_dir / "controller.safetensors")
-    plot_reconstructions(model, agent.episodes[-1], run.plots_dir / "reconstructions.png")
-    plot_dream_vs_real(model, agent.episodes[-1], run.plots_dir / "dream_vs_real.png", config.seed)
-    random_return = agent.random_return
-    curve = [(0, random_return), *agent.returns]
+    inner.save_controller(run.checkpoints_dir / "controller.safetensors")
+    plot_reconstructions(model, inner.episodes[-1], run.plots_dir / "reconstructions.png")
+    plot_dream_vs_real(model, inner.episodes[-1], run.plots_dir / "dream_vs_real.png", config.seed)
+    random_return = inner.random_return
+    curve = [(0, random_return), *inner.returns]
     line_plot(
         run.plots_dir / "return.png",
         [s for s, _ in curve],
@@ -188,8 +182,8 @@ def run(config: Config, run: RunDir) -> dict[str, float]:
     )
     env.close()
     return {
-        "final_return": agent.returns[-1][1],
-        "best_return": max(r for _, r in agent.returns),
+        "final_return": inner.returns[-1][1],
+        "best_return": max(r for _, r in inner.returns),
         "random_return": random_return,
-        "real_env_steps": float(agent.real_steps),
+        "real_env_steps": float(agent.num_timesteps),
     }

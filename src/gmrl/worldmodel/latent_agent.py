@@ -2,14 +2,16 @@
 
 `LatentAgent` owns the pixel recipe's training loop (formerly written out in the recipe):
 
-1. `warm_up()`: `random_episodes` real episodes with uniformly random actions;
+1. `warm_up()`: `random_episodes` real episodes with uniformly random actions (it may be
+   played a few episodes at a time: `warm_up(n)` continues where the last call stopped);
 2. every `iterate(i)` runs three phases, each ending in a consistent, checkpointable state:
    - **fit**: the frame VAE and the MDN-RNN on every real episode so far (`LatentWorldModel`);
    - **controller**: SB3 PPO trained inside `LatentDreamVecEnv` on latent states `[z, h]`
      (`controller.kind=ppo`, as in World Models), or nothing for `kind=cem`, which plans
      through the model at every real step (`CEMPlanner`);
    - **act**: `episodes_per_iteration` real episodes from rendered frames only (encoder + GRU
-     filter); they become training data for the next fit.
+     filter); they become training data for the next fit. An `on_episode` hook (see `iterate`)
+     is called after each but the last, and may end the phase early.
 
 `state_dict()` holds the model and both its optimizers, every episode, the PPO agent's full
 training state, each random stream and the phase reached, so a run stopped between two phases
@@ -17,6 +19,9 @@ and resumed continues exactly (`iterate` picks up at the next phase). A phase ca
 (the first fit), so a stop requested inside one is noticed within an update or an episode: the
 agent goes back to the phase's start (a snapshot taken before it, global RNG included) and
 stops there, and the resumed run redoes that phase, exactly as it would have run.
+
+`gmrl.worldmodel.pixel_contract.PixelWorldModelAgent` puts this loop on gmrl's agent contract
+(`learn`, `predict`, `save`, `load`); the recipe runs it through that class.
 """
 
 import copy
@@ -25,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import Field
@@ -35,7 +41,6 @@ from gmrl.core.config import StrictModel
 from gmrl.core.seeding import derive_seed, rng_state, set_rng_state, torch_generator
 from gmrl.worldmodel.latent_dream import LatentController, LatentDreamVecEnv, record_episode
 from gmrl.worldmodel.latent_model import Episode, LatentWorldModel
-from gmrl.worldmodel.pixels import PixelObservation
 from gmrl.worldmodel.planners import CEMConfig, CEMPlanner
 
 PHASES = ("fit", "controller", "act")
@@ -112,7 +117,9 @@ class LatentAgent:
     """Random warm-up, then fit / train in the dream / act in reality, one phase at a time.
 
     Args:
-        env: the real pixel env (`make_pixel_env`), Discrete actions.
+        env: the real pixel env (`make_pixel_env`), Discrete actions (only its action space is
+            read until the agent plays: `PixelWorldModelAgent` gives a placeholder when loaded
+            without an env).
         model: the `LatentWorldModel` to fit (its config holds the fit budgets).
         config: warm-up, episodes per iteration and controller settings.
         seed: every random stream derives from it (`gmrl.core.seeding`).
@@ -121,7 +128,7 @@ class LatentAgent:
 
     def __init__(
         self,
-        env: PixelObservation,
+        env: gym.Env,
         model: LatentWorldModel,
         config: LatentAgentConfig | None = None,
         *,
@@ -146,6 +153,7 @@ class LatentAgent:
         }
         self.ppo: Any = None
         self._stop_requested: Callable[[], bool] | None = None
+        self._on_episode: Callable[[], bool] | None = None
 
     # ------------------------------------------------------------------ warm-up
     @property
@@ -154,10 +162,18 @@ class LatentAgent:
         warm = self.episodes[: self.config.random_episodes]
         return float(np.mean([float(e.rewards.sum()) for e in warm]))
 
-    def warm_up(self) -> dict[str, float]:
-        """Record the random-policy episodes; returns the step-0 metrics row."""
+    @property
+    def warmed_up(self) -> bool:
+        """Whether every random warm-up episode has been played."""
+        return len(self.episodes) >= self.config.random_episodes
+
+    def warm_up(self, episodes: int | None = None) -> dict[str, float]:
+        """Record random-policy episodes (the remaining ones, or at most `episodes` of them);
+        returns the step-0 metrics row (over the warm-up episodes played so far)."""
         generator = self.generators["actions"]
-        for index in range(self.config.random_episodes):
+        first = len(self.episodes)
+        last = self.config.random_episodes if episodes is None else first + episodes
+        for index in range(first, min(last, self.config.random_episodes)):
             seed = derive_seed(self.seed, f"worldmodel_pixels.random_episode.{index}")
             episode, env_steps = record_episode(
                 self.env, lambda _: int(torch.randint(self.n_actions, (), generator=generator)),
@@ -175,6 +191,7 @@ class LatentAgent:
         *,
         stop_requested: Callable[[], bool] | None = None,
         stop: Callable[[], None] | None = None,
+        on_episode: Callable[[], bool] | None = None,
     ) -> dict[str, float]:
         """Run the remaining phases of `iteration` and return its metrics.
 
@@ -182,8 +199,12 @@ class LatentAgent:
         `partial(loop.check_stop, iteration - 1)`: checkpoint, then raise), a stop is honoured
         between phases and, within a phase, after the update or episode running: the agent is
         first put back to the phase's start, so the checkpoint `stop` writes is consistent.
+
+        `on_episode()` is called after each real episode of the act phase but its last;
+        returning False ends the phase there (the iteration's metrics then cover the episodes
+        played).
         """
-        self._stop_requested = stop_requested
+        self._stop_requested, self._on_episode = stop_requested, on_episode
         while self.phase < len(PHASES):
             snapshot = None
             if stop_requested is not None and stop is not None:
@@ -265,6 +286,9 @@ class LatentAgent:
             self.episodes.append(episode)
             returns.append(episode_return)
             self.real_steps += env_steps
+            last = index + 1 == self.config.episodes_per_iteration
+            if not last and self._on_episode is not None and not self._on_episode():
+                break
         self.returns.append((self.real_steps, float(np.mean(returns))))
         self.pending.update({
             "charts/episodic_return": float(np.mean(returns)),
@@ -303,12 +327,19 @@ class LatentAgent:
         if "ppo" in state:
             from gmrl.rl.sb3.state import load_sb3_state
 
-            placeholder = LatentDreamVecEnv(
-                self.model, torch.zeros(1, self.model.state_dim), self.env.action_space,
-                num_envs=self.config.controller.num_envs,
-            )
-            self.ppo = self._make_ppo(placeholder)
+            self.ppo = self.make_controller()
             load_sb3_state(self.ppo, state["ppo"])
+
+    def make_controller(self) -> Any:
+        """A fresh PPO controller on a placeholder dream, for saved weights or state to fill.
+
+        Building it draws on (and SB3 reseeds) the global random generators.
+        """
+        placeholder = LatentDreamVecEnv(
+            self.model, torch.zeros(1, self.model.state_dim), self.env.action_space,
+            num_envs=self.config.controller.num_envs,
+        )
+        return self._make_ppo(placeholder)
 
     def save_controller(self, path: str | Path) -> Path | None:
         """The PPO policy's weights as a gmrl artifact (None for the CEM controller)."""

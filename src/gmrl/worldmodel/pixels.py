@@ -19,20 +19,33 @@ which is what makes CartPole's tiny per-step pushes visible at 32x64.
 """
 
 from collections import deque
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
+from pydantic import Field
 
+from gmrl.core.config import StrictModel
 from gmrl.core.errors import EnvError
 from gmrl.rl.guard import EnvGuard
 
 # Rows (fractions of the rendered height) that hold the moving parts, per task. CartPole's track
 # sits at 75% of the 400-pixel frame and the upright pole reaches 40%; the rest is empty sky.
 DEFAULT_CROPS: dict[str, tuple[float, float]] = {"CartPole-v1": (0.35, 0.825)}
+
+
+class FrameSection(StrictModel):
+    """How frames are rendered: size (H, W, multiples of 8), frames stacked, resize method."""
+
+    size: tuple[int, int] = (32, 64)
+    stack: int = Field(default=2, ge=1, le=4)
+    resize: Literal["area", "max"] = "area"
+    action_repeat: int = Field(
+        default=3, ge=1, description="env steps per decision (one frame each)"
+    )
 
 
 class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
