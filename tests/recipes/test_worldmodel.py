@@ -135,9 +135,10 @@ def test_other_planners_and_dream_mode_run(tmp_path: Path, overrides: list[str])
 
 
 def test_gmrl_bench_worldmodel_runs_the_side_by_side_benchmark() -> None:
-    result = runner.invoke(app, ["bench", "worldmodel", "--envs", "NoSuchEnv-v0"])
-    assert result.exit_code != 0
-    assert "unknown env 'NoSuchEnv-v0' (have: CartPole-v1, Pendulum-v1)" in str(result.exception)
+    result = runner.invoke(app, ["bench", "worldmodel", "--tasks", "NoSuchEnv-v0"])
+    assert result.exit_code == 2
+    assert ("benchmark 'worldmodel_vs_sb3' has no task 'NoSuchEnv-v0' (have: CartPole-v1, "
+            "Pendulum-v1)") in result.output
 
 
 def test_component_defaults_are_the_configs_defaults() -> None:

@@ -131,7 +131,8 @@ ROWS: tuple[Row, ...] = (
         (Check(_seqgan("SeqGAN", "seqgan"), "<=", "<= 8.70", 8.70),
          Check(_seqgan("SeqGAN", "seqgan"), "<=", "0.30 below MLE", _seqgan("", "mle"),
                offset=-0.30)),
-        "`gmrl bench seqgan --seeds 4` (recorded before the script moved onto the harness, as `--seeds 0 1 2 3`)",
+        "`gmrl bench seqgan --seeds 4` (recorded before the script moved onto the harness, "
+        "as `--seeds 0 1 2 3`)",
         "mean over seeds of the rescored samples; PG-BLEU's low NLL is collapse onto an "
         "oracle attractor, see the section"),
     Row("Pixel world model", "pixel-world-model-vae--mdn-rnn",
@@ -142,7 +143,8 @@ ROWS: tuple[Row, ...] = (
         "3",
         (Check(Figure("final return", R + "worldmodel_pixels.json",
                       ("final_return", "median")), ">=", "475", 475.0),),
-        "`gmrl bench worldmodel_pixels --seeds 3` (recorded before the script moved onto the harness)"),
+        "`gmrl bench worldmodel_pixels --seeds 3` (recorded before the script moved onto the "
+        "harness)"),
     Row("Policy gradient", "policy-gradient-on-cartpole",
         "every agent solves CartPole (475) on every seed",
         (Figure("REINFORCE", R + "rl_policy_gradient.json", ("summary", "reinforce", "solved")),
@@ -163,7 +165,8 @@ ROWS: tuple[Row, ...] = (
         tuple(Check(Figure(target, R + "music/rltuner.json", ("targets", "gmrl", target, "met")),
                     "==", target, True)
               for target in ("repeated_notes_pct", "not_in_key_pct", "log_p_within_1_nat")),
-        "`gmrl bench music --seeds 3 --variants bach` (recorded before the script moved onto the harness, as `--seeds 0 1 2 --rl-steps 200`)",
+        "`gmrl bench music --seeds 3 --variants bach` (recorded before the script moved onto the "
+        "harness, as `--seeds 0 1 2 --rl-steps 200`)",
         "Bach corpus; the Essen results and the guided tuner (the section) are merged from "
         "several per-seed files, with no one JSON figure to cite here"),
     Row("Synthetic experience vs SAC", "synthetic-experience-vs-sac",
