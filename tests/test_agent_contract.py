@@ -42,6 +42,15 @@ WORLDMODEL_TINY: dict[str, Any] = {
     "value": {"enabled": True, "updates": 5, "hidden": 16},
     "initial_steps": 20, "fit_every": 20}
 
+# tests/recipes/test_worldmodel_pixels.py's TINY (16x32 frames, CartPole capped at 20 steps): with
+# 2 random episodes (at most 40 steps) a budget of 50 reaches at least one iteration (PPO trained)
+PIXELS_TINY: dict[str, Any] = {
+    "random_episodes": 2, "episodes_per_iteration": 1,
+    "model": {"first_vae_steps": 1, "vae_steps": 1, "first_rnn_steps": 4, "rnn_steps": 2,
+              "hidden": 16, "vae_channels": 4},
+    "controller": {"dream_steps": 64, "num_envs": 2,
+                   "ppo": {"n_steps": 32, "batch_size": 32, "n_epochs": 1}}}
+
 
 @dataclass(frozen=True)
 class Case:
@@ -76,6 +85,12 @@ def short_cartpole() -> gym.Env:
 
 def pendulum() -> gym.Env:
     return gym.make("Pendulum-v1", max_episode_steps=50)
+
+
+def pixel_cartpole() -> gym.Env:
+    from gmrl.worldmodel.pixels import make_pixel_env
+
+    return make_pixel_env("CartPole-v1", size=(16, 32), action_repeat=3, max_episode_steps=20)
 
 
 CASES = {
@@ -116,6 +131,8 @@ CASES = {
                       "params": {"learning_starts": 0, "batch_size": 8,
                                  "policy_kwargs": {"net_arch": [16, 16]}}}},
          "device": "cpu"}, pendulum, 50, resets(pendulum)),
+    "worldmodel_pixels": Case({"agent": "worldmodel_pixels", "config": PIXELS_TINY,
+                               "device": "cpu"}, pixel_cartpole, 50, resets(pixel_cartpole)),
 }
 
 

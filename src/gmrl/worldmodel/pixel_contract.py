@@ -15,8 +15,8 @@ agent = gmrl.load("runs/pixels")                     # acts without an env; give
 - `config`: `PixelAgentConfig`: the loop's settings (`LatentAgentConfig`: controller, warm-up,
   episodes per iteration), the model (`model`) and the frames (`frames`, read from the env when it
   is already a `PixelObservation`); a `worldmodel_pixels` recipe config may be given as it is.
-- The agent keeps its own copy of the global random generators (`_OwnedRng`, seeded with
-  `seed`): the initial weights, the model fits and SB3's PPO in the dream draw from it, so the
+- The agent keeps its own copy of the global random generators (`OwnedGlobalRng`, seeded
+  with `seed`): the initial weights, the model fits and SB3's PPO in the dream draw from it, so the
   same seed gives the same agent whatever ran before in the process, and the caller's
   generators are left as they were. The copy starts as `seed_everything(seed)` leaves the
   globals, so a recipe run draws exactly what it drew when it used the globals.
@@ -37,9 +37,8 @@ agent = gmrl.load("runs/pixels")                     # acts without an env; give
   Optimizer moments are not kept (a loaded agent's next fit starts them afresh).
 """
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -51,7 +50,7 @@ from pydantic import BaseModel, Field, ValidationError
 from gmrl.core.agent import Agent, Callback
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import ConfigError, EnvError
-from gmrl.core.seeding import rng_state, seed_everything, set_rng_state, torch_generator
+from gmrl.core.seeding import OwnedGlobalRng, torch_generator
 from gmrl.rl.contract import (
     check_env_spaces,
     env_source,
@@ -119,53 +118,6 @@ def frames_of(env: gym.Env) -> FrameSection | None:
                         action_repeat=env.action_repeat)
 
 
-class _OwnedRng:
-    """A private copy of the global Python, NumPy and torch generators, for code that draws
-    only from the globals (SB3 samples actions and minibatches there, torch initialises layers).
-
-    `with rng.active():` swaps the copy in; on leaving, it keeps where the copy got to and puts
-    the caller's generators back untouched (re-entrant: an inner block changes nothing). It
-    starts as `seed_everything(seed)` leaves the globals; `state_dict` / `load_state_dict` carry
-    it as `rng_state` tensors.
-    """
-
-    def __init__(self, seed: int) -> None:
-        self._depth = 0
-        caller = rng_state()
-        try:
-            seed_everything(seed)
-            self._state = rng_state()
-        finally:
-            set_rng_state(caller)
-
-    @contextlib.contextmanager
-    def active(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        caller = rng_state()
-        set_rng_state(self._state)
-        self._depth = 1
-        try:
-            yield
-        finally:
-            self._depth = 0
-            self._state = rng_state()
-            set_rng_state(caller)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        with self.active():
-            return rng_state()
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        with self.active():
-            set_rng_state(state)
-
-
 class _NoEnv(gym.Env):
     """The spaces of an agent loaded without an env: enough to build it and act."""
 
@@ -210,7 +162,7 @@ class PixelWorldModelAgent(Agent):
         self.settings, self.env_id = settings, str(env_id)
         self.observation_space, self.action_space = _checked_spaces(
             observation_space, action_space, self.env_id)
-        self.rng = _OwnedRng(self.seed)
+        self.rng = OwnedGlobalRng(self.seed)
         with self.rng.active():  # initial weights from the agent's seed, not the caller's state
             model = LatentWorldModel(
                 frame_shape=self.observation_space.shape,  # type: ignore[arg-type]
