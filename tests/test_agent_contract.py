@@ -116,6 +116,15 @@ CASES = {
                                             "batch_size": 16,
                                             "policy_kwargs": {"net_arch": [32, 32]}},
                  "device": "cpu"}, pendulum, 30, resets(pendulum)),
+    "synthetic": Case({"agent": "synthetic", "algo": "sac", "utd": 2, "device": "cpu",
+                       "params": {"learning_starts": 10, "buffer_size": 200, "batch_size": 16,
+                                  "policy_kwargs": {"net_arch": [16]}},
+                       "synthetic": {"min_real": 20, "refit_every": 20, "pool_size": 64,
+                                     "fidelity_samples": 16, "generator": {
+                                         "fit_steps": 5, "first_fit_steps": 5,
+                                         "batch_size": 16, "params": {
+                                             "hidden": 16, "layers": 1, "timesteps": 4}}}},
+                      pendulum, 40, resets(pendulum)),
     "tdmpc": Case({"agent": "tdmpc", "config": TDMPC_TINY, "device": "cpu"}, pendulum, 50,
                   resets(pendulum)),
     "worldmodel": Case({"agent": "worldmodel", "config": WORLDMODEL_TINY, "device": "cpu"},

@@ -36,6 +36,7 @@ AGENT_CLASSES: dict[str, str] = {
     "actor_critic": "gmrl.rl.policy_gradient.contract:ActorCriticAgent",
     "mcts": "gmrl.rl.mcts:MCTSAgent",
     "sb3": "gmrl.rl.sb3.agent:SB3Agent",
+    "synthetic": "gmrl.synthetic.agent:SyntheticAgent",
     "tdmpc": "gmrl.worldmodel.tdmpc.agent:TDMPCAgent",
     "worldmodel": "gmrl.worldmodel.contract:WorldModelAgent",
     "worldmodel_pixels": "gmrl.worldmodel.pixel_contract:PixelWorldModelAgent",

@@ -29,8 +29,9 @@ made by `gymnasium.make`:
   training state, for exact resumption, in one artifact file.)
 - `load` rebuilds the algorithm with `make_sb3_agent` from the saved config and loads the
   tensors; a given env must have the saved spaces (its `spec`, when it has one, is then what the
-  training copies are made from). Params naming a `replay_buffer_class` by name cannot be
-  rebuilt here (the name's class is the caller's); give the class's params without it.
+  training copies are made from). A `replay_buffer_class` named in the params (plain JSON,
+  so it can be saved) is one of `replay_buffers()`: none here; a subclass that brings its own
+  buffer maps its name (`gmrl.synthetic.agent.SyntheticAgent`: "synthetic").
 """
 
 from typing import Any
@@ -53,7 +54,7 @@ from gmrl.rl.contract import (
     space_from_json,
     space_json,
 )
-from gmrl.rl.sb3.factory import make_sb3_agent
+from gmrl.rl.sb3.factory import ReplayBuffers, make_sb3_agent
 from gmrl.rl.sb3.state import load_policy_tensors, policy_tensors
 
 
@@ -98,7 +99,13 @@ class SB3Agent(Agent):
         with self._rng.active():
             self.model: BaseAlgorithm = make_sb3_agent(
                 algo, self.env_id, self.params, env_kwargs=self.env_kwargs, seed=seed,
-                device=device, verbose=verbose)
+                device=device, verbose=verbose,
+                replay_buffers=self.replay_buffers())
+
+    @classmethod
+    def replay_buffers(cls) -> ReplayBuffers:
+        """The replay buffer classes `params.replay_buffer_class` may name (none here)."""
+        return {}
 
     @property
     def num_timesteps(self) -> int:
