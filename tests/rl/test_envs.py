@@ -11,11 +11,11 @@ from gymnasium import spaces
 from gmrl.core.errors import EnvError
 from gmrl.rl.envs import (
     check_algorithm_supports,
-    evaluate_policy,
     make_env,
     make_vector_env,
     supported_algorithms,
 )
+from gmrl.rl.rollout import PolicyFunction, evaluate_agent
 
 
 class _GoodEnv(gym.Env):
@@ -150,7 +150,14 @@ def test_evaluate_policy_is_seeded_and_counts_whole_episodes():
     def left(obs):
         return np.zeros(len(obs), dtype=np.int64)
 
-    first = evaluate_policy(left, "CartPole-v1", episodes=4, seed=3)
-    second = evaluate_policy(left, "CartPole-v1", episodes=4, seed=3)
+    def evaluate(seed: int) -> np.ndarray:
+        return evaluate_agent(PolicyFunction(left), lambda: make_env("CartPole-v1"),
+                              episodes=4, reset_seeds=range(seed, seed + 4))
+
+    first, second = evaluate(3), evaluate(3)
     np.testing.assert_array_equal(first, second)
     assert first.shape == (4,) and np.all((first >= 5) & (first < 50))
+    assert not np.array_equal(evaluate(4), first)  # other start states
+    with pytest.raises(ValueError, match="3 reset seeds for 4 episodes"):
+        evaluate_agent(PolicyFunction(left), lambda: make_env("CartPole-v1"), episodes=4,
+                       reset_seeds=[0, 1, 2])

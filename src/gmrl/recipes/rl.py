@@ -216,10 +216,14 @@ class _Tracker:
 
     def evaluate(self, step: int, act: Callable[[np.ndarray], Any]) -> float:
         """Run `eval_episodes` deterministic episodes and log eval/mean_return at `step`."""
-        from gmrl.rl.envs import evaluate_policy
+        from gmrl.rl.envs import env_factory
+        from gmrl.rl.rollout import EVAL_STEP_CAP, PolicyFunction, evaluate_agent
 
-        returns = evaluate_policy(act, self.config.env, episodes=self.config.eval_episodes,
-                                  seed=self.eval_seed, env_kwargs=self.config.env_kwargs)
+        episodes = self.config.eval_episodes
+        returns = evaluate_agent(
+            PolicyFunction(act), env_factory(self.config.env, **(self.config.env_kwargs or {})),
+            episodes=episodes, max_steps=EVAL_STEP_CAP,
+            reset_seeds=range(self.eval_seed, self.eval_seed + episodes))
         return self.record(step, returns)
 
     def record(self, step: int, returns: np.ndarray) -> float:
@@ -379,8 +383,9 @@ def _run_mcts(config: Config, run: RunDir, tracker: _Tracker) -> dict[str, float
     """Planning only: each episode both acts and evaluates. Loop steps are episodes; Ctrl-C
     stops within one env step (the episode so far is saved and replayed on resume)."""
     from gmrl.rl.env_state import EpisodeRecorder, generator_from_state, generator_state
-    from gmrl.rl.envs import EVAL_STEP_CAP, make_env
+    from gmrl.rl.envs import make_env
     from gmrl.rl.mcts import MCTS, MCTSAgent
+    from gmrl.rl.rollout import EVAL_STEP_CAP
     from gmrl.rl.search_model import search_model_for
 
     env = EpisodeRecorder(make_env(config.env, check=False, **config.env_kwargs))

@@ -283,35 +283,3 @@ def check_algorithm_supports(algo: str, env: gym.Env) -> None:
     if problem is not None:
         works = ", ".join(supported_algorithms(env)) or "none of gmrl's algorithms"
         raise EnvError(f"{problem}: choose another algorithm (this env works with: {works})")
-
-
-EVAL_STEP_CAP = 1_000  # evaluation episodes of envs without a time limit stop here
-
-
-def evaluate_policy(
-    act: Callable[[np.ndarray], np.ndarray], env_id: str, *, episodes: int = 10, seed: int = 0,
-    env_kwargs: dict[str, Any] | None = None, max_steps: int | None = None,
-) -> np.ndarray:
-    """Undiscounted return of `episodes` episodes, run side by side in a vector env.
-
-    `act` maps a batch of observations `(episodes, ...)` to a batch of actions; it is called once
-    per time step for all episodes together. Episode `i` is reset with seed `seed + i`, so two
-    policies evaluated with the same seed face the same start states. Episodes stop after
-    `max_steps` steps; by default after the env's own time limit, or `EVAL_STEP_CAP` steps for an
-    env without one (a greedy policy can walk in circles forever, e.g. in CliffWalking).
-    """
-    envs = make_vector_env(env_id, episodes, env_kwargs=env_kwargs)
-    limit = max_steps or EVAL_STEP_CAP
-    try:
-        obs, _ = envs.reset(seed=seed)
-        returns = np.zeros(episodes)
-        running = np.ones(episodes, dtype=bool)
-        for _ in range(limit):
-            obs, reward, terminated, truncated, _ = envs.step(act(obs))
-            returns += np.where(running, reward, 0.0)
-            running &= ~(terminated | truncated)
-            if not running.any():
-                break
-    finally:
-        envs.close()
-    return returns

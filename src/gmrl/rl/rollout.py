@@ -1,15 +1,18 @@
 """Roll policies out on real envs: `evaluate_agent` (any agent of the contract, episodes in
-lockstep) and `record_episodes` (per-step arrays of a policy's episodes, for diagnosis).
+lockstep; a plain function of the observation batch through `PolicyFunction`) and
+`record_episodes` (per-step arrays of a policy's episodes, for diagnosis). Every evaluation in
+gmrl (benchmark cells, the rl and world-model recipes, the agents' own `evaluate`) is this one
+loop.
 
 In `evaluate_agent`, episodes run side by side; `predict` is called once per time step with
 the batch of live observations and the recurrent/plan state, with `episode_start` marking each
 episode's first step, as Stable-Baselines3's `evaluate_policy` does. Episode `i` is reset with the
 `i`-th seed spawned from `SeedSequence(seed)`, so two agents evaluated with the same seed face the
 same start states, and the seeds fit every env's range (dm_control refuses seeds of 2**32 and
-above).
+above); `reset_seeds` gives them explicitly instead (the recipes' `seed`, `seed + 1`, ...).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -24,17 +27,37 @@ def episode_seeds(seed: int, count: int) -> list[int]:
     return [int(child.generate_state(1)[0]) >> 1 for child in children]
 
 
+class PolicyFunction:
+    """A function from a batch of observations to a batch of actions, with the contract's
+    `predict` (memoryless: the state passes through), so `evaluate_agent` runs it."""
+
+    def __init__(self, act: Callable[[np.ndarray], Any]) -> None:
+        self.act = act
+
+    def predict(self, observation: Any, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
+        return np.asarray(self.act(observation)), state
+
+
 def evaluate_agent(
     agent: Any, make_env: Callable[[], gym.Env], *, episodes: int = 5, seed: int = 0,
     deterministic: bool = True, max_steps: int | None = None,
+    reset_seeds: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Undiscounted returns of `episodes` episodes of `agent.predict` on new envs."""
+    """Undiscounted returns of `episodes` episodes of `agent.predict` on new envs.
+
+    Episodes stop at the env's time limit, or after `max_steps` steps (default for an env
+    without a time limit: `EVAL_STEP_CAP`, as a greedy policy can walk in circles forever)."""
+    seeds = list(reset_seeds) if reset_seeds is not None else episode_seeds(seed, episodes)
+    if len(seeds) != episodes:
+        raise ValueError(f"{len(seeds)} reset seeds for {episodes} episodes")
     envs = [make_env() for _ in range(episodes)]
     try:
         limit = max_steps or (None if envs[0].spec and envs[0].spec.max_episode_steps
                               else EVAL_STEP_CAP)
-        obs = np.stack([np.asarray(env.reset(seed=s)[0]) for env, s in
-                        zip(envs, episode_seeds(seed, episodes), strict=True)])
+        obs = np.stack([np.asarray(env.reset(seed=int(s))[0]) for env, s in
+                        zip(envs, seeds, strict=True)])
         returns = np.zeros(episodes)
         live = np.ones(episodes, dtype=bool)
         start = np.ones(episodes, dtype=bool)

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from gmrl.core.config import StrictModel
 from gmrl.core.seeding import OwnedGlobalRng, derive_seed, torch_generator
+from gmrl.rl.rollout import PolicyFunction, evaluate_agent
 from gmrl.worldmodel.base import WorldModel
 from gmrl.worldmodel.buffer import TransitionStore
 from gmrl.worldmodel.dream_env import DreamVecEnv
@@ -340,13 +341,16 @@ class ModelBasedAgent:
         """
         if self.fits == 0:
             raise RuntimeError("evaluate after the first model fit (train past initial_steps)")
-        return evaluate_policy(
-            self.make_env,
-            lambda obs, planner: self.act(obs, explore=False, planner=planner),
-            episodes=episodes,
-            seed=derive_seed(self.seed, "worldmodel.eval") if seed is None else seed,
-            planner_factory=self._make_planner if self.mode == "mpc" else None,
-        )
+        start = derive_seed(self.seed, "worldmodel.eval") if seed is None else seed
+        probe = self.make_env()
+        try:  # a fresh planner per evaluation: the training planner's warm start is untouched
+            planner = self._make_planner(probe) if self.mode == "mpc" else None
+        finally:
+            probe.close()
+        policy = PolicyFunction(lambda obs: self.act(obs, explore=False, planner=planner))
+        returns = evaluate_agent(policy, self.make_env, episodes=episodes,
+                                 reset_seeds=range(start, start + episodes))
+        return float(returns.mean())
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -435,36 +439,3 @@ def reward_scale(rewards: Any) -> float:
         return 1.0
     std = float(r.std())
     return max(std if std > 1e-8 else float(np.abs(r).mean()), 1e-2)
-
-
-def evaluate_policy(
-    make_env: Callable[[], gym.Env],
-    policy: Callable[[np.ndarray, Any], Any],
-    *,
-    episodes: int = 10,
-    seed: int = 10_000,
-    planner_factory: Callable[[gym.Env], Any] | None = None,
-) -> float:
-    """Mean undiscounted return of `episodes` episodes played in lockstep on env copies.
-
-    `policy(obs_batch, planner)` gets the stacked observations of all copies (finished ones keep
-    their last observation and are ignored) and the planner built by `planner_factory` (a fresh
-    one per evaluation, so the training planner's warm start is untouched).
-    """
-    envs = [make_env() for _ in range(episodes)]
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
-    returns = np.zeros(episodes)
-    done = np.zeros(episodes, dtype=bool)
-    planner = planner_factory(envs[0]) if planner_factory is not None else None
-    while not done.all():
-        actions = policy(obs, planner)
-        for i, env in enumerate(envs):
-            if done[i]:
-                continue
-            next_obs, reward, term, trunc, _ = env.step(actions[i])
-            returns[i] += float(reward)
-            obs[i] = next_obs
-            done[i] = term or trunc
-    for env in envs:
-        env.close()
-    return float(returns.mean())

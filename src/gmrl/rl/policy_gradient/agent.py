@@ -36,13 +36,14 @@ from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, EnvError
 from gmrl.core.seeding import derive_seed
 from gmrl.rl.env_state import EpisodeRecorder
-from gmrl.rl.envs import check_algorithm_supports, evaluate_policy, make_env, make_vector_env
+from gmrl.rl.envs import check_algorithm_supports, env_factory, make_env, make_vector_env
 from gmrl.rl.policy_gradient.networks import (
     ObservationEncoder,
     RunningNormalizer,
     build_policy,
     mlp,
 )
+from gmrl.rl.rollout import EVAL_STEP_CAP, PolicyFunction, evaluate_agent
 
 # callback(agent, metrics) after each training iteration; returning False stops `learn`.
 Callback = Callable[["PolicyGradientAgent", dict[str, float]], bool | None]
@@ -188,10 +189,10 @@ class PolicyGradientAgent:
         derived from the agent's seed for evaluation, apart from its training envs')."""
         if seed is None:
             seed = derive_seed(self.seed, "eval_env")
-        return evaluate_policy(
-            lambda obs: self.act(obs, deterministic=True), self.env_id, episodes=episodes,
-            seed=seed, env_kwargs=self.env_kwargs,
-        )
+        return evaluate_agent(
+            PolicyFunction(lambda obs: self.act(obs, deterministic=True)),
+            env_factory(self.env_id, **(self.env_kwargs or {})), episodes=episodes,
+            max_steps=EVAL_STEP_CAP, reset_seeds=range(seed, seed + episodes))
 
     # ----------------------------------------------------------------------------- training
     def train_iteration(self) -> dict[str, float]:
