@@ -6,7 +6,9 @@ whole budget) and is evaluated every 5,000 env steps on 10 deterministic episode
 (`gmrl.rl.rollout.evaluate_agent`, the same start states for every agent of a seed); a cell
 stops at the first evaluation whose mean return reaches 475, or at its budget. Hyper-parameters
 are those of configs/rl/cartpole_reinforce.yaml, cartpole_actor_critic.yaml (n_steps=32 variant
-without annealing, the one the tests use) and cartpole.yaml (SB3 PPO, rl-zoo values); SB3 A2C
+without annealing, the one the tests use) and cartpole.yaml (SB3 PPO, rl-zoo values, but with
+the constant clip range 0.2 the config had when this was recorded; the config now anneals it
+as rl-zoo does, not rerun here); SB3 A2C
 uses its defaults. Cells run in parallel on Ray (one CPU and one torch thread each); each
 finished cell goes to benchmarks/results/rl_policy_gradient.cells.jsonl (a rerun skips it), the
 summary (median and range over seeds of env steps, wall-clock and CPU seconds of training) to

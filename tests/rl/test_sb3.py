@@ -42,6 +42,10 @@ def test_yaml_friendly_values_are_converted():
     assert isinstance(model.action_noise, NormalActionNoise)
     assert model.train_freq.unit.value == "episode"
     assert model.policy_kwargs["optimizer_class"] is torch.optim.AdamW
+    ppo = make_sb3_agent("ppo", "CartPole-v1", {"clip_range": "lin_0.2",
+                                                "clip_range_vf": "lin_0.5"}, device="cpu")
+    assert ppo.clip_range(0.25) == pytest.approx(0.05)  # rl-zoo's annealed clip range
+    assert ppo.clip_range_vf(1.0) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +56,8 @@ def test_yaml_friendly_values_are_converted():
         ("sac", {"n_envs": 0}, "'n_envs': Input should be greater than or equal to 1"),
         ("ppo", {"learning_rate": float("inf")}, "finite positive number"),
         ("dqn", {"learning_rate": "lin_-1"}, "finite positive number"),
+        ("ppo", {"clip_range": "lin_x"}, "'clip_range': must be a finite positive number or "
+                                         "lin_<value> (e.g. lin_0.2)"),
         ("dqm", {}, "did you mean 'dqn'"),
     ],
 )

@@ -218,21 +218,26 @@ def algorithm_class(algo: str) -> type[BaseAlgorithm]:
     return SB3_ALGORITHMS[algo]
 
 
-def _learning_rate(value: Any) -> float | str:
-    """A finite positive number, or `lin_<rate>`: linear decay from that rate to 0 (rl-zoo)."""
-    text = value.removeprefix("lin_") if isinstance(value, str) else value
-    try:
-        rate = float(text) if not isinstance(text, bool) else float("nan")
-    except (TypeError, ValueError):
-        rate = float("nan")
-    if not 0 < rate < float("inf"):
-        raise PydanticCustomError(
-            "learning_rate", "must be a finite positive number or lin_<rate> (e.g. lin_3e-4)", {}
-        )
-    return value if isinstance(value, str) and value.startswith("lin_") else rate
+def _positive_or_linear(name: str, example: str) -> Callable[[Any], float | str]:
+    """The check of a knob SB3 takes as a number or a schedule: a finite positive number, or
+    `lin_<value>`, linear decay from that value to 0 over training (rl-zoo's notation)."""
+    def check(value: Any) -> float | str:
+        text = value.removeprefix("lin_") if isinstance(value, str) else value
+        try:
+            number = float(text) if not isinstance(text, bool) else float("nan")
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not 0 < number < float("inf"):
+            raise PydanticCustomError(
+                name, f"must be a finite positive number or lin_<value> (e.g. lin_{example})", {}
+            )
+        return value if isinstance(value, str) and value.startswith("lin_") else number
+
+    return check
 
 
-LearningRate = Annotated[Any, BeforeValidator(_learning_rate)]
+LearningRate = Annotated[Any, BeforeValidator(_positive_or_linear("learning_rate", "3e-4"))]
+ClipRange = Annotated[Any, BeforeValidator(_positive_or_linear("clip_range", "0.2"))]
 
 
 class NoiseSpec(StrictModel):
@@ -252,7 +257,7 @@ _SB3_TYPES: dict[str, Any] = {
     "exploration_final_eps": Probability, "vf_coef": NonNegativeFloat,
     "max_grad_norm": PositiveFloat, "rms_prop_eps": PositiveFloat,
     "target_policy_noise": NonNegativeFloat, "target_noise_clip": NonNegativeFloat,
-    "clip_range": PositiveFloat, "clip_range_vf": PositiveFloat | None,
+    "clip_range": ClipRange, "clip_range_vf": ClipRange | None,
     "target_kl": PositiveFloat | None,
     "action_noise": NoiseSpec | None, "policy_kwargs": dict[str, Any] | None,
     "policy": str | None,

@@ -13,7 +13,8 @@ that YAML cannot spell directly:
 - `n_envs` (gmrl's own key): how many copies of the env a `DummyVecEnv` steps (default 1);
 - `policy` defaults to `MlpPolicy` (`MultiInputPolicy` for Dict observations);
 - `policy_kwargs.activation_fn` / `optimizer_class` may be names (`tanh`, `relu`, `adam`);
-- `learning_rate` may be `lin_<value>` (linear decay to 0, as in rl-zoo);
+- `learning_rate`, `clip_range` and `clip_range_vf` may be `lin_<value>` (linear decay to 0,
+  as in rl-zoo);
 - `action_noise` may be `{type: normal | ornstein_uhlenbeck, sigma: 0.1}` (SAC/TD3/DDPG);
 - `replay_buffer_class` may be a name that the caller maps to a class (`replay_buffers`, e.g.
   the recipes' `{"synthetic": SyntheticReplayBuffer}`: this RL layer knows no combination's
@@ -89,7 +90,8 @@ def _named(table: dict[str, Any], value: Any, what: str) -> Any:
     return table[value.lower()]
 
 
-def _learning_rate(value: Any) -> Any:
+def _linear(value: Any) -> Any:
+    """`lin_<value>` as SB3's schedule (a function of the progress remaining, 1 -> 0)."""
     if isinstance(value, str) and value.startswith("lin_"):
         start = float(value[4:])  # validated by the params model
         return lambda progress_remaining: progress_remaining * start
@@ -133,8 +135,9 @@ def sb3_kwargs(algo: str, params: dict[str, Any] | BaseModel, action_space: spac
                                                   "optimizer_class")
     if policy_kwargs:
         kwargs["policy_kwargs"] = policy_kwargs
-    if "learning_rate" in kwargs:
-        kwargs["learning_rate"] = _learning_rate(kwargs["learning_rate"])
+    for key in ("learning_rate", "clip_range", "clip_range_vf"):
+        if key in kwargs:
+            kwargs[key] = _linear(kwargs[key])
     if kwargs.get("action_noise") is not None:
         kwargs["action_noise"] = _action_noise(kwargs["action_noise"], action_space)
     if isinstance(kwargs.get("train_freq"), list):
