@@ -44,7 +44,6 @@ every recomputed figure matches the stored one (exit 1 if not); it writes
 import argparse
 import json
 import math
-import platform
 import re
 import shutil
 import statistics
@@ -62,6 +61,7 @@ from gmrl.bench.grid import FunctionGrid, Variant
 from gmrl.bench.harness import main as harness_main
 from gmrl.bench.harness import parser as harness_parser
 from gmrl.bench.harness import script_function
+from gmrl.bench.machine import machine
 from gmrl.bench.summary import latest
 from gmrl.core.checkpoint import atomic_write_text
 from gmrl.core.config import dump_config, load_config
@@ -575,7 +575,7 @@ def rescore(path: Path, use_corpus: bool = True) -> dict[str, Any]:
         "command": f"gmrl bench music --rescore {shown(path)}"
                    + ("" if use_corpus else " --no-corpus-checks"),
         "corpus": corpus,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": machine(),
         "seeds": [s["seed"] for s in per_seed],
         "reproduced": not differ_table and not differ_seeds,
         "differences": differ_seeds + differ_table,

@@ -30,7 +30,8 @@ import numpy as np
 from gmrl.bench.grid import FunctionGrid, Variant
 from gmrl.bench.harness import main, script_function
 from gmrl.bench.summary import latest
-from gmrl.rl.rollout import record_episodes
+from gmrl.core.seeding import derive_seed
+from gmrl.rl.rollout import episode_seeds, record_episodes
 from gmrl.worldmodel.pixels import make_pixel_env
 
 RESULTS = Path(__file__).resolve().parent / "results" / "worldmodel_pixels.json"
@@ -42,12 +43,12 @@ QUICK_OVERRIDES = ["iterations=3", "random_episodes=10", "model.first_vae_steps=
 
 def random_returns(make_env: Callable[[], gym.Env], episodes: int, seed: int) -> list[float]:
     """Returns of a uniformly random policy, played by the shared episode recorder
-    (`gmrl.rl.rollout.record_episodes`): the action space seeded once with `seed`, episode `i`
-    reset with seed `seed * 1000 + i`."""
+    (`gmrl.rl.rollout.record_episodes`): the action space seeded once with `seed`, the episodes
+    reset with seeds spawned from `derive_seed(seed, "random_baseline")`."""
     space = make_env().action_space
     space.seed(seed)
     played = record_episodes(make_env, lambda: lambda _obs: space.sample(),
-                             [seed * 1000 + index for index in range(episodes)])
+                             episode_seeds(derive_seed(seed, "random_baseline"), episodes))
     return [float(episode["reward"].sum()) for episode in played]
 
 

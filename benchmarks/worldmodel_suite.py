@@ -124,9 +124,13 @@ if str(HERE) not in sys.path:  # suite_envs, for "suite_envs:InventoryEnv"
     sys.path.insert(0, str(HERE))
 
 
-def eval_seed(seed: int) -> int:
-    """The pre-harness evaluation seed of `seed` (the diagnosis scripts' start states)."""
-    return 10_000 + seed * 100
+def evaluation_seeds(seed: int, episodes: int) -> list[int]:
+    """The reset seeds of a suite cell's evaluation episodes for `seed` (`gmrl.bench.cell`):
+    the diagnosis scripts replay the start states the suite evaluates on."""
+    from gmrl.core.seeding import derive_seed
+    from gmrl.rl.rollout import episode_seeds
+
+    return episode_seeds(derive_seed(seed, "eval_env"), episodes)
 
 
 # ---------------------------------------------------------------------- the grid

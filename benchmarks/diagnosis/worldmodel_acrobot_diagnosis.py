@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
-from worldmodel_suite import default_agent, eval_seed, planner_policy, play_episodes
+from worldmodel_suite import default_agent, evaluation_seeds, planner_policy, play_episodes
 
 EPISODES = 3
 CHECKPOINTS = (500, 1000, 1500, 2000)
@@ -38,7 +38,7 @@ def play(agent: Any, policy_factory: Callable[[], Callable[[np.ndarray], Any]]) 
     """Return, successes and the learned termination / terminal value on the played steps."""
     episodes = play_episodes(
         lambda: gym.make("Acrobot-v1"), policy_factory,
-        [eval_seed(0) + i for i in range(EPISODES)],
+        evaluation_seeds(0, EPISODES),
     )
     togo = []
     for episode in episodes:  # discounted return-to-go of each visited state

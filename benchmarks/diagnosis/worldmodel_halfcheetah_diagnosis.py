@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
 from worldmodel_suite import (
-    eval_seed,
+    evaluation_seeds,
     planner_policy,
     play_episodes,
     report_learned_reward,
@@ -30,7 +30,7 @@ TASK = "HalfCheetah-v5"
 
 def main() -> None:
     agent = trained_agent(TASK, 5000)
-    seeds = [eval_seed(0) + i for i in range(2)]
+    seeds = evaluation_seeds(0, 2)
     variants: dict[str, Any] = {
         "default": planner_policy(agent),
         "optimiser x8": planner_policy(agent, iterations=4, population=200, elites=20),

@@ -20,8 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+from gmrl.core.seeding import derive_seed
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
-from worldmodel_suite import EVAL_EPISODES, RESULTS, default_agent, eval_seed, run_sb3
+from worldmodel_suite import EVAL_EPISODES, RESULTS, default_agent, run_sb3
 
 TASK = "HalfCheetah-v5"
 CHECKPOINTS = (5_000, 10_000, 20_000, 30_000)
@@ -56,7 +58,7 @@ def main() -> None:
             start = time.perf_counter()
             agent.train(point - agent.real_steps)
             seconds += time.perf_counter() - start
-            mean_return = agent.evaluate(EVAL_EPISODES, seed=eval_seed(args.seed))
+            mean_return = agent.evaluate(EVAL_EPISODES, seed=derive_seed(args.seed, "eval_env"))
             record = {
                 "task": TASK, "agent": "gmrl", "seed": args.seed, "steps": agent.real_steps,
                 "return": mean_return, "train_seconds": seconds,

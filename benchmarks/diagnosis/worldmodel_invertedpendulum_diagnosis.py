@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
-from worldmodel_suite import eval_seed, planner_policy, play_episodes, trained_agent
+from worldmodel_suite import evaluation_seeds, planner_policy, play_episodes, trained_agent
 
 EPISODES = 3
 RAIL = 0.95
@@ -29,7 +29,7 @@ RAIL = 0.95
 
 def main() -> None:
     agent = trained_agent("InvertedPendulum-v5", 1000)
-    seeds = [eval_seed(0) + i for i in range(EPISODES)]
+    seeds = evaluation_seeds(0, EPISODES)
     variants: dict[str, Any] = {
         "default": planner_policy(agent),
         "optimiser x8": planner_policy(agent, iterations=4, population=200, elites=20),

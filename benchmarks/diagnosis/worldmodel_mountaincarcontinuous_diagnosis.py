@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the scripts used below
-from worldmodel_suite import default_agent, eval_seed, planner_policy, play_episodes
+from worldmodel_suite import default_agent, evaluation_seeds, planner_policy, play_episodes
 
 TASK = "MountainCarContinuous-v0"
 WINDOW = 500
@@ -42,7 +42,7 @@ def main() -> None:
               f"{bonus.mean():.4f} (reward scale {agent.reward_scale:.4f}) vs action cost "
               f"{cost.mean():.4f}", flush=True)
     episodes = play_episodes(
-        lambda: gym.make(TASK), planner_policy(agent), [eval_seed(seed) + i for i in range(3)]
+        lambda: gym.make(TASK), planner_policy(agent), evaluation_seeds(seed, 3)
     )
     for episode in episodes:
         print(f"evaluation: return {episode['reward'].sum():.1f}, highest position "

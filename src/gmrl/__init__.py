@@ -18,7 +18,6 @@ Importing gmrl stays cheap: agent classes are imported on first use (`gmrl.SB3Ag
 """
 
 import difflib
-import importlib
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,8 +52,9 @@ __all__ = ["AGENT_CLASSES", "SB3_ALIASES", "__version__", "agent_class", "load",
 
 
 def _resolve(path: str) -> "type[Agent]":
-    module, _, attribute = path.partition(":")
-    cls: type[Agent] = getattr(importlib.import_module(module), attribute)
+    from gmrl.core.imports import gmrl_object
+
+    cls: type[Agent] = gmrl_object(path)
     return cls
 
 

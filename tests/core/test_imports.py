@@ -33,3 +33,16 @@ def test_a_module_that_raises_on_import_is_reported_with_the_chosen_error(tmp_pa
     with pytest.raises(EnvError, match=r"raised RuntimeError: boom$"):
         import_object("broken_user_mod:Env", "env", EnvError)
     sys.modules.pop("broken_user_mod", None)
+
+
+def test_gmrl_object_resolves_gmrl_paths_only() -> None:
+    from gmrl.core.imports import gmrl_object
+    from gmrl.rl.rollout import PolicyFunction, evaluate_agent
+
+    assert gmrl_object("gmrl.rl.rollout:evaluate_agent") is evaluate_agent
+    assert gmrl_object("gmrl.rl.rollout:PolicyFunction.predict") is PolicyFunction.predict
+    for outside in ("os:system", "gmrlx.mod:thing", "gmrl.rl.rollout"):
+        with pytest.raises(ValueError, match="is not a 'gmrl.module:Name' path"):
+            gmrl_object(outside)
+    with pytest.raises(AttributeError):
+        gmrl_object("gmrl.rl.rollout:no_such_thing")

@@ -228,7 +228,7 @@ def load_artifact(path: str | Path, *, kind: str, base: type | None = None) -> A
     Every problem (missing or truncated file, another kind, a class outside gmrl or unknown to
     this version) is a one-line `CheckpointError`; nothing is unpickled or executed.
     """
-    import importlib
+    from gmrl.core.imports import gmrl_object
 
     tensors, metadata = load_tensors(path)
     found = metadata.get("artifact")
@@ -243,10 +243,8 @@ def load_artifact(path: str | Path, *, kind: str, base: type | None = None) -> A
     if module_name != "gmrl" and not module_name.startswith("gmrl."):
         raise CheckpointError(f"'{path}' names a class outside gmrl ({module_name}): refusing")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in class_name.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
+        target: Any = gmrl_object(f"{module_name}:{class_name}")
+    except (ImportError, AttributeError, ValueError) as exc:
         raise CheckpointError(
             f"'{path}' needs {class_name}, unknown to this gmrl version: re-save it"
         ) from exc

@@ -86,6 +86,21 @@ def attribute_of(
     return getattr(module, name)
 
 
+def gmrl_object(path: str) -> Any:
+    """The object a `"gmrl.module:Name"` string names (`Name` may be dotted: `Outer.Inner`):
+    gmrl's own registries and the class or function a saved file records. Only gmrl's modules
+    are imported (a `ValueError` otherwise: a saved file never makes gmrl import other code);
+    `ImportError` / `AttributeError` when this gmrl has no such object (callers say which file
+    or setting named it)."""
+    module_name, _, name = path.partition(":")
+    if not name or (module_name != "gmrl" and not module_name.startswith("gmrl.")):
+        raise ValueError(f"'{path}' is not a 'gmrl.module:Name' path")
+    target: Any = importlib.import_module(module_name)
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
+
+
 def import_object(path: str, what: str, error: type[GmrlError] = ConfigError) -> Any:
     """Import and return the object named by `"package.module:name"`."""
     module, name = import_module_of(path, what, error)

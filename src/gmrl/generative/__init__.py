@@ -10,9 +10,9 @@
 | binned-autoregressive | `BinnedAutoregressive` | quantised vectors | exact (histogram) |
 """
 
-import importlib
 
 from gmrl.core.errors import ConfigError
+from gmrl.core.imports import gmrl_object
 from gmrl.generative.base import GenerativeModel, History
 
 MODEL_REGISTRY: dict[str, tuple[str, str]] = {
@@ -37,8 +37,8 @@ def get_model_class(name: str) -> type[GenerativeModel]:
         raise ConfigError(
             f"unknown generative model '{name}' (available: {', '.join(MODEL_REGISTRY)})"
         )
-    module_name, class_name = MODEL_REGISTRY[name][0].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    model_class: type[GenerativeModel] = gmrl_object(MODEL_REGISTRY[name][0])
+    return model_class
 
 
 def build_model(name: str, **params: object) -> GenerativeModel:

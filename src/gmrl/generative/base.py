@@ -15,7 +15,6 @@ optional progress bar. Optimizers live on the model, so calling `fit(epochs=1)` 
 same as one long `fit`, which is what resumable recipes do.
 """
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from torch import nn
 
 from gmrl.core.checkpoint import flatten_state, load_tensors, save_tensors, unflatten_state
 from gmrl.core.errors import CheckpointError, DataError
+from gmrl.core.imports import gmrl_object
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -221,8 +221,8 @@ class GenerativeModel(nn.Module, ABC):
                 f"'{path}' names a class outside gmrl ({module_name}): refusing to load"
             )
         try:
-            model_class = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as exc:
+            model_class = gmrl_object(f"{module_name}:{class_name}")
+        except (ImportError, AttributeError, ValueError) as exc:
             raise CheckpointError(
                 f"'{path}' needs class {class_name}, unknown to this gmrl version"
             ) from exc

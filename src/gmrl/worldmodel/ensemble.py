@@ -107,10 +107,9 @@ def _function_path(fn: Any) -> str | None:
 
 
 def _resolve_function(path: str) -> Any:
-    import importlib
+    from gmrl.core.imports import gmrl_object
 
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
+    return gmrl_object(path)
 
 
 class GaussianEnsemble(WorldModel):
