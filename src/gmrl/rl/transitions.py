@@ -12,6 +12,10 @@ import numpy as np
 import torch
 
 FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
+TransitionBatch = dict[str, torch.Tensor]
+"""What `TransitionStore.tensors` exports and world models fit: one tensor per field of
+`FIELDS`, the batch on the first axis. (`gmrl.synthetic.layout.Transitions` is the NumPy
+dataclass the synthetic buffer exchanges with SB3; this is its tensor counterpart.)"""
 
 
 class TransitionStore:
@@ -51,7 +55,7 @@ class TransitionStore:
             truncated=np.array([truncated]),
         )
 
-    def tensors(self) -> dict[str, torch.Tensor]:
+    def tensors(self) -> TransitionBatch:
         """All transitions as a dict of tensors (floats; discrete actions stay integers)."""
         out = {}
         for name, value in self._data.items():

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from gmrl.core.checkpoint import load_artifact, restore_or_explain, save_artifact
+from gmrl.rl.transitions import TransitionBatch
 
 # A transition batch: obs, action, reward, next_obs, terminated, truncated (dict of tensors).
-Transitions = dict[str, torch.Tensor]
 # Known reward / termination functions a user may pass instead of learning them.
 RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 TerminationFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -37,7 +37,7 @@ class WorldModel(nn.Module, ABC):
 
     @abstractmethod
     def fit(
-        self, transitions: Transitions, *, generator: torch.Generator | None = None
+        self, transitions: TransitionBatch, *, generator: torch.Generator | None = None
     ) -> dict[str, float]:
         """Fit (or continue fitting) to real transitions; returns metrics incl. validation error.
 

@@ -39,7 +39,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from gmrl.core.config import NonNegativeFloat, PositiveFloat, StrictModel
-from gmrl.worldmodel.base import RewardFn, TerminationFn, Transitions, WorldModel
+from gmrl.rl.transitions import TransitionBatch
+from gmrl.worldmodel.base import RewardFn, TerminationFn, WorldModel
 
 Sampling = Literal["ts1", "mean"]
 
@@ -425,7 +426,7 @@ class GaussianEnsemble(WorldModel):
         return (self._member_means(obs, action) * self.out_std).std(0).amax(-1)
 
     # ------------------------------------------------------------------ training
-    def _targets(self, batch: Transitions) -> torch.Tensor:
+    def _targets(self, batch: TransitionBatch) -> torch.Tensor:
         delta = (batch["next_obs"].float() - batch["obs"].float()).reshape(len(batch["obs"]), -1)
         if self.learn_reward:
             return torch.cat([delta, batch["reward"].float().reshape(-1, 1)], dim=-1)
@@ -471,7 +472,7 @@ class GaussianEnsemble(WorldModel):
         return ((mean - y) ** 2).mean(dim=(1, 2))
 
     @torch.no_grad()
-    def validation_mse(self, transitions: Transitions) -> float:
+    def validation_mse(self, transitions: TransitionBatch) -> float:
         """MSE of the ensemble-mean next-state prediction on `transitions`, in original units."""
         next_obs, _, _ = self.predict_members(
             transitions["obs"].to(self.device), transitions["action"].to(self.device), sample=False
@@ -481,7 +482,7 @@ class GaussianEnsemble(WorldModel):
 
     def fit(
         self,
-        transitions: Transitions,
+        transitions: TransitionBatch,
         *,
         generator: torch.Generator | None = None,
         max_epochs: int | None = None,
@@ -574,7 +575,7 @@ class GaussianEnsemble(WorldModel):
         }
 
     @torch.no_grad()
-    def termination_report(self, transitions: Transitions) -> dict[str, float]:
+    def termination_report(self, transitions: TransitionBatch) -> dict[str, float]:
         """How the termination classifier does on `transitions` (ensemble-mean probability):
         hits and false alarms at 0.5, and the mean probability on real terminal / other rows."""
         _, _, probability = self.predict_members(

@@ -29,7 +29,8 @@ from pydantic import Field
 from torch import nn
 
 from gmrl.core.config import PositiveFloat, StrictModel
-from gmrl.worldmodel.base import Transitions, WorldModel
+from gmrl.rl.transitions import TransitionBatch
+from gmrl.worldmodel.base import WorldModel
 from gmrl.worldmodel.frame_vae import FrameVAE
 from gmrl.worldmodel.mdn_rnn import MDNRNN, last_linear, mixture_log_prob
 
@@ -47,7 +48,7 @@ class Episode:
         return len(self.actions)
 
 
-def split_episodes(transitions: Transitions) -> list[Episode]:
+def split_episodes(transitions: TransitionBatch) -> list[Episode]:
     """Cut time-ordered transitions into episodes at terminated/truncated flags and at gaps."""
     obs, next_obs = transitions["obs"], transitions["next_obs"]
     ends = transitions["terminated"].bool() | transitions["truncated"].bool()
@@ -203,7 +204,7 @@ class LatentWorldModel(WorldModel):
 
     def fit(
         self,
-        transitions: Transitions,
+        transitions: TransitionBatch,
         *,
         generator: torch.Generator | None = None,
         vae_steps: int | None = None,

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gmrl.core.config import PositiveFloat, Probability, StrictModel
-from gmrl.worldmodel.base import Transitions
+from gmrl.rl.transitions import TransitionBatch
 
 
 class ValueConfig(StrictModel):
@@ -79,7 +79,7 @@ class TerminalValue(nn.Module):
         return self._pessimistic(self.net(self._normalise(obs)))
 
     def fit(
-        self, transitions: Transitions, *, generator: torch.Generator | None = None
+        self, transitions: TransitionBatch, *, generator: torch.Generator | None = None
     ) -> dict[str, float]:
         """`updates` n-step TD steps on minibatches of `transitions`; returns the last TD loss."""
         c = self.config
@@ -129,7 +129,7 @@ class TerminalValue(nn.Module):
 
 
 def n_step_targets(
-    transitions: Transitions, n: int, discount: float
+    transitions: TransitionBatch, n: int, discount: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For each stored transition t (in the order taken): the discounted reward of up to `n`
     steps within its episode, the factor on the bootstrap value (gamma^m, or 0 when the episode
