@@ -31,6 +31,10 @@ def test_list_shows_recipes_models_algorithms() -> None:
     assert result.exit_code == 0
     for name in ("generative", "flow", "diffusion", "q_learning", "ppo"):
         assert name in result.output
+    import gmrl
+
+    for name, path in gmrl.AGENT_CLASSES.items():  # every registered agent, from the registry
+        assert name in result.output and path.rpartition(":")[2] in result.output
 
 
 def test_help_has_examples() -> None:

@@ -311,7 +311,8 @@ def _resume_config(run_dir: RunDir, overrides: list[str]) -> RecipeConfig:
 
 @app.command("list")
 def list_things() -> None:
-    """List recipes, generative models and RL algorithms."""
+    """List shipped configs, recipes, generative models, RL algorithms and agents."""
+    import gmrl
     from gmrl.generative import MODEL_REGISTRY
     from gmrl.rl import ALGORITHMS
 
@@ -344,6 +345,14 @@ def list_things() -> None:
     for name, kind in ALGORITHMS.items():
         algos.add_row(name, kind)
     out.print(algos)
+    agents = Table(title="agents (gmrl.make_agent({'agent': NAME, ...}, env), gmrl.load)")
+    agents.add_column("name")
+    agents.add_column("class")
+    for name, path in gmrl.AGENT_CLASSES.items():
+        module, _, cls = path.partition(":")
+        agents.add_row(name, f"{cls} ({module})")
+    agents.add_row(", ".join(gmrl.SB3_ALIASES), "SB3Agent with that algo")
+    out.print(agents)
 
 
 def _recipe_of(name: str) -> str:

@@ -42,7 +42,7 @@ def test_gmrl_object_resolves_gmrl_paths_only() -> None:
     assert gmrl_object("gmrl.rl.rollout:evaluate_agent") is evaluate_agent
     assert gmrl_object("gmrl.rl.rollout:PolicyFunction.predict") is PolicyFunction.predict
     for outside in ("os:system", "gmrlx.mod:thing", "gmrl.rl.rollout"):
-        with pytest.raises(ValueError, match="is not a 'gmrl.module:Name' path"):
+        with pytest.raises(ValueError, match=r"is not a 'gmrl\.module:Name' path"):
             gmrl_object(outside)
     with pytest.raises(AttributeError):
         gmrl_object("gmrl.rl.rollout:no_such_thing")
