@@ -66,14 +66,16 @@ def _create_after_barrier(args: tuple[str, object]) -> str:
 
 
 def test_concurrent_creates_never_collide(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
-    for trial in range(3):
-        root = tmp_path / f"trial{trial}"
-        barrier = context.Manager().Barrier(6)
-        with context.Pool(6) as pool:
+    # spawned, not forked: a fork of a test worker whose torch / SB3 threads hold locks can hang
+    # (seen under xdist, after the agent-contract tests had run in the same worker)
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(6) as pool:
+        for trial in range(3):
+            root = tmp_path / f"trial{trial}"
+            barrier = manager.Barrier(6)
             paths = pool.map(_create_after_barrier, [(str(root), barrier)] * 6)
-        assert len(set(paths)) == 6
-        assert all((Path(p) / "config.yaml").is_file() for p in paths)
+            assert len(set(paths)) == 6
+            assert all((Path(p) / "config.yaml").is_file() for p in paths)
 
 
 def test_stale_temp_files_are_removed_on_open(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import math
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from annotated_types import Le, Lt
@@ -93,6 +93,8 @@ def _out_of_limits(value: Any, where: str) -> tuple[str, Any] | None:
             return found
     return None
 
+
+M = TypeVar("M", bound=BaseModel)
 
 class StrictModel(BaseModel):
     """Base for every config section.
@@ -293,6 +295,18 @@ def validate_config(model: type[BaseModel], data: dict[str, Any], source: str) -
         raise ConfigError(describe_validation_error(model, exc, source)) from exc
     except (TypeError, ValueError) as exc:  # validators raising plain errors on odd input
         raise ConfigError(f"{source}: invalid config: {str(exc).splitlines()[0]}") from exc
+
+
+def section_of(model: type[M], config: Any, source: str) -> M:
+    """`model` (an agent's settings) from an instance of itself, a mapping of its keys, or a
+    larger config holding them (a recipe config: the keys `model` does not have are left out);
+    a bad value is a one-line `ConfigError` naming `source`."""
+    if isinstance(config, model):
+        return config
+    if isinstance(config, BaseModel):
+        config = config.model_dump(include=set(model.model_fields))
+    checked: M = validate_config(model, dict(config or {}), source)
+    return checked
 
 
 def load_config(

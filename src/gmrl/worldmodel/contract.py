@@ -31,11 +31,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field
 
 from gmrl.core.agent import Agent, Callback
+from gmrl.core.config import section_of
 from gmrl.core.device import resolve_device
-from gmrl.core.errors import ConfigError, EnvError
+from gmrl.core.errors import EnvError
 from gmrl.core.seeding import OwnedGlobalRng, derive_seed, torch_generator
 from gmrl.rl.contract import (
     check_env_spaces,
@@ -59,16 +60,7 @@ class WorldModelConfig(AgentConfig):
 
 def _settings(config: Any) -> WorldModelConfig:
     """`WorldModelConfig` from itself, a dict of its keys, or a recipe config (extra keys left)."""
-    if isinstance(config, WorldModelConfig):
-        return config
-    if isinstance(config, BaseModel):
-        config = config.model_dump(include=set(WorldModelConfig.model_fields))
-    try:
-        return WorldModelConfig.model_validate(dict(config or {}))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(f"worldmodel agent config: {where}: {error['msg']}") from exc
+    return section_of(WorldModelConfig, config, "worldmodel agent config")
 
 
 def env_id_of(env: Any) -> str:

@@ -45,11 +45,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field
 
 from gmrl.core.agent import Agent, Callback
+from gmrl.core.config import section_of
 from gmrl.core.device import resolve_device
-from gmrl.core.errors import ConfigError, EnvError
+from gmrl.core.errors import EnvError
 from gmrl.core.seeding import OwnedGlobalRng, torch_generator
 from gmrl.rl.contract import (
     check_env_spaces,
@@ -80,16 +81,7 @@ class PixelAgentConfig(LatentAgentConfig):
 
 def _settings(config: Any) -> PixelAgentConfig:
     """`PixelAgentConfig` from itself, a dict of its keys, or a recipe config (extra keys left)."""
-    if isinstance(config, PixelAgentConfig):
-        return config
-    if isinstance(config, BaseModel):
-        config = config.model_dump(include=set(PixelAgentConfig.model_fields))
-    try:
-        return PixelAgentConfig.model_validate(dict(config or {}))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(f"worldmodel_pixels agent config: {where}: {error['msg']}") from exc
+    return section_of(PixelAgentConfig, config, "worldmodel_pixels agent config")
 
 
 def is_pixel_space(space: gym.Space) -> bool:
