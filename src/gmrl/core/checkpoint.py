@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,17 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"'{path}' has corrupt gmrl metadata: re-save the model") from exc
     return tensors, metadata
+
+
+def with_prefix(prefix: str, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`tensors` (detached, on the CPU) under names starting with `prefix`: one part of a
+    saved agent's single tensor file (`under_prefix` takes it back out)."""
+    return {f"{prefix}{key}": value.detach().cpu() for key, value in tensors.items()}
+
+
+def under_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with `prefix`, with the prefix taken off."""
+    return {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
 
 
 def flatten_state(state: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], Any]:

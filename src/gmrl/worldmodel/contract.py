@@ -25,7 +25,7 @@ agent = gmrl.load("runs/wm")                         # acts without an env; give
   afresh). Loaded without an env, the agent acts; `learn` needs `load(path, env=...)`.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -34,6 +34,7 @@ import torch
 from pydantic import Field
 
 from gmrl.core.agent import Agent, Callback
+from gmrl.core.checkpoint import under_prefix, with_prefix
 from gmrl.core.config import section_of
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import EnvError
@@ -203,14 +204,14 @@ class WorldModelAgent(Agent):
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         inner = self.inner
-        tensors = _prefixed("model.", inner.model.state_dict())
+        tensors = with_prefix("model.", inner.model.state_dict())
         if inner.value is not None:
-            tensors.update(_prefixed("value.", inner.value.state_dict()))
+            tensors.update(with_prefix("value.", inner.value.state_dict()))
         if inner.sb3 is not None:
             from gmrl.rl.sb3.state import policy_tensors
 
-            tensors.update(_prefixed("sb3.", policy_tensors(inner.sb3)))
-        tensors.update(_prefixed("store.", inner.store.state_dict()))
+            tensors.update(with_prefix("sb3.", policy_tensors(inner.sb3)))
+        tensors.update(with_prefix("store.", inner.store.state_dict()))
         return tensors
 
     @classmethod
@@ -234,23 +235,17 @@ class WorldModelAgent(Agent):
         return agent
 
 
-def _prefixed(prefix: str, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {f"{prefix}{key}": value.detach().cpu() for key, value in tensors.items()}
-
-
-def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
 
 
 def _restore(inner: ModelBasedAgent, tensors: dict[str, torch.Tensor]) -> None:
     """Put saved tensors into a freshly built agent of the same settings."""
-    inner.model.load_state_dict(_part(tensors, "model."))
+    inner.model.load_state_dict(under_prefix(tensors, "model."))
     if inner.value is not None:
-        inner.value.load_state_dict(_part(tensors, "value."))
+        inner.value.load_state_dict(under_prefix(tensors, "value."))
     if inner.sb3 is not None:
         from gmrl.rl.sb3.state import load_policy_tensors
 
-        load_policy_tensors(inner.sb3, _part(tensors, "sb3."))
-    store = _part(tensors, "store.")
+        load_policy_tensors(inner.sb3, under_prefix(tensors, "sb3."))
+    store = under_prefix(tensors, "store.")
     if store:
         inner.store.load_state_dict(store)

@@ -48,6 +48,7 @@ from gymnasium import spaces
 from pydantic import Field
 
 from gmrl.core.agent import Agent, Callback
+from gmrl.core.checkpoint import under_prefix, with_prefix
 from gmrl.core.config import section_of
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import EnvError
@@ -313,15 +314,15 @@ class PixelWorldModelAgent(Agent):
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         inner = self.inner
-        tensors = _prefixed("model.", self.model.state_dict())
+        tensors = with_prefix("model.", self.model.state_dict())
         if inner.ppo is not None:
             from gmrl.rl.sb3.state import policy_tensors
 
-            tensors.update(_prefixed("ppo.", policy_tensors(inner.ppo)))
+            tensors.update(with_prefix("ppo.", policy_tensors(inner.ppo)))
         if inner.episodes:
-            tensors.update(_prefixed("episodes.", pack_episodes(inner.episodes)))
+            tensors.update(with_prefix("episodes.", pack_episodes(inner.episodes)))
         tensors.update({f"generators.{k}": g.get_state() for k, g in inner.generators.items()})
-        tensors.update(_prefixed("global_rng.", self.rng.state_dict()))
+        tensors.update(with_prefix("global_rng.", self.rng.state_dict()))
         return tensors
 
     @classmethod
@@ -348,11 +349,11 @@ class PixelWorldModelAgent(Agent):
     def _restore(self, tensors: dict[str, torch.Tensor]) -> None:
         """Put saved tensors into this freshly built agent of the same settings."""
         inner = self.inner
-        self.model.load_state_dict(_part(tensors, "model."))
+        self.model.load_state_dict(under_prefix(tensors, "model."))
         self.model.eval()
-        episodes = _part(tensors, "episodes.")
+        episodes = under_prefix(tensors, "episodes.")
         inner.episodes = unpack_episodes(episodes) if episodes else []
-        ppo = _part(tensors, "ppo.")
+        ppo = under_prefix(tensors, "ppo.")
         if ppo:
             from gmrl.rl.sb3.state import load_policy_tensors
 
@@ -361,7 +362,7 @@ class PixelWorldModelAgent(Agent):
             load_policy_tensors(inner.ppo, ppo)
         for name, generator in inner.generators.items():
             generator.set_state(tensors[f"generators.{name}"])
-        self.rng.load_state_dict(_part(tensors, "global_rng."))
+        self.rng.load_state_dict(under_prefix(tensors, "global_rng."))
 
 
 def _checked_spaces(observation_space: gym.Space, action_space: gym.Space, env_id: str
@@ -379,11 +380,3 @@ def _checked_spaces(observation_space: gym.Space, action_space: gym.Space, env_i
         raise EnvError(f"env '{env_id}' has {action_space} actions: the pixel agent handles "
                        "Discrete(n) actions (e.g. CartPole-v1)")
     return observation_space, action_space  # type: ignore[return-value]
-
-
-def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {f"{prefix}{key}": value.detach().cpu() for key, value in tensors.items()}
-
-
-def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
