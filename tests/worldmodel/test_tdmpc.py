@@ -138,6 +138,24 @@ def test_termination_metrics_on_held_out_episodes() -> None:
     assert not agent.buffer.holdout[np.asarray(agent.buffer.starts)].any()
 
 
+def test_held_out_share_follows_the_fraction_from_the_first_episodes() -> None:
+    """Held-out episodes from the start of a run at the default 5 %, long episodes or short,
+    and their share of the steps stays at the fraction (over by at most one episode)."""
+    from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
+
+    for length in (12, 500):  # random CartPole episodes; a balanced pole's whole episode
+        buffer = SequenceBuffer(2, 1, 100_000, 3, 0.05, np.random.default_rng(0))
+        held_at = []
+        for episode in range(40):
+            buffer.new_episode()
+            held_at += [episode] if buffer.current_holdout else []
+            for _ in range(length):
+                buffer.add(np.zeros(2), np.zeros(1), 0.0, np.zeros(2), False)
+        assert held_at and held_at[0] == 1  # the first episode trains, the second is held out
+        held = int(buffer.holdout[: buffer.size].sum())
+        assert 0.05 * buffer.size <= held <= 0.05 * buffer.size + length
+
+
 class NaNAfter(gym.Env):
     """An env whose observation turns NaN after a few steps (a user's bug)."""
 

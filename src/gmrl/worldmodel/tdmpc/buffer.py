@@ -5,7 +5,7 @@ episode; its steps past the episode's end come with `mask` 0 and are left out of
 terminal step is seen at every position of a rollout, not only the last: were it only ever last,
 a termination head could learn "the third imagined step" instead of "the pole fell" (it did:
 recall 0 on held-out steps before this). A share of the
-episodes (`holdout_fraction`) is never trained on: reward and termination are scored on them
+steps (`holdout_fraction`, whole episodes) is never trained on: reward and termination are scored on them
 (`holdout`), which is how the agent's termination precision and recall are measured honestly.
 When full, the oldest half is dropped.
 """
@@ -45,9 +45,18 @@ class SequenceBuffer:
         return self.size
 
     def new_episode(self) -> None:
-        """Mark the start of a new episode (called at every reset)."""
+        """Mark the start of a new episode (called at every reset).
+
+        The episode is held out when the held-out share of the stored steps has fallen below
+        `holdout_fraction` (the first episode always trains). So held-out episodes exist from a
+        run's first few dozen steps on, whatever the episode length, and their share stays at
+        the fraction (above it by at most one episode). A coin per episode, as before, left
+        CartPole runs of 4,000 steps (8-20 episodes) with none at all, and so with no
+        termination precision or recall to log."""
         self.episodes += 1
-        self.current_holdout = bool(self.rng.random() < self.holdout_fraction)
+        held = int(self.holdout[: self.size].sum())
+        self.current_holdout = bool(self.holdout_fraction > 0 and self.size > 0
+                                    and held < self.holdout_fraction * self.size)
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
             terminated: bool) -> None:
