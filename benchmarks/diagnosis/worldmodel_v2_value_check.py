@@ -14,6 +14,8 @@ wrong shows as its reward and termination scores (`model_metrics`) degrading on 
 own data while V tracks G. Nothing is written down about the task.
 
     python benchmarks/diagnosis/worldmodel_v2_value_check.py --task CartPole-v1 --seed 2
+    python benchmarks/diagnosis/worldmodel_v2_value_check.py --task Acrobot-v1 --seed 1 \
+        --set tau=0.05                       # one setting changed (numbers as JSON values)
 
 Appends one JSON line per call to benchmarks/results/worldmodel_v2_value_check.jsonl.
 """
@@ -118,10 +120,13 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--tail", type=int, default=200,
                         help="states this close to a time-limit end are not scored")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="TDMPCConfig settings changed from the defaults")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.time()
-    agent = TDMPCAgent(gym.make(args.task), seed=args.seed, device="cpu")
+    changes = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    agent = TDMPCAgent(gym.make(args.task), changes, seed=args.seed, device="cpu")
     seeds = episode_seeds(derive_seed(args.seed, "value_check"), args.episodes)
     rows = []
     while agent.num_timesteps < args.steps:
@@ -131,7 +136,7 @@ def main() -> None:
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
                           for k, v in row.items()}), flush=True)
     record = {"task": args.task, "seed": args.seed, "discount": agent.discount,
-              "config": "TDMPCAgent defaults", "checks": rows,
+              "config": {"defaults_except": changes}, "checks": rows,
               "seconds": round(time.time() - start)}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("a") as handle:
