@@ -1,13 +1,13 @@
 """The benchmark harness: a grid of cells, run serially or on Ray, recorded and resumable.
 
-Benchmarks run here with one of two kinds of cell. Agent cells (`Grid`: tasks x agents x
-seeds x budget): rl_policy_gradient and worldmodel_suite. Function cells (`FunctionGrid`:
-named variants x seeds, each cell one call of a top-level function `(settings, seed) ->
-metrics`): generative_zoo (fit a zoo model), synthetic_augmentation (fit a generator and
-dynamics models), tuner_kl (run a recipe config), seqgan_oracle (run the seqgan recipe, resuming
-its run directory) and music_rltuner (pre-train and tune with every music config).
-The other scripts in benchmarks/ (worldmodel_vs_sb3, worldmodel_pixels, synthetic_vs_sac)
-still run their own loops.
+Every benchmark in benchmarks/ runs here, with one of two kinds of cell. Agent cells (`Grid`:
+tasks x agents x seeds x budget): rl_policy_gradient, worldmodel_suite and worldmodel_vs_sb3.
+Function cells (`FunctionGrid`: named variants x seeds, each cell one call of a top-level
+function `(settings, seed) -> metrics`): generative_zoo (fit a zoo model),
+synthetic_augmentation (fit a generator and dynamics models), tuner_kl, synthetic_vs_sac and
+worldmodel_pixels (run a recipe config, as `gmrl run` does), seqgan_oracle (run the seqgan
+recipe, resuming its run directory) and music_rltuner (pre-train and tune with every music
+config). (benchmarks/diagnosis/ holds one-off studies, not benchmarks.)
 
 A benchmark script declares its grid and hands it to `main`:
 
