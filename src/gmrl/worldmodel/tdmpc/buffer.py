@@ -4,9 +4,9 @@ Each stored step keeps its episode number. A sequence may start at any step of a
 episode; its steps past the episode's end come with `mask` 0 and are left out of every loss. So a
 terminal step is seen at every position of a rollout, not only the last: were it only ever last,
 a termination head could learn "the third imagined step" instead of "the pole fell" (it did:
-recall 0 on held-out steps before this). A share of the
-steps (`holdout_fraction`, whole episodes) is never trained on: reward and termination are scored on them
-(`holdout`), which is how the agent's termination precision and recall are measured honestly.
+recall 0 on held-out steps before this). A share of the steps (`holdout_fraction`, whole
+episodes) is never trained on: reward and termination are scored on them (`holdout`), which is
+how the agent's termination precision and recall are measured honestly.
 When full, the oldest half is dropped.
 """
 
