@@ -227,3 +227,27 @@ def test_n_step_targets_stop_at_terminations_and_episode_ends() -> None:
     one_step = agent.config.model_copy(update={"td_steps": 1})
     agent.config = one_step
     assert agent._td_targets(reward, terminated, mask, value)[0, 0].item() == pytest.approx(6)
+
+
+def test_more_target_heads_give_a_more_pessimistic_td_value() -> None:
+    """`target_heads`: the TD target's minimum over more of the ensemble's heads (drawn from the
+    same permutation, so the default two are among them) is never above the default's."""
+    from pydantic import ValidationError
+
+    from gmrl.worldmodel.tdmpc.config import TDMPCConfig
+
+    agent = TDMPCAgent(gym.make("CartPole-v1"), {**TINY, "num_q": 5, "target_heads": 5},
+                       seed=0)
+    with torch.no_grad():  # heads that disagree (a new ensemble's outputs all start at 0)
+        for parameter in agent.model.target_qs.parameters():
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=torch.Generator()
+                                             .manual_seed(parameter.numel())))
+    z = agent.model.encode(torch.randn(64, 4))
+    values = {}
+    for heads in (2, 5):
+        generator = torch.Generator().manual_seed(3)
+        values[heads] = agent.model.value(z, target=True, reduce="min", generator=generator,
+                                          heads=heads)
+    assert torch.all(values[5] <= values[2]) and torch.any(values[5] < values[2])
+    with pytest.raises(ValidationError, match=r"target_heads \(6\) must not exceed num_q \(5\)"):
+        TDMPCConfig(target_heads=6)

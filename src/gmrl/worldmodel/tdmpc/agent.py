@@ -305,7 +305,8 @@ class TDMPCAgent(Agent):
         model.train()
         with torch.no_grad():
             next_z = model.encode(batch["next_obs"])
-            next_value = model.value(next_z, target=True, reduce="min", generator=self.generator)
+            next_value = model.value(next_z, target=True, reduce="min", generator=self.generator,
+                                     heads=cfg.target_heads)
             td_target = self._td_targets(reward, terminated, mask, next_value)
         losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
                               td_target, weights)

@@ -21,6 +21,11 @@ class TDMPCConfig(StrictModel):
     hidden: int = Field(default=128, ge=8, description="width of every MLP")
     encoder_layers: int = Field(default=2, ge=1, description="hidden layers of the encoder")
     num_q: int = Field(default=5, ge=2, description="Q-functions in the ensemble")
+    target_heads: int = Field(
+        default=2, ge=1,
+        description="Q heads drawn at random for each TD target, which takes their minimum "
+        "(TD-MPC2: 2; up to num_q: more pessimistic where the heads disagree)",
+    )
     bins: int = Field(default=101, ge=3, description="two-hot bins of reward and value")
     vmin: float = Field(default=-10.0, description="lowest bin, symlog space")
     vmax: float = Field(default=10.0, description="highest bin, symlog space")
@@ -106,6 +111,9 @@ class TDMPCConfig(StrictModel):
         if self.elites > self.samples + self.policy_samples:
             raise ValueError(f"elites ({self.elites}) must not exceed samples + policy_samples "
                              f"({self.samples + self.policy_samples})")
+        if self.target_heads > self.num_q:
+            raise ValueError(f"target_heads ({self.target_heads}) must not exceed num_q "
+                             f"({self.num_q})")
         if self.td_steps > self.horizon:
             raise ValueError(f"td_steps ({self.td_steps}) must not exceed horizon "
                              f"({self.horizon}): targets sum rewards along a sampled sequence")

@@ -137,10 +137,10 @@ class LatentModel(nn.Module):
 
     def q_value(
         self, z: torch.Tensor, action: torch.Tensor, *, target: bool = False, reduce: str = "avg",
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, heads: int = 2,
     ) -> torch.Tensor:
-        """Q of two randomly chosen heads, averaged (`avg`) or their minimum (`min`)."""
-        pick = torch.randperm(self.qs.count, generator=generator, device=z.device)[:2]
+        """Q of `heads` randomly chosen heads, averaged (`avg`) or their minimum (`min`)."""
+        pick = torch.randperm(self.qs.count, generator=generator, device=z.device)[:heads]
         values = self.codec.decode(self.q_logits(z, action, target, pick))
         return values.min(0).values if reduce == "min" else values.mean(0)
 
@@ -175,17 +175,18 @@ class LatentModel(nn.Module):
 
     def value(
         self, z: torch.Tensor, *, target: bool = False, reduce: str = "avg",
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, heads: int = 2,
     ) -> torch.Tensor:
         """V(z) = E_{a ~ prior} Q(z, a): exact over Discrete actions, one sample for Box."""
         if not self.discrete:
             action, _ = self.policy_sample(z, generator=generator)
-            return self.q_value(z, action, target=target, reduce=reduce, generator=generator)
+            return self.q_value(z, action, target=target, reduce=reduce, generator=generator,
+                                heads=heads)
         probs = F.softmax(self.policy(z), -1)  # (..., n)
         eye = torch.eye(self.action_dim, device=z.device)
         every = z.unsqueeze(-2).expand(*z.shape[:-1], self.action_dim, z.shape[-1])
         q = self.q_value(every, eye.expand(*z.shape[:-1], -1, -1), target=target, reduce=reduce,
-                         generator=generator)
+                         generator=generator, heads=heads)
         return (probs * q).sum(-1)
 
     @torch.no_grad()
