@@ -28,6 +28,7 @@ the recorded one.
     python benchmarks/worldmodel_vs_sb3.py --quick --workers 1 --out /tmp/wm/vs.json
 """
 
+import json
 import statistics
 from dataclasses import replace
 from pathlib import Path
@@ -95,8 +96,6 @@ def per_env(grid: Any, out: Path, records: list[dict[str, Any]]) -> dict[str, An
     """`{env: entry}` from the grid's cells: threshold, interval, budgets, config, and per
     agent the runs with medians and ranges over the seeds that reached the threshold (from the
     pre-harness run where no cell is recorded yet, for the recorded summary)."""
-    import json
-
     mine = latest(records, grid)
     legacy = json.loads(PRE_HARNESS.read_text()) if out.resolve() == RESULTS.resolve() else {}
     entries: dict[str, Any] = {"legacy_rows": []}
@@ -105,8 +104,8 @@ def per_env(grid: Any, out: Path, records: list[dict[str, Any]]) -> dict[str, An
         entry: dict[str, Any] = {
             "threshold": task.threshold, "eval_every": s["every"],
             "eval_episodes": EVAL_EPISODES,
-            "max_steps": {name: grid.budget_for(task, a) for a in grid.agents
-                          for name in [a.name] if task.label in a.tasks},
+            "max_steps": {a.name: grid.budget_for(task, a) for a in grid.agents
+                          if task.label in a.tasks},
             "seeds": list(grid.seeds), "config": f"configs/worldmodel/{s['config']}",
             "sb3_algo": s["sb3"],
         }

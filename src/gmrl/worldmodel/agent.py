@@ -342,11 +342,8 @@ class ModelBasedAgent:
         if self.fits == 0:
             raise RuntimeError("evaluate after the first model fit (train past initial_steps)")
         start = derive_seed(self.seed, "worldmodel.eval") if seed is None else seed
-        probe = self.make_env()
-        try:  # a fresh planner per evaluation: the training planner's warm start is untouched
-            planner = self._make_planner(probe) if self.mode == "mpc" else None
-        finally:
-            probe.close()
+        # a fresh planner per evaluation: the training planner's warm start is untouched
+        planner = self._make_planner(self.env) if self.mode == "mpc" else None
         policy = PolicyFunction(lambda obs: self.act(obs, explore=False, planner=planner))
         returns = evaluate_agent(policy, self.make_env, episodes=episodes,
                                  reset_seeds=range(start, start + episodes))
