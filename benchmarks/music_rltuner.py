@@ -18,9 +18,19 @@ budget (`bach`: the Bach chorales, 30 pre-training epochs; `essen`: the Essen fo
 both 10,000 compositions per model and 200 rollouts of Q / Psi / G; the quick grid's `bach`:
 1,000 compositions, 5 epochs, 50 steps of every tuner), one cell per variant and seed, each one
 pre-training and every tuning run of that seed (`run_one`; the recipe seeded with `seed=N`, as
-`gmrl run`, in a temporary run directory). Cells run on Ray (one CPU and one torch thread each;
-`--workers 1`: serially) and are appended to `<out stem>.cells.jsonl` (a rerun skips them).
-Every cell keeps its compositions of every model as gzip token files, and its Note-RNN, in
+`gmrl run`, in a temporary run directory).
+
+The `default_*` variants bench configs/music/default.yaml, the one config for any corpus, as it
+runs for a user: ONE run pre-trains its Note-RNN and tunes it (model `gmrl`, timed whole), with
+the Note-RNN's samples and the held-out windows scored by that same run; Q / Psi / G are then
+tuned from its Note-RNN for comparison. Corpora: `default_essen`, `default_bach`, and
+`default_folder`, a folder of the first 300 tunes of Ryan's Mammoth Collection (music21's
+bundled `ryansMammoth` ABC files, a corpus neither Essen nor Bach holds), copied once into
+`$GMRL_CACHE/music/bench/` so that the folder path of the recipe is what runs.
+
+Cells run on Ray (one CPU and one torch thread each; `--workers 1`: serially) and are appended
+to `<out stem>.cells.jsonl` (a rerun skips them). Every cell keeps its compositions of every
+model as gzip token files, and its Note-RNN, in
 `<out stem>_tokens/<variant>/` (benchmarks/results/music/rltuner_tokens/ for the default
 `--out`), so that `--rescore` can recompute the table from them.
 
@@ -34,6 +44,8 @@ when more than one has cells). The Markdown table and the targets are printed.
     gmrl bench music --seeds 1 --variants essen --workers 1      # seed 0, serially
     gmrl bench music --quick --workers 1 --out benchmarks/results/quick/music_rltuner.json
     gmrl bench music --rescore benchmarks/results/music/rltuner.json  # recompute a stored table
+    gmrl bench music --seeds 5 --variants default_essen default_bach default_folder \
+        --out benchmarks/results/music/default.json                   # the default config
 
 `--rescore RESULTS_JSON [--out FILE] [--no-corpus-checks]` recomputes a results file's figures
 (this format or the pre-harness one) from its token files and kept Note-RNN and says whether
@@ -56,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from gmrl.bench.grid import FunctionGrid, Variant
 from gmrl.bench.harness import main as harness_main
@@ -66,8 +79,11 @@ from gmrl.bench.summary import latest
 from gmrl.core.checkpoint import atomic_write_text
 from gmrl.core.config import dump_config, load_config
 from gmrl.core.rundir import RunDir
+from gmrl.core.seeding import torch_generator
+from gmrl.music.corpus import default_cache_dir, music21_corpus_dir
 from gmrl.music.encoding import COMPOSITION_STEPS
 from gmrl.music.note_rnn import load_note_rnn
+from gmrl.music.policy import MelodyPolicy
 from gmrl.music.render import read_token_file, write_token_file
 from gmrl.music.rescore import compare, rescore_tables, same
 from gmrl.recipes import load_recipe
@@ -112,6 +128,10 @@ PAPER = {
           "notes_in_motif_pct": 69.3, "notes_in_repeated_motif_pct": 0.01,
           "autocorrelation_lag1": 0.55},
 }
+# The one config for any corpus (its `gmrl` row), and the folder corpus of its `default_folder`
+# variant: `folder:<music21 collection>:<first N files>`
+DEFAULT_CONFIG = "default"
+FOLDER_CORPUS = "folder:ryansMammoth:300"
 # The issue's targets for gmrl's tuner: (row, "<=" or ">=", bound) from the paper's Q row.
 TARGETS = (
     ("repeated_notes_pct", "<=", 0.0), ("not_in_key_pct", "<=", 1.0),
@@ -121,6 +141,27 @@ TARGETS = (
 
 
 # ----------------------------------------------------------------------------- one cell
+def corpus_source(corpus: str) -> str:
+    """The recipe's `corpus.source` for a benchmark corpus name: `folder:<collection>:<N>` is a
+    folder of the first N files (sorted) of a music21 collection, copied (with their times, so
+    the corpus cache stays valid) into `$GMRL_CACHE/music/bench/<collection>-<N>` once."""
+    if not corpus.startswith("folder:"):
+        return corpus
+    _, collection, count = corpus.split(":")
+    folder = default_cache_dir() / "bench" / f"{collection}-{count}"
+    files = sorted(p for p in (music21_corpus_dir() / collection).rglob("*")
+                   if p.suffix.lower() in (".abc", ".mxl", ".xml", ".musicxml", ".mid"))
+    files = files[: int(count)]
+    if len(files) < int(count):
+        raise SystemExit(f"music21's {collection} holds {len(files)} files, not {count}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        target = folder / file.name
+        if not target.exists() or target.stat().st_size != file.stat().st_size:
+            shutil.copy2(file, target)
+    return str(folder)
+
+
 def _run(config_name: str, seed: int, root: Path, overrides: list[str]) -> tuple[Path, dict, float]:
     """Run one config through the recipe; returns its directory, summary and CPU seconds.
 
@@ -177,28 +218,36 @@ def run_seed(seed: int, settings: dict[str, Any], root: Path,
              tokens: Path | None) -> dict[str, Any]:
     """Pre-train once, tune with every model of `settings["models"]` from that Note-RNN;
     figures per model. With `tokens` (a folder), every model's compositions and the Note-RNN
-    are kept there."""
+    are kept there. With `settings["default"]`, the one run of configs/music/default.yaml
+    pre-trains the Note-RNN and is the `gmrl` model (`default_run`)."""
     common = [f"eval.compositions={settings['compositions']}", "eval.render=0",
-              f"corpus.source={settings['corpus']}"]
-    pre = [*common, f"note_rnn.epochs={settings['pretrain_epochs']}"]
-    path, summary, pretrain_s = _run("pretrain", seed, root, pre)
-    checkpoint = path / "note_rnn.safetensors"
-    out: dict[str, Any] = {
-        "note_rnn": _pick(summary, "tuned"),  # tuning.steps=0: the samples are the Note-RNN's
-        "corpus": _pick(summary, "corpus"),
-        "held_out_nll_per_event": summary["note_rnn/held_out_nll"],
-        "seconds": {"pretrain": pretrain_s},
-    }
-    add_gaps(out["corpus"], out["note_rnn"])  # real unseen melodies, beside the tuners' gaps
+              f"corpus.source={corpus_source(settings['corpus'])}"]
     files: dict[str, str] = {}
     if tokens is not None:
         tokens.mkdir(parents=True, exist_ok=True)
+    if settings.get("default"):
+        out, path = default_run(seed, settings, root, common, tokens, files)
+    else:
+        pre = [*common, f"note_rnn.epochs={settings['pretrain_epochs']}"]
+        path, summary, pretrain_s = _run("pretrain", seed, root, pre)
+        out = {
+            "note_rnn": _pick(summary, "tuned"),  # tuning.steps=0: the Note-RNN's samples
+            "corpus": _pick(summary, "corpus"),
+            "held_out_nll_per_event": summary["note_rnn/held_out_nll"],
+            "seconds": {"pretrain": pretrain_s},
+        }
+        if tokens is not None:
+            files["note_rnn"] = _keep(path, "note_rnn", seed, tokens)
+    add_gaps(out["corpus"], out["note_rnn"])  # real unseen melodies, beside the tuners' gaps
+    checkpoint = path / "note_rnn.safetensors"
+    if tokens is not None:
         kept = tokens / f"note_rnn_seed{seed}.safetensors"
         shutil.copy(checkpoint, kept)
         files["checkpoint"] = shown(kept)
-        files["note_rnn"] = _keep(path, "note_rnn", seed, tokens)
     for model, config_name in MODELS.items():
         if settings.get("models") and model not in settings["models"]:
+            continue
+        if settings.get("default") and model == "gmrl":  # the default run itself, above
             continue
         steps = settings.get("tuner_steps") if model in GMRL else settings.get("rl_steps")
         extra = [*common, f"note_rnn.checkpoint={checkpoint}", "eval.compare=false"]
@@ -214,11 +263,42 @@ def run_seed(seed: int, settings: dict[str, Any], root: Path,
         out["seconds"][model] = seconds
         if tokens is not None:
             files[model] = _keep(path, model, seed, tokens)
-    for model in (m for m in GMRL if m in out):
-        out["seconds"][f"{model}_incl_pretrain"] = pretrain_s + out["seconds"][model]
+    for model in (m for m in GMRL if m in out and f"{m}_incl_pretrain" not in out["seconds"]):
+        out["seconds"][f"{model}_incl_pretrain"] = out["seconds"]["pretrain"] \
+            + out["seconds"][model]
     if files:
         out["files"] = files
     return out
+
+
+def default_run(seed: int, settings: dict[str, Any], root: Path, common: list[str],
+                tokens: Path | None, files: dict[str, str]) -> tuple[dict[str, Any], Path]:
+    """configs/music/default.yaml as a user runs it: one run pre-trains and tunes (its CPU
+    seconds are the `gmrl` model's, pre-training included) and scores the tuned policy, the
+    Note-RNN's samples and the held-out windows; returns the seed's figures and the run."""
+    path, summary, seconds = _run(DEFAULT_CONFIG, seed, root,
+                                  [*common, *settings.get("overrides", [])])
+    out: dict[str, Any] = {
+        "note_rnn": _pick(summary, "note_rnn"), "corpus": _pick(summary, "corpus"),
+        "gmrl": _pick(summary, "tuned"),
+        "held_out_nll_per_event": summary["note_rnn/held_out_nll"],
+        "seconds": {"gmrl": seconds, "gmrl_incl_pretrain": seconds},
+    }
+    add_gaps(out["gmrl"], out["note_rnn"])
+    out["gmrl"]["stopped_early"] = summary.get("tune/stopped_early", 0.0)
+    if "tune/steps_kept" in summary:
+        out["gmrl"]["steps_kept"] = summary["tune/steps_kept"]
+    if tokens is not None:
+        files["gmrl"] = _keep(path, "gmrl", seed, tokens)
+        # the run scored the Note-RNN's samples without writing them: the same draws again
+        draws = torch_generator(seed, "prior_eval")
+        prior = MelodyPolicy(load_note_rnn(path / "note_rnn.safetensors"))
+        with torch.no_grad():
+            events = prior.sample(settings["compositions"], generator=draws)
+        target = tokens / f"note_rnn_seed{seed}.txt.gz"
+        write_token_file(events, target)
+        files["note_rnn"] = shown(target)
+    return out, path
 
 
 def flat(figures: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +351,11 @@ def grids(out: Path = RESULTS_FILE) -> tuple[FunctionGrid, FunctionGrid]:
         name="music_rltuner",
         description="Note-RNN, RL Tuner's Q / Psi / G and gmrl's tuners vs the paper's Table 1",
         function=script_function(__file__, "run_one"),
-        variants=(variant("bach", out), variant("essen", out, corpus="essen", pretrain_epochs=4)),
+        variants=(variant("bach", out), variant("essen", out, corpus="essen", pretrain_epochs=4),
+                  *(variant(f"default_{name}", out, corpus=corpus, default=True,
+                            models=["gmrl", "q", "psi", "g"])
+                    for name, corpus in (("essen", "essen"), ("bach", "bach"),
+                                         ("folder", FOLDER_CORPUS)))),
         seeds=(0, 1, 2),
         show=("gmrl/repeated_notes_pct", "gmrl/notes_in_motif_pct", "gmrl/log_p_gap_per_event",
               "gmrl/unique_fraction"),
@@ -300,6 +384,7 @@ def report(grid: FunctionGrid, out: Path, records: list[dict[str, Any]]) -> dict
         table = aggregate(per_seed)
         blocks[chosen.name] = {
             "variant": chosen.name, "corpus": chosen.settings["corpus"],
+            "gmrl_config": f"{DEFAULT_CONFIG if chosen.settings.get('default') else 'tuner'}.yaml",
             "seeds": [s["seed"] for s in per_seed], "table": table,
             "targets": {model: check_targets(table, per_seed, model) for model in GMRL
                         if model in table},
@@ -320,7 +405,8 @@ def tables(summary: dict[str, Any]) -> list[str]:
         if not block.get("per_seed"):
             continue
         lines += ["", f"{name} (corpus {block['corpus']}):", "",
-                  *markdown(block["table"], block["per_seed"]).splitlines()]
+                  *markdown(block["table"], block["per_seed"],
+                            block.get("gmrl_config", "tuner.yaml")).splitlines()]
         for model, model_checks in block["targets"].items():
             lines.append(f"\ntargets for {model}:")
             lines += [f"  {check}: {value}" for check, value in model_checks.items()]
@@ -415,11 +501,14 @@ MARKDOWN_ROWS = (*ROWS[:8], "autocorrelation_lag1", "log_p", "log_p_per_event", 
                  "collapsed", "attractor")
 
 
-def markdown(table: dict[str, Any], per_seed: list[dict[str, Any]] | None = None) -> str:
+def markdown(table: dict[str, Any], per_seed: list[dict[str, Any]] | None = None,
+             gmrl_config: str = "tuner.yaml") -> str:
     """Table 1 (+ log p, diversity, copying): ours as median [min, max] beside the paper's;
-    with `per_seed`, a last row counts the seeds the collapse guard stopped."""
+    with `per_seed`, a last row counts the seeds the collapse guard stopped. `gmrl_config`
+    names the config behind the `gmrl` column (default.yaml in the `default_*` variants)."""
     models = [m for m in ("note_rnn", "q", "psi", "g", *GMRL, "corpus") if m in table]
-    names = {"note_rnn": "Note-RNN", "q": "Q", "psi": "Psi", "g": "G", "gmrl": "gmrl RLOO",
+    gmrl = "gmrl default.yaml (one run)" if gmrl_config == "default.yaml" else "gmrl RLOO"
+    names = {"note_rnn": "Note-RNN", "q": "Q", "psi": "Psi", "g": "G", "gmrl": gmrl,
              "gmrl_table1": "gmrl RLOO, Table 1 mode", "gmrl_q_row": "gmrl RLOO, Q-row search",
              "gmrl_guided": "gmrl RLOO, Q-row search + rule guide",
              "gmrl_guided_motif": "gmrl RLOO, guided motif rules", "corpus": "held-out corpus"}
@@ -487,7 +576,8 @@ def stored_files(record: dict[str, Any], corpus: str, folder: Path) -> dict[str,
 
 def corpus_windows(corpus: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The training and held-out windows a seed's runs used (the recipe's own split)."""
-    config = load_config(CONFIGS / "pretrain.yaml", [f"seed={seed}", f"corpus.source={corpus}"],
+    config = load_config(CONFIGS / "pretrain.yaml",
+                         [f"seed={seed}", f"corpus.source={corpus_source(corpus)}"],
                          lambda name: load_recipe(name).Config)
     return recipe.load_windows(config)
 

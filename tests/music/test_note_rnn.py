@@ -16,6 +16,7 @@ from gmrl.music.note_rnn import (
     load_note_rnn,
     mean_log_prob,
     per_event_nll,
+    pretrain_epochs,
     save_note_rnn,
 )
 
@@ -68,3 +69,11 @@ def test_loading_something_else_is_one_line(tmp_path) -> None:
     assert "\n" not in str(info.value)
     with pytest.raises(CheckpointError):
         load_note_rnn(tmp_path / "missing.safetensors")
+
+
+def test_min_updates_gives_a_small_corpus_more_passes_and_never_fewer() -> None:
+    config = NoteRNNConfig(epochs=4, min_updates=1000, batch_size=128)
+    assert pretrain_epochs(config, 73_000) == 4  # 571 steps a pass: 4 passes are enough
+    assert pretrain_epochs(config, 3_800) == 34  # 30 steps a pass: 34 passes for 1,000 steps
+    assert pretrain_epochs(config, 0) == 4
+    assert pretrain_epochs(NoteRNNConfig(epochs=4), 3_800) == 4  # no floor: epochs as given

@@ -193,15 +193,24 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Return a copy of `data` with each dotted override set (creating nested mappings)."""
+    """Return a copy of `data` with each dotted override set (creating nested mappings).
+
+    A dotted key through a value that is set and not a mapping (`corpus=essen corpus.stride=8`)
+    is a `ConfigError` rather than a silent replacement of that value."""
     import copy
 
     result = copy.deepcopy(data)
     for text in overrides:
         parts, value = parse_override(text)
         node = result
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
+            if child is not None and not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(
+                    f"override '{text}': '{where}' was given as {child!r}, not as a section; "
+                    f"give each of its keys as {where}.<key>=... instead"
+                )
             if not isinstance(child, dict):
                 child = {}
                 node[part] = child

@@ -200,7 +200,7 @@ def default_cache_dir() -> Path:
     return Path(root) / "music" if root else Path.home() / ".cache" / "gmrl" / "music"
 
 
-def _music21_corpus_dir() -> Path:
+def music21_corpus_dir() -> Path:
     """music21's bundled corpus folder, found without importing music21 (seconds)."""
     spec = importlib.util.find_spec("music21")
     if spec is None or not spec.submodule_search_locations:
@@ -214,7 +214,7 @@ def source_files(source: str) -> tuple[str, list[tuple[Path, str]]]:
         from music21 import corpus
         from music21.corpus import chorales
 
-        root = _music21_corpus_dir()
+        root = music21_corpus_dir()
         files: list[tuple[Path, str]] = []
         for name in chorales.Iterator(returnType="filename"):
             path = root / f"{name}.mxl"  # getWork() finds the same file, 50x slower
@@ -224,9 +224,15 @@ def source_files(source: str) -> tuple[str, list[tuple[Path, str]]]:
             files.append((path, str(name)))
         return "bach", files
     if source == "essen":
-        folder = _music21_corpus_dir() / "essenFolksong"
+        folder = music21_corpus_dir() / "essenFolksong"
         return "essen", [(p, f"essen/{p.stem}") for p in sorted(folder.glob("*.abc"))]
     folder = Path(source).expanduser()
+    if not folder.is_dir() and (folder.exists() or _looks_like_path(source)):
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise CorpusError(
+            f"corpus folder {source!r} {what}: give a folder of MIDI/MusicXML/ABC files, "
+            f"or one of {', '.join(SOURCES)}"
+        )
     if not folder.is_dir():
         raise CorpusError(
             f"corpus source {source!r} is neither one of {', '.join(SOURCES)} nor a folder; "
@@ -241,6 +247,11 @@ def source_files(source: str) -> tuple[str, list[tuple[Path, str]]]:
             "add melodies or pick another folder"
         )
     return f"folder-{folder.resolve().name}", [(p, str(p.relative_to(folder))) for p in found]
+
+
+def _looks_like_path(source: str) -> bool:
+    """A source written as a path (a separator, ~ or a leading dot), not a corpus name."""
+    return "/" in source or os.sep in source or source.startswith(("~", "."))
 
 
 def cache_key(

@@ -45,6 +45,11 @@ class NoteRNNConfig(StrictModel):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout during MLE training")
     lr: PositiveFloat = Field(3e-3, description="Adam learning rate")
     epochs: int = Field(20, ge=0, description="passes over the training windows")
+    min_updates: int | None = Field(
+        None, ge=1,
+        description="at least this many Adam steps: more passes than `epochs` on a small "
+        "corpus, so one setting fits corpora of any size (`pretrain_epochs`)",
+    )
     batch_size: int = Field(128, ge=1, description="windows per Adam step")
     checkpoint: str | None = Field(
         None,
@@ -60,6 +65,16 @@ def build_note_rnn(config: NoteRNNConfig, seq_len: int = STEPS) -> Autoregressiv
         hidden=config.hidden, layers=config.layers, cell=config.cell, heads=config.heads,
         dropout=config.dropout, lr=config.lr,
     )
+
+
+def pretrain_epochs(config: NoteRNNConfig, n_windows: int) -> int:
+    """Passes over `n_windows` training windows: `epochs`, or more when that gives fewer than
+    `min_updates` Adam steps (a corpus of 3,800 windows needs ~30 passes for the updates one
+    pass over 70,000 gives; `epochs` is then the floor for large corpora)."""
+    if config.min_updates is None or n_windows == 0:
+        return config.epochs
+    per_epoch = math.ceil(n_windows / config.batch_size)
+    return max(config.epochs, math.ceil(config.min_updates / per_epoch))
 
 
 def as_events(events: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -39,10 +39,9 @@ from pydantic import Field, model_validator
 
 from gmrl.core.config import PositiveFloat, Probability, RecipeConfig, StrictModel
 from gmrl.core.device import resolve_device, torch_threads
-from gmrl.core.errors import ConfigError
 from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
-from gmrl.core.seeding import numpy_rng, seed_everything, torch_generator
+from gmrl.core.seeding import seed_everything, torch_generator
 from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.music.copying import NgramIndex
 from gmrl.music.guide import RuleGuide
@@ -52,12 +51,14 @@ from gmrl.music.note_rnn import (
     fit_epoch,
     load_note_rnn,
     per_event_nll,
+    pretrain_epochs,
     save_note_rnn,
 )
 from gmrl.music.policy import MelodyPolicy, save_policy
-from gmrl.music.render import read_token_file, write_outputs, write_token_file
+from gmrl.music.render import write_outputs, write_token_file
 from gmrl.music.reward import MusicRewardConfig, MusicTheoryReward
 from gmrl.music.tuning import OffPolicyTuner, RLTunerConfig
+from gmrl.music.windows import train_test_windows
 from gmrl.sequence.tuner import CollapseDetected, RewardTuner, TunerConfig
 
 SUMMARY = "Note-RNN on real melodies (MLE), tuned by RL Tuner's Q/Psi/G or gmrl's KL-tuner"
@@ -140,6 +141,10 @@ class EvalSection(StrictModel):
 
 
 class Config(RecipeConfig):
+    """The music recipe's config; `corpus` may be given as a bare source (`corpus=essen`,
+    `corpus=bach`, `corpus=/path/to/folder`), which stands for `{source: ...}` with the other
+    corpus settings at their defaults."""
+
     recipe: str = "music"
     corpus: CorpusSection = Field(default_factory=CorpusSection)
     note_rnn: NoteRNNConfig = Field(default_factory=NoteRNNConfig)
@@ -149,42 +154,38 @@ class Config(RecipeConfig):
     checkpoint_every: int = Field(50, ge=1, description="tuning steps between checkpoints")
     cpu_threads: int = Field(1, ge=0, description="torch CPU threads (0 = torch default)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_corpus(cls, data: Any) -> Any:
+        """`corpus: essen` (or a folder) is `corpus: {source: essen}`."""
+        if isinstance(data, dict) and isinstance(data.get("corpus"), str):
+            return {**data, "corpus": {"source": data["corpus"]}}
+        return data
+
 
 # ----------------------------------------------------------------------------- data
 def load_windows(config: Config, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Train and held-out `(N, 32)` windows; corpora are split by melody, token files by row.
-
-    Unless `quiet`, parsing a corpus shows its progress and ends with one line of statistics."""
+    """Train and held-out `(N, 32)` windows (`gmrl.music.windows`): corpora are split by
+    melody, token files by row. Unless `quiet`, parsing a corpus shows its progress and ends with
+    one line of statistics."""
     corpus = config.corpus
-    if corpus.source.endswith(".txt"):
-        rows = read_token_file(corpus.source)
-        if rows.shape[1] != STEPS:
-            raise ConfigError(f"token file '{corpus.source}' must hold {STEPS} events per line")
-        order = numpy_rng(config.seed, "corpus_split").permutation(len(rows))
-        n_test = max(1, round(len(rows) * corpus.test_fraction)) if corpus.test_fraction else 0
-        return rows[order[n_test:]], rows[order[:n_test]]
-    from gmrl.music.corpus import load_corpus
-
-    melodies = load_corpus(
-        corpus.source, transpose=corpus.transpose, cache_dir=corpus.cache_dir,
-        max_files=corpus.max_files, progress=not quiet,
+    return train_test_windows(
+        corpus.source, config.seed, transpose=corpus.transpose, cache_dir=corpus.cache_dir,
+        max_files=corpus.max_files, test_fraction=corpus.test_fraction, stride=corpus.stride,
+        quiet=quiet,
     )
-    train, test = melodies.split(corpus.test_fraction, config.seed)
-    train_windows = train.windows(length=STEPS, stride=corpus.stride)
-    test_windows = test.windows(length=STEPS, stride=corpus.stride)
-    if len(train_windows) == 0:
-        raise ConfigError(
-            f"corpus '{corpus.source}' gave no {STEPS}-step training windows: use more melodies"
-        )
-    return train_windows, test_windows
 
 
 def prepare(config: Config) -> None:
-    """Refuse a missing Note-RNN checkpoint or token file before the run directory exists."""
+    """Refuse a missing Note-RNN checkpoint, token file or melody folder (or a folder without
+    readable melodies) before the run directory exists; a folder is parsed here once and
+    cached, so the run itself reads the cache."""
     path = config.note_rnn.checkpoint
     if path is not None:
         load_note_rnn(path)
-    if config.corpus.source.endswith(".txt"):
+    from gmrl.music.corpus import SOURCES
+
+    if config.corpus.source not in SOURCES:  # a token file or a user's folder
         load_windows(config)
 
 
@@ -293,7 +294,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
         epochs = 0
     else:
         note_rnn = build_note_rnn(config.note_rnn).to(device)
-        epochs = config.note_rnn.epochs
+        epochs = pretrain_epochs(config.note_rnn, len(train_windows))
     steps = config.tuning.steps
     batches = torch_generator(config.seed, "note_rnn_batches")
     holder: dict[str, Any] = {}  # "tuning": the _Tuning; "stopped": a CollapseDetected
@@ -377,9 +378,12 @@ def _finish(config: Config, run: RunDir, note_rnn: AutoregressiveModel, tuning: 
         summary["note_rnn/held_out_nll"] = per_event_nll(note_rnn, test_windows)
     reference = torch.from_numpy(test_windows) if len(test_windows) else None
     index = NgramIndex(train_windows)  # memorisation: n-grams found verbatim in training
+    reward = MusicTheoryReward(config.reward)
     for name, events in tables.items():
         summary.update({f"{name}/{k}": float(v) for k, v in
                         composition_report(events, note_rnn, reference, index).items()})
+        # the music-theory score: mean r_MT per composition under this run's reward weights
+        summary[f"{name}/music_reward"] = float(reward.total(torch.as_tensor(events)).mean())
     if "note_rnn/log_p" in summary:
         summary["log_p_gap"] = summary["tuned/log_p"] - summary["note_rnn/log_p"]
     if config.eval.render:
