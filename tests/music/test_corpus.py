@@ -126,7 +126,7 @@ def test_multi_tune_abc_and_midi_files_with_a_process_pool(tmp_path: Path) -> No
 def test_bad_sources_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="neither one of bach, essen, bach\\+essen nor a folder"):
         load_corpus("mozart", cache_dir=tmp_path)
-    with pytest.raises(CorpusError, match="corpus folder .* does not exist: give a folder"):
+    with pytest.raises(CorpusError, match=r"corpus folder .* does not exist: give a folder"):
         load_corpus(str(tmp_path / "gone"), cache_dir=tmp_path)
     (tmp_path / "afile.mid").write_bytes(b"")
     with pytest.raises(CorpusError, match="is a file, not a folder"):
