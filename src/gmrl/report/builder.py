@@ -13,6 +13,7 @@ from gmrl.core.errors import describe_os_error
 from gmrl.report import DEFAULT_TITLE
 from gmrl.report.figures import learning_curves
 from gmrl.report.page import render_page
+from gmrl.report.pareto import is_sweep_dir
 from gmrl.report.reader import ReportError, RunData, read_run
 
 
@@ -34,8 +35,17 @@ def read_runs(paths: Sequence[str | Path]) -> list[RunData]:
     return runs
 
 
-def build_report(paths: Sequence[str | Path], title: str = DEFAULT_TITLE) -> str:
-    """The self-contained HTML report of the run directories at `paths`."""
+def build_report(paths: Sequence[str | Path], title: str = DEFAULT_TITLE,
+                 out: Path | None = None) -> str:
+    """The self-contained HTML report of the run directories at `paths`; a music sweep
+    directory, given alone, gets its Pareto page instead (`gmrl.report.pareto`; its links are
+    relative to `out`'s folder)."""
+    sweeps = [Path(p) for p in paths if is_sweep_dir(Path(p))]
+    if sweeps:
+        if len(paths) > 1:
+            raise ReportError(f"'{sweeps[0]}' is a sweep directory: give it alone (its Pareto "
+                              "page), or give run directories (e.g. its trials/*)")
+        return _sweep_page(sweeps[0], title, out)
     runs = read_runs(paths)
     return render_page(title, runs, learning_curves(runs), f"gmrl {gmrl.__version__}")
 
@@ -47,10 +57,24 @@ def write_report(
     out = Path(out)
     if out.is_dir():
         raise ReportError(f"output '{out}' is a folder: give a file name (e.g. {out}/report.html)")
-    text = build_report(paths, title)
+    text = build_report(paths, title, out)
     try:
         atomic_write_text(out, text)
         out.chmod(0o644)  # a page to share, not a private temp file (mkstemp's 0600)
     except OSError as exc:
         raise ReportError(describe_os_error(exc, "writing the report")) from exc
     return out
+
+
+def _sweep_page(sweep_dir: Path, title: str, out: Path | None) -> str:
+    """The Pareto page of a music sweep; any other sweep is one line saying what to give."""
+    from gmrl.core.config import read_yaml_mapping
+    from gmrl.report.pareto import pareto_page
+
+    recipe = read_yaml_mapping(sweep_dir / "sweep.yaml").get("base", {}).get("recipe")
+    if recipe != "music":
+        raise ReportError(f"'{sweep_dir}' is a sweep of recipe '{recipe}': gmrl report draws a "
+                          f"sweep page for music sweeps only; give its trials ({sweep_dir}/"
+                          "trials/*) to compare them as runs")
+    page_title = title if title != DEFAULT_TITLE else f"Pareto front of {sweep_dir.name}"
+    return pareto_page(sweep_dir, page_title, f"gmrl {gmrl.__version__}", out)

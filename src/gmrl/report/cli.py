@@ -21,7 +21,8 @@ def report(
     run_dirs: Annotated[
         list[Path],
         typer.Argument(
-            metavar="RUN_DIR", help="Run directories (several are compared side by side)."
+            metavar="RUN_DIR", help="Run directories (several are compared side by side), or "
+            "one music sweep directory (its Pareto front, with audio)."
         ),
     ],
     out: Annotated[
@@ -36,6 +37,8 @@ def report(
       gmrl report runs/generative-20261201-113615
 
       gmrl report runs/music-* -o music.html --title "music seeds 0-2"
+
+      gmrl report runs/sweep-music-20261207-120000 -o pareto.html   # a KL-weight sweep
     """
     from gmrl.report.builder import write_report  # matplotlib loads only when a report is made
 

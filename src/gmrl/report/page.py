@@ -119,7 +119,7 @@ def _run_section(index: int, run: RunData) -> str:
         parts.extend(_image(asset) for asset in run.images)
     if run.clips:
         parts.append("<h3>Audio</h3>")
-        parts.extend(_clip(clip) for clip in run.clips)
+        parts.extend(clip_figure(clip) for clip in run.clips)
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -131,7 +131,8 @@ def _image(asset: Asset) -> str:
     )
 
 
-def _clip(clip: Clip) -> str:
+def clip_figure(clip: Clip) -> str:
+    """One audio clip as a figure: caption, player (WAV data URI) and MIDI download link."""
     caption = escape(clip.name) + (f" — {escape(clip.note)}" if clip.note else "")
     parts = [f'<figure class="clip"><figcaption>{caption}</figcaption>']
     if clip.wav is not None:
