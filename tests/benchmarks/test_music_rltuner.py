@@ -1,5 +1,6 @@
 """The music benchmark's report logic: aggregation over seeds, target checks, the table."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -188,3 +189,59 @@ def test_a_tiny_run_keeps_every_row_and_the_rescore_reproduces_its_table(bench, 
     assert not changed["reproduced"]
     assert "log_p" in changed["rescore"]["0"]["q"]["differ"]
     capsys.readouterr()
+
+
+def test_a_tiny_default_variant_is_one_run_and_its_rescore_reproduces_it(bench, tmp_path,
+                                                                         capsys):
+    """A `default_*` variant at a tiny budget: configs/music/default.yaml pre-trains and tunes
+    in one run (the `gmrl` row, timed whole), the Note-RNN and held-out rows come from that run,
+    Q is tuned from its Note-RNN, and the Note-RNN samples kept afterwards rescore to the run's
+    own figures."""
+    import json
+
+    import numpy as np
+
+    from gmrl.bench.harness import run_grid
+    from gmrl.music.render import write_token_file
+
+    corpus = tmp_path / "corpus.txt"
+    rng = np.random.default_rng(2)
+    write_token_file(rng.choice([0, 1, 14, 16, 18, 19, 21, 23, 25, 26], size=(200, 32),
+                                p=[0.05, 0.45, *[0.0625] * 8]), corpus)
+    out = tmp_path / "results" / "default.json"
+    grid, _ = bench.grids(out)
+    names = [v.name for v in grid.variants]
+    assert {"default_essen", "default_bach", "default_folder"} <= set(names)
+    tiny = bench.variant("default_tiny", out, corpus=str(corpus), compositions=24, default=True,
+                         rl_steps=2, models=["gmrl", "q"],
+                         overrides=["note_rnn.epochs=1", "note_rnn.min_updates=1",
+                                    "note_rnn.hidden=16", "tuning.steps=2",
+                                    "tuning.tuner.batch_size=16", "tuning.tuner.group_size=4",
+                                    "eval.batch=16", "eval.every=1"])
+    summary = run_grid(replace(grid, variants=(tiny,), seeds=(0,)), out, workers=1,
+                       report=lambda text: None, extend=bench.report)
+    assert summary["failed"] == {}
+    stored = json.loads(out.read_text())
+    seed = stored["per_seed"][0]
+    assert set(seed["files"]) == {"checkpoint", "note_rnn", "gmrl", "q"}
+    assert {"note_rnn", "corpus", "gmrl", "q"} <= set(seed) and "psi" not in seed
+    assert seed["seconds"]["gmrl_incl_pretrain"] == seed["seconds"]["gmrl"] > 0
+    assert "pretrain" not in seed["seconds"]  # one run: pre-training is inside gmrl's time
+    assert "log_p_gap" in seed["gmrl"] and "log_p_gap" in seed["corpus"]
+    assert stored["gmrl_config"] == "default.yaml"
+    assert "gmrl default.yaml (one run)" in "\n".join(bench.tables(summary))
+    result = bench.rescore(out)
+    assert result["reproduced"], result["differences"]
+    capsys.readouterr()
+
+
+def test_a_folder_corpus_is_copied_once_from_music21s_corpus(bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("GMRL_CACHE", str(tmp_path))
+    assert bench.corpus_source("essen") == "essen"
+    folder = Path(bench.corpus_source("folder:ryansMammoth:3"))
+    assert folder == tmp_path / "music" / "bench" / "ryansMammoth-3"
+    files = sorted(folder.iterdir())
+    assert len(files) == 3 and all(f.suffix == ".abc" for f in files)
+    os.utime(files[0], ns=(1, 1))  # a marker a second copy would overwrite
+    assert bench.corpus_source("folder:ryansMammoth:3") == str(folder)
+    assert files[0].stat().st_mtime_ns == 1  # the folder is reused, so its cache stays valid
