@@ -97,7 +97,7 @@ NEW_RUN_CASES = [
     # world model v2: the same before a run directory exists
     Case("v2-latent-not-simnorm-groups", ("run", "configs/worldmodel/v2.yaml",
                                           "agent.latent_dim=20"), "simnorm_dim"),
-    Case("v2-td-steps-beyond-horizon", ("run", "configs/worldmodel/v2.yaml", "agent.td_steps=5"),
+    Case("v2-td-steps-too-many", ("run", "configs/worldmodel/v2.yaml", "agent.td_steps=5000"),
          "td_steps"),
     Case("v2-lr-inf", ("run", "configs/worldmodel/v2.yaml", "agent.lr=inf"), "agent.lr"),
     Case("v2-total-steps-huge", ("run", "configs/worldmodel/v2.yaml", "total_steps=1e18"),

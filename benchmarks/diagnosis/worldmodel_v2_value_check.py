@@ -22,6 +22,7 @@ Appends one JSON line per call to benchmarks/results/worldmodel_v2_value_check.j
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -60,20 +61,30 @@ def play(agent: TDMPCAgent, task: str, seeds: list[int]) -> list[dict[str, Any]]
 
 
 @torch.no_grad()
-def values(agent: TDMPCAgent, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """V(s) averaged over every Q head, and the heads' standard deviation, per state."""
+def values(agent: TDMPCAgent, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                          np.ndarray]:
+    """Per state: V(s) averaged over every Q head, the heads' standard deviation of V, and
+    (discrete actions; NaN otherwise) the action gap - the ensemble-mean Q of the best action
+    minus that of the runner-up - with the heads' standard deviation of that same difference.
+    A gap below its spread means the heads do not agree which action is better."""
     model = agent.model
     z = model.encode(torch.as_tensor(obs, device=agent.device))
-    if model.discrete:
-        probs = torch.softmax(model.policy(z), -1)
-        eye = torch.eye(model.action_dim, device=z.device)
-        every = z.unsqueeze(-2).expand(*z.shape[:-1], model.action_dim, z.shape[-1])
-        q = model.codec.decode(model.q_logits(every, eye.expand(*z.shape[:-1], -1, -1)))
-        v = (probs * q).sum(-1)  # (heads, states)
-    else:
+    nan = np.full(len(obs), np.nan)
+    if not model.discrete:
         action, _ = model.policy_sample(z, deterministic=True)
         v = model.codec.decode(model.q_logits(z, action))
-    return v.mean(0).cpu().numpy(), v.std(0).cpu().numpy()
+        return v.mean(0).cpu().numpy(), v.std(0).cpu().numpy(), nan, nan
+    probs = torch.softmax(model.policy(z), -1)
+    eye = torch.eye(model.action_dim, device=z.device)
+    every = z.unsqueeze(-2).expand(*z.shape[:-1], model.action_dim, z.shape[-1])
+    q = model.codec.decode(model.q_logits(every, eye.expand(*z.shape[:-1], -1, -1)))
+    v = (probs * q).sum(-1)  # (heads, states)
+    top2 = q.mean(0).topk(2, dim=-1).indices  # (states, 2)
+    heads = torch.arange(q.shape[0])[:, None]
+    states = torch.arange(q.shape[1])[None, :]
+    difference = q[heads, states, top2[:, 0]] - q[heads, states, top2[:, 1]]  # (heads, states)
+    return (v.mean(0).cpu().numpy(), v.std(0).cpu().numpy(),
+            difference.mean(0).cpu().numpy(), difference.std(0).cpu().numpy())
 
 
 def discounted(rewards: np.ndarray, discount: float) -> np.ndarray:
@@ -84,11 +95,22 @@ def discounted(rewards: np.ndarray, discount: float) -> np.ndarray:
     return out
 
 
+def gap_figures(gap: np.ndarray, spread: np.ndarray) -> dict[str, float | None]:
+    """Mean action gap, the heads' mean spread of it, and the share of states where the gap is
+    smaller than its spread (None for continuous actions)."""
+    if not len(gap) or np.isnan(gap).all():
+        return {"action_gap": None, "action_gap_spread": None, "gap_below_spread": None}
+    return {"action_gap": float(gap.mean()), "action_gap_spread": float(spread.mean()),
+            "gap_below_spread": float((gap < spread).mean())}
+
+
 def check(agent: TDMPCAgent, task: str, seeds: list[int], tail: int) -> dict[str, Any]:
     episodes = play(agent, task, seeds)
-    v_all, g_all, spread = [], [], []
+    v_all, g_all, spread, gaps, gap_spreads = [], [], [], [], []
     for episode in episodes:
-        v, sd = values(agent, episode["obs"])
+        v, sd, gap, gap_sd = values(agent, episode["obs"])
+        gaps.append(gap)
+        gap_spreads.append(gap_sd)
         g = discounted(episode["reward"], agent.discount)
         keep = np.arange(len(g)) if episode["terminated"] else np.arange(max(len(g) - tail, 0))
         v_all.append(v[keep])
@@ -106,6 +128,7 @@ def check(agent: TDMPCAgent, task: str, seeds: list[int], tail: int) -> dict[str
         "value_abs_error": float(np.abs(v_cat - g_cat).mean()) if len(v_cat) else None,
         "head_spread": float(np.concatenate(spread).mean()) if len(v_cat) else None,
         "q_scale": float(agent.q_scale),
+        **gap_figures(np.concatenate(gaps), np.concatenate(gap_spreads)),
         **{k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()
            if k.startswith(("reward", "termination", "holdout"))},
     }
@@ -135,7 +158,9 @@ def main() -> None:
         rows.append(row)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
                           for k, v in row.items()}), flush=True)
-    record = {"task": args.task, "seed": args.seed, "discount": agent.discount,
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=OUT.parent, check=False).stdout.strip()
+    record = {"task": args.task, "seed": args.seed, "discount": agent.discount, "commit": commit,
               "config": {"defaults_except": changes}, "checks": rows,
               "seconds": round(time.time() - start)}
     OUT.parent.mkdir(parents=True, exist_ok=True)

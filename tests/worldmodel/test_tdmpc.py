@@ -210,23 +210,32 @@ def test_load_refuses_a_tampered_save_and_a_wrong_env(tmp_path: Path) -> None:
         TDMPCAgent.load(tmp_path / "agent")
 
 
-def test_n_step_targets_stop_at_terminations_and_episode_ends() -> None:
-    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "discount": 0.5, "td_steps": 3}, seed=0)
-    reward = torch.tensor([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0], [4.0, 4.0, 4.0]])  # (H=3, B=3)
-    value = torch.tensor([[10.0, 10.0, 10.0], [20.0, 20.0, 20.0], [40.0, 40.0, 40.0]])
-    terminated = torch.zeros(3, 3)
-    terminated[1, 1] = 1  # column 1: the episode terminates at step 1
-    mask = torch.ones(3, 3)
-    mask[2, 2] = 0  # column 2: the episode was cut (time limit) after step 1
-    targets = agent._td_targets(reward, terminated, mask, value)
-    # column 0, from step 0: 1 + .5*2 + .25*4 + .125*40
-    assert targets[0, 0].item() == pytest.approx(1 + 1 + 1 + 5)
-    assert targets[2, 0].item() == pytest.approx(4 + 0.5 * 40)  # one step left: 1-step TD
-    assert targets[0, 1].item() == pytest.approx(1 + 0.5 * 2)  # terminal: no bootstrap
-    assert targets[0, 2].item() == pytest.approx(1 + 0.5 * 2 + 0.25 * 20)  # bootstrap at cut
-    one_step = agent.config.model_copy(update={"td_steps": 1})
-    agent.config = one_step
-    assert agent._td_targets(reward, terminated, mask, value)[0, 0].item() == pytest.approx(6)
+def test_n_step_parts_stop_at_terminations_episode_ends_and_the_newest_step() -> None:
+    """n-step sums follow each step's own stored episode, past the training horizon."""
+    from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
+
+    buffer = SequenceBuffer(1, 1, 100, 3, 0.0, np.random.default_rng(0))
+    rewards = [1.0, 2.0, 4.0, 8.0, 16.0]
+    buffer.new_episode()  # episode A: 5 steps, terminates at its last
+    for t, r in enumerate(rewards):
+        buffer.add(np.full(1, t), np.zeros(1), r, np.full(1, t + 1), t == 4)
+    buffer.new_episode()  # episode B: 3 steps cut by a time limit
+    for t, r in enumerate(rewards[:3]):
+        buffer.add(np.full(1, 10 + t), np.zeros(1), r, np.full(1, 11 + t), False)
+    buffer.new_episode()  # episode C: still running, 2 steps stored
+    for t, r in enumerate(rewards[:2]):
+        buffer.add(np.full(1, 20 + t), np.zeros(1), r, np.full(1, 21 + t), False)
+    index = np.array([0, 3, 5, 6, 8, 9])
+    n_return, weight, last = buffer.n_step_parts(index, 4, 0.5)
+    expected = [1 + 1 + 1 + 1, 8 + 8, 1 + 1 + 1, 2 + 2, 1 + 1, 2]
+    np.testing.assert_allclose(n_return, expected)
+    # A from 0: four steps, bootstrap at step 3's next obs; A from 3: terminated, no bootstrap;
+    # B: cut after 3 steps (bootstrap at its last); C: the newest step bounds the sum
+    np.testing.assert_allclose(weight, [0.0625, 0.0, 0.125, 0.25, 0.25, 0.5])
+    np.testing.assert_array_equal(last[[0, 2, 3, 4, 5]], [3, 7, 7, 9, 9])
+    one, one_weight, _ = buffer.n_step_parts(index, 1, 0.5)
+    np.testing.assert_allclose(one, [rewards[0], rewards[3], 1, 2, 1, 2])
+    np.testing.assert_allclose(one_weight, [0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
 
 
 def test_more_target_heads_give_a_more_pessimistic_td_value() -> None:

@@ -293,7 +293,7 @@ class TDMPCAgent(Agent):
     def update(self) -> dict[str, float]:
         """One joint update of model, Q-ensemble and policy on a sampled batch; its losses."""
         cfg, model = self.config, self.model
-        batch = self.buffer.sample(cfg.batch_size, self.device)
+        batch = self.buffer.sample(cfg.batch_size, self.device, cfg.td_steps, self.discount)
         obs, action, reward = batch["obs"], batch["action"], batch["reward"]
         terminated, mask = batch["terminated"], batch["mask"]
         horizon = obs.shape[0]
@@ -305,9 +305,10 @@ class TDMPCAgent(Agent):
         model.train()
         with torch.no_grad():
             next_z = model.encode(batch["next_obs"])
-            next_value = model.value(next_z, target=True, reduce="min", generator=self.generator,
-                                     heads=cfg.target_heads)
-            td_target = self._td_targets(reward, terminated, mask, next_value)
+            bootstrap_z = next_z if cfg.td_steps == 1 else model.encode(batch["bootstrap_obs"])
+            bootstrap_value = model.value(bootstrap_z, target=True, reduce="min",
+                                          generator=self.generator, heads=cfg.target_heads)
+            td_target = batch["n_return"] + batch["bootstrap_weight"] * bootstrap_value
         losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
                               td_target, weights)
         consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses
@@ -362,28 +363,6 @@ class TDMPCAgent(Agent):
         decoder_loss = ((model.decoder(next_zs) - model.standardise(next_obs)
                          ).pow(2).mean(-1) * weights).sum()
         return consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs
-
-    def _td_targets(self, reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor,
-                    next_value: torch.Tensor) -> torch.Tensor:
-        """n-step targets (n = `td_steps`, cut at the sequence's or the episode's end), (H, B).
-
-        From step t: r_t + g r_{t+1} + ... + g^k (1 - d) V(s'_{t+k-1}); a terminal step ends the
-        sum with no bootstrap, a step past the episode's end bootstraps at the last one in it.
-        """
-        horizon, gamma = reward.shape[0], self.discount
-        targets = []
-        for t in range(horizon):
-            last = min(t + self.config.td_steps, horizon) - 1
-            total = torch.zeros_like(reward[t])
-            scale = torch.ones_like(reward[t])
-            for k in range(t, last + 1):
-                total = total + scale * reward[k]
-                alive = scale * gamma * (1 - terminated[k])
-                go_on = mask[k + 1] if k < last else torch.zeros_like(reward[k])
-                total = total + alive * (1 - go_on) * next_value[k]
-                scale = alive * go_on
-            targets.append(total)
-        return torch.stack(targets)
 
     @torch.no_grad()
     def _update_obs_stats(self, obs: torch.Tensor) -> None:

@@ -84,9 +84,12 @@ class SequenceBuffer:
     def ready(self) -> bool:
         return self._usable() > 0
 
-    def sample(self, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
-        """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated, and
-        `mask` (1 while the step belongs to the start's episode)."""
+    def sample(self, batch: int, device: torch.device, td_steps: int = 1,
+               discount: float = 0.99) -> dict[str, torch.Tensor]:
+        """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated,
+        `mask` (1 while the step belongs to the start's episode) and every step's n-step TD
+        ingredients (`n_step_parts`, n = `td_steps`): `n_return`, `bootstrap_weight`,
+        `bootstrap_obs`."""
         pick = self.rng.integers(self._usable(), size=batch)
         # index the list (no copy of all starts into an array on every update)
         starts = np.fromiter((self.starts[i] for i in pick), dtype=np.int64, count=batch)
@@ -94,7 +97,39 @@ class SequenceBuffer:
         out = {key: torch.as_tensor(self.data[key][index], device=device) for key in FIELDS}
         same = self.episode[index] == self.episode[starts][None, :]
         out["mask"] = torch.as_tensor(same.astype(np.float32), device=device)
+        n_return, weight, last = self.n_step_parts(index, td_steps, discount)
+        out["n_return"] = torch.as_tensor(n_return, device=device)
+        out["bootstrap_weight"] = torch.as_tensor(weight, device=device)
+        out["bootstrap_obs"] = torch.as_tensor(self.data["next_obs"][last], device=device)
         return out
+
+    def n_step_parts(self, index: np.ndarray, td_steps: int, discount: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For stored steps `index` (any shape): the discounted sum of up to `td_steps` real
+        rewards along each step's own episode, the weight of the bootstrap value
+        (`discount^k`, 0 once the episode terminated), and the step whose `next_obs` the
+        bootstrap value is taken at.
+
+        The sum stops at a termination (no bootstrap), at a time-limit end (bootstrap at the
+        last step) and at the newest stored step (bootstrap there). So `td_steps` is free of
+        the training horizon: values travel `td_steps` real steps back per update whatever the
+        length of the model's rollout.
+        """
+        n_return = np.zeros(index.shape, np.float64)
+        weight = np.ones(index.shape, np.float64)
+        last = index.copy()
+        alive = np.ones(index.shape, bool)
+        episode = self.episode[index]
+        for k in range(td_steps):
+            step = np.minimum(index + k, self.size - 1)
+            alive &= (index + k < self.size) & (self.episode[step] == episode)
+            n_return += np.where(alive, weight * self.data["reward"][step], 0.0)
+            last = np.where(alive, step, last)
+            weight = np.where(alive, weight * discount, weight)
+            ended = alive & (self.data["terminated"][step] > 0.5)
+            weight = np.where(ended, 0.0, weight)
+            alive &= ~ended
+        return n_return.astype(np.float32), weight.astype(np.float32), last
 
     def holdout_steps(self, limit: int, device: torch.device) -> dict[str, torch.Tensor]:
         """Up to `limit` most recent held-out steps, as flat tensors."""

@@ -52,9 +52,10 @@ class TDMPCConfig(StrictModel):
     entropy_coef: float = Field(default=1e-4, ge=0, description="policy entropy bonus")
     tau: float = Field(default=0.01, gt=0, le=1, description="target Q Polyak rate")
     td_steps: int = Field(
-        default=3, ge=1,
-        description="real rewards summed before bootstrapping (at most the rest of the sampled "
-        "sequence; TD-MPC2: 1). More propagate values faster from little data",
+        default=3, ge=1, le=1000,
+        description="real rewards summed along the stored episode before bootstrapping "
+        "(TD-MPC2: 1; independent of the horizon). More carry values back faster from little "
+        "data; the sum stops at terminations, time-limit ends and the newest step",
     )
     grad_clip: float = Field(default=20.0, gt=0)
     discount: float | None = Field(
@@ -114,7 +115,4 @@ class TDMPCConfig(StrictModel):
         if self.target_heads > self.num_q:
             raise ValueError(f"target_heads ({self.target_heads}) must not exceed num_q "
                              f"({self.num_q})")
-        if self.td_steps > self.horizon:
-            raise ValueError(f"td_steps ({self.td_steps}) must not exceed horizon "
-                             f"({self.horizon}): targets sum rewards along a sampled sequence")
         return self
