@@ -233,9 +233,28 @@ def test_n_step_parts_stop_at_terminations_episode_ends_and_the_newest_step() ->
     # B: cut after 3 steps (bootstrap at its last); C: the newest step bounds the sum
     np.testing.assert_allclose(weight, [0.0625, 0.0, 0.125, 0.25, 0.25, 0.5])
     np.testing.assert_array_equal(last[[0, 2, 3, 4, 5]], [3, 7, 7, 9, 9])
+    per_step, per_step_weight, _ = buffer.n_step_parts(index, np.array([3, 2, 1, 1, 2, 2]), 0.5)
+    np.testing.assert_allclose(per_step, [1 + 1 + 1, 8 + 8, 1, 2, 1 + 1, 2])  # counts per step
+    np.testing.assert_allclose(per_step_weight, [0.125, 0.0, 0.5, 0.5, 0.25, 0.5])
     one, one_weight, _ = buffer.n_step_parts(index, 1, 0.5)
     np.testing.assert_allclose(one, [rewards[0], rewards[3], 1, 2, 1, 2])
     np.testing.assert_allclose(one_weight, [0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+
+
+def test_default_targets_bootstrap_at_the_end_of_the_sampled_sequence() -> None:
+    """td_steps None: position t of a horizon-H sequence sums H - t rewards, so every target of
+    a sequence bootstraps at the state after its last step (when no episode ends inside)."""
+    from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
+
+    buffer = SequenceBuffer(1, 1, 100, 3, 0.0, np.random.default_rng(0))
+    buffer.new_episode()
+    for t in range(20):
+        buffer.add(np.full(1, t), np.zeros(1), float(t), np.full(1, t + 1), False)
+    batch = buffer.sample(8, torch.device("cpu"), None, 0.5)
+    start = batch["obs"][0, :, 0]
+    np.testing.assert_allclose(batch["bootstrap_obs"][..., 0], (start + 3).expand(3, -1))
+    np.testing.assert_allclose(batch["bootstrap_weight"], [[0.125] * 8, [0.25] * 8, [0.5] * 8])
+    np.testing.assert_allclose(batch["n_return"][2], batch["reward"][2])
 
 
 def test_more_target_heads_give_a_more_pessimistic_td_value() -> None:

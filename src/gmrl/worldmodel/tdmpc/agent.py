@@ -305,7 +305,8 @@ class TDMPCAgent(Agent):
         model.train()
         with torch.no_grad():
             next_z = model.encode(batch["next_obs"])
-            bootstrap_z = next_z if cfg.td_steps == 1 else model.encode(batch["bootstrap_obs"])
+            one_step = cfg.td_steps == 1 or (cfg.td_steps is None and horizon == 1)
+            bootstrap_z = next_z if one_step else model.encode(batch["bootstrap_obs"])
             bootstrap_value = model.value(bootstrap_z, target=True, reduce="min",
                                           generator=self.generator, heads=cfg.target_heads)
             td_target = batch["n_return"] + batch["bootstrap_weight"] * bootstrap_value

@@ -84,12 +84,15 @@ class SequenceBuffer:
     def ready(self) -> bool:
         return self._usable() > 0
 
-    def sample(self, batch: int, device: torch.device, td_steps: int = 1,
+    def sample(self, batch: int, device: torch.device, td_steps: int | None = None,
                discount: float = 0.99) -> dict[str, torch.Tensor]:
         """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated,
         `mask` (1 while the step belongs to the start's episode) and every step's n-step TD
-        ingredients (`n_step_parts`, n = `td_steps`): `n_return`, `bootstrap_weight`,
-        `bootstrap_obs`."""
+        ingredients (`n_step_parts`): `n_return`, `bootstrap_weight`, `bootstrap_obs`.
+
+        `td_steps` None sums each step's rewards to the end of its sampled sequence (position t
+        of H sums H - t rewards, so every target bootstraps at the same state); an int n sums n
+        along the stored episode, past the sequence if need be."""
         pick = self.rng.integers(self._usable(), size=batch)
         # index the list (no copy of all starts into an array on every update)
         starts = np.fromiter((self.starts[i] for i in pick), dtype=np.int64, count=batch)
@@ -97,32 +100,36 @@ class SequenceBuffer:
         out = {key: torch.as_tensor(self.data[key][index], device=device) for key in FIELDS}
         same = self.episode[index] == self.episode[starts][None, :]
         out["mask"] = torch.as_tensor(same.astype(np.float32), device=device)
-        n_return, weight, last = self.n_step_parts(index, td_steps, discount)
+        steps = (np.arange(self.horizon, 0, -1)[:, None] if td_steps is None
+                 else np.full((1, 1), td_steps))
+        n_return, weight, last = self.n_step_parts(index, steps, discount)
         out["n_return"] = torch.as_tensor(n_return, device=device)
         out["bootstrap_weight"] = torch.as_tensor(weight, device=device)
         out["bootstrap_obs"] = torch.as_tensor(self.data["next_obs"][last], device=device)
         return out
 
-    def n_step_parts(self, index: np.ndarray, td_steps: int, discount: float
+    def n_step_parts(self, index: np.ndarray, td_steps: int | np.ndarray, discount: float
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For stored steps `index` (any shape): the discounted sum of up to `td_steps` real
-        rewards along each step's own episode, the weight of the bootstrap value
+        rewards (an int, or an array broadcastable to `index`: a count per step) along each
+        step's own episode, the weight of the bootstrap value
         (`discount^k`, 0 once the episode terminated), and the step whose `next_obs` the
         bootstrap value is taken at.
 
         The sum stops at a termination (no bootstrap), at a time-limit end (bootstrap at the
         last step) and at the newest stored step (bootstrap there). So `td_steps` is free of
-        the training horizon: values travel `td_steps` real steps back per update whatever the
-        length of the model's rollout.
+        the training horizon: values can travel more real steps back per update than the
+        model's rollout is long.
         """
+        counts = np.broadcast_to(np.asarray(td_steps), index.shape)
         n_return = np.zeros(index.shape, np.float64)
         weight = np.ones(index.shape, np.float64)
         last = index.copy()
         alive = np.ones(index.shape, bool)
         episode = self.episode[index]
-        for k in range(td_steps):
+        for k in range(int(counts.max())):
             step = np.minimum(index + k, self.size - 1)
-            alive &= (index + k < self.size) & (self.episode[step] == episode)
+            alive &= (k < counts) & (index + k < self.size) & (self.episode[step] == episode)
             n_return += np.where(alive, weight * self.data["reward"][step], 0.0)
             last = np.where(alive, step, last)
             weight = np.where(alive, weight * discount, weight)

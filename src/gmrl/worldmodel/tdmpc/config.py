@@ -51,11 +51,13 @@ class TDMPCConfig(StrictModel):
     )
     entropy_coef: float = Field(default=1e-4, ge=0, description="policy entropy bonus")
     tau: float = Field(default=0.01, gt=0, le=1, description="target Q Polyak rate")
-    td_steps: int = Field(
-        default=3, ge=1, le=1000,
-        description="real rewards summed along the stored episode before bootstrapping "
-        "(TD-MPC2: 1; independent of the horizon). More carry values back faster from little "
-        "data; the sum stops at terminations, time-limit ends and the newest step",
+    td_steps: int | None = Field(
+        default=None, ge=1, le=1000,
+        description="real rewards summed before bootstrapping. None: to the end of the sampled "
+        "sequence (position t of `horizon` sums horizon - t, so every target bootstraps at the "
+        "same state; the best of those measured on CartPole, docs/BENCHMARKS.md); n: n along "
+        "the stored episode, past the sequence if need be (TD-MPC2: 1). Sums stop at "
+        "terminations, time-limit ends and the newest step",
     )
     grad_clip: float = Field(default=20.0, gt=0)
     discount: float | None = Field(
