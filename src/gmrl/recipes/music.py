@@ -43,8 +43,10 @@ from gmrl.core.loop import TrainingLoop
 from gmrl.core.rundir import RunDir
 from gmrl.core.seeding import seed_everything, torch_generator
 from gmrl.generative.autoregressive import AutoregressiveModel
+from gmrl.music.budget import Budget, BudgetController, log_p_budget
 from gmrl.music.copying import NgramIndex
 from gmrl.music.guide import RuleGuide
+from gmrl.music.likelihood import composition_log_probs
 from gmrl.music.note_rnn import (
     NoteRNNConfig,
     build_note_rnn,
@@ -65,6 +67,7 @@ SUMMARY = "Note-RNN on real melodies (MLE), tuned by RL Tuner's Q/Psi/G or gmrl'
 
 STEPS = 32
 PRETRAIN_CHECKPOINT_EVERY = 10  # epochs (a crash loses at most this many)
+BUDGET_SAMPLES = 1000  # Note-RNN samples the budget's reference log p is measured on
 
 
 class CorpusSection(StrictModel):
@@ -111,10 +114,20 @@ class OnPolicyTuning(StrictModel):
         description="the rules guide_rules folds into the logits (each scored for all 38 "
         "events at the next step)",
     )
+    kl_budget: Literal["corpus"] | PositiveFloat | None = Field(
+        None,
+        description="hold beta to a budget (gmrl.music.budget): after each step beta rises by "
+        "up to 20 % x batch_size / tuner.kl_horizon while the larger of the KL to the Note-RNN "
+        "and the log-p drop below its samples (per composition) is over it, and falls back, "
+        "never below tuner.beta, under it; 'corpus' measures it before tuning as the log-p gap "
+        "of held-out windows that meet the Table 1 rows, a number gives it in nats",
+    )
     tuner: TunerConfig = Field(default_factory=TunerConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> "OnPolicyTuning":
+        if self.kl_budget is not None and self.tuner.target_kl is not None:
+            raise ValueError("kl_budget and tuner.target_kl both move beta: set only one")
         if self.guide_rules and self.tuner.beta <= 0:
             raise ValueError("guide_rules scales the rules by 1 / (c beta): set tuner.beta > 0")
         if "estimator" in self.tuner.model_fields_set and self.tuner.estimator != self.algo:
@@ -225,9 +238,11 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 # ----------------------------------------------------------------------------- run
 class _Tuning:
-    """The tuning phase behind one interface: step, state, policy."""
+    """The tuning phase behind one interface: step, state, policy (with `tuning.kl_budget`, the
+    budget is measured on the held-out windows here, before the first step)."""
 
-    def __init__(self, config: Config, note_rnn: AutoregressiveModel) -> None:
+    def __init__(self, config: Config, note_rnn: AutoregressiveModel,
+                 held_out: np.ndarray) -> None:
         reward = MusicTheoryReward(config.reward)
         tuning = config.tuning
         generator = torch_generator(config.seed, "tuning")
@@ -235,6 +250,8 @@ class _Tuning:
         self.off: OffPolicyTuner | None = None
         self.on: RewardTuner | None = None
         self.guide: RuleGuide | None = None
+        self.budget: Budget | None = None
+        self.controller: BudgetController | None = None
         if isinstance(tuning, OffPolicyTuning):
             rl_config = RLTunerConfig(**tuning.model_dump(exclude={"steps"}))
             self.off = OffPolicyTuner(note_rnn, reward, rl_config, generator=generator)
@@ -253,6 +270,27 @@ class _Tuning:
                 step_reward_fn=lambda x: reward(x) / c, every_action_reward_fn=every,
                 guide=self.guide, reference=note_rnn, generator=generator,
             )
+            if tuning.kl_budget is not None:
+                self._hold_to_budget(config, tuning.kl_budget, note_rnn, held_out)
+
+    def _hold_to_budget(self, config: Config, kl_budget: float | str,
+                        note_rnn: AutoregressiveModel, held_out: np.ndarray) -> None:
+        """Measure the budget (own samples drawn from their own seeded stream, so a resumed run
+        measures the same) and make the controller that holds beta to it."""
+        assert isinstance(config.tuning, OnPolicyTuning)
+        draws = torch_generator(config.seed, "budget_samples")
+        with torch.no_grad():
+            own = MelodyPolicy(note_rnn).sample(BUDGET_SAMPLES, generator=draws)
+        if kl_budget == "corpus":
+            self.budget = log_p_budget(note_rnn, held_out, own,
+                                       bar_length=config.reward.bar_length)
+        else:
+            with torch.no_grad():
+                own_log_p = float(composition_log_probs(note_rnn, own).mean())
+            self.budget = Budget(float(kl_budget), own_log_p, float("nan"), 0, 0, len(held_out))
+        tuner = config.tuning.tuner
+        self.controller = BudgetController(tuner.beta, self.budget.nats, self.budget.own_log_p,
+                                           tuner.kl_horizon)
 
     @property
     def tuner(self) -> OffPolicyTuner | RewardTuner:
@@ -265,6 +303,14 @@ class _Tuning:
         if self.on is not None:  # the tuner's per-step reward is r_MT / c
             metrics["music_reward"] = metrics.pop("step_reward") * self.c
             metrics.pop("reward", None)  # the sequence-level reward is unused (zero)
+        if self.on is not None and self.controller is not None:  # beta for the next step
+            kl, ref_log_p = metrics["kl"], metrics["ref_log_p"]
+            metrics["budget_used"] = self.controller.measure(kl, ref_log_p)
+            beta = self.controller.update(self.on.kl_controller.beta, kl, ref_log_p,
+                                          self.on.config.batch_size)
+            self.on.kl_controller.beta = beta
+            if self.guide is not None:  # the guide is r_MT / (c beta): it follows beta
+                self.guide.scale = 1.0 / (self.c * beta)
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
@@ -272,6 +318,8 @@ class _Tuning:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.tuner.load_state_dict(state)
+        if self.on is not None and self.controller is not None and self.guide is not None:
+            self.guide.scale = 1.0 / (self.c * self.on.kl_controller.beta)  # the restored beta
 
     def policy(self) -> MelodyPolicy:
         if self.off is not None:
@@ -309,7 +357,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
         note_rnn.load_training_state(saved["note_rnn"])
         batches.set_state(saved["batches"])
         if "tuning" in saved:
-            holder["tuning"] = _Tuning(config, note_rnn.eval())
+            holder["tuning"] = _Tuning(config, note_rnn.eval(), test_windows)
             holder["tuning"].load_state_dict(saved["tuning"])
 
     loop = TrainingLoop(
@@ -329,7 +377,7 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
         note_rnn.eval().requires_grad_(False)
         save_note_rnn(note_rnn, run.path / "note_rnn.safetensors")
         if "tuning" not in holder:
-            holder["tuning"] = _Tuning(config, note_rnn)
+            holder["tuning"] = _Tuning(config, note_rnn, test_windows)
         tuning = holder["tuning"]
         for step in range(max(start, epochs) + 1, epochs + steps + 1):
             try:
@@ -349,6 +397,9 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
             loop.end_step(step, metrics, info=info, checkpoint=checkpoint)
     summary = _finish(config, run, note_rnn, holder["tuning"], train_windows, test_windows)
     stopped = holder.get("stopped")
+    budget = holder["tuning"].budget
+    if budget is not None:
+        summary.update(budget.as_metrics())
     summary["tune/stopped_early"] = float(stopped is not None)
     if isinstance(stopped, CollapseDetected):
         summary["tune/steps_kept"] = float(stopped.step)  # tuning steps behind the weights

@@ -34,7 +34,8 @@ tuner = RewardTuner(model, reward_fn, TunerConfig(estimator="rloo", beta=0.05, k
 history = tuner.train(200)          # list of per-step diagnostics
 ```
 
-Every step reports the reward, the KL to the reference, the policy entropy and distinct-n, so
+Every step reports the reward, the KL to the reference, the batch's log p under the reference
+(`ref_log_p`, per sequence), the policy entropy and distinct-n, so
 reward hacking (reward up, KL and diversity collapsing) is visible as it happens. A non-finite
 reward, loss, gradient or weight, or an update after which the KL (measured on the step's batch)
 exceeds `kl_limit`, stops tuning with a `TuningStopped` error after restoring the weights from
@@ -331,6 +332,7 @@ class RewardTuner:
         return {
             "logp": log_pi.gather(-1, index).squeeze(-1),
             "target_logp": log_target.gather(-1, index).squeeze(-1),
+            "ref_logp": log_ref.gather(-1, index).squeeze(-1),
             "kl": (probs * (log_pi - log_ref)).sum(-1),
             "kl_target": (probs * (log_pi - log_target)).sum(-1),
             "entropy": -(probs * log_pi).sum(-1),
@@ -410,6 +412,7 @@ class RewardTuner:
         metrics: dict[str, float] = {
             "kl": float((scores["kl"] * mask).sum(1).mean()),
             "kl_sample": float(((scores["logp"] - scores["target_logp"]) * mask).sum(1).mean()),
+            "ref_log_p": float((scores["ref_logp"] * mask).sum(1).mean()),
             "entropy": float(_masked_mean(scores["entropy"], mask)),
             "beta": beta,
             "unique": unique_fraction(tokens),
