@@ -55,6 +55,25 @@ def test_collapse_log_p_and_time_fail_the_targets(bench):
         assert not checks[failed]["met"] and not checks["all_met"], failed
 
 
+def test_issue25_targets_hold_the_gap_to_the_corpus_budget_and_memorisation(bench):
+    def seed(gap: float, memorised: float) -> dict:
+        gmrl = _model(bench, repeated_notes_pct=0.0, not_in_key_pct=0.5, leaps_resolved_pct=95.0,
+                      notes_in_motif_pct=80.0, log_p_gap=gap,
+                      budget_nats=20.0, memorisation_8=memorised, memorisation_16=memorised)
+        out = _seed(bench, gmrl)
+        out["corpus"].update(memorisation_8=0.4, memorisation_16=0.05)
+        return out
+
+    good = [seed(-15.0, 0.01) for _ in range(3)]
+    checks = bench.check_targets(bench.aggregate(good), good)
+    assert checks["log_p_gap_within_corpus_budget"]["met"] and checks["all_met_issue25"]
+    over = [seed(-25.0, 0.01) for _ in range(3)]  # 25 nats below: over the 20-nat budget
+    assert not bench.check_targets(bench.aggregate(over), over)["all_met_issue25"]
+    copying = [seed(-15.0, 0.3) for _ in range(3)]  # 16-grams copied more than real melodies
+    checks = bench.check_targets(bench.aggregate(copying), copying)
+    assert not checks["memorisation_16_vs_corpus"]["met"] and not checks["all_met_issue25"]
+
+
 def test_aggregate_takes_median_and_range_and_skips_nan(bench):
     per_seed = [_seed(bench, _model(bench, log_p=v)) for v in (-30.0, -10.0, -20.0)]
     per_seed[0]["gmrl"]["leaps_resolved_pct"] = None  # NaN, stored as null in JSON
@@ -229,6 +248,10 @@ def test_a_tiny_default_variant_is_one_run_and_its_rescore_reproduces_it(bench, 
     assert "pretrain" not in seed["seconds"]  # one run: pre-training is inside gmrl's time
     assert "log_p_gap" in seed["gmrl"] and "log_p_gap" in seed["corpus"]
     assert stored["gmrl_config"] == "default.yaml"
+    assert seed["gmrl"]["budget_nats"] >= 1.0  # kl_budget: corpus, measured by the run
+    issue25 = stored["targets"]["gmrl"]
+    assert {"log_p_gap_within_corpus_budget", "unique_fraction_99", "memorisation_16_vs_corpus",
+            "all_met_issue25"} <= set(issue25)
     assert "gmrl default.yaml (one run)" in "\n".join(bench.tables(summary))
     result = bench.rescore(out)
     assert result["reproduced"], result["differences"]

@@ -1,6 +1,7 @@
 """Recipe `music`: pre-train + tune phases, files written, exact resume in either phase."""
 
 import json
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -86,6 +87,8 @@ def test_a_saved_note_rnn_is_reused_without_pretraining(tmp_path) -> None:
         ((), 4, False),  # Ctrl-C in tuning (off-policy Q)
         (("tuning.algo=psi",), 5, True),  # crash after a tuning checkpoint
         (("tuning={algo: rloo, steps: 4, tuner: {batch_size: 8, self_bleu: false}}",), 3, False),
+        (("tuning={algo: rloo, steps: 4, guide_rules: true, kl_budget: corpus, "
+          "tuner: {batch_size: 8, self_bleu: false}}",), 3, True),  # beta and guide restored
     ],
 )
 def test_exact_resume(tmp_path, overrides, stop_at: int, crash: bool) -> None:
@@ -153,3 +156,34 @@ def test_guide_rules_put_the_rules_into_the_tuned_policy_and_its_saved_file(tmp_
         _config(tmp_path, "tuning={algo: rloo, guide_rules: true, guide_terms: [tonic]}")
     with pytest.raises(ConfigError, match="beta > 0"):
         _config(tmp_path, "tuning={algo: rloo, guide_rules: true, tuner: {beta: 0}}")
+
+
+def test_kl_budget_raises_beta_and_the_guide_follows_it(tmp_path) -> None:
+    """Over budget (1 nat, while the guide alone moves the policy further: the corpus repeats
+    notes the rules punish), beta rises every step and the saved guide is r_MT / (c beta) at
+    the last beta; `corpus` measures the budget on the held-out windows and records it."""
+    from gmrl.music.policy import load_policy
+
+    tuning = ("tuning={algo: rloo, steps: 4, guide_rules: true, kl_budget: %s, tuner: "
+              "{batch_size: 16, beta: 0.5, kl_horizon: 64, self_bleu: false}}")
+    config = _config(tmp_path, tuning % 1.0, "note_rnn.epochs=20")
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(config), quiet=True)
+    summary = run_to_end(music, config, run)
+    assert summary["budget/nats"] == 1.0
+    rows = (run.path / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    betas = [float(r.split(",")[header.index("tune/beta")]) for r in rows[1:]
+             if r.split(",")[header.index("tune/beta")]]
+    used = [float(r.split(",")[header.index("tune/budget_used")]) for r in rows[1:]
+            if r.split(",")[header.index("tune/budget_used")]]
+    assert betas[0] == 0.5 and all(b > a for a, b in pairwise(betas))
+    assert all(u > 1.0 for u in used)
+    guide = load_policy(run.path / "policy.safetensors").guide
+    assert guide is not None and guide.to_dict()["scale"] < 1 / (10 * betas[-1])
+    measured = _config(tmp_path, tuning % "corpus")
+    run = RunDir.create(tmp_path / "runs", "music", dump_config(measured), quiet=True)
+    summary = run_to_end(music, measured, run)
+    assert summary["budget/held_out"] > 0 and summary["budget/nats"] >= 1.0
+    assert summary["budget/used"] >= min(10, summary["budget/held_out"])
+    with pytest.raises(ConfigError):
+        _config(tmp_path, "tuning={algo: rloo, kl_budget: 5, tuner: {target_kl: 5}}")

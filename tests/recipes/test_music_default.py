@@ -66,6 +66,8 @@ def test_default_config_pretrains_and_tunes_on_a_users_folder(
     assert (run / "note_rnn.safetensors").is_file() and (run / "policy.safetensors").is_file()
     assert "note_rnn/held_out_nll" in summary and "tuned/log_p" in summary
     assert "corpus/memorisation_16" in summary and "tune/stopped_early" in summary
+    # the budget was measured on the folder's held-out windows before tuning (kl_budget: corpus)
+    assert summary["budget/held_out"] > 0 and summary["budget/nats"] >= 1.0
     rows = (run / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
     pretrain = [r for r in rows[1:] if r.split(",")[header.index("pretrain/nll")]]

@@ -21,3 +21,13 @@ def test_adaptive_controller_raises_beta_above_target_and_lowers_it_below() -> N
     assert controller.beta == pytest.approx(0.1 * 1.1 * 0.9)
     with pytest.raises(ValueError):
         AdaptiveKLController(0.1, target=0.0)
+
+
+def test_adaptive_controller_with_a_floor_never_goes_below_it() -> None:
+    controller = AdaptiveKLController(0.4, target=10.0, horizon=64, min_beta=0.4)
+    controller.update(0.0, 64)  # far under target: would fall by 20 %
+    assert controller.beta == pytest.approx(0.4)
+    controller.update(100.0, 64)  # over: rises by the clipped 20 %
+    assert controller.beta == pytest.approx(0.48)
+    controller.update(0.0, 64)  # under again: falls, but stops at the floor
+    assert controller.beta == pytest.approx(0.4)
