@@ -11,12 +11,17 @@ Side by side in one job, per env and seed (every row a normal gmrl run of a ship
 - `sac_synthetic_generated_terminal`: the generator's own `terminated` column instead of the
   classifier's labels (`synthetic.terminal=generated`);
 - `dream` (Pendulum): gmrl's MBPO-style agent (world model learned with its reward, SAC trained
-  in imagined rollouts; `configs/worldmodel/pendulum.yaml mode=dream model.reward=learned`).
+  in imagined rollouts; `configs/worldmodel/pendulum.yaml mode=dream model.reward=learned`);
+- other SB3 off-policy agents on the same buffer, unchanged: `td3` / `td3_synthetic` on
+  Pendulum (the Pendulum config with `algo=td3`) and `dqn` / `dqn_synthetic` on CartPole
+  (configs/synthetic/cartpole_dqn.yaml; the `dqn` row takes its update schedule, one gradient
+  step per real step, so it is the UTD-matched peer).
 
-Every row is evaluated every 250 real steps on 10 seeded episodes (deterministic actions); a
-run's steps-to-threshold is its first evaluation at or above the threshold (Pendulum -200,
-InvertedPendulum 950). Fidelity of the synthetic data (a classifier's real-vs-synthetic accuracy,
-MMD, rows clipped into bounds) and the generator's share of wall-clock are recorded.
+Every row is evaluated every 250 real steps (CartPole: 1,000) on 10 seeded episodes
+(deterministic actions); a run's steps-to-threshold is its first evaluation at or above the
+threshold (Pendulum -200, InvertedPendulum 950, CartPole 475). Fidelity of the synthetic data
+(a classifier's real-vs-synthetic accuracy, MMD, rows clipped into bounds) and the generator's
+share of wall-clock are recorded.
 
 A function grid on the benchmark harness (`gmrl.bench.harness`): one cell per (env, variant,
 seed), each one `gmrl run` of the row's config in a temporary run directory (the recipe seeded
@@ -33,6 +38,7 @@ cell yet come from the pre-harness runs in benchmarks/results/synthetic/runs.jso
     gmrl bench synthetic --seeds 5 --variants 'Pendulum-v1/sac' 'Pendulum-v1/sac_utd' \
         'Pendulum-v1/sac_synthetic'
     gmrl bench synthetic --seeds 3 --variants 'InvertedPendulum-v5/*' --workers 2
+    gmrl bench synthetic --seeds 1 --variants 'Pendulum-v1/td3*' 'CartPole-v1/*'
     gmrl bench synthetic --quick            # 1 seed, Pendulum, three rows, shorter budgets
 """
 
@@ -62,6 +68,17 @@ ENVS: dict[str, dict[str, Any]] = {
                             "threshold": 950.0, "sac_budget": None,
                             "dream": ["env.id=InvertedPendulum-v5", "model.termination=learned",
                                       "target_return=950"]},
+    "CartPole-v1": {"config": "configs/synthetic/cartpole_dqn.yaml", "threshold": 475.0,
+                    "sac_budget": None, "dream": None, "sac": False, "eval_every": 1000},
+}
+# Other SB3 off-policy agents on the same buffer, unchanged (issue 27, item 3): per env, the
+# agent alone (SB3 defaults and the env config's params, as the `sac` row) and with synthetic
+# experience (the env's synthetic config with only `algo` changed). DQN's row matches the
+# synthetic config's update schedule (one gradient step per real step), which is not SB3's
+# default for DQN (4 steps per update).
+OTHER_AGENTS: dict[str, dict[str, list[str]]] = {
+    "Pendulum-v1": {"td3": []},
+    "CartPole-v1": {"dqn": ["params.train_freq=1", "params.gradient_steps=1"]},
 }
 ABLATIONS = {
     "sac_utd": ["synthetic.ratio=0"],
@@ -69,7 +86,6 @@ ABLATIONS = {
     "sac_untrained": ["synthetic.generator.fit_steps=0", "synthetic.generator.first_fit_steps=0"],
     "sac_synthetic_generated_terminal": ["synthetic.terminal=generated"],
 }
-EVAL = ["eval_every=250", "eval_episodes=10"]
 
 
 QUICK_VARIANTS = ("Pendulum-v1/sac", "Pendulum-v1/sac_utd", "Pendulum-v1/sac_synthetic")
@@ -81,16 +97,27 @@ def _variants(quick: bool = False) -> tuple[Variant, ...]:
     out: list[Variant] = []
     for env, setting in ENVS.items():
         budget = ["total_steps=1000"] if quick else []
-        common = ["device=cpu", *EVAL]
+        common = ["device=cpu", f"eval_every={setting.get('eval_every', 250)}",
+                  "eval_episodes=10"]
         sac_budget = 2000 if quick else setting["sac_budget"]
-        sac = ["recipe=rl", f"env={env}", "algo=sac", f"target_return={setting['threshold']}",
-               *common, *([f"total_steps={sac_budget}"] if sac_budget else budget)]
-        out.append(Variant(f"{env}/sac", {"recipe": "rl", "config": setting["config"],
-                                          "overrides": sac}))
-        for variant, extra in ABLATIONS.items():
-            out.append(Variant(f"{env}/{variant}", {
+        peer_budget = [f"total_steps={sac_budget}"] if sac_budget else budget
+        if setting.get("sac", True):
+            sac = ["recipe=rl", f"env={env}", "algo=sac",
+                   f"target_return={setting['threshold']}", *common, *peer_budget]
+            out.append(Variant(f"{env}/sac", {"recipe": "rl", "config": setting["config"],
+                                              "overrides": sac}))
+            for variant, extra in ABLATIONS.items():
+                out.append(Variant(f"{env}/{variant}", {
+                    "recipe": "synthetic", "config": setting["config"],
+                    "overrides": [*common, *extra, *budget]}))
+        for algo, schedule in OTHER_AGENTS.get(env, {}).items():
+            alone = ["recipe=rl", f"env={env}", f"algo={algo}",
+                     f"target_return={setting['threshold']}", *schedule, *common, *peer_budget]
+            out.append(Variant(f"{env}/{algo}", {"recipe": "rl", "config": setting["config"],
+                                                 "overrides": alone}))
+            out.append(Variant(f"{env}/{algo}_synthetic", {
                 "recipe": "synthetic", "config": setting["config"],
-                "overrides": [*common, *extra, *budget]}))
+                "overrides": [f"algo={algo}", *common, *budget]}))
         if setting["dream"] is not None:  # the Pendulum world-model config, pointed at this env
             dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",
                      "dream.params.gradient_steps=16", "total_steps=2000", *setting["dream"],
@@ -111,9 +138,10 @@ def run_one(settings: dict[str, Any], seed: int) -> dict[str, Any]:
     from gmrl.recipes import load_recipe
 
     overrides = [*settings["overrides"], f"seed={seed}"]
-    if settings["recipe"] == "rl":  # the rl recipe takes the env's SAC settings, not synthetic's
+    if settings["recipe"] == "rl":  # the rl recipe takes the agent's settings of the env config
         base = read_yaml_mapping(ROOT / settings["config"])
-        overrides += [f"params.learning_rate={base['params']['learning_rate']}"]
+        overrides = [*(f"params.{key}={json.dumps(value)}"
+                       for key, value in base["params"].items()), *overrides]
         if not any(o.startswith("total_steps=") for o in overrides):
             overrides.append(f"total_steps={base['total_steps']}")
         path = ROOT / "configs" / "rl" / "pendulum.yaml"

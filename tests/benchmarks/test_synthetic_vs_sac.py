@@ -43,7 +43,15 @@ def test_every_variant_of_every_seed_is_a_cell():
     cells = bench.GRID.select(seeds=range(2)).cells()
     names = {c.variant.name for c in cells}
     assert {"Pendulum-v1/dream", "InvertedPendulum-v5/dream"} <= names
-    assert len(cells) == 2 * 6 + 2 * 6
+    # Pendulum: 6 SAC rows + td3 pair; InvertedPendulum: 6; CartPole: the dqn pair
+    assert len(cells) == 2 * (6 + 2) + 2 * 6 + 2 * 2
+    # TD3 and DQN take the synthetic configs unchanged but for the algorithm
+    td3 = next(c for c in cells if c.variant.name == "Pendulum-v1/td3_synthetic")
+    assert td3.variant.settings["config"] == "configs/synthetic/pendulum.yaml"
+    assert "algo=td3" in td3.variant.settings["overrides"]
+    dqn = next(c for c in cells if c.variant.name == "CartPole-v1/dqn")
+    assert {"algo=dqn", "params.train_freq=1", "params.gradient_steps=1"} <= set(
+        dqn.variant.settings["overrides"])  # the synthetic config's update schedule
     dream = next(c for c in cells if c.variant.name == "InvertedPendulum-v5/dream")
     # the Pendulum world-model config pointed at the MuJoCo env, nothing tuned for it
     assert "env.id=InvertedPendulum-v5" in dream.variant.settings["overrides"]
