@@ -15,7 +15,8 @@ Side by side in one job, per env and seed (every row a normal gmrl run of a ship
 - other SB3 off-policy agents on the same buffer, unchanged: `td3` / `td3_synthetic` on
   Pendulum (the Pendulum config with `algo=td3`) and `dqn` / `dqn_synthetic` on CartPole
   (configs/synthetic/cartpole_dqn.yaml; the `dqn` row takes its update schedule, one gradient
-  step per real step, so it is the UTD-matched peer).
+  step per real step, so it is the UTD-matched peer; `dqn_zoo`: rl-baselines3-zoo's schedule,
+  128 gradient steps every 256 real steps).
 
 Every row is evaluated every 250 real steps (CartPole: 1,000) on 10 seeded episodes
 (deterministic actions); a run's steps-to-threshold is its first evaluation at or above the
@@ -80,6 +81,11 @@ OTHER_AGENTS: dict[str, dict[str, list[str]]] = {
     "Pendulum-v1": {"td3": []},
     "CartPole-v1": {"dqn": ["params.train_freq=1", "params.gradient_steps=1"]},
 }
+# Peers with their own update schedule: DQN as rl-baselines3-zoo runs it on CartPole (128
+# gradient steps every 256 real steps), beside the UTD-matched `dqn` row.
+EXTRA_PEERS: dict[str, dict[str, list[str]]] = {
+    "CartPole-v1": {"dqn_zoo": ["algo=dqn", "params.train_freq=256", "params.gradient_steps=128"]},
+}
 ABLATIONS = {
     "sac_utd": ["synthetic.ratio=0"],
     "sac_synthetic": [],
@@ -118,6 +124,11 @@ def _variants(quick: bool = False) -> tuple[Variant, ...]:
             out.append(Variant(f"{env}/{algo}_synthetic", {
                 "recipe": "synthetic", "config": setting["config"],
                 "overrides": [f"algo={algo}", *common, *budget]}))
+        for name, extra in EXTRA_PEERS.get(env, {}).items():
+            peer = ["recipe=rl", f"env={env}", f"target_return={setting['threshold']}", *extra,
+                    *common, *peer_budget]
+            out.append(Variant(f"{env}/{name}", {"recipe": "rl", "config": setting["config"],
+                                                 "overrides": peer}))
         if setting["dream"] is not None:  # the Pendulum world-model config, pointed at this env
             dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",
                      "dream.params.gradient_steps=16", "total_steps=2000", *setting["dream"],

@@ -43,8 +43,8 @@ def test_every_variant_of_every_seed_is_a_cell():
     cells = bench.GRID.select(seeds=range(2)).cells()
     names = {c.variant.name for c in cells}
     assert {"Pendulum-v1/dream", "InvertedPendulum-v5/dream"} <= names
-    # Pendulum: 6 SAC rows + td3 pair; InvertedPendulum: 6; CartPole: the dqn pair
-    assert len(cells) == 2 * (6 + 2) + 2 * 6 + 2 * 2
+    # Pendulum: 6 SAC rows + td3 pair; InvertedPendulum: 6; CartPole: the dqn pair + zoo DQN
+    assert len(cells) == 2 * (6 + 2) + 2 * 6 + 2 * 3
     # TD3 and DQN take the synthetic configs unchanged but for the algorithm
     td3 = next(c for c in cells if c.variant.name == "Pendulum-v1/td3_synthetic")
     assert td3.variant.settings["config"] == "configs/synthetic/pendulum.yaml"
