@@ -681,15 +681,38 @@ def _table_differences(stored: dict[str, Any], table: dict[str, Any]) -> list[st
 
 def rescore(path: Path, use_corpus: bool = True) -> dict[str, Any]:
     """A results file recomputed from its token files (see `rescore_seed`), aggregated and
-    checked again; `reproduced` is true when no recomputed figure differs from the stored."""
+    checked again; `reproduced` is true when no recomputed figure differs from the stored. A
+    file with several variants (`variants`) has each rescored on its own corpus, under
+    `variants`; the top level is the first one's, and `reproduced` covers them all."""
     data = json.loads(path.read_text())
+    blocks = data.get("variants") or {data.get("variant"): data}
+    done = {name: _rescore_block(block, path.parent, use_corpus)
+            for name, block in blocks.items()}
+    first = next(iter(done.values()))
+    result = {
+        "rescore_of": shown(path),
+        "command": f"gmrl bench music --rescore {shown(path)}"
+                   + ("" if use_corpus else " --no-corpus-checks"),
+        "machine": machine(),
+        **first,
+        "reproduced": all(block["reproduced"] for block in done.values()),
+        "differences": [f"{name}: {d}" if len(done) > 1 else d
+                        for name, block in done.items() for d in block["differences"]],
+    }
+    if len(done) > 1:
+        result["variants"] = done
+    return result
+
+
+def _rescore_block(data: dict[str, Any], folder: Path, use_corpus: bool) -> dict[str, Any]:
+    """One variant's seeds (`per_seed`, `table`, its corpus) rescored: see `rescore`."""
     corpus = corpus_name(data)
     per_seed, outcomes = [], {}
     for record in data["per_seed"]:
-        new, outcome = rescore_seed(record, corpus, path.parent, use_corpus)
+        new, outcome = rescore_seed(record, corpus, folder, use_corpus)
         per_seed.append(new)
         outcomes[str(record["seed"])] = outcome
-        print(f"rescored seed {record['seed']}", file=sys.stderr, flush=True)
+        print(f"rescored {corpus} seed {record['seed']}", file=sys.stderr, flush=True)
     table = aggregate(per_seed)
     checks = {model: check_targets(table, per_seed, model) for model in GMRL if model in table}
     differ_table = _table_differences(data.get("table", {}), table)
@@ -697,11 +720,7 @@ def rescore(path: Path, use_corpus: bool = True) -> dict[str, Any]:
                     for model, result in outcome.items()
                     if isinstance(result, dict) for key in result.get("differ", {})]
     return {
-        "rescore_of": shown(path),
-        "command": f"gmrl bench music --rescore {shown(path)}"
-                   + ("" if use_corpus else " --no-corpus-checks"),
         "corpus": corpus,
-        "machine": machine(),
         "seeds": [s["seed"] for s in per_seed],
         "reproduced": not differ_table and not differ_seeds,
         "differences": differ_seeds + differ_table,
@@ -718,15 +737,16 @@ def _main_rescore(path: Path, out: Path | None, use_corpus: bool) -> int:
     result = rescore(path, use_corpus)
     out = out or path.with_name(f"{path.stem}_rescored.json")
     atomic_write_text(out, json.dumps(_strict(result), indent=2, allow_nan=False) + "\n")
-    print(markdown(result["table"], result["per_seed"]))
-    for seed, outcome in result["rescore"].items():
-        for model, what in outcome.items():
-            if isinstance(what, dict) and not what.get("rescored", True):
-                print(f"seed {seed} {model}: not rescored ({what['why']})")
-            elif isinstance(what, str):
-                print(f"seed {seed}: {model} {what}")
-            elif isinstance(what, list):
-                print(f"seed {seed}: {model}: {', '.join(map(str, what))}")
+    for block in (result.get("variants") or {"": result}).values():
+        print(f"\n{block['corpus']}:\n{markdown(block['table'], block['per_seed'])}")
+        for seed, outcome in block["rescore"].items():
+            for model, what in outcome.items():
+                if isinstance(what, dict) and not what.get("rescored", True):
+                    print(f"seed {seed} {model}: not rescored ({what['why']})")
+                elif isinstance(what, str):
+                    print(f"seed {seed}: {model} {what}")
+                elif isinstance(what, list):
+                    print(f"seed {seed}: {model}: {', '.join(map(str, what))}")
     verdict = "every recomputed figure matches the stored one" if result["reproduced"] \
         else f"{len(result['differences'])} recomputed figures differ: " \
         + "; ".join(result["differences"][:10])

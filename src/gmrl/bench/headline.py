@@ -86,6 +86,15 @@ def _vs(label: str, task: str, agent: str) -> Figure:
     return Figure(label, R + "worldmodel_vs_sb3.json", (task, agent, "steps_median"))
 
 
+_DEFAULT_CORPORA = (("Essen", "default_essen"), ("Bach", "default_bach"),
+                    ("folder", "default_folder"))
+
+
+def _default(label: str, variant: str, field: str) -> Figure:
+    return Figure(label, R + "music/default.json",
+                  ("variants", variant, "table", "gmrl", field, "median"), "{:.3g} %")
+
+
 def _music(label: str, row: str, field: str = "repeated_notes_pct") -> Figure:
     return Figure(label, R + "music/rltuner.json", ("table", row, field, "median"), "{:.3g} %")
 
@@ -169,6 +178,22 @@ ROWS: tuple[Row, ...] = (
         "harness, as `--seeds 0 1 2 --rl-steps 200`)",
         "Bach corpus; the Essen results and the guided tuner (the section) are merged from "
         "several per-seed files, with no one JSON figure to cite here"),
+    Row("Melodies: one default config", "one-config-for-any-corpus-configsmusicdefaultyaml-"
+        "essen-bach-a-folder",
+        "issue 25, per corpus: every Q row of Table 1, log-p gap within the corpus budget, "
+        ">= 99 % unique, memorisation <= held-out, no guard stop",
+        tuple(_default(f"{name} motif", variant, "notes_in_motif_pct")
+              for name, variant in _DEFAULT_CORPORA),
+        (Figure("Q row motif", R + "music/default.json", ("paper", "q", "notes_in_motif_pct"),
+                "{:.3g} %"),),
+        "5 per corpus",
+        tuple(Check(Figure(name, R + "music/default.json",
+                           ("variants", variant, "targets", "gmrl", "all_met_issue25")),
+                    "==", name, True) for name, variant in _DEFAULT_CORPORA),
+        "`gmrl bench music --seeds 5 --variants default_essen default_bach default_folder "
+        "--workers 1 --out benchmarks/results/music/default.json`",
+        "configs/music/default.yaml; motif is the row most missed; every target per corpus "
+        "in the section"),
     Row("Synthetic experience vs SAC", "synthetic-experience-vs-sac",
         "Pendulum: half SAC's real steps to -200; InvertedPendulum: beat UTD-matched SAC",
         (_syn("Pendulum", "Pendulum-v1", "sac_synthetic"),
