@@ -16,7 +16,8 @@ Side by side in one job, per env and seed (every row a normal gmrl run of a ship
   Pendulum (the Pendulum config with `algo=td3`) and `dqn` / `dqn_synthetic` on CartPole
   (configs/synthetic/cartpole_dqn.yaml; the `dqn` row takes its update schedule, one gradient
   step per real step, so it is the UTD-matched peer; `dqn_zoo`: rl-baselines3-zoo's schedule,
-  128 gradient steps every 256 real steps).
+  128 gradient steps every 256 real steps; `td3_utd`: TD3 at the synthetic config's UTD on
+  real data only).
 
 Every row is evaluated every 250 real steps (CartPole: 1,000) on 10 seeded episodes
 (deterministic actions); a run's steps-to-threshold is its first evaluation at or above the
@@ -81,10 +82,13 @@ OTHER_AGENTS: dict[str, dict[str, list[str]]] = {
     "Pendulum-v1": {"td3": []},
     "CartPole-v1": {"dqn": ["params.train_freq=1", "params.gradient_steps=1"]},
 }
-# Peers with their own update schedule: DQN as rl-baselines3-zoo runs it on CartPole (128
-# gradient steps every 256 real steps), beside the UTD-matched `dqn` row.
-EXTRA_PEERS: dict[str, dict[str, list[str]]] = {
-    "CartPole-v1": {"dqn_zoo": ["algo=dqn", "params.train_freq=256", "params.gradient_steps=128"]},
+# More peers, each (recipe, overrides): DQN as rl-baselines3-zoo runs it on CartPole (128
+# gradient steps every 256 real steps) beside the UTD-matched `dqn` row, and TD3 at the synthetic
+# config's update-to-data ratio on real data only (as `sac_utd`).
+EXTRA_PEERS: dict[str, dict[str, tuple[str, list[str]]]] = {
+    "CartPole-v1": {"dqn_zoo": ("rl", ["algo=dqn", "params.train_freq=256",
+                                       "params.gradient_steps=128"])},
+    "Pendulum-v1": {"td3_utd": ("synthetic", ["algo=td3", "synthetic.ratio=0"])},
 }
 ABLATIONS = {
     "sac_utd": ["synthetic.ratio=0"],
@@ -124,10 +128,10 @@ def _variants(quick: bool = False) -> tuple[Variant, ...]:
             out.append(Variant(f"{env}/{algo}_synthetic", {
                 "recipe": "synthetic", "config": setting["config"],
                 "overrides": [f"algo={algo}", *common, *budget]}))
-        for name, extra in EXTRA_PEERS.get(env, {}).items():
-            peer = ["recipe=rl", f"env={env}", f"target_return={setting['threshold']}", *extra,
-                    *common, *peer_budget]
-            out.append(Variant(f"{env}/{name}", {"recipe": "rl", "config": setting["config"],
+        for name, (recipe, extra) in EXTRA_PEERS.get(env, {}).items():
+            peer = (["recipe=rl", f"env={env}", f"target_return={setting['threshold']}", *extra,
+                     *common, *peer_budget] if recipe == "rl" else [*extra, *common, *budget])
+            out.append(Variant(f"{env}/{name}", {"recipe": recipe, "config": setting["config"],
                                                  "overrides": peer}))
         if setting["dream"] is not None:  # the Pendulum world-model config, pointed at this env
             dream = ["mode=dream", "model.reward=learned", "dream.algo=sac",

@@ -43,12 +43,15 @@ def test_every_variant_of_every_seed_is_a_cell():
     cells = bench.GRID.select(seeds=range(2)).cells()
     names = {c.variant.name for c in cells}
     assert {"Pendulum-v1/dream", "InvertedPendulum-v5/dream"} <= names
-    # Pendulum: 6 SAC rows + td3 pair; InvertedPendulum: 6; CartPole: the dqn pair + zoo DQN
-    assert len(cells) == 2 * (6 + 2) + 2 * 6 + 2 * 3
+    # Pendulum: 6 SAC rows + 3 TD3; InvertedPendulum: 6; CartPole: the dqn pair + zoo DQN
+    assert len(cells) == 2 * (6 + 3) + 2 * 6 + 2 * 3
     # TD3 and DQN take the synthetic configs unchanged but for the algorithm
     td3 = next(c for c in cells if c.variant.name == "Pendulum-v1/td3_synthetic")
     assert td3.variant.settings["config"] == "configs/synthetic/pendulum.yaml"
     assert "algo=td3" in td3.variant.settings["overrides"]
+    td3_utd = next(c for c in cells if c.variant.name == "Pendulum-v1/td3_utd")
+    assert td3_utd.variant.settings["recipe"] == "synthetic"
+    assert {"algo=td3", "synthetic.ratio=0"} <= set(td3_utd.variant.settings["overrides"])
     dqn = next(c for c in cells if c.variant.name == "CartPole-v1/dqn")
     assert {"algo=dqn", "params.train_freq=1", "params.gradient_steps=1"} <= set(
         dqn.variant.settings["overrides"])  # the synthetic config's update schedule
