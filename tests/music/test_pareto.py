@@ -48,6 +48,25 @@ def test_read_front_averages_seeds_and_names_the_ends(tmp_path: Path, music_swee
     assert front.references["corpus"]["memorisation_16"] == 0.3
 
 
+def test_a_point_the_guard_stopped_is_reported_and_kept_off_the_front(
+        tmp_path: Path, music_sweep) -> None:
+    """Beta 0.05 has the best theory score, but one of its seeds was stopped by the collapse
+    guard: it is counted as stopped, is not on the front and beats nothing there."""
+    sweep = music_sweep(tmp_path, {**POINTS, 0.01: (50.0, -20.0, 0.0)})
+    stopped = sweep / "trials" / "tuning.tuner.beta-0.01-seed1" / "summary.json"
+    summary = json.loads(stopped.read_text())
+    stopped.write_text(json.dumps({**summary, "tune/stopped_early": 1.0}))
+    front = read_front(sweep)
+    by_beta = {p.beta: p for p in front.points}
+    assert by_beta[0.01].stopped == 1 and not by_beta[0.01].on_front
+    # it would dominate every other point; stopped, it leaves the front as it was
+    assert {b for b, p in by_beta.items() if p.on_front} == {0.05, 0.2, 1.0}
+    assert all(p.stopped == 0 for b, p in by_beta.items() if b != 0.01)
+    files = write_front(sweep, tmp_path / "out")
+    row = next(line for line in files.markdown.read_text().splitlines() if "-0.01 |" in line)
+    assert row.split("|")[4].strip() == "1"  # the "stopped by the guard" column
+
+
 def test_write_front_writes_plot_tables_and_clips_of_both_ends_and_the_corpus(
     tmp_path: Path, music_sweep
 ) -> None:

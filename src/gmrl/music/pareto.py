@@ -14,6 +14,10 @@ all three axes:
 - **memorisation** (`tuned/memorisation_16`, lower is better): share of 16-event n-grams found
   verbatim in the training windows (`gmrl.music.copying`).
 
+A point with any seed stopped by the collapse guard (`tune/stopped_early`) is reported with the
+number of such seeds and never counted on the front: its figures are those of the policy the
+guard kept before duplicates appeared, not of a run that held to the end.
+
 `write_front` draws theory score against log p with memorisation as colour and size (the Note-RNN's
 samples and the held-out corpus windows as reference marks), writes the points as JSON and
 Markdown, and renders MIDI and WAV of five compositions from each end of the front and five
@@ -54,6 +58,7 @@ class FrontPoint:
     figures: dict[str, float]  # THEORY, LOG_P, MEMORISATION and the rest of the tuned table
     per_seed: list[dict[str, float]] = field(default_factory=list)
     on_front: bool = False
+    stopped: int = 0  # seeds the collapse guard stopped (such a point is never on the front)
 
     def value(self, axis: str) -> float:
         return self.figures.get(axis, float("nan"))
@@ -148,10 +153,13 @@ def read_front(sweep_dir: str | Path) -> Front:
         for name, rows in references.items():
             rows.extend({k[len(name) + 1:]: v for k, v in s.items() if k.startswith(f"{name}/")}
                         for _, _, s, _ in members)
+        stopped = sum(float(s.get("tune/stopped_early", 0.0) or 0.0) > 0.5
+                      for _, _, s, _ in members)
         points.append(FrontPoint(label, _beta(members[0][3]), [m[0] for m in members],
-                                 [m[1] for m in members], figures, tuned))
-    flags = non_dominated([[p.value(a) for a, _ in AXES] for p in points],
-                          [sense for _, sense in AXES])
+                                 [m[1] for m in members], figures, tuned, stopped=stopped))
+    # a point the guard stopped counts as no point (NaN): it can neither join nor beat the front
+    flags = non_dominated([[p.value(a) if not p.stopped else math.nan for a, _ in AXES]
+                           for p in points], [sense for _, sense in AXES])
     for point, flag in zip(points, flags, strict=True):
         point.on_front = flag
     front = [p for p in points if p.on_front]
@@ -185,9 +193,11 @@ def plot_front(front: Front, path: str | Path) -> Path:
     bar = figure.colorbar(scatter, ax=axis)
     bar.set_label("memorisation (16-event n-grams in training, share)")
     for p in points:
-        axis.annotate(f"β={p.beta:g}" if p.beta is not None else p.label,
-                      (p.value(LOG_P), p.value(THEORY)), textcoords="offset points",
-                      xytext=(6, 6), fontsize=8)
+        name = f"β={p.beta:g}" if p.beta is not None else p.label
+        if p.stopped:
+            name += f" (guard stopped {p.stopped}/{len(p.seeds)})"
+        axis.annotate(name, (p.value(LOG_P), p.value(THEORY)), textcoords="offset points",
+                      xytext=(6, 6), fontsize=8, color="grey" if p.stopped else "black")
     ordered = sorted((p for p in points if p.on_front), key=lambda p: p.value(LOG_P))
     if len(ordered) > 1:
         axis.plot([p.value(LOG_P) for p in ordered], [p.value(THEORY) for p in ordered],
@@ -207,14 +217,15 @@ def plot_front(front: Front, path: str | Path) -> Path:
 
 
 def _markdown(front: Front) -> str:
-    lines = ["| point | beta | seeds | theory score | log p | memorisation_16 | on front |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| point | beta | seeds | stopped by the guard | theory score | log p | "
+             "memorisation_16 | on front |", "|---|---|---|---|---|---|---|---|"]
     for p in sorted(front.points, key=lambda p: (p.beta is None, p.beta or 0.0)):
         lines.append(f"| {p.label} | {'' if p.beta is None else f'{p.beta:g}'} | "
-                     f"{len(p.seeds)} | {p.value(THEORY):.2f} | {p.value(LOG_P):.2f} | "
-                     f"{p.value(MEMORISATION):.4f} | {'yes' if p.on_front else ''} |")
+                     f"{len(p.seeds)} | {p.stopped} | {p.value(THEORY):.2f} | "
+                     f"{p.value(LOG_P):.2f} | {p.value(MEMORISATION):.4f} | "
+                     f"{'yes' if p.on_front else ''} |")
     for name, ref in front.references.items():
-        lines.append(f"| {name} (reference) | | | {ref[THEORY]:.2f} | {ref[LOG_P]:.2f} | "
+        lines.append(f"| {name} (reference) | | | | {ref[THEORY]:.2f} | {ref[LOG_P]:.2f} | "
                      f"{ref[MEMORISATION]:.4f} | |")
     return "\n".join(lines) + "\n"
 

@@ -40,13 +40,13 @@ def _link(target: Path, base: Path | None, text: str) -> str:
 
 
 def _rows(points: list[FrontPoint], trials: Path, base: Path | None) -> str:
-    header = ("point", "beta", "seeds", "theory score", "log p", "memorisation_16", "on front",
-              "trials")
+    header = ("point", "beta", "seeds", "stopped by the guard", "theory score", "log p",
+              "memorisation_16", "on front", "trials")
     body = []
     for p in sorted(points, key=lambda p: (p.beta is None, p.beta or 0.0)):
         links = " ".join(_link(trials / name, base, name) for name in p.trials)
         cells = [escape(p.label), "" if p.beta is None else f"{p.beta:g}", str(len(p.seeds)),
-                 f"{p.value(THEORY):.2f}", f"{p.value(LOG_P):.2f}",
+                 str(p.stopped), f"{p.value(THEORY):.2f}", f"{p.value(LOG_P):.2f}",
                  f"{p.value(MEMORISATION):.4f}", "yes" if p.on_front else "", links]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in header)
