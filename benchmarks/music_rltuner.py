@@ -83,6 +83,7 @@ from gmrl.core.seeding import torch_generator
 from gmrl.music.corpus import default_cache_dir, music21_corpus_dir
 from gmrl.music.encoding import COMPOSITION_STEPS
 from gmrl.music.note_rnn import load_note_rnn
+from gmrl.music.paper import RL_TUNER_TABLE1
 from gmrl.music.policy import MelodyPolicy
 from gmrl.music.render import read_token_file, write_token_file
 from gmrl.music.rescore import compare, rescore_tables, same
@@ -110,35 +111,17 @@ EXTRA = ("log_p", "log_p_per_event", "log_p_median", "log_p_p10",
 # figures of the run itself, not of its compositions: a rescore keeps them as recorded
 RUN_FACTS = ("stopped_early", "steps_kept", "budget_nats", "budget_meeting", "budget_used",
              "budget_windows_log_p")
-# Jaques et al. 2017, Table 1 (10,000 compositions each): Note-RNN, Q, Psi, G.
-PAPER = {
-    "note_rnn": {"repeated_notes_pct": 63.3, "not_in_key_pct": 0.1, "tonic_start_pct": 0.9,
-                 "leaps_resolved_pct": 77.2, "unique_max_pct": 64.7, "unique_min_pct": 49.4,
-                 "notes_in_motif_pct": 5.9, "notes_in_repeated_motif_pct": 0.007,
-                 "autocorrelation_lag1": -0.16},
-    "q": {"repeated_notes_pct": 0.0, "not_in_key_pct": 1.00, "tonic_start_pct": 28.8,
-          "leaps_resolved_pct": 91.1, "unique_max_pct": 56.4, "unique_min_pct": 51.9,
-          "notes_in_motif_pct": 75.7, "notes_in_repeated_motif_pct": 0.11,
-          "autocorrelation_lag1": -0.11},
-    "psi": {"repeated_notes_pct": 0.02, "not_in_key_pct": 0.60, "tonic_start_pct": 28.7,
-            "leaps_resolved_pct": 90.0, "unique_max_pct": 59.4, "unique_min_pct": 58.3,
-            "notes_in_motif_pct": 73.8, "notes_in_repeated_motif_pct": 0.09,
-            "autocorrelation_lag1": -0.10},
-    "g": {"repeated_notes_pct": 0.03, "not_in_key_pct": 28.7, "tonic_start_pct": 0.0,
-          "leaps_resolved_pct": 52.2, "unique_max_pct": 37.1, "unique_min_pct": 56.5,
-          "notes_in_motif_pct": 69.3, "notes_in_repeated_motif_pct": 0.01,
-          "autocorrelation_lag1": 0.55},
-}
+PAPER = RL_TUNER_TABLE1  # Jaques et al. 2017, Table 1
 # The one config for any corpus (its `gmrl` row), and the folder corpus of its `default_folder`
 # variant: `folder:<music21 collection>:<first N files>`
 DEFAULT_CONFIG = "default"
 FOLDER_CORPUS = "folder:ryansMammoth:300"
 # The targets for gmrl's tuner: (row, "<=" or ">=", bound) from the paper's Q row.
-TARGETS = (
-    ("repeated_notes_pct", "<=", 0.0), ("not_in_key_pct", "<=", 1.0),
-    ("tonic_start_pct", ">=", 28.8), ("leaps_resolved_pct", ">=", 91.1),
-    ("notes_in_motif_pct", ">=", 75.7), ("notes_in_repeated_motif_pct", ">=", 0.11),
-)
+TARGETS = tuple((row, sense, PAPER["q"][row]) for row, sense in (
+    ("repeated_notes_pct", "<="), ("not_in_key_pct", "<="), ("tonic_start_pct", ">="),
+    ("leaps_resolved_pct", ">="), ("notes_in_motif_pct", ">="),
+    ("notes_in_repeated_motif_pct", ">="),
+))
 
 
 # ----------------------------------------------------------------------------- one cell
