@@ -16,8 +16,8 @@ above the task's threshold, or at its budget. Agents:
 - `gmrl_v2`: the v2 agent (`TDMPCAgent`, configs/worldmodel/v2.yaml's agent section) with its
   own budgets, going on for `AFTER_THRESHOLD` evaluations past the threshold so a return that
   falls back is seen; on request, v2 with one setting changed (`V2_VARIANTS`):
-  `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs) and `gmrl_v2_plan_h1`
-  (one imagined step, then Q);
+  `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs), `gmrl_v2_plan_h1`
+  (one imagined step, then Q) and `gmrl_v2_absorbing` (terminal states trained as absorbing);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -96,7 +96,7 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
-          "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1")
+          "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1", "gmrl_v2_absorbing")
 DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
@@ -109,6 +109,7 @@ AFTER_THRESHOLD = 3
 V2_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_full_search": {"prior_stop": None},  # every MPPI iteration runs
     "gmrl_v2_plan_h1": {"plan_horizon": 1},  # plan one imagined step, then Q
+    "gmrl_v2_absorbing": {"absorbing": True},  # terminal states trained as absorbing, value 0
 }
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # the default config with one mechanism off (overrides), on the tasks it is meant for

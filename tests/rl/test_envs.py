@@ -161,3 +161,26 @@ def test_evaluate_policy_is_seeded_and_counts_whole_episodes():
     with pytest.raises(ValueError, match="3 reset seeds for 4 episodes"):
         evaluate_agent(PolicyFunction(left), lambda: make_env("CartPole-v1"), episodes=4,
                        reset_seeds=[0, 1, 2])
+
+
+def test_deepmind_control_tasks_come_flat_and_take_gmrl_seeds() -> None:
+    """A dm_control task through shimmy: its dict of state vectors flattened into one Box
+    (what every gmrl agent reads), reset with the seeds gmrl derives."""
+    pytest.importorskip("shimmy")
+    from gmrl.rl.rollout import episode_seeds
+
+    env = make_env("dm_control/cartpole-swingup-v0")
+    assert isinstance(env.observation_space, spaces.Box)
+    assert env.observation_space.shape == (5,)  # 3 positions + 2 velocities
+    obs, _ = env.reset(seed=episode_seeds(2**40, 1)[0])
+    assert env.observation_space.contains(obs.astype(env.observation_space.dtype))
+    _, reward, terminated, _, _ = env.step(env.action_space.sample())
+    assert 0.0 <= reward <= 1.0 and not terminated
+
+
+def test_a_deepmind_control_task_without_shimmy_is_one_line(monkeypatch) -> None:
+    from gmrl.rl import envs
+
+    monkeypatch.setitem(sys.modules, "shimmy", None)  # import shimmy raises ImportError
+    with pytest.raises(EnvError, match=r"needs shimmy and dm-control: pip install"):
+        envs._register_dm_control("dm_control/cheetah-run-v0")

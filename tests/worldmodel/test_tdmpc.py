@@ -279,3 +279,40 @@ def test_more_target_heads_give_a_more_pessimistic_td_value() -> None:
     assert torch.all(values[5] <= values[2]) and torch.any(values[5] < values[2])
     with pytest.raises(ValidationError, match=r"target_heads \(6\) must not exceed num_q \(5\)"):
         TDMPCConfig(target_heads=6)
+
+
+def test_absorbing_fills_the_steps_after_a_termination_with_the_terminal_state() -> None:
+    """absorbing: a sequence's steps after its episode terminated hold the terminal observation
+    (stays put, reward 0, terminated, no return, no bootstrap) and count in the losses; steps
+    after a time-limit end stay left out; without it both are left out as before."""
+    from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
+
+    buffer = SequenceBuffer(1, 1, 100, 3, 0.0, np.random.default_rng(0))
+    buffer.new_episode()  # episode A terminates at its third step (next obs 103)
+    for t in range(3):
+        buffer.add(np.full(1, 100 + t), np.ones(1), 1.0, np.full(1, 101 + t), t == 2)
+    buffer.new_episode()  # episode B is cut by a time limit after 2 steps
+    for t in range(2):
+        buffer.add(np.full(1, 200 + t), np.ones(1), 1.0, np.full(1, 201 + t), False)
+    buffer.new_episode()
+    for t in range(5):
+        buffer.add(np.full(1, 300 + t), np.ones(1), 1.0, np.full(1, 301 + t), False)
+    batch = buffer.sample(256, torch.device("cpu"), None, 0.5, absorbing=True)
+    start = batch["obs"][0, :, 0]
+    from_a = start == 102  # one real (terminal) step, then two absorbing ones
+    assert from_a.any()
+    np.testing.assert_array_equal(batch["mask"][:, from_a], 1.0)
+    np.testing.assert_array_equal(batch["absorbing_steps"][:, from_a][:, 0], [0, 1, 1])
+    np.testing.assert_array_equal(batch["obs"][1:, from_a, 0], 103.0)
+    np.testing.assert_array_equal(batch["next_obs"][:, from_a, 0], 103.0)
+    np.testing.assert_array_equal(batch["reward"][:, from_a][:, 0], [1, 0, 0])
+    np.testing.assert_array_equal(batch["terminated"][:, from_a][:, 0], [1, 1, 1])
+    np.testing.assert_array_equal(batch["n_return"][:, from_a][:, 0], [1, 0, 0])
+    np.testing.assert_array_equal(batch["bootstrap_weight"][:, from_a], 0.0)
+    from_b = start == 201  # a time-limit end: the next episode's steps stay out
+    assert from_b.any()
+    np.testing.assert_array_equal(batch["mask"][:, from_b][:, 0], [1, 0, 0])
+    np.testing.assert_array_equal(batch["absorbing_steps"][:, from_b], 0.0)
+    plain = buffer.sample(256, torch.device("cpu"), None, 0.5)
+    plain_a = plain["obs"][0, :, 0] == 102
+    np.testing.assert_array_equal(plain["mask"][:, plain_a][:, 0], [1, 0, 0])

@@ -166,12 +166,34 @@ def _register_atari(env_id: str) -> None:
     gym.register_envs(ale_py)
 
 
+def _register_dm_control(env_id: str) -> None:
+    """Register shimmy's DeepMind Control ids if shimmy is installed, else a one-line hint."""
+    try:
+        import shimmy  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise EnvError(
+            f"env '{env_id}' is a DeepMind Control task, which needs shimmy and dm-control: "
+            "pip install 'shimmy[dm-control]' (gmrl's dmc extra)"
+        ) from None
+    gym.register_envs(shimmy)
+
+
+def _flat_if_dm_control(env: gym.Env, env_id: str) -> gym.Env:
+    """DeepMind Control tasks (shimmy's `dm_control/...` ids) observe a dict of state vectors
+    (positions, velocities...): flattened into one Box, the state every gmrl agent reads."""
+    if env_id.startswith("dm_control/") and isinstance(env.observation_space, gym.spaces.Dict):
+        return gym.wrappers.FlattenObservation(env)
+    return env
+
+
 def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
     """Create an environment from a registered id or a 'package.module:ClassName' path.
 
     `kwargs` go to `gymnasium.make` (e.g. `is_slippery=False`, `max_episode_steps=200`) or to the
     user class. A user class is run through `check_env` unless `check=False` (used for the extra
-    copies of an env that has already been checked). Every env comes wrapped in
+    copies of an env that has already been checked). DeepMind Control tasks
+    (`dm_control/cheetah-run-v0`, with the `dmc` extra) come with their dict of state vectors
+    flattened into one Box. Every env comes wrapped in
     `gmrl.rl.guard.EnvGuard`, which checks each observation, reward and action at the step.
     """
     if not isinstance(env_id, str) or not env_id.strip():
@@ -184,13 +206,15 @@ def make_env(env_id: str, *, check: bool = True, **kwargs: Any) -> gym.Env:
     if not user_class:
         if target not in gym.envs.registry and _is_atari(env_id):
             _register_atari(env_id)
+        if target not in gym.envs.registry and env_id.startswith("dm_control/"):
+            _register_dm_control(env_id)
         if target not in gym.envs.registry:
             raise EnvError(
                 f"unknown Gymnasium env '{env_id}'{_suggest_ids(env_id)} "
                 "(registered ids: gymnasium.pprint_registry())"
             )
         try:
-            return EnvGuard(gym.make(target, **kwargs), env_id)
+            return EnvGuard(_flat_if_dm_control(gym.make(target, **kwargs), env_id), env_id)
         except gym.error.DependencyNotInstalled as exc:
             raise EnvError(f"env '{env_id}' needs an extra package: {first_line(exc)}") from exc
         except TypeError as exc:

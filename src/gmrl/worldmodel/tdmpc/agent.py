@@ -293,7 +293,8 @@ class TDMPCAgent(Agent):
     def update(self) -> dict[str, float]:
         """One joint update of model, Q-ensemble and policy on a sampled batch; its losses."""
         cfg, model = self.config, self.model
-        batch = self.buffer.sample(cfg.batch_size, self.device, cfg.td_steps, self.discount)
+        batch = self.buffer.sample(cfg.batch_size, self.device, cfg.td_steps, self.discount,
+                                   cfg.absorbing)
         obs, action, reward = batch["obs"], batch["action"], batch["reward"]
         terminated, mask = batch["terminated"], batch["mask"]
         horizon = obs.shape[0]

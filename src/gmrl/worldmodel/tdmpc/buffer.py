@@ -85,24 +85,46 @@ class SequenceBuffer:
         return self._usable() > 0
 
     def sample(self, batch: int, device: torch.device, td_steps: int | None = None,
-               discount: float = 0.99) -> dict[str, torch.Tensor]:
+               discount: float = 0.99, absorbing: bool = False) -> dict[str, torch.Tensor]:
         """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated,
         `mask` (1 while the step belongs to the start's episode) and every step's n-step TD
         ingredients (`n_step_parts`): `n_return`, `bootstrap_weight`, `bootstrap_obs`.
 
         `td_steps` None sums each step's rewards to the end of its sampled sequence (position t
         of H sums H - t rewards, so every target bootstraps at the same state); an int n sums n
-        along the stored episode, past the sequence if need be."""
+        along the stored episode, past the sequence if need be.
+
+        `absorbing`: the steps of a sequence after its episode terminated are not left out but
+        filled with the absorbing terminal state (obs and next_obs the terminal observation,
+        reward 0, terminated 1, no return and no bootstrap), so the model learns that a
+        terminal state stays put and is worth nothing, rather than leaving the value and the
+        dynamics there untrained (`absorbing_steps` marks them). Time-limit ends stay out."""
         pick = self.rng.integers(self._usable(), size=batch)
         # index the list (no copy of all starts into an array on every update)
         starts = np.fromiter((self.starts[i] for i in pick), dtype=np.int64, count=batch)
         index = (starts[None, :] + np.arange(self.horizon)[:, None])  # (H, B)
-        out = {key: torch.as_tensor(self.data[key][index], device=device) for key in FIELDS}
+        data = {key: self.data[key][index] for key in FIELDS}
         same = self.episode[index] == self.episode[starts][None, :]
-        out["mask"] = torch.as_tensor(same.astype(np.float32), device=device)
         steps = (np.arange(self.horizon, 0, -1)[:, None] if td_steps is None
                  else np.full((1, 1), td_steps))
         n_return, weight, last = self.n_step_parts(index, steps, discount)
+        after = np.zeros_like(same)
+        if absorbing:
+            ends = (data["terminated"] > 0.5) & same
+            after = (np.cumsum(ends, 0) - ends) > 0  # a termination came earlier in the sequence
+            if after.any():
+                terminal = index[ends.argmax(0), np.arange(index.shape[1])]  # (B,)
+                state = np.broadcast_to(self.data["next_obs"][terminal], data["obs"].shape)
+                data["obs"] = np.where(after[..., None], state, data["obs"])
+                data["next_obs"] = np.where(after[..., None], state, data["next_obs"])
+                data["reward"] = np.where(after, 0.0, data["reward"]).astype(np.float32)
+                data["terminated"] = np.where(after, 1.0, data["terminated"]).astype(np.float32)
+                n_return = np.where(after, 0.0, n_return).astype(np.float32)
+                weight = np.where(after, 0.0, weight).astype(np.float32)
+                last = np.where(after, terminal[None, :], last)
+        out = {key: torch.as_tensor(value, device=device) for key, value in data.items()}
+        out["mask"] = torch.as_tensor((same | after).astype(np.float32), device=device)
+        out["absorbing_steps"] = torch.as_tensor(after.astype(np.float32), device=device)
         out["n_return"] = torch.as_tensor(n_return, device=device)
         out["bootstrap_weight"] = torch.as_tensor(weight, device=device)
         out["bootstrap_obs"] = torch.as_tensor(self.data["next_obs"][last], device=device)

@@ -59,6 +59,12 @@ class TDMPCConfig(StrictModel):
         "the stored episode, past the sequence if need be (TD-MPC2: 1). Sums stop at "
         "terminations, time-limit ends and the newest step",
     )
+    absorbing: bool = Field(
+        default=False,
+        description="train on the absorbing terminal state: a sampled sequence's steps after a "
+        "termination hold the terminal observation with reward 0, value 0 and dynamics that "
+        "stay put (off: those steps are left out, and the value and dynamics there untrained)",
+    )
     grad_clip: float = Field(default=20.0, gt=0)
     discount: float | None = Field(
         default=None, gt=0, lt=1,
