@@ -69,3 +69,13 @@ def test_owned_global_rng_follows_its_seed_and_leaves_the_callers_alone() -> Non
     again.load_state_dict(saved)
     with again.active():
         assert draw() == expected
+
+
+def test_env_reset_seeds_fit_every_env_and_follow_derive_seed() -> None:
+    from gmrl.core.seeding import derive_seed, env_reset_seed
+
+    for seed in (0, 1, 2**40, 2**62 + 3):
+        for purpose in ("a", "b", "worldmodel.eval"):
+            value = env_reset_seed(seed, purpose)
+            assert 0 <= value < 2**31
+            assert value == derive_seed(seed, purpose) % 2**31

@@ -153,3 +153,28 @@ def test_round_trip_inside_the_colored_random_phase_continues_exactly() -> None:
         planner={"horizon": 5, "population": 20, "elites": 4, "iterations": 1,
                  "noise_beta": 2.0},
     )
+
+
+def test_the_v1_agent_trains_and_evaluates_on_a_deepmind_control_task() -> None:
+    """dm_control refuses reset seeds of 2**32 and above: the agent's episode and evaluation
+    seeds stay below 2**31 (`env_reset_seed`), so a DMC task runs without a wrapper."""
+    import pytest
+
+    pytest.importorskip("shimmy")
+    from gmrl.rl.envs import make_env
+
+    def make() -> gym.Env:
+        return make_env("dm_control/cartpole-swingup-v0", max_episode_steps=25)
+
+    env = make()
+    model = GaussianEnsemble.from_spaces(
+        env.observation_space, env.action_space,
+        config=EnsembleConfig(hidden=16, ensemble_size=2, max_epochs=2),
+        termination_fn=known_fns.never_terminates)  # the reward is learned
+    config = AgentConfig.model_validate({
+        "mode": "mpc", "initial_steps": 30, "fit_every": 30,
+        "planner": {"horizon": 3, "population": 10, "elites": 3, "iterations": 1}})
+    agent = ModelBasedAgent(make, model, config, seed=2**40 + 7)
+    agent.train(70)  # episodes of 25 steps; fits at 30 and 60
+    assert agent.real_steps == 70 and agent.fits == 2
+    assert np.isfinite(agent.evaluate(1))

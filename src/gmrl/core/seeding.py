@@ -74,6 +74,12 @@ def derive_seed(seed: int, purpose: str) -> int:
     return (low | high << 32) >> 1  # 63 bits: fits torch's and NumPy's seed ranges
 
 
+def env_reset_seed(seed: int, purpose: str) -> int:
+    """`derive_seed` below 2**31: a reset seed every env takes (dm_control's legacy
+    `RandomState` refuses 2**32 and above; some envs keep seeds in an int32)."""
+    return derive_seed(seed, purpose) % 2**31
+
+
 def torch_generator(seed: int, purpose: str) -> torch.Generator:
     """A CPU `torch.Generator` seeded for `purpose` (see `derive_seed`)."""
     generator = torch.Generator()

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field
 
 from gmrl.core.config import StrictModel
-from gmrl.core.seeding import OwnedGlobalRng, derive_seed, torch_generator
+from gmrl.core.seeding import OwnedGlobalRng, derive_seed, env_reset_seed, torch_generator
 from gmrl.rl.rollout import PolicyFunction, evaluate_agent
 from gmrl.worldmodel.base import WorldModel
 from gmrl.worldmodel.buffer import TransitionStore
@@ -199,7 +199,7 @@ class ModelBasedAgent:
         return self._warmup_actions[self.real_steps % len(self._warmup_actions)]
 
     def _episode_seed(self, index: int) -> int:
-        return derive_seed(self.seed, f"worldmodel.train_episode.{index}")
+        return env_reset_seed(self.seed, f"worldmodel.train_episode.{index}")
 
     def _make_planner(self, env: gym.Env) -> Any:
         planner = self.config.planner
@@ -341,7 +341,7 @@ class ModelBasedAgent:
         """
         if self.fits == 0:
             raise RuntimeError("evaluate after the first model fit (train past initial_steps)")
-        start = derive_seed(self.seed, "worldmodel.eval") if seed is None else seed
+        start = env_reset_seed(self.seed, "worldmodel.eval") if seed is None else seed
         # a fresh planner per evaluation: the training planner's warm start is untouched
         planner = self._make_planner(self.env) if self.mode == "mpc" else None
         policy = PolicyFunction(lambda obs: self.act(obs, explore=False, planner=planner))

@@ -29,7 +29,7 @@ from gymnasium import spaces
 from gmrl.core.agent import Agent, Callback
 from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, EnvError
-from gmrl.core.seeding import derive_seed, numpy_rng
+from gmrl.core.seeding import derive_seed, env_reset_seed, numpy_rng
 from gmrl.rl.contract import check_env_spaces, space_from_json, space_json
 from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
 from gmrl.worldmodel.tdmpc.config import TDMPCConfig
@@ -210,7 +210,7 @@ class TDMPCAgent(Agent):
     def _reset(self) -> None:
         assert self.env is not None
         self.episode_index += 1
-        seed = derive_seed(self.seed, f"train_episode_{self.episode_index}") % 2**31
+        seed = env_reset_seed(self.seed, f"train_episode_{self.episode_index}")
         obs, _ = self.env.reset(seed=seed)
         self._obs = self._checked_obs(obs, "reset")
         self._plan_state, self._episode_return = None, 0.0
@@ -546,7 +546,7 @@ class TDMPCAgent(Agent):
         """Bring the env back to where the checkpoint was taken, mid-episode."""
         assert self.env is not None
         self.episode_index += 1
-        seed = derive_seed(self.seed, f"train_episode_{self.episode_index}") % 2**31
+        seed = env_reset_seed(self.seed, f"train_episode_{self.episode_index}")
         obs, _ = self.env.reset(seed=seed)
         self._episode_return = 0.0
         self._episode_actions = []
