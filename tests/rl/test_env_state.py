@@ -59,3 +59,32 @@ def test_generator_states_round_trip():
         other.action_space.sample() for _ in range(5)
     ]
     assert not same_observation(np.zeros(2), np.ones(2))
+
+
+def test_replay_rebuilds_a_deepmind_control_env_after_an_unseeded_reset():
+    """dm_control tasks (through shimmy) draw from a legacy RandomState: saved and restored
+    too, so SB3's unseeded auto-resets can be replayed."""
+    pytest.importorskip("shimmy")
+    from gmrl.rl.envs import make_env
+
+    def make():
+        return EpisodeRecorder(make_env("dm_control/cartpole-swingup-v0", max_episode_steps=10))
+
+    env = make()
+    env.reset(seed=7)
+    env.action_space.seed(1)
+    for _ in range(10):
+        env.step(env.action_space.sample())
+    env.reset()  # unseeded: its start comes from the task's RandomState
+    for _ in range(3):
+        obs, *_ = env.step(env.action_space.sample())
+    saved = _through_a_checkpoint(env.state())
+    assert saved["rng"]["legacy"]
+    copy = make()
+    assert same_observation(copy.restore(saved), obs)
+    for _ in range(12):  # the same future, the next unseeded reset included
+        action = env.action_space.sample()
+        a, b = env.step(action), copy.step(action)
+        assert same_observation(a[0], b[0]) and a[1:4] == b[1:4]
+        if a[2] or a[3]:
+            assert same_observation(env.reset()[0], copy.reset()[0])

@@ -29,8 +29,16 @@ import numpy as np
 import torch
 
 
-def generator_state(generator: np.random.Generator) -> dict[str, Any]:
-    """A NumPy Generator's bit-generator state (JSON values: its integers can exceed 64 bits)."""
+def generator_state(generator: np.random.Generator | np.random.RandomState) -> dict[str, Any]:
+    """A NumPy Generator's bit-generator state (JSON values: its integers can exceed 64 bits).
+
+    A legacy `RandomState` (what dm_control's tasks draw from, through shimmy) is saved too,
+    marked `legacy`, with its Mersenne-Twister key as a list of ints."""
+    if isinstance(generator, np.random.RandomState):
+        state = generator.get_state(legacy=False)
+        inner = state["state"]
+        return {**state, "state": {"key": [int(v) for v in inner["key"]],
+                                   "pos": int(inner["pos"])}, "legacy": True}
     return dict(generator.bit_generator.state)
 
 
@@ -41,6 +49,16 @@ def generator_from_state(state: dict[str, Any]) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
+def legacy_from_state(state: dict[str, Any]) -> np.random.RandomState:
+    """A legacy RandomState positioned exactly at a `legacy` state from `generator_state`."""
+    legacy = np.random.RandomState()
+    inner = state["state"]
+    legacy.set_state({**{k: v for k, v in state.items() if k != "legacy"},
+                      "state": {"key": np.asarray(inner["key"], np.uint32),
+                                "pos": int(inner["pos"])}})
+    return legacy
+
+
 def env_rng_state(env: gym.Env) -> dict[str, Any]:
     """The state of the env's own generator (`env.unwrapped.np_random`)."""
     return generator_state(env.unwrapped.np_random)
@@ -48,7 +66,10 @@ def env_rng_state(env: gym.Env) -> dict[str, Any]:
 
 def set_env_rng_state(env: gym.Env, state: dict[str, Any]) -> None:
     """Position the env's own generator at `state` (from `env_rng_state`)."""
-    env.unwrapped.np_random = generator_from_state(state)
+    if state.get("legacy"):  # the env's own setter takes it (shimmy's dm_control envs)
+        env.unwrapped.np_random = legacy_from_state(state)  # type: ignore[assignment]
+    else:
+        env.unwrapped.np_random = generator_from_state(state)
 
 
 def space_rng_state(space: gym.Space) -> dict[str, Any]:
