@@ -26,6 +26,7 @@ benchmarks/results/worldmodel_dmc.json.
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,10 @@ GRID = Grid(
     evaluation=EVALUATION,
 )
 
+# 1 seed, cartpole-swingup, 2,500 real steps, one evaluation of 2 episodes: shows it runs
+QUICK = replace(GRID, seeds=(0,), tasks=GRID.tasks[:1], budget=2_500,
+                evaluation=Evaluation(episodes=2, every=None, points=(2_500,)))
+
 
 def returns_table(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per task and agent: each seed's mean return at every evaluation point it reached."""
@@ -103,24 +108,14 @@ def dmc_report(grid: Grid, out: Path, records: list[dict[str, Any]]) -> dict[str
 
 
 def dmc_tables(summary: dict[str, Any]) -> list[str]:
-    """The harness `tables` hook: one markdown row per task and agent."""
-    lines = ["", "| task | agent | returns per seed at each point | published at 100k |",
-             "|---|---|---|---|"]
-    for task, row in summary.get("dmc", {}).items():
-        published = "; ".join(f"{name} {', '.join(f'{v:.0f}' for v in values)}"
-                              for name, values in row["published_100k"].items())
-        for agent, cell in row.items():
-            if agent in ("published_100k", "target"):
-                continue
-            points = "; ".join(
-                f"{int(p):,}: {', '.join('-' if v is None else f'{v:.0f}' for v in values)}"
-                for p, values in cell["returns"].items())
-            lines.append(f"| {task} | {agent} | {points} | {published} |")
-    return lines
+    """The harness `tables` hook (`gmrl.bench.tables.worldmodel_dmc`)."""
+    from gmrl.bench.tables import worldmodel_dmc
+
+    return ["", *worldmodel_dmc(summary, "")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return harness_main(GRID, argv, default_out=RESULTS / "worldmodel_dmc.json",
+    return harness_main(GRID, argv, quick=QUICK, default_out=RESULTS / "worldmodel_dmc.json",
                         extend=dmc_report, tables=dmc_tables)
 
 

@@ -170,6 +170,24 @@ def worldmodel_v2(data: Any) -> list[str]:
         rows)
 
 
+def worldmodel_dmc(data: Any, log: str) -> list[str]:
+    """worldmodel_dmc.json: each seed's return at every evaluation point, per task and agent,
+    beside the published 100k-step returns."""
+    rows = []
+    for task, row in data.get("dmc", {}).items():
+        published = "; ".join(f"{name} {', '.join(f'{v:.0f}' for v in values)}"
+                              for name, values in row["published_100k"].items())
+        for agent, cell in row.items():
+            if agent in ("published_100k", "target"):
+                continue
+            points = "; ".join(
+                f"{int(p):,}: {', '.join('-' if v is None else f'{v:.0f}' for v in values)}"
+                for p, values in cell["returns"].items())
+            rows.append([task, agent, points, published])
+    return markdown_table(["task", "agent", "return per seed at each real-step point",
+                           "published at 100k (per seed)"], rows)
+
+
 def worldmodel_pixels(data: Any, log: str) -> list[str]:
     """worldmodel_pixels.json: final and best return, real steps, random policy."""
     return markdown_table(
