@@ -109,8 +109,8 @@ EXTRA = ("log_p", "log_p_per_event", "log_p_median", "log_p_p10",
          "copies_corpus", "repeated_bar_pct", "repeats_bars",
          "pitch_class_entropy", "scale_consistency", "pitch_range")
 # figures of the run itself, not of its compositions: a rescore keeps them as recorded
-RUN_FACTS = ("stopped_early", "steps_kept", "budget_nats", "budget_meeting", "budget_used",
-             "budget_windows_log_p")
+RUN_FACTS = ("stopped_early", "steps_kept", "backoffs", "budget_nats", "budget_meeting",
+             "budget_used", "budget_windows_log_p")
 PAPER = RL_TUNER_TABLE1  # Jaques et al. 2017, Table 1
 # The one config for any corpus (its `gmrl` row), and the folder corpus of its `default_folder`
 # variant: `folder:<music21 collection>:<first N files>`
@@ -272,6 +272,8 @@ def default_run(seed: int, settings: dict[str, Any], root: Path, common: list[st
     out["gmrl"]["stopped_early"] = summary.get("tune/stopped_early", 0.0)
     if "tune/steps_kept" in summary:
         out["gmrl"]["steps_kept"] = summary["tune/steps_kept"]
+    if "tune/backoffs" in summary:  # the guard's back-offs (weights restored, beta raised)
+        out["gmrl"]["backoffs"] = summary["tune/backoffs"]
     for name in ("nats", "meeting", "used", "windows_log_p"):  # the corpus budget (kl_budget)
         if f"budget/{name}" in summary:
             out["gmrl"][f"budget_{name}"] = summary[f"budget/{name}"]

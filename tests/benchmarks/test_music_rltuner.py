@@ -247,6 +247,7 @@ def test_a_tiny_default_variant_is_one_run_and_its_rescore_reproduces_it(bench, 
     assert seed["seconds"]["gmrl_incl_pretrain"] == seed["seconds"]["gmrl"] > 0
     assert "pretrain" not in seed["seconds"]  # one run: pre-training is inside gmrl's time
     assert "log_p_gap" in seed["gmrl"] and "log_p_gap" in seed["corpus"]
+    assert seed["gmrl"]["backoffs"] == 0.0  # the guard's back-offs are recorded per seed
     assert stored["gmrl_config"] == "default.yaml"
     assert seed["gmrl"]["budget_nats"] >= 1.0  # kl_budget: corpus, measured by the run
     issue25 = stored["targets"]["gmrl"]

@@ -13,6 +13,7 @@ from gmrl.cli import app
 from gmrl.core.config import load_config
 from gmrl.music.encoding import FIRST_NOTE, NO_EVENT, NOTE_OFF
 from gmrl.music.midi import events_to_midi
+from gmrl.music.note_rnn import build_note_rnn
 from gmrl.recipes import load_recipe, music
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,7 @@ def test_default_config_pretrains_and_tunes_on_a_users_folder(
     assert (run / "note_rnn.safetensors").is_file() and (run / "policy.safetensors").is_file()
     assert "note_rnn/held_out_nll" in summary and "tuned/log_p" in summary
     assert "corpus/memorisation_16" in summary and "tune/stopped_early" in summary
+    assert "tune/backoffs" in summary  # the collapse guard's back-offs, beside its stops
     # the budget was measured on the folder's held-out windows before tuning (kl_budget: corpus)
     assert summary["budget/held_out"] > 0 and summary["budget/nats"] >= 1.0
     rows = (run / "metrics.csv").read_text().splitlines()
@@ -79,6 +81,29 @@ def test_default_config_pretrains_and_tunes_on_a_users_folder(
     assert list((run / "samples").glob("*.wav"))
     cached = list((tmp_path / "cache" / "music").glob("folder-my melodies-*.npz"))
     assert len(cached) == 1  # parsed once (in the check before the run), then read back
+
+
+def test_a_back_off_of_the_guard_floors_the_budgets_beta_and_the_guide_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the collapse guard backs off (beta raised, `beta_floor`), the budget controller
+    never takes beta below the raised value, and the guide's scale follows beta."""
+    monkeypatch.setenv("GMRL_CACHE", str(tmp_path / "cache"))
+    folder = melody_folder(tmp_path)
+    config = load_config(DEFAULT, [f"corpus={folder}", *TINY], lambda n: load_recipe(n).Config)
+    assert config.tuning.tuner.concentration_factor == 3.0  # the shipped guard
+    _, held_out = music.load_windows(config)
+    note_rnn = build_note_rnn(config.note_rnn).eval().requires_grad_(False)
+    tuning = music._Tuning(config, note_rnn, held_out)
+    assert tuning.on is not None and tuning.controller is not None and tuning.guide is not None
+    raised = 4 * config.tuning.tuner.beta
+    tuning.on.beta_floor = tuning.on.kl_controller.beta = raised  # as a back-off leaves them
+    for _ in range(2):
+        tuning.step()
+        assert tuning.controller.controller.min_beta == raised
+        assert tuning.on.kl_controller.beta >= raised
+        assert tuning.guide.scale == pytest.approx(
+            1 / (config.tuning.c * tuning.on.kl_controller.beta))
 
 
 def test_missing_or_unreadable_folder_is_one_line_and_writes_nothing(

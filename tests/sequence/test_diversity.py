@@ -13,6 +13,7 @@ from gmrl.sequence.diversity import (
     self_bleu,
     sequence_diversity,
     token_entropy,
+    top_ngram_share,
     unique_fraction,
 )
 
@@ -121,3 +122,28 @@ def test_attractor_check_flags_a_pile_on_one_token_but_not_real_data() -> None:
     assert check["attractor"] == 1.0 and check["top_token"] == 42.0
     assert check["top_token_share"] > 10 * check["reference_top_token_share"]
     assert check["run_share"] == pytest.approx(0.15)
+
+
+def test_top_ngram_share_counts_each_sequence_once_and_sees_a_shared_phrase() -> None:
+    tokens = torch.tensor([[1, 2, 3, 1, 2, 3], [1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1],
+                           [0, 0, 0, 0, 0, 0]])
+    # (1,2,3) is in rows 0 (twice) and 1: two of four sequences
+    assert top_ngram_share(tokens, 3) == pytest.approx(2 / 4)
+    assert top_ngram_share(tokens, 6) == pytest.approx(1 / 4)  # no two rows alike
+    assert top_ngram_share(tokens, 1) == pytest.approx(3 / 4)  # token 1 (or 2, 3, ...)
+    assert top_ngram_share(tokens, 7) == 0.0
+    with pytest.raises(ValueError):
+        top_ngram_share(tokens, 0)
+
+
+def test_top_ngram_share_flags_a_looping_batch_long_before_whole_copies() -> None:
+    """A batch built around one 12-event phrase (the folder corpus's collapse), every
+    sequence different, against fresh random sequences of the same vocabulary."""
+    g = torch.Generator().manual_seed(0)
+    fresh = torch.randint(0, 38, (64, 32), generator=g)
+    phrase = torch.tensor([14, 1, 21, 19, 18, 14, 21, 18, 16, 14, 13, 16])
+    looping = fresh.clone()
+    looping[:48, 4:16] = phrase  # three quarters of the batch hold the phrase once
+    assert unique_fraction(looping) == 1.0  # no two sequences alike yet
+    assert top_ngram_share(looping, 8) == pytest.approx(0.75)
+    assert top_ngram_share(fresh, 8) == pytest.approx(1 / 64)

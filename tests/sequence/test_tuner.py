@@ -385,3 +385,78 @@ def test_guide_offsets_of_the_wrong_shape_are_refused(pretrained) -> None:
     tuner = RewardTuner(copy.deepcopy(pretrained), lambda t: torch.zeros(len(t)), guide=Wrong())
     with pytest.raises(ValueError, match="guide offsets must have shape"):
         tuner.step()
+
+
+def test_the_concentration_check_trips_on_a_looping_batch_and_not_on_a_fresh_one(pretrained):
+    """The early collapse signal on constructed batches: every sequence different, but most
+    built around one phrase, against the reference model's own fresh samples."""
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), build_reward("token_frequency", token=TARGET),
+        TunerConfig(concentration_factor=2.0, concentration_n=6, concentration_window=1),
+        generator=torch.Generator().manual_seed(1),
+    )
+    assert tuner.reference_share is not None and 0 < tuner.reference_share < 0.4
+    fresh = pretrained.sample(64, generator=torch.Generator().manual_seed(5))
+    looping = fresh.clone()
+    looping[:, 1:7] = torch.tensor([1, 2, 3, 4, 5, 1])  # one 6-gram in every sequence
+    snapshot = tuner._snapshot()
+    metrics: dict[str, float] = {}
+    assert not tuner._concentrated(fresh, snapshot, metrics)
+    assert metrics["ngram_share"] < 2.0 * tuner.reference_share
+    assert tuner._concentrated(looping, snapshot, metrics)
+    assert metrics["ngram_share"] == 1.0
+
+
+def test_a_concentrating_policy_is_backed_off_then_stopped_after_max_backoffs(pretrained):
+    """Each trip restores the weights that sampled the oldest pooled batch, doubles beta (a
+    floor from then on) and makes no update; the trip after `max_backoffs` stops tuning."""
+    window = 2
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), build_reward("token_frequency", token=TARGET),
+        TunerConfig(lr=5e-2, beta=0.02, concentration_factor=2.0, concentration_n=4,
+                    concentration_window=window, max_backoffs=2),
+        generator=torch.Generator().manual_seed(1),
+    )
+    snapshots, betas = [], []
+    with pytest.raises(CollapseDetected, match="after 2 back-offs"):
+        for _ in range(300):
+            snapshots.append(copy.deepcopy(tuner.policy.state_dict()))
+            betas.append(tuner.kl_controller.beta)
+            tuner.step()
+    history = tuner.history
+    backed = [i for i, row in enumerate(history) if row.get("backoff") == 1.0]
+    assert len(backed) == 2 and tuner.backoffs == 2
+    first = backed[0]
+    assert first >= window - 1  # checked only once the pool is full
+    assert betas[first + 1] == pytest.approx(2 * betas[first])  # beta doubled...
+    assert tuner.beta_floor == pytest.approx(4 * 0.02)  # ...twice, and floored there
+    # no update on the back-off step: the weights are those of `window` steps before it
+    kept = snapshots[first - window + 1]
+    after = snapshots[first + 1]
+    assert all(torch.equal(v, kept[k]) for k, v in after.items())
+    assert history[first]["ngram_share"] > 2.0 * history[first]["reference_share"]
+
+
+def test_with_back_offs_on_a_duplicate_backs_off_too_and_the_next_trip_past_the_limit_stops(
+    pretrained,
+):
+    """With `concentration_factor` set, a batch under `min_unique` is one more trip (weights
+    restored, beta doubled), not a stop; the trip after `max_backoffs` stops."""
+    tuner = RewardTuner(
+        copy.deepcopy(pretrained), build_reward("token_frequency", token=TARGET),
+        TunerConfig(beta=0.1, min_unique=0.99, concentration_factor=100.0, max_backoffs=1),
+        generator=torch.Generator().manual_seed(1),
+    )
+    fresh = torch.unique(pretrained.sample(512, generator=torch.Generator().manual_seed(5)),
+                         dim=0)[:64]
+    assert unique_fraction(fresh) == 1.0 and len(fresh) == 64
+    twice = fresh.clone()
+    twice[1] = twice[0]  # one composition sampled twice
+    tuner._sample = lambda *args: (twice, torch.ones(twice.shape))  # type: ignore[method-assign]
+    before = copy.deepcopy(tuner.policy.state_dict())
+    metrics = tuner.step()
+    assert metrics["backoff"] == 1.0 and tuner.backoffs == 1
+    assert tuner.kl_controller.beta == pytest.approx(0.2)
+    assert all(torch.equal(v, before[k]) for k, v in tuner.policy.state_dict().items())
+    with pytest.raises(CollapseDetected, match=r"distinct sequences.*after 1 back-offs"):
+        tuner.step()

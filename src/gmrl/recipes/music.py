@@ -289,6 +289,7 @@ class _Tuning:
                 own_log_p = float(composition_log_probs(note_rnn, own).mean())
             self.budget = Budget(float(kl_budget), own_log_p, float("nan"), 0, 0, len(held_out))
         tuner = config.tuning.tuner
+        self.start_beta = tuner.beta
         self.controller = BudgetController(tuner.beta, self.budget.nats, self.budget.own_log_p,
                                            tuner.kl_horizon)
 
@@ -304,6 +305,8 @@ class _Tuning:
             metrics["music_reward"] = metrics.pop("step_reward") * self.c
             metrics.pop("reward", None)  # the sequence-level reward is unused (zero)
         if self.on is not None and self.controller is not None:  # beta for the next step
+            # a back-off of the collapse guard raises the floor beta never falls below again
+            self.controller.controller.min_beta = max(self.start_beta, self.on.beta_floor)
             kl, ref_log_p = metrics["kl"], metrics["ref_log_p"]
             metrics["budget_used"] = self.controller.measure(kl, ref_log_p)
             beta = self.controller.update(self.on.kl_controller.beta, kl, ref_log_p,
@@ -401,6 +404,9 @@ def _run(config: Config, run: RunDir) -> dict[str, float]:
     if budget is not None:
         summary.update(budget.as_metrics())
     summary["tune/stopped_early"] = float(stopped is not None)
+    on = holder["tuning"].on
+    if on is not None and on.config.concentration_factor is not None:
+        summary["tune/backoffs"] = float(on.backoffs)  # the guard's back-offs (not stops)
     if isinstance(stopped, CollapseDetected):
         summary["tune/steps_kept"] = float(stopped.step)  # tuning steps behind the weights
     return summary

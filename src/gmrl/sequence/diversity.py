@@ -47,6 +47,27 @@ def unique_fraction(tokens: torch.Tensor) -> float:
     return len(torch.unique(tokens, dim=0)) / len(tokens)
 
 
+def top_ngram_share(tokens: torch.Tensor, n: int) -> float:
+    """Share of the `(B, T)` batch's sequences that hold its most common n-gram (each sequence
+    counted once however often it holds it; 0.0 if T < n or the batch is empty).
+
+    A phrase concentration figure: it rises when a generator starts building many sequences
+    around one phrase, long before two whole sequences come out the same (the collapse guard's
+    early signal, `gmrl.sequence.tuner.TunerConfig.concentration_factor`)."""
+    if n < 1:
+        raise ValueError(f"top_ngram_share needs n >= 1, got {n}")
+    if tokens.dim() != 2 or tokens.shape[1] < n or len(tokens) == 0:
+        return 0.0
+    grams = tokens.unfold(1, n, 1)  # (B, L, n)
+    rows, positions = grams.shape[0], grams.shape[1]
+    _, ids = torch.unique(grams.reshape(-1, n), dim=0, return_inverse=True)
+    ids = ids.view(rows, positions).sort(dim=1).values
+    first = torch.ones_like(ids, dtype=torch.bool)
+    first[:, 1:] = ids[:, 1:] != ids[:, :-1]  # one count per sequence and n-gram
+    counts = torch.bincount(ids[first])
+    return float(counts.max()) / rows
+
+
 def copy_rate(samples: torch.Tensor, references: torch.Tensor) -> float:
     """Fraction of the `(B, T)` samples that appear verbatim among the `(N, T)` references:
     the memorisation check for a generator trained on (or rewarded by) those references."""

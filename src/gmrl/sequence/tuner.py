@@ -40,7 +40,9 @@ reward hacking (reward up, KL and diversity collapsing) is visible as it happens
 reward, loss, gradient or weight, or an update after which the KL (measured on the step's batch)
 exceeds `kl_limit`, stops tuning with a `TuningStopped` error after restoring the weights from
 before that step; so does a sampled batch with fewer distinct sequences than `min_unique`
-(collapse, restoring the weights of the last batch that passed); a run directory's checkpoints are
+(collapse, restoring the weights of the last batch that passed). Before that, with
+`concentration_factor`, the guard backs off instead of stopping when the policy starts building
+its sequences around one phrase (see `CollapseDetected`). A run directory's checkpoints are
 only ever written after good steps, so the last one on disk is the last good state. The policy is
 kept in eval mode (no dropout) so sampled and scored probabilities agree.
 """
@@ -62,7 +64,7 @@ from gmrl.core.rundir import RunDir
 from gmrl.generative.autoregressive import AutoregressiveModel
 from gmrl.generative.logit_guide import LogitGuide
 from gmrl.rl.policy_gradient.losses import discounted_returns, policy_gradient_loss
-from gmrl.sequence.diversity import distinct_n, self_bleu, unique_fraction
+from gmrl.sequence.diversity import distinct_n, self_bleu, top_ngram_share, unique_fraction
 from gmrl.sequence.kl_control import AdaptiveKLController, FixedKLController
 from gmrl.sequence.tuning_baselines import LearnedBaseline, MovingAverageBaseline
 
@@ -98,7 +100,24 @@ class CollapseDetected(TuningStopped):
     whole sequences within one batch: bars copied inside sequences, or copies of training data,
     are measured afterwards (`gmrl.music.copying`), not guarded. A caller must report a run it
     stopped as stopped, never as finished (the music recipe logs `tune/stopped_early` and
-    `tune/steps_kept`; its benchmark fails the targets of such a seed)."""
+    `tune/steps_kept`; its benchmark fails the targets of such a seed).
+
+    Earlier signal, with `concentration_factor` set (back-off instead of a stop): at every step,
+    after sampling and before any update, the share of the last `concentration_window` batches'
+    sequences (pooled) that hold their most common `concentration_n`-gram
+    (`gmrl.sequence.diversity.top_ngram_share`) is compared with the same share in as many of
+    the reference model's own samples, measured once before the first step (the mean of 4
+    pools). Above `concentration_factor` times the reference's share, the step makes no update:
+    the weights (and baseline) that sampled the oldest pooled batch are restored, undoing the
+    updates that built the phrase, Adam's moments are reset, beta is multiplied by `backoff` and
+    never goes below that raised value again (`beta_floor`), the pool is emptied (checked again
+    once it is full), and tuning goes on. With back-offs on, a batch under `min_unique` is one
+    more trip (backed off, not stopped); the `max_backoffs + 1`-th trip of either kind stops
+    tuning as above. The pool keeps `concentration_window` snapshots of the weights and optimizer.
+    A growing phrase share is what a collapse looks like before any two sequences coincide
+    (measured on RL Tuner's music reward, docs/music.md: one 12-event phrase in 5-14 % of each
+    batch, then 23 %, 38 %, 66 % and 77 % four steps apart, the first repeated sequence 20
+    steps after the share passed 3 x the Note-RNN's)."""
 
 
 class TunerConfig(StrictModel):
@@ -130,7 +149,23 @@ class TunerConfig(StrictModel):
     min_unique: float | None = Field(
         None, gt=0, le=1,
         description="stop when a sampled batch's fraction of distinct sequences falls below this "
-        "(collapse onto a few outputs), restoring the weights of the last batch above it",
+        "(collapse onto a few outputs), restoring the weights of the last batch above it (with "
+        "concentration_factor set: back off instead, see max_backoffs)",
+    )
+    concentration_factor: PositiveFloat | None = Field(
+        None,
+        description="back off (restore the last good weights, multiply beta by `backoff`) when "
+        "the share of the last `concentration_window` batches' sequences holding their most "
+        "common `concentration_n`-gram exceeds this factor x the reference model's own share",
+    )
+    concentration_n: int = Field(8, ge=1, description="n-gram length of the concentration check")
+    concentration_window: int = Field(
+        4, ge=1, description="batches pooled for the concentration check"
+    )
+    backoff: float = Field(2.0, gt=1, description="beta multiplier on a back-off")
+    max_backoffs: int = Field(
+        5, ge=0, description="back-offs allowed before a trip (concentration or min_unique) "
+        "stops tuning",
     )
     baseline: Literal["moving_average", "learned"] = Field(
         "moving_average", description="baseline for reinforce and ppo"
@@ -230,6 +265,13 @@ class RewardTuner:
         self.step_count = 0
         self.history: list[dict[str, float]] = []
         self._previous: dict[str, Any] | None = None  # the last step's snapshot (collapse guard)
+        self.backoffs = 0  # concentration back-offs so far
+        self.beta_floor = 0.0  # beta never goes below this after a back-off
+        self._pool: list[torch.Tensor] = []  # the last batches, for the concentration check
+        self._pool_snapshots: list[dict[str, Any]] = []  # the weights that sampled them
+        self.reference_share = (
+            self._reference_share() if self.config.concentration_factor is not None else None
+        )
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -242,6 +284,8 @@ class RewardTuner:
             "beta": self.kl_controller.beta,
             "step": self.step_count,
             "generator": self.generator.get_state(),
+            "backoffs": self.backoffs,
+            "beta_floor": self.beta_floor,
         }
         if isinstance(self.baseline, LearnedBaseline):
             state["baseline_optimizer"] = self.baseline.optimizer.state_dict()
@@ -258,6 +302,8 @@ class RewardTuner:
         self.kl_controller.beta = float(state["beta"])
         self.step_count = int(state["step"])
         self.generator.set_state(state["generator"])
+        self.backoffs = int(state.get("backoffs", 0))
+        self.beta_floor = float(state.get("beta_floor", 0.0))
 
     def _snapshot(self) -> dict[str, Any]:
         state = self.state_dict()
@@ -268,17 +314,37 @@ class RewardTuner:
         self.load_state_dict({**snapshot, "reference": self.reference.state_dict()})
 
     # ------------------------------------------------------------------ one step
-    def _sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch of sequences and the mask of positions the policy generated."""
-        cfg, policy = self.config, self.policy
+    def _reference_share(self) -> float:
+        """The reference model's own phrase share (`CollapseDetected`): the mean over 4 pools of
+        `concentration_window` batches, sampled from a stream derived from the tuner's seed (the
+        tuner's own stream is not touched)."""
+        cfg = self.config
+        draws = torch.Generator()
+        draws.manual_seed((self.generator.initial_seed() + 104_729) % 2**63)
+        shares = []
+        for _ in range(4):
+            pool = [self._sample(self.reference, None, draws)[0]
+                    for _ in range(cfg.concentration_window)]
+            shares.append(top_ngram_share(torch.cat(pool), cfg.concentration_n))
+        return sum(shares) / len(shares)
+
+    def _sample(
+        self, model: AutoregressiveModel | None = None, guide: LogitGuide | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of sequences and the mask of positions the policy generated (by default
+        from the guided policy on the tuner's stream)."""
+        cfg = self.config
+        policy = self.policy if model is None else model
+        guide = self.guide if model is None else guide
+        generator = self.generator if generator is None else generator
         prefix = None
         if self.prompts is not None:
             groups = cfg.batch_size // cfg.group_size
-            pick = torch.randint(len(self.prompts), (groups,), generator=self.generator)
+            pick = torch.randint(len(self.prompts), (groups,), generator=generator)
             prefix = self.prompts[pick.to(self.prompts.device)]
-        tokens = policy.sample(
-            cfg.batch_size, generator=self.generator, prefix=prefix, guide=self.guide
-        )
+        with torch.no_grad():
+            tokens = policy.sample(cfg.batch_size, generator=generator, prefix=prefix, guide=guide)
         mask = torch.ones(tokens.shape, device=tokens.device)
         if prefix is not None:
             mask[:, : prefix.shape[1]] = 0.0
@@ -417,13 +483,13 @@ class RewardTuner:
             "beta": beta,
             "unique": unique_fraction(tokens),
         }
+        duplicates = None
         if cfg.min_unique is not None and metrics["unique"] < cfg.min_unique:
-            self._stop(
-                CollapseDetected,
-                f"the batch of step {self.step_count + 1} held only {metrics['unique']:.0%} "
-                f"distinct sequences (min_unique {cfg.min_unique:g})",
-                self._previous or snapshot, metrics,
-            )
+            duplicates = (f"the batch of step {self.step_count + 1} held only "
+                          f"{metrics['unique']:.0%} distinct sequences (min_unique "
+                          f"{cfg.min_unique:g})")
+            if cfg.concentration_factor is None:  # without back-offs, a duplicate stops
+                self._stop(CollapseDetected, duplicates, self._previous or snapshot, metrics)
         if cfg.reference_temperature != 1.0:
             metrics["kl_target"] = penalised_kl
         for n in cfg.diversity_n:
@@ -442,6 +508,8 @@ class RewardTuner:
         token_rewards[:, -1] += reward
         if not torch.isfinite(token_rewards).all():
             self._stop(NonFiniteLoss, "the reward is not finite (NaN or inf)", snapshot, metrics)
+        if self._concentrated(tokens, snapshot, metrics) or duplicates is not None:
+            return self._back_off(snapshot, metrics, duplicates)
         returns = discounted_returns(token_rewards, gamma=1.0)
         if self.every_action_reward_fn is not None:
             every = self._every_action_rewards(tokens, scores["log_pi"], snapshot, metrics)
@@ -470,6 +538,54 @@ class RewardTuner:
         self.step_count += 1
         self.history.append(metrics)
         self._previous = snapshot
+        return metrics
+
+    def _concentrated(
+        self, tokens: torch.Tensor, snapshot: dict[str, Any], metrics: dict[str, float]
+    ) -> bool:
+        """Pool the batch and check the phrase share once the pool is full (`CollapseDetected`);
+        logs `ngram_share` (the pool's) and `reference_share`."""
+        cfg = self.config
+        if cfg.concentration_factor is None or self.reference_share is None:
+            return False
+        self._pool = [*self._pool, tokens.detach()][-cfg.concentration_window:]
+        self._pool_snapshots = [*self._pool_snapshots, snapshot][-cfg.concentration_window:]
+        share = top_ngram_share(torch.cat(self._pool), cfg.concentration_n)
+        metrics["ngram_share"] = share
+        metrics["reference_share"] = self.reference_share
+        metrics["backoffs"] = float(self.backoffs)
+        full = len(self._pool) == cfg.concentration_window
+        return full and share > cfg.concentration_factor * self.reference_share
+
+    def _back_off(
+        self, snapshot: dict[str, Any], metrics: dict[str, float], duplicates: str | None = None
+    ) -> dict[str, float]:
+        """No update this step: restore the weights that sampled the oldest batch of the pool
+        (`concentration_window` updates back), multiply beta by `backoff` (and floor it there);
+        stop after `max_backoffs`. `duplicates` says why when a duplicate tripped it."""
+        cfg = self.config
+        why = duplicates or (
+            f"{metrics['ngram_share']:.0%} of the last {cfg.concentration_window} batches hold "
+            f"one {cfg.concentration_n}-gram, over {cfg.concentration_factor:g} x the "
+            f"reference's {self.reference_share:.1%}")
+        if self.backoffs >= cfg.max_backoffs:
+            self._stop(CollapseDetected, f"{why}, after {self.backoffs} back-offs",
+                       self._previous or snapshot, metrics)
+        good = self._pool_snapshots[0]
+        self.policy.load_state_dict(good["policy"])
+        self.optimizer.load_state_dict(good["optimizer"])
+        self.optimizer.state.clear()  # no momentum toward the phrase: Adam starts afresh
+        self.baseline.load_state_dict(good["baseline"])
+        self.backoffs += 1
+        self.beta_floor = max(self.beta_floor, self.kl_controller.beta * cfg.backoff)
+        self.kl_controller.beta = self.beta_floor
+        if hasattr(self.kl_controller, "min_beta"):
+            self.kl_controller.min_beta = max(self.kl_controller.min_beta, self.beta_floor)
+        self._pool, self._pool_snapshots = [], []
+        self._previous = good
+        metrics.update(backoff=1.0, backoffs=float(self.backoffs))
+        self.step_count += 1
+        self.history.append(metrics)
         return metrics
 
     def _every_action_rewards(
