@@ -24,6 +24,7 @@ at every evaluation point, beside the published numbers) goes to
 benchmarks/results/worldmodel_dmc.json.
 """
 
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -98,6 +99,9 @@ def returns_table(records: list[dict[str, Any]]) -> dict[str, Any]:
                                                        for c in r["curve"])},
                 "ms_per_step": [r.get("per_step_ms") or r["ms_per_step"] for r in cells],
             }
+            row[agent]["median"] = {point: statistics.median(v for v in values if v is not None)
+                                    for point, values in row[agent]["returns"].items()
+                                    if any(v is not None for v in values)}
         out[task] = row
     return out
 

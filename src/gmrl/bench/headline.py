@@ -86,6 +86,12 @@ def _vs(label: str, task: str, agent: str) -> Figure:
     return Figure(label, R + "worldmodel_vs_sb3.json", (task, agent, "steps_median"))
 
 
+def _dmc(label: str, task: str, agent: str, point: str = "10000") -> Figure:
+    return Figure(label, R + "worldmodel_dmc.json", ("dmc", task, agent, "median", point),
+                  "{:.0f}")
+
+
+_SWINGUP = "dm_control/cartpole-swingup-v0"
 _DEFAULT_CORPORA = (("Essen", "default_essen"), ("Bach", "default_bach"),
                     ("folder", "default_folder"))
 
@@ -121,6 +127,14 @@ ROWS: tuple[Row, ...] = (
                _wm("", "CartPole-v1", "gmrl_v2", "seeds")),),
         "`python benchmarks/worldmodel_suite.py --agents gmrl_v2 --seeds 3`",
         "median real steps within 5,000; other tasks and costs in the section"),
+    Row("DeepMind Control", "deepmind-control-tasks-v1-v2-and-sac",
+        "cartpole-swingup >= 800 within 10k real steps (issue 26)",
+        (_dmc("v1", _SWINGUP, "gmrl"), _dmc("v2", _SWINGUP, "gmrl_v2")),
+        (_dmc("SAC", _SWINGUP, "sb3"),),
+        "2",
+        (Check(_dmc("v1", _SWINGUP, "gmrl"), ">=", "v1", 800.0),),
+        "`python benchmarks/worldmodel_dmc.py --seeds 2 --budget 10000`",
+        "median return at 10k real steps; published 100k-step returns in the section"),
     Row("World model vs SB3", "world-model-vs-sb3",
         "10x fewer real steps than PPO (CartPole), 5x fewer than SAC (Pendulum)",
         (_vs("CartPole", "CartPole-v1", "gmrl"), _vs("Pendulum", "Pendulum-v1", "gmrl")),
