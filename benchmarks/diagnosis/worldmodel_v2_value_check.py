@@ -11,7 +11,8 @@ episodes (the planner, as an evaluation does) and compares, on every state visit
   (so the missing tail weighs at most discount**tail) or on episodes that terminated.
 Over-estimation shows as `V - G` growing before or as the return falls; a model that is
 wrong shows as its reward and termination scores (`model_metrics`) degrading on the agent's
-own data while V tracks G. Nothing is written down about the task.
+own data while V tracks G. Each episode's last observation is kept too (`last_obs`: how it
+ended). Nothing is written down about the task.
 
     python benchmarks/diagnosis/worldmodel_v2_value_check.py --task CartPole-v1 --seed 2
     python benchmarks/diagnosis/worldmodel_v2_value_check.py --task Acrobot-v1 --seed 1 \
@@ -56,7 +57,8 @@ def play(agent: TDMPCAgent, task: str, seeds: list[int]) -> list[dict[str, Any]]
             done = terminated or truncated
         env.close()
         episodes.append({"obs": np.asarray(rows[:-1], np.float32),
-                         "reward": np.asarray(rewards), "terminated": bool(terminated)})
+                         "reward": np.asarray(rewards), "terminated": bool(terminated),
+                         "last_obs": [round(float(v), 3) for v in np.ravel(rows[-1])]})
     return episodes
 
 
@@ -121,6 +123,8 @@ def check(agent: TDMPCAgent, task: str, seeds: list[int], tail: int) -> dict[str
     return {
         "steps": agent.num_timesteps,
         "returns": [float(e["reward"].sum()) for e in episodes],
+        # where each episode ended (e.g. CartPole: the cart at the rail or the pole down)
+        "last_obs": [e["last_obs"] for e in episodes],
         "states_scored": len(g_cat),
         "value_mean": float(v_cat.mean()) if len(v_cat) else None,
         "return_mean": float(g_cat.mean()) if len(g_cat) else None,
