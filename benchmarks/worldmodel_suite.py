@@ -96,7 +96,8 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
-          "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1", "gmrl_v2_absorbing")
+          "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1", "gmrl_v2_absorbing",
+          "gmrl_v2_no_absorbing")
 DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
@@ -109,7 +110,10 @@ AFTER_THRESHOLD = 3
 V2_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_full_search": {"prior_stop": None},  # every MPPI iteration runs
     "gmrl_v2_plan_h1": {"plan_horizon": 1},  # plan one imagined step, then Q
-    "gmrl_v2_absorbing": {"absorbing": True},  # terminal states trained as absorbing, value 0
+    # terminal states trained as absorbing (the default since this A/B; its cells were run
+    # when the default was off, beside gmrl_v2 with absorbing off)
+    "gmrl_v2_absorbing": {"absorbing": True},
+    "gmrl_v2_no_absorbing": {"absorbing": False},  # the earlier default
 }
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # the default config with one mechanism off (overrides), on the tasks it is meant for

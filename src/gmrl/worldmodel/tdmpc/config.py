@@ -60,10 +60,12 @@ class TDMPCConfig(StrictModel):
         "terminations, time-limit ends and the newest step",
     )
     absorbing: bool = Field(
-        default=False,
+        default=True,
         description="train on the absorbing terminal state: a sampled sequence's steps after a "
         "termination hold the terminal observation with reward 0, value 0 and dynamics that "
-        "stay put (off: those steps are left out, and the value and dynamics there untrained)",
+        "stay put (off: those steps are left out, and the value and dynamics there untrained; "
+        "measured on 7 runs of 3 tasks with terminations: 4 reach their threshold with it, 1 "
+        "without, docs/BENCHMARKS.md; no effect on tasks without terminations)",
     )
     grad_clip: float = Field(default=20.0, gt=0)
     discount: float | None = Field(
