@@ -133,7 +133,8 @@ ROWS: tuple[Row, ...] = (
         (_dmc("SAC", _SWINGUP, "sb3"),),
         "2",
         (Check(_dmc("v1", _SWINGUP, "gmrl"), ">=", "v1", 800.0),),
-        "`python benchmarks/worldmodel_dmc.py --seeds 2 --budget 10000`",
+        "`python benchmarks/worldmodel_dmc.py --tasks dm_control/cartpole-swingup-v0 "
+        "--seeds 2 --budget 10000`",
         "median return at 10k real steps; published 100k-step returns in the section"),
     Row("World model vs SB3", "world-model-vs-sb3",
         "10x fewer real steps than PPO (CartPole), 5x fewer than SAC (Pendulum)",
