@@ -106,8 +106,9 @@ class TDMPCAgent(Agent):
         encoder: list[torch.nn.Parameter] = list(self.model.encoder.parameters())
         rest: list[torch.nn.Parameter] = [p for name, p in self.model.named_parameters()
                 if not name.startswith(("encoder.", "policy.", "target_qs."))]
-        groups: list[dict[str, Any]] = [
-            {"params": encoder, "lr": cfg.lr * cfg.encoder_lr_scale}, {"params": rest}]
+        groups: list[dict[str, Any]] = [{"params": rest}]
+        if encoder:  # (state dynamics have no encoder)
+            groups.insert(0, {"params": encoder, "lr": cfg.lr * cfg.encoder_lr_scale})
         self.optim = torch.optim.Adam(groups, lr=cfg.lr, fused=_fused(self.device))
         self.pi_optim = torch.optim.Adam(self.model.policy.parameters(), lr=cfg.lr, eps=1e-5,
                                          fused=_fused(self.device))
@@ -362,8 +363,10 @@ class TDMPCAgent(Agent):
         termination_loss = (F.binary_cross_entropy_with_logits(
             model.termination_logit(next_zs), terminated, pos_weight=pos_weight,
             reduction="none") * weights).sum()
-        decoder_loss = ((model.decoder(next_zs) - model.standardise(next_obs)
-                         ).pow(2).mean(-1) * weights).sum()
+        decoder_loss = torch.zeros((), device=first_obs.device)
+        if model.decoder is not None:
+            decoder_loss = ((model.decoder(next_zs) - model.standardise(next_obs)
+                             ).pow(2).mean(-1) * weights).sum()
         return consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs
 
     @torch.no_grad()

@@ -16,6 +16,12 @@ class TDMPCConfig(StrictModel):
     """Model, training and planning settings of `TDMPCAgent` (every float must be finite)."""
 
     # ---------------------------------------------------------------- model
+    dynamics: Literal["latent", "state"] = Field(
+        default="latent",
+        description="latent: TD-MPC2's learned encoder and SimNorm latent; state: the latent is "
+        "the standardised observation itself and the dynamics predict its change (no encoder, "
+        "no decoder; each imagined state can be read, and long plans stay grounded)",
+    )
     latent_dim: int = Field(default=64, ge=8, description="latent size (a multiple of simnorm_dim)")
     simnorm_dim: int = Field(default=8, ge=2, description="SimNorm group size")
     hidden: int = Field(default=128, ge=8, description="width of every MLP")
@@ -116,7 +122,7 @@ class TDMPCConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "TDMPCConfig":
-        if self.latent_dim % self.simnorm_dim:
+        if self.dynamics == "latent" and self.latent_dim % self.simnorm_dim:
             raise ValueError(f"latent_dim ({self.latent_dim}) must be a multiple of simnorm_dim "
                              f"({self.simnorm_dim})")
         if self.elites > self.samples + self.policy_samples:

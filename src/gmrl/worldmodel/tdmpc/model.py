@@ -17,6 +17,17 @@ from gmrl.worldmodel.tdmpc.config import TDMPCConfig
 from gmrl.worldmodel.tdmpc.layers import SimNorm, TwoHot, mlp, symlog
 
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0
+# largest |standardised state| of state dynamics: an imagined rollout that extrapolates far off
+# the data stops there instead of overflowing
+STATE_BOUND = 50.0
+
+
+def _zero_last_linear(net: nn.Sequential) -> None:
+    """Zero the last linear layer of `net`: its output starts at 0."""
+    last = [layer for layer in net if isinstance(layer, nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
 
 
 class QEnsemble(nn.Module):
@@ -78,18 +89,26 @@ class LatentModel(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, discrete: bool, config: TDMPCConfig) -> None:
         super().__init__()
-        if config.latent_dim % config.simnorm_dim:
+        self.state_space = config.dynamics == "state"
+        if not self.state_space and config.latent_dim % config.simnorm_dim:
             raise ValueError(
                 f"latent_dim ({config.latent_dim}) must be a multiple of simnorm_dim "
                 f"({config.simnorm_dim})"
             )
         self.obs_dim, self.action_dim, self.discrete = obs_dim, action_dim, discrete
-        latent, hidden = config.latent_dim, config.hidden
+        hidden = config.hidden
+        latent = obs_dim if self.state_space else config.latent_dim
+        self.latent_dim = latent
         self.codec = TwoHot(config.bins, config.vmin, config.vmax)
-        self.encoder = mlp([obs_dim] + [hidden] * config.encoder_layers + [latent],
-                           SimNorm(config.simnorm_dim))
+        # state dynamics: no encoder (the latent is the standardised observation) and a residual
+        # network that predicts the change of state, starting as "nothing changes"
+        self.encoder = (nn.Sequential() if self.state_space else
+                        mlp([obs_dim] + [hidden] * config.encoder_layers + [latent],
+                            SimNorm(config.simnorm_dim)))
         self.dynamics = mlp([latent + action_dim, hidden, hidden, latent],
-                            SimNorm(config.simnorm_dim))
+                            None if self.state_space else SimNorm(config.simnorm_dim))
+        if self.state_space:
+            _zero_last_linear(self.dynamics)
         self.reward = mlp([latent + action_dim, hidden, hidden, config.bins])
         self.termination = mlp([latent, hidden, 1])
         self.qs = QEnsemble(config.num_q, [latent + action_dim, hidden, hidden, config.bins],
@@ -98,27 +117,29 @@ class LatentModel(nn.Module):
         self.policy = mlp([latent, hidden, hidden, action_dim * (1 if discrete else 2)])
         # predicts the standardised next observation from a latent: grounds the latent in the
         # state, so small effects of an action are not lost while rewards and values are poor
-        self.decoder = mlp([latent, hidden, obs_dim])
+        # (state dynamics need none: their latent is the standardised observation)
+        self.decoder = None if self.state_space else mlp([latent, hidden, obs_dim])
         self.register_buffer("obs_mean", torch.zeros(obs_dim))
         self.register_buffer("obs_std", torch.ones(obs_dim))
-        last = self.reward[-1]
-        assert isinstance(last, nn.Linear)
-        with torch.no_grad():  # every reward starts at 0, as in TD-MPC2
-            last.weight.zero_()
-            last.bias.zero_()
+        _zero_last_linear(self.reward)  # every reward starts at 0, as in TD-MPC2
         # log(negatives / positives) of the termination labels: the class-balancing weight used
         # in training, subtracted from the logit to read a calibrated probability
         self.register_buffer("termination_log_ratio", torch.zeros(()))
 
     # ------------------------------------------------------------------ parts
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.state_space:
+            return self.standardise(obs).clamp(-STATE_BOUND, STATE_BOUND)
         return self.encoder(symlog(obs))
 
     def standardise(self, obs: torch.Tensor) -> torch.Tensor:
         return (obs - self.obs_mean) / self.obs_std
 
     def next(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.dynamics(torch.cat([z, action], -1))
+        out = self.dynamics(torch.cat([z, action], -1))
+        if self.state_space:  # the change of the standardised state, kept in a sane range
+            return (z + out).clamp(-STATE_BOUND, STATE_BOUND)
+        return out
 
     def reward_logits(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.reward(torch.cat([z, action], -1))
