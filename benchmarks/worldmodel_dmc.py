@@ -5,7 +5,8 @@ The suite's agents on dm_control tasks through `shimmy` (`dm_control/cartpole-sw
 
 - `gmrl`: configs/worldmodel/default.yaml's agent (v1), only the env and the seed set;
 - `gmrl_v2`: configs/worldmodel/v2.yaml's agent (`TDMPCAgent`);
-- `sb3`: SB3 SAC with its defaults (`gmrl.bench.peers.sb3_default`).
+- `sb3`: SB3 SAC with its defaults (`gmrl.bench.peers.sb3_default`);
+- `gmrl_v2_state_h8` (on request): v2 with state dynamics planned 8 steps ahead.
 
 Nothing about a task is written down: reward (and, in v1 and v2, termination) is learned. Every
 cell runs its whole budget and is evaluated at 2.5k, 5k, 7.5k, 10k, 25k, 50k and 100k real
@@ -39,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # worldmodel_suite, run as a script
     sys.path.insert(0, str(HERE))
 
-from worldmodel_suite import SB3_SPEC, v1_settings, v2_settings  # noqa: E402
+from worldmodel_suite import SB3_SPEC, V2_VARIANTS, v1_settings, v2_settings  # noqa: E402
 
 RESULTS = HERE / "results"
 POINTS = (2_500, 5_000, 7_500, 10_000, 25_000, 50_000, 100_000)
@@ -69,6 +70,9 @@ GRID = Grid(
         AgentSpec("gmrl", {"agent": "worldmodel", "config": v1_settings(), "device": "cpu"}),
         AgentSpec("gmrl_v2", {"agent": "tdmpc", "config": v2_settings(), "device": "cpu"}),
         SB3_SPEC,
+        # v2 with state dynamics planned 8 steps ahead (worldmodel_suite.V2_VARIANTS)
+        AgentSpec("gmrl_v2_state_h8", {"agent": "tdmpc", "config": {
+            **v2_settings(), **V2_VARIANTS["gmrl_v2_state_h8"]}, "device": "cpu"}),
     ),
     seeds=(0, 1, 2),
     budget=BUDGET,
@@ -118,8 +122,15 @@ def dmc_tables(summary: dict[str, Any]) -> list[str]:
     return ["", *worldmodel_dmc(summary, "")]
 
 
+DEFAULT_AGENTS = ("gmrl", "gmrl_v2", "sb3")  # the others on request (--agents)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return harness_main(GRID, argv, quick=QUICK, default_out=RESULTS / "worldmodel_dmc.json",
+    """The harness's command line (`--agents` defaults to `DEFAULT_AGENTS`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--agents" not in args:
+        args += ["--agents", *DEFAULT_AGENTS]
+    return harness_main(GRID, args, quick=QUICK, default_out=RESULTS / "worldmodel_dmc.json",
                         extend=dmc_report, tables=dmc_tables)
 
 

@@ -158,9 +158,17 @@ def v1_settings(extra: Sequence[str] = ()) -> dict[str, Any]:
     return config.model_dump(mode="json", include=set(WorldModelConfig.model_fields))
 
 
+# v2 settings added after cells were recorded, at the value that runs as before they existed:
+# left out of a cell's settings at that value, so the recorded cells keep their digests (the
+# agent fills in the same default)
+V2_ADDED_LATER = {"dynamics": "latent"}
+
+
 def v2_settings() -> dict[str, Any]:
-    """configs/worldmodel/v2.yaml's agent section, as JSON."""
-    return dict(_recipe_config(V2_CONFIG, ()).agent.model_dump(mode="json"))
+    """configs/worldmodel/v2.yaml's agent section, as JSON (less `V2_ADDED_LATER` at its value)."""
+    settings = _recipe_config(V2_CONFIG, ()).agent.model_dump(mode="json")
+    return {k: v for k, v in settings.items()
+            if k not in V2_ADDED_LATER or v != V2_ADDED_LATER[k]}
 
 
 def _v1_spec(name: str, extra: Sequence[str] = (), tasks: tuple[str, ...] = ()) -> AgentSpec:

@@ -70,6 +70,36 @@ def test_a_rerun_skips_recorded_cells_and_reruns_changed_ones(
     assert {r["budget"] for r in summary["cells"]} == {200}
 
 
+def test_a_new_agent_with_its_own_budget_keeps_the_recorded_cells(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding an agent (with a per-task budget of its own) to a grid leaves the other cells'
+    digests alone, and records hashed by the earlier rule (every agent's budget) still count."""
+    out = tmp_path / "tiny.json"
+    one = replace(GRID, seeds=(0,), tasks=(replace(GRID.tasks[0], budgets={"q": 300}),))
+    run_grid(one, out, workers=1, report=_quiet)
+    grown = replace(one, agents=(*one.agents, AgentSpec("q2", {**Q, "alpha": 0.4})),
+                    tasks=(replace(one.tasks[0], budgets={"q": 300, "q2": 200}),))
+    assert [c.digest for c in grown.cells()][:1] == [c.digest for c in one.cells()]
+    calls: list[str] = []
+    real = harness.run_cell
+
+    def counting(cell):  # type: ignore[no-untyped-def]
+        calls.append(cell.key)
+        return real(cell)
+
+    monkeypatch.setattr(harness, "run_cell", counting)
+    summary = run_grid(grown, out, workers=1, report=_quiet)
+    assert calls == ["FrozenLake-v1/q2/seed0"]
+    assert {r["budget"] for r in summary["cells"]} == {300, 200}
+    # a record whose stored digest hashed every agent's budget (before the rule changed)
+    path = cells_path(out)
+    records = read_records(path)
+    records[0]["digest"] = "0123456789abcdef"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert run_grid(grown, out, workers=1, report=_quiet)["cells_recorded"] == 2
+    assert calls == ["FrozenLake-v1/q2/seed0"]  # nothing rerun
+
+
 def test_a_failed_cell_is_one_line_and_not_recorded(tmp_path: Path) -> None:
     bad = replace(GRID, seeds=(0,), agents=(AgentSpec("bad", {"agent": "q_learning",
                                                               "nope": 1}),))

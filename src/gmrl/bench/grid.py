@@ -113,8 +113,28 @@ class Cell:
 
     @property
     def digest(self) -> str:
-        text = json.dumps(self.spec(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return spec_digest(self.spec())
+
+
+def spec_digest(spec: Mapping[str, Any]) -> str:
+    """The digest of an agent cell's spec, with its task's per-agent `budgets` left out: the
+    cell's own budget is in the spec, and a grid that gains an agent (and its budget) keeps the
+    digests of the cells it already had."""
+    task = spec.get("task")
+    if isinstance(task, Mapping) and "budgets" in task:
+        spec = {**spec, "task": {k: v for k, v in task.items() if k != "budgets"}}
+    text = json.dumps(spec, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def record_digest(record: Mapping[str, Any]) -> str | None:
+    """A recorded cell's digest by today's rule: recomputed from the spec an agent cell's record
+    keeps (records written before the rule hashed every agent's budget), else as recorded."""
+    spec = record.get("spec")
+    if record.get("kind") != "function" and isinstance(spec, Mapping) and "task" in spec:
+        return spec_digest(spec)
+    digest = record.get("digest")
+    return None if digest is None else str(digest)
 
 
 @dataclass(frozen=True)

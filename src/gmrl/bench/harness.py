@@ -86,7 +86,7 @@ from pathlib import Path
 from typing import Any
 
 from gmrl.bench.cell import run_cell, run_function_cell
-from gmrl.bench.grid import Cell, FunctionCell, FunctionGrid, Grid
+from gmrl.bench.grid import Cell, FunctionCell, FunctionGrid, Grid, record_digest
 from gmrl.bench.machine import machine
 from gmrl.bench.summary import latest, numeric, summarise, summarise_functions
 from gmrl.bench.tables import function_summary, harness_summary
@@ -137,7 +137,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def pending(grid: AnyGrid, records: Sequence[dict[str, Any]]) -> list[AnyCell]:
     """The grid's cells with no record of the same settings yet."""
-    done = {(r.get("key"), r.get("digest")) for r in records}
+    done = {(r.get("key"), record_digest(r)) for r in records}
     cells: list[AnyCell] = [*grid.cells()]
     return [c for c in cells if (c.key, c.digest) not in done]
 
@@ -333,7 +333,7 @@ def main(grid: AnyGrid, argv: Sequence[str] | None = None, *, quick: AnyGrid | N
         else:
             chosen = chosen.select(args.tasks, args.agents, seeds, args.budget)
         if args.list:
-            recorded = {(r.get("key"), r.get("digest"))
+            recorded = {(r.get("key"), record_digest(r))
                         for r in read_records(cells_path(args.out))}
             cells: list[AnyCell] = [*chosen.cells()]
             for cell in cells:

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gmrl.bench.grid import FunctionGrid, Grid
+from gmrl.bench.grid import FunctionGrid, Grid, record_digest
 
 
 def stats(values: Iterable[float | None]) -> dict[str, float] | None:
@@ -27,7 +27,7 @@ def latest(records: Iterable[dict[str, Any]], grid: Grid | FunctionGrid
            ) -> list[dict[str, Any]]:
     """The grid's cells' records in grid order: the last record of each cell whose digest
     matches the cell the grid asks for now (older settings' records are ignored)."""
-    by_cell = {(r.get("key"), r.get("digest")): r for r in records}
+    by_cell = {(r.get("key"), record_digest(r)): r for r in records}
     return [by_cell[(c.key, c.digest)] for c in grid.cells() if (c.key, c.digest) in by_cell]
 
 
