@@ -97,7 +97,8 @@ TASKS: dict[str, dict[str, Any]] = {
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
           "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1", "gmrl_v2_absorbing",
-          "gmrl_v2_no_absorbing", "gmrl_v2_state", "gmrl_v2_state_h8")
+          "gmrl_v2_no_absorbing", "gmrl_v2_state", "gmrl_v2_state_h8",
+          "gmrl_v2_state_h15")
 DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
@@ -114,10 +115,11 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     # when the default was off, beside gmrl_v2 with absorbing off)
     "gmrl_v2_absorbing": {"absorbing": True},
     "gmrl_v2_no_absorbing": {"absorbing": False},  # the earlier default
-    # state dynamics: the latent is the standardised observation (no encoder), planned 3 or 8
-    # steps ahead
+    # state dynamics: the latent is the standardised observation (no encoder), planned 3, 8 or
+    # 15 steps ahead
     "gmrl_v2_state": {"dynamics": "state"},
     "gmrl_v2_state_h8": {"dynamics": "state", "plan_horizon": 8},
+    "gmrl_v2_state_h15": {"dynamics": "state", "plan_horizon": 15},
 }
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # the default config with one mechanism off (overrides), on the tasks it is meant for
