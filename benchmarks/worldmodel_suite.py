@@ -15,9 +15,10 @@ above the task's threshold, or at its budget. Agents:
   SAC trained in short imagined rollouts of the learned model (MBPO-style);
 - `gmrl_v2`: the v2 agent (`TDMPCAgent`, configs/worldmodel/v2.yaml's agent section) with its
   own budgets, going on for `AFTER_THRESHOLD` evaluations past the threshold so a return that
-  falls back is seen; on request, v2 with one setting changed (`V2_VARIANTS`):
-  `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs), `gmrl_v2_plan_h1`
-  (one imagined step, then Q) and `gmrl_v2_absorbing` (terminal states trained as absorbing);
+  falls back is seen; on request, v2 with one setting changed (`V2_VARIANTS`), e.g.
+  `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs), `gmrl_v2_latent` (the
+  earlier default: TD-MPC2's learned latent planned 3 steps ahead), `gmrl_v2_state` (state
+  dynamics planned 3 steps ahead) and `gmrl_v2_no_absorbing`;
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -97,8 +98,8 @@ TASKS: dict[str, dict[str, Any]] = {
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
           "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1", "gmrl_v2_absorbing",
-          "gmrl_v2_no_absorbing", "gmrl_v2_state", "gmrl_v2_state_h8",
-          "gmrl_v2_state_h15")
+          "gmrl_v2_no_absorbing", "gmrl_v2_latent", "gmrl_v2_state", "gmrl_v2_state_h8",
+          "gmrl_v2_state_h15", "gmrl_v2_state_h15_full")
 DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
@@ -115,11 +116,15 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     # when the default was off, beside gmrl_v2 with absorbing off)
     "gmrl_v2_absorbing": {"absorbing": True},
     "gmrl_v2_no_absorbing": {"absorbing": False},  # the earlier default
-    # state dynamics: the latent is the standardised observation (no encoder), planned 3, 8 or
-    # 15 steps ahead
-    "gmrl_v2_state": {"dynamics": "state"},
+    # the earlier default (until this A/B): TD-MPC2's learned latent, planned 3 steps ahead
+    "gmrl_v2_latent": {"dynamics": "latent", "plan_horizon": None},
+    # state dynamics (the latent is the standardised observation, no encoder), planned 3, 8 (the
+    # default since this A/B) or 15 steps ahead
+    "gmrl_v2_state": {"dynamics": "state", "plan_horizon": None},
     "gmrl_v2_state_h8": {"dynamics": "state", "plan_horizon": 8},
     "gmrl_v2_state_h15": {"dynamics": "state", "plan_horizon": 15},
+    # ... and every MPPI iteration run (no early stop on the policy prior)
+    "gmrl_v2_state_h15_full": {"dynamics": "state", "plan_horizon": 15, "prior_stop": None},
 }
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # the default config with one mechanism off (overrides), on the tasks it is meant for
@@ -160,17 +165,13 @@ def v1_settings(extra: Sequence[str] = ()) -> dict[str, Any]:
     return config.model_dump(mode="json", include=set(WorldModelConfig.model_fields))
 
 
-# v2 settings added after cells were recorded, at the value that runs as before they existed:
-# left out of a cell's settings at that value, so the recorded cells keep their digests (the
-# agent fills in the same default)
-V2_ADDED_LATER = {"dynamics": "latent"}
+def v2_settings(change: dict[str, Any] | None = None) -> dict[str, Any]:
+    """configs/worldmodel/v2.yaml's agent section with `change`, as JSON: a cell's settings.
 
-
-def v2_settings() -> dict[str, Any]:
-    """configs/worldmodel/v2.yaml's agent section, as JSON (less `V2_ADDED_LATER` at its value)."""
-    settings = _recipe_config(V2_CONFIG, ()).agent.model_dump(mode="json")
-    return {k: v for k, v in settings.items()
-            if k not in V2_ADDED_LATER or v != V2_ADDED_LATER[k]}
+    Every key is written out, so a recorded cell says what it ran. (Until the default became
+    state dynamics, `dynamics: latent` was left out of cells; those records are kept as they
+    are, under the settings of their time.)"""
+    return {**_recipe_config(V2_CONFIG, ()).agent.model_dump(mode="json"), **(change or {})}
 
 
 def _v1_spec(name: str, extra: Sequence[str] = (), tasks: tuple[str, ...] = ()) -> AgentSpec:
@@ -199,7 +200,7 @@ GRID = Grid(
         *(_v1_spec(name, extra, tasks) for name, (extra, tasks) in ABLATIONS.items()),
         AgentSpec("gmrl_v2", {"agent": "tdmpc", "config": v2_settings(), "device": "cpu"},
                   evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD)),
-        *(AgentSpec(name, {"agent": "tdmpc", "config": {**v2_settings(), **change},
+        *(AgentSpec(name, {"agent": "tdmpc", "config": v2_settings(change),
                            "device": "cpu"},
                     evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD))
           for name, change in V2_VARIANTS.items()),

@@ -42,11 +42,14 @@ def test_discount_follows_episode_length() -> None:
     assert episode_discount(None) == 0.99
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
-def test_training_step_fits_reward_and_value(env_id: str) -> None:
+@pytest.mark.parametrize(("env_id", "dynamics"), [("CartPole-v1", "state"),
+                                                  ("Pendulum-v1", "state"),
+                                                  ("CartPole-v1", "latent")])
+def test_training_step_fits_reward_and_value(env_id: str, dynamics: str) -> None:
     """Repeated joint updates on a fixed buffer lower the reward and value losses (not checked:
     consistency and decoder, whose targets move with the encoder and the running statistics)."""
-    agent = TDMPCAgent(gym.make(env_id), {**TINY, "seed_steps": 10**6}, seed=0)
+    agent = TDMPCAgent(gym.make(env_id), {**TINY, "seed_steps": 10**6, "dynamics": dynamics},
+                       seed=0)
     agent.learn(200)  # random steps only: nothing trained yet
     assert agent.updates == 0
     first = agent.update()
@@ -346,8 +349,12 @@ def test_state_dynamics_read_the_standardised_observation_and_learn_its_change()
     assert error < 0.25 * still  # better than "nothing changes"
 
 
-def test_state_dynamics_save_load_gives_the_same_actions(tmp_path: Path) -> None:
-    agent = TDMPCAgent(gym.make("CartPole-v1"), {**TINY, "dynamics": "state"}, seed=2)
+def test_latent_dynamics_save_load_gives_the_same_actions(tmp_path: Path) -> None:
+    """The earlier default (TD-MPC2's encoder and SimNorm latent, planned over the training
+    horizon) stays an option that saves and loads."""
+    agent = TDMPCAgent(gym.make("CartPole-v1"),
+                       {**TINY, "dynamics": "latent", "plan_horizon": None}, seed=2)
+    assert agent.model.decoder is not None and list(agent.model.encoder.parameters())
     agent.learn(60)
     observations = np.stack([gym.make("CartPole-v1").reset(seed=s)[0] for s in range(4)])
     before, _ = agent.predict(observations)
