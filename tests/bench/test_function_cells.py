@@ -4,12 +4,12 @@ summarises its cells as it does agent cells. Tiny functions here, serial runs on
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gmrl.bench import harness
 from gmrl.bench.grid import FunctionGrid, Variant
 from gmrl.bench.harness import cells_path, main, read_records, run_grid
 from gmrl.core.errors import ConfigError
@@ -65,17 +65,10 @@ def test_cells_are_recorded_and_summarised_per_variant(tmp_path: Path) -> None:
 
 
 def test_a_rerun_skips_recorded_cells_and_reruns_changed_settings(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, count_runs: Callable[[str], list[str]]) -> None:
     out = tmp_path / "tiny.json"
     run_grid(GRID.select(seeds=(0,)), out, workers=1, report=_quiet)
-    calls: list[str] = []
-    real = harness.run_function_cell
-
-    def counting(cell):  # type: ignore[no-untyped-def]
-        calls.append(cell.key)
-        return real(cell)
-
-    monkeypatch.setattr(harness, "run_function_cell", counting)
+    calls = count_runs("run_function_cell")
     lines: list[str] = []
     summary = run_grid(GRID.select(seeds=(0, 1)), out, workers=1, report=lines.append)
     assert calls == ["low/seed1", "high/seed1"]

@@ -2,13 +2,13 @@
 serial cells, resume, a changed setting rerun, a failed cell, the CLI, and two cells on Ray."""
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from gmrl.bench import harness
 from gmrl.bench.grid import AgentSpec, Evaluation, Grid, Task
 from gmrl.bench.harness import cells_path, main, read_records, run_grid
 from gmrl.cli import app
@@ -50,17 +50,10 @@ def test_serial_cells_are_measured_recorded_and_summarised(tmp_path: Path) -> No
 
 
 def test_a_rerun_skips_recorded_cells_and_reruns_changed_ones(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, count_runs: Callable[[str], list[str]]) -> None:
     out = tmp_path / "tiny.json"
     run_grid(replace(GRID, seeds=(0,)), out, workers=1, report=_quiet)
-    calls: list[str] = []
-    real = harness.run_cell
-
-    def counting(cell):  # type: ignore[no-untyped-def]
-        calls.append(cell.key)
-        return real(cell)
-
-    monkeypatch.setattr(harness, "run_cell", counting)
+    calls = count_runs("run_cell")
     run_grid(GRID, out, workers=1, report=_quiet)
     assert calls == ["FrozenLake-v1/q/seed1"]  # seed 0 was recorded
     run_grid(GRID, out, workers=1, report=_quiet)
@@ -71,7 +64,7 @@ def test_a_rerun_skips_recorded_cells_and_reruns_changed_ones(
 
 
 def test_a_new_agent_with_its_own_budget_keeps_the_recorded_cells(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, count_runs: Callable[[str], list[str]]) -> None:
     """Adding an agent (with a per-task budget of its own) to a grid leaves the other cells'
     digests alone, and records hashed by the earlier rule (every agent's budget) still count."""
     out = tmp_path / "tiny.json"
@@ -80,14 +73,7 @@ def test_a_new_agent_with_its_own_budget_keeps_the_recorded_cells(
     grown = replace(one, agents=(*one.agents, AgentSpec("q2", {**Q, "alpha": 0.4})),
                     tasks=(replace(one.tasks[0], budgets={"q": 300, "q2": 200}),))
     assert [c.digest for c in grown.cells()][:1] == [c.digest for c in one.cells()]
-    calls: list[str] = []
-    real = harness.run_cell
-
-    def counting(cell):  # type: ignore[no-untyped-def]
-        calls.append(cell.key)
-        return real(cell)
-
-    monkeypatch.setattr(harness, "run_cell", counting)
+    calls = count_runs("run_cell")
     summary = run_grid(grown, out, workers=1, report=_quiet)
     assert calls == ["FrozenLake-v1/q2/seed0"]
     assert {r["budget"] for r in summary["cells"]} == {300, 200}
