@@ -96,7 +96,8 @@ NEW_RUN_CASES = [
     Case("worldmodel-lr-inf", ("run", "model.lr=inf"), "model.lr"),
     # world model v2: the same before a run directory exists
     Case("v2-latent-not-simnorm-groups", ("run", "configs/worldmodel/v2.yaml",
-                                          "agent.latent_dim=20"), "simnorm_dim"),
+                                          "agent.dynamics=latent", "agent.latent_dim=20"),
+         "simnorm_dim"),
     Case("v2-td-steps-too-many", ("run", "configs/worldmodel/v2.yaml", "agent.td_steps=5000"),
          "td_steps"),
     Case("v2-lr-inf", ("run", "configs/worldmodel/v2.yaml", "agent.lr=inf"), "agent.lr"),
