@@ -1,7 +1,9 @@
 """Settings of the latent world-model agent: one default for every task.
 
 The defaults follow TD-MPC2's single configuration, scaled down for a CPU (smaller networks,
-fewer planning samples and iterations); nothing in them is about one task. The discount, like
+fewer planning samples and iterations), except the model's state: by default the standardised
+observation itself, planned 8 steps ahead (`dynamics: latent` is TD-MPC2's learned latent); nothing
+in them is about one task. The discount, like
 TD-MPC2's, is derived from the env's episode length when `discount` is left at None.
 """
 
@@ -24,8 +26,10 @@ class TDMPCConfig(StrictModel):
         "SimNorm latent (plan it with plan_horizon: null, the training horizon: measured better "
         "than longer plans through it)",
     )
-    latent_dim: int = Field(default=64, ge=8, description="latent size (a multiple of simnorm_dim)")
-    simnorm_dim: int = Field(default=8, ge=2, description="SimNorm group size")
+    latent_dim: int = Field(
+        default=64, ge=8, description="latent size, a multiple of simnorm_dim (dynamics=latent)"
+    )
+    simnorm_dim: int = Field(default=8, ge=2, description="SimNorm group size (dynamics=latent)")
     hidden: int = Field(default=128, ge=8, description="width of every MLP")
     encoder_layers: int = Field(default=2, ge=1, description="hidden layers of the encoder")
     num_q: int = Field(default=5, ge=2, description="Q-functions in the ensemble")
