@@ -50,6 +50,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,13 @@ def v2_settings(change: dict[str, Any] | None = None) -> dict[str, Any]:
     Every key is written out, so a recorded cell says what it ran. (Until the default became
     state dynamics, `dynamics: latent` was left out of cells; those records are kept as they
     are, under the settings of their time.)"""
-    return {**_recipe_config(V2_CONFIG, ()).agent.model_dump(mode="json"), **(change or {})}
+    return {**_v2_defaults(), **(change or {})}
+
+
+@cache
+def _v2_defaults() -> dict[str, Any]:
+    """v2.yaml's agent section as JSON, read once (every v2 agent of the grids starts from it)."""
+    return _recipe_config(V2_CONFIG, ()).agent.model_dump(mode="json")
 
 
 def _v1_spec(name: str, extra: Sequence[str] = (), tasks: tuple[str, ...] = ()) -> AgentSpec:
