@@ -7,7 +7,8 @@ The suite's agents on dm_control tasks through `shimmy` (`dm_control/cartpole-sw
 - `gmrl_v2`: configs/worldmodel/v2.yaml's agent (`TDMPCAgent`);
 - `sb3`: SB3 SAC with its defaults (`gmrl.bench.peers.sb3_default`);
 - `gmrl_v2_state_h8`, `gmrl_v2_state_h15` (on request): v2 with state dynamics planned 8 or 15
-  steps ahead; `gmrl_v2_state_h15_full`: the latter with every MPPI iteration run.
+  steps ahead; `gmrl_v2_state_h15_full`: the latter with every MPPI iteration run;
+  `gmrl_v2_explore`: v2 with the novelty bonus while training (`explore: 1`).
 
 Nothing about a task is written down: reward (and, in v1 and v2, termination) is learned. Every
 cell runs its whole budget and is evaluated at 2.5k, 5k, 7.5k, 10k, 25k, 50k and 100k real
@@ -74,7 +75,8 @@ GRID = Grid(
         # v2 with state dynamics planned 8 or 15 steps ahead (worldmodel_suite.V2_VARIANTS)
         *(AgentSpec(name, {"agent": "tdmpc", "config": v2_settings(V2_VARIANTS[name]),
                            "device": "cpu"})
-          for name in ("gmrl_v2_state_h8", "gmrl_v2_state_h15", "gmrl_v2_state_h15_full")),
+          for name in ("gmrl_v2_state_h8", "gmrl_v2_state_h15", "gmrl_v2_state_h15_full",
+                       "gmrl_v2_explore")),
     ),
     seeds=(0, 1, 2),
     budget=BUDGET,

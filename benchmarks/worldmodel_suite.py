@@ -18,7 +18,8 @@ above the task's threshold, or at its budget. Agents:
   falls back is seen; on request, v2 with one setting changed (`V2_VARIANTS`), e.g.
   `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs), `gmrl_v2_latent` (the
   earlier default: TD-MPC2's learned latent planned 3 steps ahead), `gmrl_v2_state` (state
-  dynamics planned 3 steps ahead) and `gmrl_v2_no_absorbing`;
+  dynamics planned 3 steps ahead), `gmrl_v2_no_absorbing` and `gmrl_v2_explore` (the novelty
+  bonus while training, `explore: 1`);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -126,7 +127,14 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_state_h15": {"dynamics": "state", "plan_horizon": 15},
     # ... and every MPPI iteration run (no early stop on the policy prior)
     "gmrl_v2_state_h15_full": {"dynamics": "state", "plan_horizon": 15, "prior_stop": None},
+    # the novelty bonus while training (ensemble disagreement of one-step predictors, v1's rule)
+    "gmrl_v2_explore": {"explore": 1.0},
+    # the default, run until a reach holds (below), beside gmrl_v2_explore
+    "gmrl_v2_until_held": {},
 }
+# v2 agents whose cells learn on past a reach that falls back, until one holds for
+# AFTER_THRESHOLD evaluations (`Evaluation.until_held`; `steps_to_held` in their rows)
+UNTIL_HELD = ("gmrl_v2_explore", "gmrl_v2_until_held")
 DREAM_TASKS = ("Pendulum-v1", "InvertedPendulum-v5")
 # the default config with one mechanism off (overrides), on the tasks it is meant for
 ABLATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -209,7 +217,8 @@ GRID = Grid(
                   evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD)),
         *(AgentSpec(name, {"agent": "tdmpc", "config": v2_settings(change),
                            "device": "cpu"},
-                    evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD))
+                    evaluation=replace(EVALUATION, after_threshold=AFTER_THRESHOLD,
+                                       until_held=name in UNTIL_HELD))
           for name, change in V2_VARIANTS.items()),
     ),
     seeds=(0, 1, 2),
@@ -323,6 +332,9 @@ def v2_extras(mine: list[dict[str, Any]]) -> dict[str, Any]:
         "update_ms_median": median([r["update_ms"] for r in mine]),
         "fell_back": [fell_back(r["curve"], r["threshold"]) for r in mine],
         "final_returns": [r["curve"][-1][1] for r in mine],
+        # the first reach that held (`until_held` agents only): None where none did
+        **({"steps_to_held": [r["steps_to_held"] for r in mine]}
+           if all("steps_to_held" in r for r in mine) else {}),
         "termination_precision_median": median([m["termination_precision"] for m in last]),
         "termination_recall_median": median([m["termination_recall"] for m in last]),
         "termination_true": sum(m["termination_true"] for m in last

@@ -85,7 +85,7 @@ def test_planner_uses_the_policy_prior() -> None:
         return torch.full((*z.shape[:-1], 1), target), torch.zeros(z.shape[:-1])
 
     agent.model.policy_sample = fixed_policy  # type: ignore[method-assign]
-    agent.planner.score = lambda z, actions, generator: -(actions[:, 0, 0] - target).abs()
+    agent.planner.score = lambda z, actions, *_: -(actions[:, 0, 0] - target).abs()
     z = agent.model.encode(torch.zeros(1, 3))
     warm = agent.planner.initial(1, z.device)
     generator = torch.Generator().manual_seed(0)
@@ -111,7 +111,7 @@ def test_planning_stops_early_once_the_prior_wins() -> None:
         return policy
 
     # the score prefers actions near 0.7: a prior proposing exactly 0.7 always wins
-    agent.planner.score = lambda z, actions, generator: -(actions[:, 0, 0] - 0.7).abs()
+    agent.planner.score = lambda z, actions, *_: -(actions[:, 0, 0] - 0.7).abs()
     agent.model.policy_sample = prior_action(0.7)  # type: ignore[method-assign]
     agent.planner.plan(z, warm, explore=False, generator=generator)
     assert agent.planner.iterations_used == 1
@@ -361,4 +361,63 @@ def test_latent_dynamics_save_load_gives_the_same_actions(tmp_path: Path) -> Non
     agent.save(tmp_path / "agent")
     after, _ = TDMPCAgent.load(tmp_path / "agent", env=gym.make("CartPole-v1")).predict(
         observations)
+    np.testing.assert_array_equal(before, after)
+
+
+def test_novelty_heads_disagree_where_the_agent_has_not_been() -> None:
+    """`explore > 0` adds novelty heads fitted to real changes only: after training they agree
+    on the states stored and disagree far from them; without `explore` there are none, and the
+    other networks start from the same weights either way."""
+    config = {**TINY, "seed_steps": 10**6}
+    plain = TDMPCAgent(gym.make("Pendulum-v1"), config, seed=0)
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**config, "explore": 1.0}, seed=0)
+    assert plain.model.novelty is None and agent.model.novelty is not None
+    plain_weights = plain.model.state_dict()
+    for name, tensor in agent.model.state_dict().items():
+        if not name.startswith(("novelty.", "change_std")):
+            assert torch.equal(tensor, plain_weights[name]), name
+    agent.learn(300)
+    for _ in range(300):
+        losses = agent.update()
+    assert losses["novelty"] > 0
+    batch = agent.buffer.sample(64, agent.device, None, agent.discount, True)
+    seen = agent.model.encode(batch["obs"][0])
+    action = batch["action"][0]
+    with torch.no_grad():
+        near = agent.model.disagreement(seen, action).mean()
+        far = agent.model.disagreement(seen + 8.0, action).mean()  # 8 spreads off the data
+    assert far > 4 * near
+    assert torch.equal(plain.model.disagreement(seen, action), torch.zeros(64))
+
+
+def test_the_novelty_bonus_draws_exploring_plans_only() -> None:
+    """With rewards and values all 0 (untrained), only the bonus separates plans: an exploring
+    plan heads where the heads disagree (here: positive actions); evaluation ignores it."""
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "explore": 1.0, "samples": 64,
+                                                "elites": 8, "policy_samples": 0}, seed=0)
+    model = agent.model
+    model.disagreement = lambda z, a: a[..., 0].clamp(min=0)  # type: ignore[method-assign]
+    agent.planner.bonus = torch.tensor(1.0)
+    z = model.encode(torch.zeros(1, 3))
+    warm = agent.planner.initial(1, z.device)
+    exploring = agent.planner.plan(z, warm, explore=True,
+                                   generator=torch.Generator().manual_seed(0))
+    assert exploring.mean[0, :4, 0].min() > 0.3  # the plan's first steps push positive
+    evaluating = agent.planner.plan(z, warm, explore=False,
+                                    generator=torch.Generator().manual_seed(0))
+    assert abs(float(evaluating.mean[0, :, 0].mean())) < 0.3
+
+
+def test_exploring_agent_saves_and_loads_its_novelty_heads(tmp_path: Path) -> None:
+    agent = TDMPCAgent(gym.make("MountainCarContinuous-v0"), {**TINY, "explore": 1.0}, seed=3)
+    agent.learn(60)
+    assert agent.last_losses["novelty"] > 0
+    observations = np.stack([gym.make("MountainCarContinuous-v0").reset(seed=s)[0]
+                             for s in range(4)])
+    before, _ = agent.predict(observations)
+    agent.save(tmp_path / "agent")
+    loaded = TDMPCAgent.load(tmp_path / "agent", env=gym.make("MountainCarContinuous-v0"))
+    assert loaded.model.novelty is not None
+    assert torch.equal(loaded.model.novelty.weights[0], agent.model.novelty.weights[0])
+    after, _ = loaded.predict(observations)
     np.testing.assert_array_equal(before, after)

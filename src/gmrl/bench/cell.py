@@ -29,6 +29,7 @@ and test data, with `derive_seed` / `torch_generator`), and records the metrics 
 its wall-clock and process time and the machine.
 """
 
+import math
 import os
 import time
 from datetime import datetime, timezone
@@ -111,6 +112,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     curve: list[list[float]] = []
     models: list[dict[str, float]] = []
     reached: dict[str, float] = {}
+    held = HoldTracker(evaluation.after_threshold)
     next_eval = [evaluation.next_point(0)]
     clock = _Clock()
 
@@ -128,6 +130,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             models.append({"step": float(steps), **metrics})
         if task.threshold is not None and mean >= task.threshold and not reached:
             reached.update(steps=steps, seconds=train_wall, at=len(curve))
+        if task.threshold is not None:
+            held.add(steps, train_wall, mean, task.threshold)
         clock.eval_wall += time.perf_counter() - start_wall
         clock.eval_cpu += time.process_time() - start_cpu
 
@@ -137,14 +141,18 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             return True
         evaluate(agent)
         next_eval[0] = evaluation.next_point(steps)
-        return not reached or len(curve) - int(reached["at"]) < evaluation.after_threshold
+        return not finished()
+
+    def finished() -> bool:
+        if evaluation.until_held:
+            return held.held is not None
+        return bool(reached) and len(curve) - int(reached["at"]) >= evaluation.after_threshold
 
     try:
         agent = _build(cell, env)
         agent.learn(cell.budget, callback=callback)
         train_seconds, cpu_seconds = clock.train()
-        done = reached and len(curve) - int(reached["at"]) >= evaluation.after_threshold
-        if not done and (not curve or curve[-1][0] != agent.num_timesteps):
+        if not finished() and (not curve or curve[-1][0] != agent.num_timesteps):
             evaluate(agent)  # the budget ended between checkpoints: score where it stopped
         steps = int(agent.num_timesteps)
         extras = agent_extras(agent)
@@ -161,6 +169,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         "budget": cell.budget, "threshold": task.threshold, "steps": steps,
         "reached": bool(reached), "steps_to_threshold": reached.get("steps"),
         "seconds_to_threshold": reached.get("seconds"),
+        **({"steps_to_held": held.held and held.held[0],
+            "seconds_to_held": held.held and held.held[1]} if evaluation.until_held else {}),
         "train_seconds": train_seconds, "cpu_seconds": cpu_seconds,
         "eval_seconds": clock.eval_wall,
         "ms_per_step": 1000.0 * train_seconds / steps if steps else None,
@@ -170,6 +180,34 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         "spec": cell.spec(), "machine": machine(), "pid": os.getpid(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+class HoldTracker:
+    """Finds the first reach of a threshold that holds: the return at that evaluation meets the
+    threshold and none of the `window` evaluations after it falls more than 20 % of the best
+    return so far below that best (the suite's "fell back" rule, over a finite window).
+    `held` is (steps, seconds) of that reach once its window has passed, else None."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.held: tuple[int, float] | None = None
+        self._candidate: tuple[int, float] | None = None
+        self._best = -math.inf
+        self._since = 0
+
+    def add(self, steps: int, seconds: float, mean: float, threshold: float) -> None:
+        if self.held is not None:
+            return
+        if self._candidate is not None:
+            self._best = max(self._best, mean)
+            if mean < self._best - 0.2 * abs(self._best):
+                self._candidate = None  # fell back: look for the next reach
+            else:
+                self._since += 1
+        if self._candidate is None and mean >= threshold:
+            self._candidate, self._best, self._since = (steps, seconds), mean, 0
+        if self._candidate is not None and self._since >= self.window:
+            self.held = self._candidate
 
 
 def run_function_cell(cell: FunctionCell) -> dict[str, Any]:

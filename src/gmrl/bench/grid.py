@@ -69,7 +69,10 @@ class Evaluation:
     Every `every` real steps, or at the real-step checkpoints `points` when given (a geometric
     schedule keeps long runs cheap); `episodes` seeded episodes each. A cell stops at its first
     evaluation that reaches the task's threshold, or `after_threshold` evaluations later (to see
-    whether it holds there).
+    whether it holds there). With `until_held`, a reach that does not hold (an evaluation within
+    the `after_threshold` that follow falls more than 20 % of the best return below it) does not
+    end the cell: it learns on until a reach holds for `after_threshold` evaluations or its
+    budget ends (`steps_to_held` in the record; `steps_to_threshold` stays the first reach).
     """
 
     episodes: int = 10
@@ -77,6 +80,7 @@ class Evaluation:
     points: tuple[int, ...] = ()
     after_threshold: int = 0
     deterministic: bool = True
+    until_held: bool = False
 
     def next_point(self, steps: int) -> int | None:
         """The first evaluation checkpoint after `steps` real steps (None: no more)."""
@@ -108,8 +112,11 @@ class Cell:
         override is the cell's `evaluation`; leaving it out of `agent` keeps the digests of
         cells recorded before agents could override it)."""
         agent = {k: v for k, v in asdict(self.agent).items() if k not in ("evaluation", "tasks")}
+        evaluation = asdict(self.evaluation)
+        if not evaluation["until_held"]:  # (added later: off, the digests stay as they were)
+            del evaluation["until_held"]
         return {"task": asdict(self.task), "agent": agent, "seed": self.seed,
-                "budget": self.budget, "evaluation": asdict(self.evaluation)}
+                "budget": self.budget, "evaluation": evaluation}
 
     @property
     def digest(self) -> str:

@@ -24,7 +24,7 @@ from pydantic import Field
 from gmrl.core.config import StrictModel
 from gmrl.core.seeding import OwnedGlobalRng, derive_seed, env_reset_seed, torch_generator
 from gmrl.rl.rollout import PolicyFunction, evaluate_agent
-from gmrl.worldmodel.base import WorldModel
+from gmrl.worldmodel.base import WorldModel, reward_scale
 from gmrl.worldmodel.buffer import TransitionStore
 from gmrl.worldmodel.dream_env import DreamVecEnv
 from gmrl.worldmodel.planners import CEMConfig, CEMPlanner, colored_noise
@@ -423,16 +423,3 @@ class ModelBasedAgent:
                 "replaying the current episode did not reproduce the recorded state: the env "
                 "is not deterministic given its reset seed, so this run cannot resume exactly"
             )
-
-
-def reward_scale(rewards: Any) -> float:
-    """The spread of the real rewards, the unit of the planner's exploration bonus.
-
-    Their std when they vary; for a constant reward (CartPole's +1, or 0 before a sparse task's
-    first success) its magnitude, floored at 0.01 so the bonus never vanishes entirely.
-    """
-    r = np.asarray(rewards, dtype=np.float64).reshape(-1)
-    if r.size == 0:
-        return 1.0
-    std = float(r.std())
-    return max(std if std > 1e-8 else float(np.abs(r).mean()), 1e-2)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -123,3 +124,17 @@ class WorldModel(nn.Module, ABC):
             path, f"a {model_class.__name__}", lambda: model.load_training_state(artifact.state)
         )
         return model
+
+
+def reward_scale(rewards: Any) -> float:
+    """The spread of the real rewards, the unit of the planners' exploration bonus (v1's
+    and v2's).
+
+    Their std when they vary; for a constant reward (CartPole's +1, or 0 before a sparse task's
+    first success) its magnitude, floored at 0.01 so the bonus never vanishes entirely.
+    """
+    r = np.asarray(rewards, dtype=np.float64).reshape(-1)
+    if r.size == 0:
+        return 1.0
+    std = float(r.std())
+    return max(std if std > 1e-8 else float(np.abs(r).mean()), 1e-2)

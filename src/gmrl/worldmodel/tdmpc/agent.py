@@ -31,6 +31,7 @@ from gmrl.core.device import resolve_device
 from gmrl.core.errors import CheckpointError, EnvError
 from gmrl.core.seeding import derive_seed, env_reset_seed, numpy_rng
 from gmrl.rl.contract import check_env_spaces, space_from_json, space_json
+from gmrl.worldmodel.base import reward_scale
 from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
 from gmrl.worldmodel.tdmpc.config import TDMPCConfig
 from gmrl.worldmodel.tdmpc.model import LatentModel
@@ -186,6 +187,9 @@ class TDMPCAgent(Agent):
                 restart = torch.as_tensor(np.asarray(episode_start, bool), device=self.device)
                 warm = torch.where(restart[:, None, None], fresh, warm)
         self.planner.value_scale = self.q_scale
+        if explore and self.model.novelty is not None:  # the novelty bonus's weight, in reward
+            self.planner.bonus = torch.tensor(self.config.explore * reward_scale(
+                self.buffer.data["reward"][: self.buffer.size]), device=self.device)
         plan = self.planner.plan(z, warm, explore=explore, generator=generator)
         return plan.action.cpu().numpy(), plan.mean.cpu().numpy()
 
@@ -315,9 +319,15 @@ class TDMPCAgent(Agent):
         losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
                               td_target, weights)
         consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses
+        novelty_loss = torch.zeros((), device=self.device)
+        if model.novelty is not None:  # real changes only (every stored step, weighted alike)
+            with torch.no_grad():
+                real_z = model.encode(obs)
+            novelty_loss = model.novelty_loss(real_z, action, next_z, mask / mask.shape[1],
+                                              rate=1.0 if self.updates == 0 else 0.01)
         total = (cfg.consistency_coef * consistency + cfg.reward_coef * reward_loss
                  + cfg.value_coef * value_loss + cfg.termination_coef * termination_loss
-                 + cfg.decoder_coef * decoder_loss) / horizon
+                 + cfg.decoder_coef * decoder_loss + novelty_loss) / horizon
         self.optim.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -331,6 +341,7 @@ class TDMPCAgent(Agent):
             "value": float(value_loss.detach()) / horizon,
             "termination": float(termination_loss.detach()) / horizon,
             "decoder": float(decoder_loss.detach()) / horizon,
+            "novelty": float(novelty_loss.detach()) / horizon,
             "policy": policy_loss, "grad_norm": float(grad_norm), "q_scale": self.q_scale,
         }
         return self.last_losses

@@ -101,6 +101,17 @@ class TDMPCConfig(StrictModel):
         "to compile on a 2-core CPU, then 12-21 % cheaper per step: worth it for runs of "
         "thousands of steps; on a CPU it needs a C++ compiler)",
     )
+    explore: float = Field(
+        default=0.0, ge=0,
+        description="weight of the novelty bonus while training (0: off): each imagined step "
+        "of a plan earns explore x the real rewards' spread x the disagreement of "
+        "`explore_heads` one-step predictors fitted to real transitions (v1's rule), so plans "
+        "toward states not yet seen score higher; the bonus fades as the heads agree. Never "
+        "used when acting deterministically (evaluation)",
+    )
+    explore_heads: int = Field(
+        default=5, ge=2, description="novelty heads whose disagreement is the bonus (explore > 0)"
+    )
     # ---------------------------------------------------------------- acting
     act: Literal["plan", "policy"] = Field(
         default="plan", description="plan (MPPI through the model) or policy (the prior alone)"

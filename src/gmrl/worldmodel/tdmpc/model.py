@@ -31,11 +31,16 @@ def _zero_last_linear(net: nn.Sequential) -> None:
 
 
 class QEnsemble(nn.Module):
-    """`count` Q-functions evaluated in one batched pass (stacked weights, `torch.baddbmm`)."""
+    """`count` MLPs (the Q-functions; also the novelty heads) evaluated in one batched pass
+    (stacked weights, `torch.baddbmm`). `zero_last`: every output starts at 0 (Q, as in
+    TD-MPC2); off, the members start apart, which is what makes their disagreement a signal.
+    `layer_norm` off: hidden activations grow with the input, so members extrapolate apart
+    off the data instead of being normalised back together (the novelty heads)."""
 
-    def __init__(self, count: int, sizes: list[int], dropout: float) -> None:
+    def __init__(self, count: int, sizes: list[int], dropout: float,
+                 zero_last: bool = True, layer_norm: bool = True) -> None:
         super().__init__()
-        self.count, self.dropout = count, dropout
+        self.count, self.dropout, self.layer_norm = count, dropout, layer_norm
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         self.norm_weights = nn.ParameterList()
@@ -46,12 +51,13 @@ class QEnsemble(nn.Module):
                 -bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(count, 1, fan_out).uniform_(
                 -bound, bound)))
-        for width in sizes[1:-1]:
+        for width in sizes[1:-1] if layer_norm else []:
             self.norm_weights.append(nn.Parameter(torch.ones(count, 1, width)))
             self.norm_biases.append(nn.Parameter(torch.zeros(count, 1, width)))
-        with torch.no_grad():  # zero last layer: every value starts at 0, as in TD-MPC2
-            self.weights[-1].zero_()
-            self.biases[-1].zero_()
+        if zero_last:
+            with torch.no_grad():  # zero last layer: every value starts at 0, as in TD-MPC2
+                self.weights[-1].zero_()
+                self.biases[-1].zero_()
 
     def forward(self, x: torch.Tensor, heads: torch.Tensor | None = None) -> torch.Tensor:
         """x (..., D) -> logits (count, ..., bins), or (len(heads), ..., bins) for some heads."""
@@ -63,7 +69,9 @@ class QEnsemble(nn.Module):
             if heads is not None:
                 weight, bias = weight[heads], bias[heads]
             h = torch.baddbmm(bias, h, weight)
-            if index < last:
+            if index < last and not self.layer_norm:
+                h = F.silu(h)
+            elif index < last:
                 scale, shift = self.norm_weights[index], self.norm_biases[index]
                 if heads is not None:
                     scale, shift = scale[heads], shift[heads]
@@ -86,6 +94,7 @@ class LatentModel(nn.Module):
     termination_log_ratio: torch.Tensor
     obs_mean: torch.Tensor
     obs_std: torch.Tensor
+    change_std: torch.Tensor  # only with novelty heads (explore > 0)
 
     def __init__(self, obs_dim: int, action_dim: int, discrete: bool, config: TDMPCConfig) -> None:
         super().__init__()
@@ -125,6 +134,16 @@ class LatentModel(nn.Module):
         # log(negatives / positives) of the termination labels: the class-balancing weight used
         # in training, subtracted from the logit to read a calibrated probability
         self.register_buffer("termination_log_ratio", torch.zeros(()))
+        # novelty heads (explore > 0): `explore_heads` one-step predictors of the latent's change,
+        # fitted to real transitions only; where they disagree the agent has not been. Built
+        # last, so every other network's initial weights are the same with or without them
+        # (one hidden layer: they only have to tell seen from unseen, and they run at every
+        # imagined step of every plan while training)
+        self.novelty = (QEnsemble(config.explore_heads, [latent + action_dim, hidden, latent],
+                                  0.0, zero_last=False, layer_norm=False)
+                        if config.explore > 0 else None)
+        if self.novelty is not None:  # running spread of the real changes: the heads' unit
+            self.register_buffer("change_std", torch.ones(latent))
 
     # ------------------------------------------------------------------ parts
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
@@ -150,6 +169,30 @@ class LatentModel(nn.Module):
     def termination_prob(self, next_z: torch.Tensor) -> torch.Tensor:
         """Calibrated probability that the step into `next_z` ended the episode."""
         return torch.sigmoid(self.termination_logit(next_z) - self.termination_log_ratio)
+
+    def disagreement(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The novelty heads' disagreement on the latent's change: their std in units of the
+        real changes' spread, averaged over latent dimensions (v1's unit: an unseen state
+        scores about 1 whatever the task's step size); zeros without heads."""
+        if self.novelty is None:
+            return torch.zeros(z.shape[:-1], device=z.device)
+        return self.novelty(torch.cat([z, action], -1)).std(0).mean(-1)
+
+    def novelty_loss(self, z: torch.Tensor, action: torch.Tensor, next_z: torch.Tensor,
+                     weights: torch.Tensor, rate: float = 0.01) -> torch.Tensor:
+        """Every head's squared error on the real changes `next_z - z` in units of their
+        running spread (updated here at `rate`; inputs detached), weighted like the other
+        losses; 0 without heads."""
+        if self.novelty is None:
+            return torch.zeros((), device=z.device)
+        change = (next_z - z).detach()
+        with torch.no_grad():
+            rows = weights.reshape(-1) > 0
+            spread = change.reshape(-1, change.shape[-1])[rows].pow(2).mean(0).sqrt()
+            self.change_std.lerp_(spread.clamp_min(1e-6), rate)
+        predicted = self.novelty(torch.cat([z.detach(), action], -1))  # (K, ..., L)
+        error = (predicted - change / self.change_std).pow(2).mean(-1).mean(0)
+        return (error * weights).sum()
 
     def q_logits(self, z: torch.Tensor, action: torch.Tensor, target: bool = False,
                  heads: torch.Tensor | None = None) -> torch.Tensor:

@@ -6,7 +6,9 @@ For each of `E` states planned for at once (a vector env's observations), a dist
 
     G = sum_t gamma^t alive_t r_t + gamma^H alive_H V(z_H),   alive_{t+1} = alive_t (1 - p_term)
 
-through the learned model, and the distribution moves to the score-weighted mean of the
+through the learned model (while training with `explore > 0`, each r_t plus the novelty bonus
+`bonus x disagreement(z_t, a_t)`, `bonus` = explore x the real rewards' spread, set by the
+agent), and the distribution moves to the score-weighted mean of the
 `elites` best (MPPI), weighted by `softmax(temperature * G / value_scale)` where `value_scale` is
 the agent's running spread of Q (so the weighting does not depend on the reward's scale). Box
 actions use a diagonal Gaussian; Discrete actions one categorical per step (with a probability
@@ -39,6 +41,9 @@ class MPPIPlanner:
         # are softmax(temperature * (G - G_max) / value_scale), the same at any reward scale
         self.value_scale = 1.0
         self.iterations_used = 0  # MPPI iterations the last plan took (see `prior_stop`)
+        # the novelty bonus per unit of disagreement while exploring (the agent sets it: explore
+        # x the real rewards' spread); a tensor, so a compiled `score` does not recompile
+        self.bonus = torch.zeros(())
         # what scores candidates: `returns`, or its torch.compile'd version (`compile: true`)
         self.score = self.returns
 
@@ -57,14 +62,17 @@ class MPPIPlanner:
         """Warm start: drop the executed step, repeat the last one."""
         return torch.cat([mean[:, 1:], mean[:, -1:]], 1)
 
-    def returns(self, z: torch.Tensor, actions: torch.Tensor, generator: torch.Generator
-                ) -> torch.Tensor:
-        """G for latent states z (M, L) and action vectors (M, H, A)."""
+    def returns(self, z: torch.Tensor, actions: torch.Tensor, generator: torch.Generator,
+                bonus: torch.Tensor | None = None) -> torch.Tensor:
+        """G for latent states z (M, L) and action vectors (M, H, A); with `bonus`, each step's
+        reward plus `bonus` x the novelty heads' disagreement there."""
         model, gamma = self.model, self.discount
         total = torch.zeros(z.shape[0], device=z.device)
         weight = torch.ones_like(total)
         for t in range(actions.shape[1]):
             reward = model.codec.decode(model.reward_logits(z, actions[:, t]))
+            if bonus is not None:
+                reward = reward + bonus * model.disagreement(z, actions[:, t])
             z = model.next(z, actions[:, t])
             total = total + weight * reward
             weight = weight * gamma * (1 - model.termination_prob(z))
@@ -78,18 +86,19 @@ class MPPIPlanner:
         cfg, model = self.config, self.model
         _, horizon, width = warm.shape
         device = z.device
+        bonus = self.bonus.to(device) if explore and model.novelty is not None else None
         policy_actions = self._policy_rollouts(z, generator)  # (E, P, H, A)
         samples, proposals = cfg.samples, policy_actions.shape[1]
         mean = warm.clone()
         std = torch.full_like(mean, cfg.max_std)
         # the policy's proposals do not change between iterations: scored once
-        policy_value = self._scores(z, policy_actions, generator)  # (E, P)
+        policy_value = self._scores(z, policy_actions, generator, bonus)  # (E, P)
         best_proposal = policy_value.max(1).values if proposals else None
         self.iterations_used = 0
         for iteration in range(cfg.iterations):
             drawn = self._draw(mean, std, samples, generator)  # (E, N, H, A)
             candidates = torch.cat([policy_actions, drawn], 1)
-            value = torch.cat([policy_value, self._scores(z, drawn, generator)], 1)
+            value = torch.cat([policy_value, self._scores(z, drawn, generator, bonus)], 1)
             elite_value, elite_index = value.topk(min(cfg.elites, value.shape[1]), 1)
             self.iterations_used = iteration + 1
             elites = candidates.gather(
@@ -119,14 +128,14 @@ class MPPIPlanner:
             best = (best + noise * std[:, 0]).clamp(-1, 1)
         return Plan(action=best, mean=mean)
 
-    def _scores(self, z: torch.Tensor, actions: torch.Tensor, generator: torch.Generator
-                ) -> torch.Tensor:
+    def _scores(self, z: torch.Tensor, actions: torch.Tensor, generator: torch.Generator,
+                bonus: torch.Tensor | None = None) -> torch.Tensor:
         """G for E latent states z (E, L) and their candidates (E, N, H, A) -> (E, N)."""
         count, number, horizon, width = actions.shape
         if number == 0:
             return torch.zeros(count, 0, device=z.device)
         starts = z.unsqueeze(1).expand(count, number, -1).reshape(-1, z.shape[-1])
-        value = self.score(starts, actions.reshape(-1, horizon, width), generator)
+        value = self.score(starts, actions.reshape(-1, horizon, width), generator, bonus)
         return torch.nan_to_num(value.reshape(count, number), nan=-1e9)
 
     def _draw(self, mean: torch.Tensor, std: torch.Tensor, samples: int,
