@@ -18,8 +18,9 @@ above the task's threshold, or at its budget. Agents:
   falls back is seen; on request, v2 with one setting changed (`V2_VARIANTS`), e.g.
   `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs), `gmrl_v2_latent` (the
   earlier default: TD-MPC2's learned latent planned 3 steps ahead), `gmrl_v2_state` (state
-  dynamics planned 3 steps ahead), `gmrl_v2_no_absorbing` and `gmrl_v2_explore` (the novelty
-  bonus while training, `explore: 1`);
+  dynamics planned 3 steps ahead), `gmrl_v2_no_absorbing`, `gmrl_v2_explore` (the novelty
+  bonus while training, `explore: 1`) and `gmrl_v2_mve5` (TD targets bootstrapped 5 imagined
+  steps further, `value_expansion: 5`);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -129,6 +130,8 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_state_h15_full": {"dynamics": "state", "plan_horizon": 15, "prior_stop": None},
     # the novelty bonus while training (ensemble disagreement of one-step predictors, v1's rule)
     "gmrl_v2_explore": {"explore": 1.0},
+    # model-based value expansion: every TD target bootstraps 5 imagined policy steps further
+    "gmrl_v2_mve5": {"value_expansion": 5},
     # the default, run until a reach holds (below), beside gmrl_v2_explore
     "gmrl_v2_until_held": {},
 }

@@ -421,3 +421,22 @@ def test_exploring_agent_saves_and_loads_its_novelty_heads(tmp_path: Path) -> No
     assert torch.equal(loaded.model.novelty.weights[0], agent.model.novelty.weights[0])
     after, _ = loaded.predict(observations)
     np.testing.assert_array_equal(before, after)
+
+
+def test_value_expansion_sums_imagined_rewards_before_the_bootstrap() -> None:
+    """`value_expansion: k`: the TD target's bootstrap is k imagined policy steps of predicted
+    reward (discounted, times the predicted survival) plus the target value after them; 0 is
+    the plain bootstrap."""
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "value_expansion": 3}, seed=0)
+    model, gamma = agent.model, agent.discount
+    one = torch.log(model.codec.encode(torch.tensor(1.0)))  # logits that decode to 1
+    model.reward_logits = lambda z, a: one.expand(*z.shape[:-1], -1)  # type: ignore[method-assign]
+    model.value = lambda z, **_: torch.full(z.shape[:-1], 10.0)  # type: ignore[method-assign]
+    model.termination_prob = lambda z: torch.zeros(z.shape[:-1])  # type: ignore[method-assign]
+    z = model.encode(torch.zeros(4, 3))
+    expected = 1 + gamma + gamma**2 + gamma**3 * 10
+    assert torch.allclose(agent._expanded_value(z), torch.full((4,), expected), atol=1e-3)
+    model.termination_prob = lambda z: torch.ones(z.shape[:-1])  # type: ignore[method-assign]
+    assert torch.allclose(agent._expanded_value(z), torch.ones(4), atol=1e-3)  # ends at step 1
+    agent.config = agent.config.model_copy(update={"value_expansion": 0})
+    assert torch.allclose(agent._expanded_value(z), torch.full((4,), 10.0))

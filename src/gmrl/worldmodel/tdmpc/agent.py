@@ -313,8 +313,7 @@ class TDMPCAgent(Agent):
             next_z = model.encode(batch["next_obs"])
             one_step = cfg.td_steps == 1 or (cfg.td_steps is None and horizon == 1)
             bootstrap_z = next_z if one_step else model.encode(batch["bootstrap_obs"])
-            bootstrap_value = model.value(bootstrap_z, target=True, reduce="min",
-                                          generator=self.generator, heads=cfg.target_heads)
+            bootstrap_value = self._expanded_value(bootstrap_z)
             td_target = batch["n_return"] + batch["bootstrap_weight"] * bootstrap_value
         losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
                               td_target, weights)
@@ -345,6 +344,21 @@ class TDMPCAgent(Agent):
             "policy": policy_loss, "grad_norm": float(grad_norm), "q_scale": self.q_scale,
         }
         return self.last_losses
+
+    def _expanded_value(self, z: torch.Tensor) -> torch.Tensor:
+        """The TD target's bootstrap at latent `z`: the target Q (minimum of `target_heads`) at
+        the policy's action, after `value_expansion` imagined policy steps whose predicted
+        rewards, discounted and weighted by the predicted survival, are added on the way."""
+        cfg, model = self.config, self.model
+        total = torch.zeros(z.shape[:-1], device=z.device)
+        weight = torch.ones_like(total)
+        for _ in range(cfg.value_expansion):
+            action, _ = model.policy_sample(z, generator=self.generator)
+            total = total + weight * model.codec.decode(model.reward_logits(z, action))
+            z = model.next(z, action)
+            weight = weight * self.discount * (1 - model.termination_prob(z))
+        return total + weight * model.value(z, target=True, reduce="min",
+                                            generator=self.generator, heads=cfg.target_heads)
 
     def _model_losses(
         self, first_obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,

@@ -71,6 +71,14 @@ class TDMPCConfig(StrictModel):
         "the stored episode, past the sequence if need be (TD-MPC2: 1). Sums stop at "
         "terminations, time-limit ends and the newest step",
     )
+    value_expansion: int = Field(
+        default=0, ge=0, le=50,
+        description="imagined steps in every TD target (model-based value expansion): the "
+        "target bootstraps at the model's state that many policy steps past the real "
+        "bootstrap state, summing the predicted rewards (discounted, times the predicted "
+        "survival) on the way, so value spreads that many steps further per update. 0: "
+        "bootstrap at the real state (TD-MPC2)",
+    )
     absorbing: bool = Field(
         default=True,
         description="train on the absorbing terminal state: a sampled sequence's steps after a "
