@@ -49,3 +49,19 @@ def test_a_cell_run_until_held_records_where_its_reach_held(tmp_path: Path) -> N
     assert record["steps_to_held"] >= record["steps_to_threshold"]
     held_at = [point[0] for point in record["curve"]].index(record["steps_to_held"])
     assert len(record["curve"]) == held_at + 3  # the held reach and its window of 2, no more
+
+
+def test_a_setting_added_later_leaves_cells_recorded_without_it_matched() -> None:
+    """A tdmpc setting at its neutral value (`NEUTRAL_SETTINGS`: the behaviour before it
+    existed) is left out of the digest; at any other value it makes a different cell."""
+    def digest(settings: dict[str, object]) -> str:
+        agent = AgentSpec("v2", {"agent": "tdmpc", "config": settings, "device": "cpu"})
+        return Cell("suite", Task("CartPole-v1", threshold=475.0), agent, seed=0, budget=5000,
+                    evaluation=Evaluation()).digest
+
+    before = digest({"plan_horizon": 8})
+    assert digest({"plan_horizon": 8, "explore": 0.0, "explore_heads": 5,
+                   "value_expansion": 0}) == before
+    assert digest({"plan_horizon": 8, "value_expansion": 5}) != before
+    assert digest({"plan_horizon": 8, "explore": 1.0, "explore_heads": 5}) == digest(
+        {"plan_horizon": 8, "explore": 1.0})

@@ -123,13 +123,36 @@ class Cell:
         return spec_digest(self.spec())
 
 
+# Settings an agent gained after cells were recorded without them, per agent kind, with the
+# value that behaves as their absence: at that value they are left out of a digest, so a new
+# setting does not unmatch every cell recorded before it (a cell still records every setting).
+NEUTRAL_SETTINGS: dict[str, dict[str, Any]] = {
+    "tdmpc": {"explore": 0.0, "explore_heads": 5, "value_expansion": 0},
+}
+
+
+def _without_neutral(agent: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An agent spec with its settings at their neutral values (`NEUTRAL_SETTINGS`) left out."""
+    config = agent.get("config")
+    if not isinstance(config, Mapping) or not isinstance(config.get("config"), Mapping):
+        return agent
+    neutral = NEUTRAL_SETTINGS.get(str(config.get("agent")), {})
+    settings = {k: v for k, v in config["config"].items()
+                if not (k in neutral and v == neutral[k])}
+    return {**agent, "config": {**config, "config": settings}}
+
+
 def spec_digest(spec: Mapping[str, Any]) -> str:
-    """The digest of an agent cell's spec, with its task's per-agent `budgets` left out: the
+    """The digest of an agent cell's spec, with its task's per-agent `budgets` left out (the
     cell's own budget is in the spec, and a grid that gains an agent (and its budget) keeps the
-    digests of the cells it already had."""
+    digests of the cells it already had) and its settings at their neutral values too
+    (`NEUTRAL_SETTINGS`)."""
     task = spec.get("task")
     if isinstance(task, Mapping) and "budgets" in task:
         spec = {**spec, "task": {k: v for k, v in task.items() if k != "budgets"}}
+    agent = spec.get("agent")
+    if isinstance(agent, Mapping):
+        spec = {**spec, "agent": _without_neutral(agent)}
     text = json.dumps(spec, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
