@@ -69,15 +69,16 @@ class QEnsemble(nn.Module):
             if heads is not None:
                 weight, bias = weight[heads], bias[heads]
             h = torch.baddbmm(bias, h, weight)
-            if index < last and not self.layer_norm:
-                h = F.silu(h)
-            elif index < last:
+            if index == last:
+                break
+            if self.layer_norm:
                 scale, shift = self.norm_weights[index], self.norm_biases[index]
                 if heads is not None:
                     scale, shift = scale[heads], shift[heads]
-                h = F.silu(F.layer_norm(h, h.shape[-1:]) * scale + shift)
-                if index == 0 and self.dropout > 0:
-                    h = F.dropout(h, self.dropout, self.training)
+                h = F.layer_norm(h, h.shape[-1:]) * scale + shift
+            h = F.silu(h)
+            if index == 0 and self.dropout > 0:
+                h = F.dropout(h, self.dropout, self.training)
         return h.reshape(count, *lead, h.shape[-1])
 
 
