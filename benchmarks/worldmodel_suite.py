@@ -19,8 +19,9 @@ above the task's threshold, or at its budget. Agents:
   `gmrl_v2_full_search` (`prior_stop` off: every MPPI iteration runs), `gmrl_v2_latent` (the
   earlier default: TD-MPC2's learned latent planned 3 steps ahead), `gmrl_v2_state` (state
   dynamics planned 3 steps ahead), `gmrl_v2_no_absorbing`, `gmrl_v2_explore` (the novelty
-  bonus while training, `explore: 1`) and `gmrl_v2_mve5` (TD targets bootstrapped 5 imagined
-  steps further, `value_expansion: 5`);
+  bonus while training, `explore: 1`), `gmrl_v2_mve5` (TD targets bootstrapped 5 imagined
+  steps further, `value_expansion: 5`), `gmrl_v2_colored` (colored noise for Box candidates and
+  seed steps, `noise_beta: 2`) and `gmrl_v2_colored_explore` (that and the novelty bonus);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -132,6 +133,10 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_explore": {"explore": 1.0},
     # model-based value expansion: every TD target bootstraps 5 imagined policy steps further
     "gmrl_v2_mve5": {"value_expansion": 5},
+    # colored noise (iCEM, v1's noise_beta): MPPI's Box candidates and the random seed steps
+    "gmrl_v2_colored": {"noise_beta": 2.0},
+    # ... with the novelty bonus while training too (v1's two exploration mechanisms)
+    "gmrl_v2_colored_explore": {"noise_beta": 2.0, "explore": 1.0},
     # the default, run until a reach holds (below), beside gmrl_v2_explore
     "gmrl_v2_until_held": {},
 }

@@ -440,3 +440,30 @@ def test_value_expansion_sums_imagined_rewards_before_the_bootstrap() -> None:
     assert torch.allclose(agent._expanded_value(z), torch.ones(4), atol=1e-3)  # ends at step 1
     agent.config = agent.config.model_copy(update={"value_expansion": 0})
     assert torch.allclose(agent._expanded_value(z), torch.full((4,), 10.0))
+
+
+def _lag_one_correlation(x: np.ndarray) -> float:
+    """Mean correlation of consecutive entries along the last axis."""
+    a, b = x[..., :-1].ravel(), x[..., 1:].ravel()
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@pytest.mark.parametrize("beta", [0.0, 2.0])
+def test_colored_noise_correlates_candidates_and_seed_steps(beta: float) -> None:
+    """`noise_beta > 0`: MPPI's Box candidates and the random seed steps push one way for a
+    while (consecutive steps correlated); 0 keeps them white."""
+    config = {**TINY, "noise_beta": beta, "plan_horizon": 16, "seed_steps": 200}
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), config, seed=0)
+    mean = torch.zeros(3, 16, 1)
+    drawn = agent.planner._draw(mean, torch.ones_like(mean), 64, torch.Generator().manual_seed(0))
+    assert drawn.shape == (3, 64, 16, 1) and drawn.abs().max() <= 1
+    candidates = _lag_one_correlation(drawn.squeeze(-1).numpy())
+    agent.learn(150)  # seed steps only
+    seed_actions = agent.buffer.data["action"][:150, 0]
+    steps = _lag_one_correlation(seed_actions)
+    if beta > 0:
+        assert candidates > 0.5 and steps > 0.8
+        again = TDMPCAgent(gym.make("Pendulum-v1"), config, seed=0).learn(150)
+        assert np.array_equal(again.buffer.data["action"][:150, 0], seed_actions)
+    else:
+        assert abs(candidates) < 0.15 and abs(steps) < 0.2

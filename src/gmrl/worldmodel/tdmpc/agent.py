@@ -32,6 +32,7 @@ from gmrl.core.errors import CheckpointError, EnvError
 from gmrl.core.seeding import derive_seed, env_reset_seed, numpy_rng
 from gmrl.rl.contract import check_env_spaces, space_from_json, space_json
 from gmrl.worldmodel.base import reward_scale
+from gmrl.worldmodel.planners import colored_noise
 from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
 from gmrl.worldmodel.tdmpc.config import TDMPCConfig
 from gmrl.worldmodel.tdmpc.model import LatentModel
@@ -129,6 +130,7 @@ class TDMPCAgent(Agent):
             bounded = np.isfinite(low) & np.isfinite(high)
             self._low = np.where(bounded, low, -1.0)
             self._high = np.where(bounded, high, 1.0)
+        self._warmup: np.ndarray | None = None  # colored seed-step actions (noise_beta > 0)
         self.num_timesteps = 0
         self.updates = 0
         self._update_credit = 0.0
@@ -159,9 +161,19 @@ class TDMPCAgent(Agent):
         return np.asarray(vector, np.float32)
 
     def _random_action(self) -> np.ndarray:
+        """A seed step's action: uniform, or (Box, `noise_beta > 0`) the next step of one
+        colored-noise sequence derived from the seed alone (so a resumed run draws the same)."""
         if self.discrete:
             return np.asarray(self.action_rng.integers(self.model.action_dim))
-        return self.action_rng.uniform(-1, 1, self.model.action_dim).astype(np.float32)
+        beta = self.config.noise_beta
+        if beta <= 0:
+            return self.action_rng.uniform(-1, 1, self.model.action_dim).astype(np.float32)
+        if self._warmup is None:
+            generator = torch.Generator().manual_seed(derive_seed(self.seed, "tdmpc_warmup"))
+            noise = colored_noise((self.model.action_dim,), max(self.config.seed_steps, 2),
+                                  beta, generator)
+            self._warmup = noise.clamp(-1, 1).t().numpy().astype(np.float32)
+        return self._warmup[self.num_timesteps % len(self._warmup)]
 
     @torch.no_grad()
     def _act(self, obs: np.ndarray, state: np.ndarray | None, episode_start: np.ndarray | None,

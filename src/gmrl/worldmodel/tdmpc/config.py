@@ -120,6 +120,13 @@ class TDMPCConfig(StrictModel):
     explore_heads: int = Field(
         default=5, ge=2, description="novelty heads whose disagreement is the bonus (explore > 0)"
     )
+    noise_beta: float = Field(
+        default=0.0, ge=0, le=4,
+        description="colored noise for Box actions (0: white, TD-MPC2; 2: v1's iCEM value): "
+        "MPPI's candidate sequences get a 1/f^beta spectrum along the plan, and the random "
+        "seed steps are one such sequence, so both push one way for a while (a swing, a "
+        "climb) where white noise jitters in place",
+    )
     # ---------------------------------------------------------------- acting
     act: Literal["plan", "policy"] = Field(
         default="plan", description="plan (MPPI through the model) or policy (the prior alone)"

@@ -12,7 +12,8 @@ agent), and the distribution moves to the score-weighted mean of the
 `elites` best (MPPI), weighted by `softmax(temperature * G / value_scale)` where `value_scale` is
 the agent's running spread of Q (so the weighting does not depend on the reward's scale). Box
 actions use a diagonal Gaussian; Discrete actions one categorical per step (with a probability
-floor so no action is ever ruled out). The previous step's plan, shifted
+floor so no action is ever ruled out; with `noise_beta > 0`, Box candidates are colored
+noise along the plan, as in iCEM). The previous step's plan, shifted
 by one step, warm-starts the next one (`state` in `TDMPCAgent.predict`).
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gmrl.worldmodel.planners import colored_noise
 from gmrl.worldmodel.tdmpc.config import TDMPCConfig
 from gmrl.worldmodel.tdmpc.model import LatentModel
 
@@ -146,8 +148,13 @@ class MPPIPlanner:
             index = torch.multinomial(flat, samples, replacement=True, generator=generator)
             index = index.reshape(count, horizon, samples).permute(0, 2, 1)
             return self.model.one_hot(index)
-        noise = torch.randn((count, samples, horizon, width), generator=generator,
-                            device=mean.device)
+        beta = self.config.noise_beta
+        if beta > 0 and horizon > 1:  # colored along the plan (iCEM)
+            noise = colored_noise((count, samples, width), horizon, beta, generator,
+                                  mean.device).transpose(2, 3)
+        else:
+            noise = torch.randn((count, samples, horizon, width), generator=generator,
+                                device=mean.device)
         return (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1)
 
     def _policy_rollouts(self, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
