@@ -21,7 +21,9 @@ above the task's threshold, or at its budget. Agents:
   dynamics planned 3 steps ahead), `gmrl_v2_no_absorbing`, `gmrl_v2_explore` (the novelty
   bonus while training, `explore: 1`), `gmrl_v2_mve5` (TD targets bootstrapped 5 imagined
   steps further, `value_expansion: 5`), `gmrl_v2_colored` (colored noise for Box candidates and
-  seed steps, `noise_beta: 2`) and `gmrl_v2_colored_explore` (that and the novelty bonus);
+  seed steps, `noise_beta: 2`), `gmrl_v2_colored_explore` (that and the novelty bonus),
+  `gmrl_v2_gamma99` (discount 0.99), `gmrl_v2_td5` (5-step TD targets) and `gmrl_v2_utd2` (two
+  updates per real step);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -137,6 +139,11 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_colored": {"noise_beta": 2.0},
     # ... with the novelty bonus while training too (v1's two exploration mechanisms)
     "gmrl_v2_colored_explore": {"noise_beta": 2.0, "explore": 1.0},
+    # how fast value spreads: a shorter discount horizon (0.99, v1's), 5 real rewards in every
+    # TD target, two updates per real step
+    "gmrl_v2_gamma99": {"discount": 0.99},
+    "gmrl_v2_td5": {"td_steps": 5},
+    "gmrl_v2_utd2": {"updates_per_step": 2.0},
     # the default, run until a reach holds (below), beside gmrl_v2_explore
     "gmrl_v2_until_held": {},
 }
