@@ -467,3 +467,29 @@ def test_colored_noise_correlates_candidates_and_seed_steps(beta: float) -> None
         assert np.array_equal(again.buffer.data["action"][:150, 0], seed_actions)
     else:
         assert abs(candidates) < 0.15 and abs(steps) < 0.2
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "Acrobot-v1"])  # rewards below 0: Q alone
+def test_prior_imitation_draws_the_prior_to_the_actions_taken(env_id: str) -> None:
+    """`prior_imitation > 0`: the prior's step also raises the likelihood of the stored actions,
+    so after pre-training on seed steps that all took one action the prior proposes it; with
+    0 it does not."""
+    def gap(weight: float) -> float:
+        agent = TDMPCAgent(gym.make(env_id), {**TINY, "prior_imitation": weight}, seed=0)
+        taken = np.asarray(0) if agent.discrete else np.full(1, 0.7, np.float32)
+        agent._random_action = lambda: taken  # type: ignore[method-assign]
+        agent.learn(TINY["seed_steps"])  # the seed steps, then as many updates
+        for _ in range(60):
+            agent.update()
+        states = torch.as_tensor(agent.buffer.data["obs"][: agent.buffer.size])
+        with torch.no_grad():
+            z = agent.model.encode(states)
+            if agent.discrete:  # the prior's mean probability of any other action
+                first = torch.zeros(len(z), agent.model.action_dim)
+                first[:, 0] = 1
+                return float(1 - agent.model.policy_log_prob(z, first).exp().mean())
+            action, _ = agent.model.policy_sample(z, deterministic=True)
+        return float((action - 0.7).abs().mean())
+    imitating, plain = gap(10.0), gap(0.0)
+    assert imitating < 0.3
+    assert plain > 3 * imitating

@@ -331,9 +331,11 @@ class TDMPCAgent(Agent):
                               td_target, weights)
         consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses
         novelty_loss = torch.zeros((), device=self.device)
-        if model.novelty is not None:  # real changes only (every stored step, weighted alike)
+        real_z = None
+        if model.novelty is not None or cfg.prior_imitation > 0:
             with torch.no_grad():
-                real_z = model.encode(obs)
+                real_z = model.encode(obs)  # the real states, (H, B, L)
+        if model.novelty is not None and real_z is not None:  # real changes only
             novelty_loss = model.novelty_loss(real_z, action, next_z, mask / mask.shape[1],
                                               rate=1.0 if self.updates == 0 else 0.01)
         total = (cfg.consistency_coef * consistency + cfg.reward_coef * reward_loss
@@ -343,7 +345,8 @@ class TDMPCAgent(Agent):
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         self.optim.step()
-        policy_loss = self._update_policy(zs.detach(), weights)
+        imitation = (real_z, action) if real_z is not None and cfg.prior_imitation > 0 else None
+        policy_loss = self._update_policy(zs.detach(), weights, imitation)
         model.update_targets(cfg.tau)
         self.updates += 1
         self.last_losses = {
@@ -424,15 +427,20 @@ class TDMPCAgent(Agent):
             ratio = min(max(self._neg_pos[0] / self._neg_pos[1], 1.0), 1000.0)
             self.model.termination_log_ratio.fill_(math.log(ratio))
 
-    def _update_policy(self, zs: torch.Tensor, weights: torch.Tensor) -> float:
+    def _update_policy(self, zs: torch.Tensor, weights: torch.Tensor,
+                       imitation: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
         model = self.model
         model.qs.requires_grad_(False)  # the policy's loss flows through Q, not into it
         try:
-            return self._policy_step(zs, weights)
+            return self._policy_step(zs, weights, imitation)
         finally:
             model.qs.requires_grad_(True)
 
-    def _policy_step(self, zs: torch.Tensor, weights: torch.Tensor) -> float:
+    def _policy_step(self, zs: torch.Tensor, weights: torch.Tensor,
+                     imitation: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+        """One step of the prior: Q (over its running scale) plus the entropy bonus on the
+        model's latents; with `imitation` (real latents, the actions taken there), also
+        `prior_imitation` x the negative log-likelihood of those actions."""
         cfg, model = self.config, self.model
         if self.discrete:
             log_probs = F.log_softmax(model.policy(zs), -1)  # (H, B, n)
@@ -448,6 +456,9 @@ class TDMPCAgent(Agent):
             q = model.q_value(zs, action, generator=self.generator)
             self._update_scale(q.detach())
             per_state = cfg.entropy_coef * log_prob - q / self.q_scale
+        if imitation is not None:
+            real_z, taken = imitation
+            per_state = per_state - cfg.prior_imitation * model.policy_log_prob(real_z, taken)
         loss = (per_state * weights).sum() / weights.shape[0]
         self.pi_optim.zero_grad(set_to_none=True)
         loss.backward()

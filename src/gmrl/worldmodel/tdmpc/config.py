@@ -1,9 +1,10 @@
 """Settings of the latent world-model agent: one default for every task.
 
 The defaults follow TD-MPC2's single configuration, scaled down for a CPU (smaller networks,
-fewer planning samples and iterations), except the model's state: by default the standardised
-observation itself, planned 8 steps ahead (`dynamics: latent` is TD-MPC2's learned latent); nothing
-in them is about one task. The discount, like
+fewer planning samples and iterations), except the model's state, by default the standardised
+observation itself, planned 8 steps ahead (`dynamics: latent` is TD-MPC2's learned latent), and
+TD targets that bootstrap 5 imagined steps past the real bootstrap state (`value_expansion`);
+nothing in them is about one task. The discount, like
 TD-MPC2's, is derived from the env's episode length when `discount` is left at None.
 """
 
@@ -62,6 +63,14 @@ class TDMPCConfig(StrictModel):
         "latent (0: TD-MPC2's decoder-free model)",
     )
     entropy_coef: float = Field(default=1e-4, ge=0, description="policy entropy bonus")
+    prior_imitation: float = Field(
+        default=0.0, ge=0,
+        description="weight of the policy prior's log-likelihood of the actions the agent took "
+        "(the planner's, stored in the buffer) beside its Q objective (0: off, TD-MPC2). The "
+        "prior seeds the plans and is the policy whose Q the TD targets bootstrap, so a prior "
+        "that lags the planner makes Q undervalue what planning reaches (TD-M(PC)^2, Lin et "
+        "al. 2025)",
+    )
     tau: float = Field(default=0.01, gt=0, le=1, description="target Q Polyak rate")
     td_steps: int | None = Field(
         default=None, ge=1, le=1000,
@@ -72,12 +81,13 @@ class TDMPCConfig(StrictModel):
         "terminations, time-limit ends and the newest step",
     )
     value_expansion: int = Field(
-        default=0, ge=0, le=50,
+        default=5, ge=0, le=50,
         description="imagined steps in every TD target (model-based value expansion): the "
         "target bootstraps at the model's state that many policy steps past the real "
         "bootstrap state, summing the predicted rewards (discounted, times the predicted "
-        "survival) on the way, so value spreads that many steps further per update. 0: "
-        "bootstrap at the real state (TD-MPC2)",
+        "survival) on the way, so value spreads that many steps further per update. 5 (the "
+        "default): CartPole on 5 of 5 seeds where 0 reached 2, Acrobot's median 2,000 steps "
+        "against 3,000 (docs/BENCHMARKS.md); 0: bootstrap at the real state (TD-MPC2)",
     )
     absorbing: bool = Field(
         default=True,

@@ -227,8 +227,7 @@ class LatentModel(nn.Module):
                 flat = log_probs.exp().reshape(-1, self.action_dim)
                 index = torch.multinomial(flat, 1, generator=generator).reshape(out.shape[:-1])
             return self.one_hot(index), log_probs.gather(-1, index.unsqueeze(-1)).squeeze(-1)
-        mean, log_std = out.chunk(2, -1)
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
+        mean, log_std = _mean_log_std(out)
         if deterministic:
             return torch.tanh(mean), torch.zeros(mean.shape[:-1], device=z.device)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device)
@@ -237,6 +236,18 @@ class LatentModel(nn.Module):
         action = torch.tanh(pre_tanh)
         log_prob = log_prob - torch.log(F.relu(1 - action.pow(2)) + 1e-6).sum(-1)
         return action, log_prob
+
+    def policy_log_prob(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """log pi(action | z) of stored action vectors (one-hot for Discrete; for Box the
+        Gaussian's density at the action's pre-tanh value, clipped inside (-1, 1): the tanh's
+        Jacobian does not depend on the prior's weights, so it is left out)."""
+        out = self.policy(z)
+        if self.discrete:
+            return (F.log_softmax(out, -1) * action).sum(-1)
+        mean, log_std = _mean_log_std(out)
+        pre_tanh = torch.atanh(action.clamp(-0.999, 0.999))
+        return (-0.5 * ((pre_tanh - mean) / log_std.exp()).pow(2) - log_std
+                - 0.5 * math.log(2 * math.pi)).sum(-1)
 
     def value(
         self, z: torch.Tensor, *, target: bool = False, reduce: str = "avg",
@@ -257,3 +268,9 @@ class LatentModel(nn.Module):
     @torch.no_grad()
     def update_targets(self, tau: float) -> None:
         torch._foreach_lerp_(list(self.target_qs.parameters()), list(self.qs.parameters()), tau)
+
+
+def _mean_log_std(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Box prior's pre-tanh mean and its log std squashed into [LOG_STD_MIN, LOG_STD_MAX]."""
+    mean, log_std = out.chunk(2, -1)
+    return mean, LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
