@@ -103,10 +103,6 @@ TASKS: dict[str, dict[str, Any]] = {
                        "budget": (3000, 10_000)},
 }
 QUICK_TASKS = ("CartPole-v1", "Pendulum-v1")
-AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
-          "gmrl_v2", "gmrl_v2_full_search", "gmrl_v2_plan_h1", "gmrl_v2_absorbing",
-          "gmrl_v2_no_absorbing", "gmrl_v2_latent", "gmrl_v2_state", "gmrl_v2_state_h8",
-          "gmrl_v2_state_h15", "gmrl_v2_state_h15_full")
 DEFAULT_AGENTS = ("gmrl", "sb3", "gmrl_dream")  # the others on request (--agents)
 V2_BUDGETS = {
     "CartPole-v1": 5000, "Pendulum-v1": 5000, "InvertedPendulum-v5": 5000,
@@ -157,6 +153,9 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_imitate": {"prior_imitation": 1.0},
     "gmrl_v2_imitate01": {"prior_imitation": 0.1},
 }
+# every agent of the grid, in the summary's order
+AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
+          "gmrl_v2", *V2_VARIANTS)
 # v2 agents whose cells learn on past a reach that falls back, until one holds for
 # AFTER_THRESHOLD evaluations (`Evaluation.until_held`; `steps_to_held` in their rows)
 UNTIL_HELD = ("gmrl_v2_explore", "gmrl_v2_until_held")
