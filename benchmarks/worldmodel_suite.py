@@ -111,7 +111,7 @@ V2_BUDGETS = {
     "HalfCheetah-v5": 50_000,
 }
 AFTER_THRESHOLD = 3
-# v2 variants measured before value expansion became the default (commit after c01bf75): their
+# v2 variants measured before value expansion became the default (commit ee9b04f): their
 # settings keep `value_expansion: 0` so their recorded cells stay theirs
 _EARLIER_VARIANTS: dict[str, dict[str, Any]] = {
     "gmrl_v2_full_search": {"prior_stop": None},  # every MPPI iteration runs
