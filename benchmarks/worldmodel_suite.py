@@ -24,7 +24,8 @@ above the task's threshold, or at its budget. Agents:
   seed steps, `noise_beta: 2`), `gmrl_v2_colored_explore` (that and the novelty bonus),
   `gmrl_v2_gamma99` (discount 0.99), `gmrl_v2_td5` (5-step TD targets), `gmrl_v2_utd2` (two
   updates per real step), `gmrl_v2_imitate` and `gmrl_v2_imitate01` (the prior also imitates
-  the actions taken, `prior_imitation` 1 and 0.1);
+  the actions taken, `prior_imitation` 1 and 0.1), `gmrl_v2_taken` (Q bootstrapped at the
+  action taken, `bootstrap_action: taken`);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -152,6 +153,9 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     # the policy prior also imitates the actions taken (the planner's): weight 1 and 0.1
     "gmrl_v2_imitate": {"prior_imitation": 1.0},
     "gmrl_v2_imitate01": {"prior_imitation": 0.1},
+    # Q bootstrapped at the action the agent took (the planner's), so it values the agent's
+    # own behaviour rather than the prior's
+    "gmrl_v2_taken": {"bootstrap_action": "taken"},
 }
 # every agent of the grid, in the summary's order
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",

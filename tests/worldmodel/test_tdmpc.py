@@ -442,6 +442,47 @@ def test_value_expansion_sums_imagined_rewards_before_the_bootstrap() -> None:
     assert torch.allclose(agent._expanded_value(z), torch.full((4,), 10.0))
 
 
+def test_bootstrap_action_is_the_next_stored_action_where_one_was_taken() -> None:
+    """The buffer gives each target the action stored next from its bootstrap state, and marks
+    where there is none: after a termination, at a time-limit end, at the newest step."""
+    from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
+
+    buffer = SequenceBuffer(1, 1, 100, 2, 0.0, np.random.default_rng(0))
+    buffer.new_episode()  # A: 4 steps, terminates at its last
+    for t in range(4):
+        buffer.add(np.full(1, t), np.full(1, 10 + t), 1.0, np.full(1, t + 1), t == 3)
+    buffer.new_episode()  # B: 4 steps cut by a time limit
+    for t in range(4):
+        buffer.add(np.full(1, 20 + t), np.full(1, 30 + t), 1.0, np.full(1, 21 + t), False)
+    buffer.new_episode()  # C: still running
+    for t in range(3):
+        buffer.add(np.full(1, 40 + t), np.full(1, 50 + t), 1.0, np.full(1, 41 + t), False)
+    batch = buffer.sample(256, torch.device("cpu"), 1, 0.5, absorbing=False)
+    obs, acted = batch["obs"][..., 0], batch["bootstrap_acted"]
+    action = batch["bootstrap_action"][..., 0]
+    inside = (batch["mask"] > 0)
+    last_of_episode = inside & ((obs == 3) | (obs == 23) | (obs == 42))
+    assert bool((acted[last_of_episode] == 0).all())  # termination, time limit, newest step
+    followed = inside & ~last_of_episode
+    assert bool(followed.any()) and bool((acted[followed] == 1).all())
+    np.testing.assert_allclose(action[followed], obs[followed] + 11)  # the next step's action
+
+
+def test_taken_bootstrap_values_the_action_taken_and_falls_back_to_the_prior() -> None:
+    """`bootstrap_action: taken`: Q at the stored action where one was taken, the prior's
+    expanded value elsewhere; `prior` ignores the stored action."""
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "bootstrap_action": "taken"}, seed=0)
+    model = agent.model
+    model.q_value = lambda z, a, **_: a[..., 0] * 100  # type: ignore[method-assign]
+    agent._expanded_value = lambda z: torch.full(z.shape[:-1], -7.0)  # type: ignore[method-assign]
+    z = model.encode(torch.zeros(3, 3))
+    batch = {"bootstrap_action": torch.tensor([[0.5], [0.25], [1.0]]),
+             "bootstrap_acted": torch.tensor([1.0, 1.0, 0.0])}
+    np.testing.assert_allclose(agent._bootstrap_value(z, batch), [50.0, 25.0, -7.0])
+    agent.config = agent.config.model_copy(update={"bootstrap_action": "prior"})
+    np.testing.assert_allclose(agent._bootstrap_value(z, batch), [-7.0, -7.0, -7.0])
+
+
 def _lag_one_correlation(x: np.ndarray) -> float:
     """Mean correlation of consecutive entries along the last axis."""
     a, b = x[..., :-1].ravel(), x[..., 1:].ravel()

@@ -325,7 +325,7 @@ class TDMPCAgent(Agent):
             next_z = model.encode(batch["next_obs"])
             one_step = cfg.td_steps == 1 or (cfg.td_steps is None and horizon == 1)
             bootstrap_z = next_z if one_step else model.encode(batch["bootstrap_obs"])
-            bootstrap_value = self._expanded_value(bootstrap_z)
+            bootstrap_value = self._bootstrap_value(bootstrap_z, batch)
             td_target = batch["n_return"] + batch["bootstrap_weight"] * bootstrap_value
         losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
                               td_target, weights)
@@ -359,6 +359,18 @@ class TDMPCAgent(Agent):
             "policy": policy_loss, "grad_norm": float(grad_norm), "q_scale": self.q_scale,
         }
         return self.last_losses
+
+    def _bootstrap_value(self, z: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The value the TD targets bootstrap with at latent `z` (`bootstrap_action`): the
+        prior's (`_expanded_value`), or, with `taken`, the target Q (minimum of `target_heads`)
+        at the action the agent took there, where it took one."""
+        cfg = self.config
+        value = self._expanded_value(z)
+        if cfg.bootstrap_action == "prior":
+            return value
+        taken = self.model.q_value(z, batch["bootstrap_action"], target=True, reduce="min",
+                                   generator=self.generator, heads=cfg.target_heads)
+        return torch.where(batch["bootstrap_acted"] > 0, taken, value)
 
     def _expanded_value(self, z: torch.Tensor) -> torch.Tensor:
         """The TD target's bootstrap at latent `z`: the target Q (minimum of `target_heads`) at

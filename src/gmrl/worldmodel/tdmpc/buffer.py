@@ -88,7 +88,9 @@ class SequenceBuffer:
                discount: float = 0.99, absorbing: bool = False) -> dict[str, torch.Tensor]:
         """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated,
         `mask` (1 while the step belongs to the start's episode) and every step's n-step TD
-        ingredients (`n_step_parts`): `n_return`, `bootstrap_weight`, `bootstrap_obs`.
+        ingredients (`n_step_parts`): `n_return`, `bootstrap_weight`, `bootstrap_obs`, and
+        `bootstrap_action`, the action stored next from `bootstrap_obs` (`bootstrap_acted` 1
+        where one was: not at a time-limit end, the newest step or after a termination).
 
         `td_steps` None sums each step's rewards to the end of its sampled sequence (position t
         of H sums H - t rewards, so every target bootstraps at the same state); an int n sums n
@@ -128,6 +130,11 @@ class SequenceBuffer:
         out["n_return"] = torch.as_tensor(n_return, device=device)
         out["bootstrap_weight"] = torch.as_tensor(weight, device=device)
         out["bootstrap_obs"] = torch.as_tensor(self.data["next_obs"][last], device=device)
+        following = np.minimum(last + 1, self.size - 1)  # the step taken from bootstrap_obs
+        acted = ((last + 1 < self.size) & (self.episode[following] == self.episode[last])
+                 & (weight > 0))
+        out["bootstrap_action"] = torch.as_tensor(self.data["action"][following], device=device)
+        out["bootstrap_acted"] = torch.as_tensor(acted.astype(np.float32), device=device)
         return out
 
     def n_step_parts(self, index: np.ndarray, td_steps: int | np.ndarray, discount: float

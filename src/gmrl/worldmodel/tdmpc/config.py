@@ -89,6 +89,15 @@ class TDMPCConfig(StrictModel):
         "default): CartPole on 5 of 5 seeds where 0 reached 2, Acrobot's median 2,000 steps "
         "against 3,000 (docs/BENCHMARKS.md); 0: bootstrap at the real state (TD-MPC2)",
     )
+    bootstrap_action: Literal["prior", "taken"] = Field(
+        default="prior",
+        description="the action Q is bootstrapped at in every TD target. prior (TD-MPC2): the "
+        "policy prior's, after `value_expansion` imagined prior steps, so Q values the prior; "
+        "taken: the action the agent took at the bootstrap state (the planner's, stored in the "
+        "buffer), so Q values the agent's own behaviour, as v1's value is fitted to its own "
+        "returns; a planner far ahead of its prior is then not undervalued at its horizon. "
+        "Where no action was taken there (a time-limit end, the newest step) the prior's",
+    )
     absorbing: bool = Field(
         default=True,
         description="train on the absorbing terminal state: a sampled sequence's steps after a "
