@@ -323,10 +323,9 @@ class TDMPCAgent(Agent):
         model.train()
         with torch.no_grad():
             next_z = model.encode(batch["next_obs"])
-            one_step = cfg.td_steps == 1 or (cfg.td_steps is None and horizon == 1)
-            bootstrap_z = next_z if one_step else model.encode(batch["bootstrap_obs"])
-            bootstrap_value = self._bootstrap_value(bootstrap_z, batch)
-            td_target = batch["n_return"] + batch["bootstrap_weight"] * bootstrap_value
+            bootstrap_value = self._bootstrap_value(model.encode(batch["bootstrap_obs"]), batch)
+            td_target = (batch["n_return"]
+                         + batch["bootstrap_weight"] * bootstrap_value[batch["bootstrap_index"]])
         losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
                               td_target, weights)
         consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses

@@ -88,9 +88,13 @@ class SequenceBuffer:
                discount: float = 0.99, absorbing: bool = False) -> dict[str, torch.Tensor]:
         """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated,
         `mask` (1 while the step belongs to the start's episode) and every step's n-step TD
-        ingredients (`n_step_parts`): `n_return`, `bootstrap_weight`, `bootstrap_obs`, and
-        `bootstrap_action`, the action stored next from `bootstrap_obs` (`bootstrap_acted` 1
-        where one was: not at a time-limit end, the newest step or after a termination).
+        ingredients (`n_step_parts`): `n_return`, `bootstrap_weight`, and the distinct
+        bootstrap states `bootstrap_obs` (U, obs), each step's row among them
+        `bootstrap_index` (H, B), and `bootstrap_action`, the action stored next from each
+        (`bootstrap_acted` 1 where one was: not at a time-limit end or the newest step; after
+        a termination the bootstrap weight is 0 anyway). With `td_steps` None a sequence's
+        targets share one bootstrap state, so U is about B, not H x B: the bootstrap value,
+        the costliest part of a target, is computed once per state.
 
         `td_steps` None sums each step's rewards to the end of its sampled sequence (position t
         of H sums H - t rewards, so every target bootstraps at the same state); an int n sums n
@@ -129,10 +133,12 @@ class SequenceBuffer:
         out["absorbing_steps"] = torch.as_tensor(after.astype(np.float32), device=device)
         out["n_return"] = torch.as_tensor(n_return, device=device)
         out["bootstrap_weight"] = torch.as_tensor(weight, device=device)
-        out["bootstrap_obs"] = torch.as_tensor(self.data["next_obs"][last], device=device)
-        following = np.minimum(last + 1, self.size - 1)  # the step taken from bootstrap_obs
-        acted = ((last + 1 < self.size) & (self.episode[following] == self.episode[last])
-                 & (weight > 0))
+        # the targets of a sequence mostly share one bootstrap state: each distinct one once
+        unique, inverse = np.unique(last, return_inverse=True)
+        out["bootstrap_obs"] = torch.as_tensor(self.data["next_obs"][unique], device=device)
+        out["bootstrap_index"] = torch.as_tensor(inverse.reshape(last.shape), device=device)
+        following = np.minimum(unique + 1, self.size - 1)  # the step taken from bootstrap_obs
+        acted = (unique + 1 < self.size) & (self.episode[following] == self.episode[unique])
         out["bootstrap_action"] = torch.as_tensor(self.data["action"][following], device=device)
         out["bootstrap_acted"] = torch.as_tensor(acted.astype(np.float32), device=device)
         return out
