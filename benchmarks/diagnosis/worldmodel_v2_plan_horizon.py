@@ -39,6 +39,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "plan_h8": {"plan_horizon": 8}, "plan_h15": {"plan_horizon": 15},
     "plan_h30": {"plan_horizon": 30}, "plan_h60": {"plan_horizon": 60},
     "plan_h30_full": {"plan_horizon": 30, "prior_stop": None},
+    # execute the elites' weighted mean rather than the top elite's first action (Box)
+    "plan_h8_mean": {"plan_horizon": 8, "plan_action": "mean"},
+    "plan_h15_mean": {"plan_horizon": 15, "plan_action": "mean"},
+    "plan_h8_mean_full": {"plan_horizon": 8, "plan_action": "mean", "prior_stop": None},
 }
 EARLIER = ("plan_h1", "plan_h2", "plan_h3_default", "policy_prior")  # the earlier rows
 ERROR_STEPS = (1, 4, 8, 15, 30, 60)

@@ -96,6 +96,22 @@ def test_planner_uses_the_policy_prior() -> None:
     assert plan.action.item() != pytest.approx(target, abs=1e-3)
 
 
+def test_plan_action_mean_executes_the_elites_weighted_mean() -> None:
+    """`plan_action: mean` executes the first step of MPPI's weighted elite mean; `elite` the
+    top-scored candidate's first action, which the score puts closer to its optimum."""
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "samples": 32, "elites": 8,
+                                                "iterations": 1, "policy_samples": 0,
+                                                "plan_action": "mean"}, seed=0)
+    agent.planner.score = lambda z, actions, *_: -(actions[:, 0, 0] - 0.7).abs()
+    z = agent.model.encode(torch.zeros(1, 3))
+    warm = agent.planner.initial(1, z.device)
+    plan = agent.planner.plan(z, warm, explore=False, generator=torch.Generator().manual_seed(0))
+    assert plan.action.item() == pytest.approx(plan.mean[0, 0, 0].item())
+    agent.planner.config = agent.config.model_copy(update={"plan_action": "elite"})
+    best = agent.planner.plan(z, warm, explore=False, generator=torch.Generator().manual_seed(0))
+    assert abs(best.action.item() - 0.7) < abs(plan.action.item() - 0.7)
+
+
 def test_planning_stops_early_once_the_prior_wins() -> None:
     """`prior_stop`: when a policy proposal beats every sampled plan, the remaining MPPI
     iterations are skipped; when sampled plans keep winning, every iteration runs."""

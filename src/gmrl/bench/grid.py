@@ -128,7 +128,8 @@ class Cell:
 # setting does not unmatch every cell recorded before it (a cell still records every setting).
 NEUTRAL_SETTINGS: dict[str, dict[str, Any]] = {
     "tdmpc": {"explore": 0.0, "explore_heads": 5, "value_expansion": 0, "noise_beta": 0.0,
-              "prior_imitation": 0.0, "bootstrap_action": "prior"},
+              "prior_imitation": 0.0, "bootstrap_action": "prior",
+              "plan_action": "elite"},
 }
 
 

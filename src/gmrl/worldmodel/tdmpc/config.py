@@ -163,6 +163,12 @@ class TDMPCConfig(StrictModel):
         "the best; None: always run every iteration). A proposal that close weighs almost as "
         "much as the best in MPPI's average, so more iterations change little",
     )
+    plan_action: Literal["elite", "mean"] = Field(
+        default="elite",
+        description="the Box action a plan executes: elite (TD-MPC2's choice, the top-scored "
+        "candidate's first action) or mean (the score-weighted mean of the elites' first "
+        "actions, MPPI's and v1's CEM's: smoother, as fine balancing wants)",
+    )
     samples: int = Field(default=128, ge=2, description="MPPI samples per iteration")
     policy_samples: int = Field(default=16, ge=0, description="samples drawn from the policy")
     elites: int = Field(default=16, ge=1)

@@ -124,7 +124,8 @@ class MPPIPlanner:
             action = (torch.multinomial(first, 1, generator=generator).squeeze(-1) if explore
                       else first.argmax(-1))
             return Plan(action=action.to(device), mean=mean)
-        best = elites[:, 0, 0]  # the top-scored elite's first action
+        # the top-scored elite's first action, or the elites' score-weighted mean
+        best = mean[:, 0] if cfg.plan_action == "mean" else elites[:, 0, 0]
         if explore:
             noise = torch.randn(best.shape, generator=generator, device=device)
             best = (best + noise * std[:, 0]).clamp(-1, 1)
