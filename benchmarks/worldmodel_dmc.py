@@ -14,7 +14,8 @@ The suite's agents on dm_control tasks through `shimmy` (`dm_control/cartpole-sw
   `gmrl_v2_colored_explore`: that and the novelty bonus; `gmrl_v2_gamma99`, `gmrl_v2_td5`,
   `gmrl_v2_utd2`: discount 0.99, 5-step TD targets, two updates per real step;
   `gmrl_v2_imitate`, `gmrl_v2_imitate01`: the prior also imitates the actions taken;
-  `gmrl_v2_taken`: Q bootstrapped at the action taken (the planner's), not the prior's.
+  `gmrl_v2_taken`: Q bootstrapped at the action taken (the planner's), not the prior's;
+  `gmrl_v2_colored_explore_mve5`: colored noise and the novelty bonus on today's default.
 
 Nothing about a task is written down: reward (and, in v1 and v2, termination) is learned. Every
 cell runs its whole budget and is evaluated at 2.5k, 5k, 7.5k, 10k, 25k, 50k and 100k real
@@ -84,7 +85,8 @@ GRID = Grid(
           for name in ("gmrl_v2_state_h8", "gmrl_v2_state_h15", "gmrl_v2_state_h15_full",
                        "gmrl_v2_explore", "gmrl_v2_mve5", "gmrl_v2_colored",
                        "gmrl_v2_colored_explore", "gmrl_v2_gamma99", "gmrl_v2_td5",
-                       "gmrl_v2_utd2", "gmrl_v2_imitate", "gmrl_v2_imitate01", "gmrl_v2_taken")),
+                       "gmrl_v2_utd2", "gmrl_v2_imitate", "gmrl_v2_imitate01", "gmrl_v2_taken",
+                       "gmrl_v2_colored_explore_mve5")),
     ),
     seeds=(0, 1, 2),
     budget=BUDGET,

@@ -25,7 +25,8 @@ above the task's threshold, or at its budget. Agents:
   `gmrl_v2_gamma99` (discount 0.99), `gmrl_v2_td5` (5-step TD targets), `gmrl_v2_utd2` (two
   updates per real step), `gmrl_v2_imitate` and `gmrl_v2_imitate01` (the prior also imitates
   the actions taken, `prior_imitation` 1 and 0.1), `gmrl_v2_taken` (Q bootstrapped at the
-  action taken, `bootstrap_action: taken`);
+  action taken, `bootstrap_action: taken`), `gmrl_v2_colored_explore_mve5` (colored noise and
+  the novelty bonus on the value-expansion default);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -156,6 +157,8 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     # Q bootstrapped at the action the agent took (the planner's), so it values the agent's
     # own behaviour rather than the prior's
     "gmrl_v2_taken": {"bootstrap_action": "taken"},
+    # v1's two exploration mechanisms (colored noise, the novelty bonus) on today's default
+    "gmrl_v2_colored_explore_mve5": {"noise_beta": 2.0, "explore": 1.0},
 }
 # every agent of the grid, in the summary's order
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",

@@ -17,6 +17,8 @@ ended). Nothing is written down about the task.
     python benchmarks/diagnosis/worldmodel_v2_value_check.py --task CartPole-v1 --seed 2
     python benchmarks/diagnosis/worldmodel_v2_value_check.py --task Acrobot-v1 --seed 1 \
         --set tau=0.05                       # one setting changed (numbers as JSON values)
+    python benchmarks/diagnosis/worldmodel_v2_value_check.py \
+        --task dm_control/cartpole-swingup-v0 --agent DIR   # one check of a saved agent
 
 Appends one JSON line per call to benchmarks/results/worldmodel_v2_value_check.jsonl.
 """
@@ -28,11 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
+import gmrl
 from gmrl.core.seeding import derive_seed
+from gmrl.rl.envs import make_env
 from gmrl.rl.rollout import episode_seeds
 from gmrl.worldmodel.tdmpc import TDMPCAgent
 
@@ -43,7 +46,7 @@ def play(agent: TDMPCAgent, task: str, seeds: list[int]) -> list[dict[str, Any]]
     """Deterministic episodes of the agent: observations, rewards, how each ended."""
     episodes = []
     for seed in seeds:
-        env = gym.make(task)
+        env = make_env(task)
         obs, _ = env.reset(seed=seed)
         rows, rewards, state, start, done = [obs], [], None, True, False
         terminated = False
@@ -106,6 +109,13 @@ def gap_figures(gap: np.ndarray, spread: np.ndarray) -> dict[str, float | None]:
             "gap_below_spread": float((gap < spread).mean())}
 
 
+def _by_third(v: np.ndarray, g: np.ndarray) -> list[float] | None:
+    if len(g) < 3:
+        return None
+    order = np.argsort(g)
+    return [float((v[part] - g[part]).mean()) for part in np.array_split(order, 3)]
+
+
 def check(agent: TDMPCAgent, task: str, seeds: list[int], tail: int) -> dict[str, Any]:
     episodes = play(agent, task, seeds)
     v_all, g_all, spread, gaps, gap_spreads = [], [], [], [], []
@@ -131,6 +141,9 @@ def check(agent: TDMPCAgent, task: str, seeds: list[int], tail: int) -> dict[str
         "value_minus_return": float((v_cat - g_cat).mean()) if len(v_cat) else None,
         "value_abs_error": float(np.abs(v_cat - g_cat).mean()) if len(v_cat) else None,
         "head_spread": float(np.concatenate(spread).mean()) if len(v_cat) else None,
+        # V - G over the states of the lowest, middle and highest third of G: does V miss the
+        # best states (under-estimates there) or the worst?
+        "value_minus_return_by_return_third": _by_third(v_cat, g_cat),
         "q_scale": float(agent.q_scale),
         **gap_figures(np.concatenate(gaps), np.concatenate(gap_spreads)),
         **{k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()
@@ -147,15 +160,24 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--tail", type=int, default=200,
                         help="states this close to a time-limit end are not scored")
+    parser.add_argument("--agent", help="check this saved TDMPCAgent once instead of training")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="TDMPCConfig settings changed from the defaults")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.time()
     changes = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
-    agent = TDMPCAgent(gym.make(args.task), changes, seed=args.seed, device="cpu")
+    if args.agent:
+        agent = gmrl.load(args.agent)
+        args.steps = agent.num_timesteps  # one check, nothing trained
+        changes = {"loaded": args.agent, **changes}
+    else:
+        agent = TDMPCAgent(make_env(args.task), changes, seed=args.seed, device="cpu")
     seeds = episode_seeds(derive_seed(args.seed, "value_check"), args.episodes)
     rows = []
+    if args.agent:
+        rows.append(check(agent, args.task, seeds, args.tail))
+        print(json.dumps(rows[-1]), flush=True)
     while agent.num_timesteps < args.steps:
         agent.learn(args.every)
         row = check(agent, args.task, seeds, args.tail)
