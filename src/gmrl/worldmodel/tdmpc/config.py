@@ -96,7 +96,9 @@ class TDMPCConfig(StrictModel):
         "taken: the action the agent took at the bootstrap state (the planner's, stored in the "
         "buffer), so Q values the agent's own behaviour, as v1's value is fitted to its own "
         "returns; a planner far ahead of its prior is then not undervalued at its horizon. "
-        "Where no action was taken there (a time-limit end, the newest step) the prior's",
+        "Where no action was taken there (a time-limit end, the newest step) the prior's. "
+        "Measured on DMC swing-up: 341 / 190 at 10k against prior's 280 / 618, whose Q was "
+        "already right about the planner's returns (docs/BENCHMARKS.md)",
     )
     absorbing: bool = Field(
         default=True,
@@ -167,7 +169,8 @@ class TDMPCConfig(StrictModel):
         default="elite",
         description="the Box action a plan executes: elite (TD-MPC2's choice, the top-scored "
         "candidate's first action) or mean (the score-weighted mean of the elites' first "
-        "actions, MPPI's and v1's CEM's: smoother, as fine balancing wants)",
+        "actions, MPPI's and v1's CEM's: smoother; DMC swing-up, same weights: 290 against "
+        "283)",
     )
     samples: int = Field(default=128, ge=2, description="MPPI samples per iteration")
     policy_samples: int = Field(default=16, ge=0, description="samples drawn from the policy")
