@@ -167,19 +167,16 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.time()
     changes = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
-    if args.agent:
+    if args.agent:  # one check of the saved agent, nothing trained
         agent = gmrl.load(args.agent)
-        args.steps = agent.num_timesteps  # one check, nothing trained
         changes = {"loaded": args.agent, **changes}
     else:
         agent = TDMPCAgent(make_env(args.task), changes, seed=args.seed, device="cpu")
     seeds = episode_seeds(derive_seed(args.seed, "value_check"), args.episodes)
-    rows = []
-    if args.agent:
-        rows.append(check(agent, args.task, seeds, args.tail))
-        print(json.dumps(rows[-1]), flush=True)
-    while agent.num_timesteps < args.steps:
-        agent.learn(args.every)
+    rows: list[dict[str, Any]] = []
+    while not rows or (not args.agent and agent.num_timesteps < args.steps):
+        if not args.agent:
+            agent.learn(args.every)
         row = check(agent, args.task, seeds, args.tail)
         rows.append(row)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
