@@ -145,11 +145,11 @@ _EARLIER_VARIANTS: dict[str, dict[str, Any]] = {
     # the earlier default, run until a reach holds (below), beside gmrl_v2_explore
     "gmrl_v2_until_held": {},
 }
-# v2 with one setting changed (on request): what each choice of the default costs or saves
-V2_VARIANTS: dict[str, dict[str, Any]] = {
-    **{name: {"value_expansion": 0, **change} for name, change in _EARLIER_VARIANTS.items()},
+# v2 variants measured while value expansion was the default and exploration was off (until
+# commit d92e34f): they keep white noise and no novelty bonus, so their recorded cells stay theirs
+_WHITE_VARIANTS: dict[str, dict[str, Any]] = {
     # model-based value expansion: every TD target bootstraps 5 imagined policy steps further
-    # (the default since its 5-seed suite; its cells keep this name)
+    # (the default from its 5-seed suite until exploration; its cells keep this name)
     "gmrl_v2_mve5": {"value_expansion": 5},
     # the policy prior also imitates the actions taken (the planner's): weight 1 and 0.1
     "gmrl_v2_imitate": {"prior_imitation": 1.0},
@@ -157,7 +157,15 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     # Q bootstrapped at the action the agent took (the planner's), so it values the agent's
     # own behaviour rather than the prior's
     "gmrl_v2_taken": {"bootstrap_action": "taken"},
-    # v1's two exploration mechanisms (colored noise, the novelty bonus) on today's default
+}
+# v2 with one setting changed (on request): what each choice of the default costs or saves
+V2_VARIANTS: dict[str, dict[str, Any]] = {
+    **{name: {"value_expansion": 0, "noise_beta": 0.0, "explore": 0.0, **change}
+       for name, change in _EARLIER_VARIANTS.items()},
+    **{name: {"noise_beta": 0.0, "explore": 0.0, **change}
+       for name, change in _WHITE_VARIANTS.items()},
+    # v1's two exploration mechanisms (colored noise, the novelty bonus) on value expansion:
+    # the default since its suite (its cells keep this name)
     "gmrl_v2_colored_explore_mve5": {"noise_beta": 2.0, "explore": 1.0},
 }
 # every agent of the grid, in the summary's order
