@@ -167,6 +167,9 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
     # v1's two exploration mechanisms (colored noise, the novelty bonus) on value expansion:
     # the default since its suite (its cells keep this name)
     "gmrl_v2_colored_explore_mve5": {"noise_beta": 2.0, "explore": 1.0},
+    # ... with 50 real rewards in every TD target (Monte-Carlo-like): the value learns a rare
+    # large reward (MountainCarContinuous's flag) that 3-step targets do not carry back
+    "gmrl_v2_td50": {"td_steps": 50},
 }
 # every agent of the grid, in the summary's order
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",
