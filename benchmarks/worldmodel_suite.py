@@ -145,11 +145,11 @@ _EARLIER_VARIANTS: dict[str, dict[str, Any]] = {
     # the earlier default, run until a reach holds (below), beside gmrl_v2_explore
     "gmrl_v2_until_held": {},
 }
-# v2 variants measured while value expansion was the default and exploration was off (until
-# commit d92e34f): they keep white noise and no novelty bonus, so their recorded cells stay theirs
+# v2 variants measured with value expansion and without exploration (the default): white noise
+# and no novelty bonus are written out, so their recorded cells stay theirs whatever the default
 _WHITE_VARIANTS: dict[str, dict[str, Any]] = {
     # model-based value expansion: every TD target bootstraps 5 imagined policy steps further
-    # (the default from its 5-seed suite until exploration; its cells keep this name)
+    # (the default since its 5-seed suite; its cells keep this name)
     "gmrl_v2_mve5": {"value_expansion": 5},
     # the policy prior also imitates the actions taken (the planner's): weight 1 and 0.1
     "gmrl_v2_imitate": {"prior_imitation": 1.0},
@@ -164,12 +164,11 @@ V2_VARIANTS: dict[str, dict[str, Any]] = {
        for name, change in _EARLIER_VARIANTS.items()},
     **{name: {"noise_beta": 0.0, "explore": 0.0, **change}
        for name, change in _WHITE_VARIANTS.items()},
-    # v1's two exploration mechanisms (colored noise, the novelty bonus) on value expansion:
-    # the default since its suite (its cells keep this name)
+    # v1's two exploration mechanisms (colored noise, the novelty bonus) on value expansion
     "gmrl_v2_colored_explore_mve5": {"noise_beta": 2.0, "explore": 1.0},
     # ... with 50 real rewards in every TD target (Monte-Carlo-like): the value learns a rare
     # large reward (MountainCarContinuous's flag) that 3-step targets do not carry back
-    "gmrl_v2_td50": {"td_steps": 50},
+    "gmrl_v2_td50": {"noise_beta": 2.0, "explore": 1.0, "td_steps": 50},
 }
 # every agent of the grid, in the summary's order
 AGENTS = ("gmrl", "sb3", "gmrl_dream", "gmrl_no_value", "gmrl_no_explore", "gmrl_white_noise",

@@ -3,9 +3,8 @@
 The defaults follow TD-MPC2's single configuration, scaled down for a CPU (smaller networks,
 fewer planning samples and iterations), except the model's state, by default the standardised
 observation itself, planned 8 steps ahead (`dynamics: latent` is TD-MPC2's learned latent), and
-TD targets that bootstrap 5 imagined steps past the real bootstrap state (`value_expansion`),
-and v1's exploration while training (colored noise, a novelty bonus); nothing in them is about
-one task. The discount, like
+TD targets that bootstrap 5 imagined steps past the real bootstrap state (`value_expansion`);
+nothing in them is about one task. The discount, like
 TD-MPC2's, is derived from the env's episode length when `discount` is left at None.
 """
 
@@ -132,22 +131,22 @@ class TDMPCConfig(StrictModel):
         "thousands of steps; on a CPU it needs a C++ compiler)",
     )
     explore: float = Field(
-        default=1.0, ge=0,
+        default=0.0, ge=0,
         description="weight of the novelty bonus while training (0: off): each imagined step "
         "of a plan earns explore x the real rewards' spread x the disagreement of "
         "`explore_heads` one-step predictors fitted to real transitions (v1's rule), so plans "
         "toward states not yet seen score higher; the bonus fades as the heads agree. Never "
-        "used when acting deterministically (evaluation). 1 (the default, with noise_beta 2): "
-        "DMC swing-up 412 / 801 at 10k against 280 / 618 without, the suite's six tasks level "
-        "or ahead (docs/BENCHMARKS.md); an MPPI iteration costs about 1.4x as much",
+        "used when acting deterministically (evaluation). 1 with noise_beta 2 (v1's "
+        "exploration): DMC swing-up 412 / 801 at 10k against 280 / 618 without, six suite "
+        "tasks level or ahead, but MountainCar-v0 on 1 of 3 seeds against 3 of 3 "
+        "(docs/BENCHMARKS.md); an MPPI iteration costs about 1.4x as much",
     )
     explore_heads: int = Field(
         default=5, ge=2, description="novelty heads whose disagreement is the bonus (explore > 0)"
     )
     noise_beta: float = Field(
-        default=2.0, ge=0, le=4,
-        description="colored noise for Box actions (0: white, TD-MPC2; 2, the default: v1's "
-        "iCEM value): "
+        default=0.0, ge=0, le=4,
+        description="colored noise for Box actions (0: white, TD-MPC2; 2: v1's iCEM value): "
         "MPPI's candidate sequences get a 1/f^beta spectrum along the plan, and the random "
         "seed steps are one such sequence, so both push one way for a while (a swing, a "
         "climb) where white noise jitters in place",
