@@ -26,7 +26,9 @@ above the task's threshold, or at its budget. Agents:
   updates per real step), `gmrl_v2_imitate` and `gmrl_v2_imitate01` (the prior also imitates
   the actions taken, `prior_imitation` 1 and 0.1), `gmrl_v2_taken` (Q bootstrapped at the
   action taken, `bootstrap_action: taken`), `gmrl_v2_colored_explore_mve5` (colored noise and
-  the novelty bonus on the value-expansion default);
+  the novelty bonus on the value-expansion default), `gmrl_v2_td50` (that with 50-step TD
+  targets), `gmrl_v2_bound50` (the default's targets bounded from below by the 50-step return
+  collected, `return_bound: 50`);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -157,6 +159,9 @@ _WHITE_VARIANTS: dict[str, dict[str, Any]] = {
     # Q bootstrapped at the action the agent took (the planner's), so it values the agent's
     # own behaviour rather than the prior's
     "gmrl_v2_taken": {"bootstrap_action": "taken"},
+    # every TD target bounded from below by the 50-step return collected (optimality
+    # tightening): a rare large reward reaches the value without 50-step targets everywhere
+    "gmrl_v2_bound50": {"return_bound": 50},
 }
 # v2 with one setting changed (on request): what each choice of the default costs or saves
 V2_VARIANTS: dict[str, dict[str, Any]] = {

@@ -554,3 +554,54 @@ def test_prior_imitation_draws_the_prior_to_the_actions_taken(env_id: str) -> No
     imitating, plain = gap(10.0), gap(0.0)
     assert imitating < 0.3
     assert plain > 3 * imitating
+
+
+def test_return_bound_gives_every_step_its_long_return_parts() -> None:
+    """`bound_steps` n: each sampled step's n-step return, its bootstrap weight and state are
+    those of `n_step_parts` with n, beside the default short targets; absorbing steps after a
+    termination get none."""
+    from gmrl.worldmodel.tdmpc.buffer import SequenceBuffer
+
+    buffer = SequenceBuffer(1, 1, 100, 3, 0.0, np.random.default_rng(0))
+    buffer.new_episode()
+    for t in range(12):
+        buffer.add(np.full(1, t), np.zeros(1), 1.0, np.full(1, t + 1), t == 11)
+    buffer.new_episode()  # so sequences may start at the first episode's last steps
+    for t in range(5):
+        buffer.add(np.full(1, 50 + t), np.zeros(1), 1.0, np.full(1, 51 + t), False)
+    batch = buffer.sample(128, torch.device("cpu"), None, 0.5, absorbing=True, bound_steps=6)
+    start = batch["obs"][0, :, 0].numpy().astype(int)
+    index = np.where(start < 50, start, start - 38)[None, :] + np.arange(3)[:, None]
+    n_return, weight, last = buffer.n_step_parts(index, 6, 0.5)
+    last = np.where(last < 12, last, last + 38)  # back to the stored observations
+    real = (batch["absorbing_steps"].numpy() == 0) & (batch["mask"].numpy() > 0)
+    np.testing.assert_allclose(batch["bound_return"].numpy()[real], n_return[real])
+    np.testing.assert_allclose(batch["bound_weight"].numpy()[real], weight[real])
+    np.testing.assert_allclose(batch["bound_obs"][..., 0].numpy()[real], last[real] + 1)
+    absorbing = batch["absorbing_steps"].numpy() > 0
+    assert absorbing.any()  # sequences starting at 10 or 11 run into the termination
+    np.testing.assert_array_equal(batch["bound_return"].numpy()[absorbing], 0.0)
+    np.testing.assert_array_equal(batch["bound_weight"].numpy()[absorbing], 0.0)
+    assert "bound_return" not in buffer.sample(8, torch.device("cpu"), None, 0.5)
+
+
+def test_return_bound_raises_a_target_to_the_collected_return_only() -> None:
+    """The bounded target is the larger of the TD target and the long return: a target below
+    what was collected is raised to it, one above stays, and the share raised is reported."""
+    agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, "return_bound": 10}, seed=0)
+    agent.model.value = lambda z, **_: torch.full(z.shape[:-1], 2.0)  # type: ignore[method-assign]
+    batch = {"bound_obs": torch.zeros(2, 2, 3), "bound_return": torch.tensor([[5.0, 1.0],
+                                                                            [0.0, 3.0]]),
+             "bound_weight": torch.tensor([[0.5, 0.5], [0.0, 0.5]])}
+    td_target = torch.tensor([[4.0, 4.0], [4.0, 1.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])  # the last step is past its episode
+    bounded, share = agent._bounded_target(td_target, batch, mask)
+    np.testing.assert_allclose(bounded, [[6.0, 4.0], [4.0, 4.0]])
+    assert share == pytest.approx(1 / 3)
+
+
+def test_learning_with_a_return_bound_logs_how_often_it_decides() -> None:
+    agent = TDMPCAgent(gym.make("CartPole-v1"), {**TINY, "return_bound": 20}, seed=0)
+    agent.learn(TINY["seed_steps"] + 20)
+    assert 0.0 <= agent.last_losses["bound_share"] <= 1.0
+    assert np.isfinite(agent.last_losses["value"])

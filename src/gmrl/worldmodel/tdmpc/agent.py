@@ -311,7 +311,7 @@ class TDMPCAgent(Agent):
         """One joint update of model, Q-ensemble and policy on a sampled batch; its losses."""
         cfg, model = self.config, self.model
         batch = self.buffer.sample(cfg.batch_size, self.device, cfg.td_steps, self.discount,
-                                   cfg.absorbing)
+                                   cfg.absorbing, cfg.return_bound)
         obs, action, reward = batch["obs"], batch["action"], batch["reward"]
         terminated, mask = batch["terminated"], batch["mask"]
         horizon = obs.shape[0]
@@ -326,6 +326,9 @@ class TDMPCAgent(Agent):
             bootstrap_value = self._bootstrap_value(model.encode(batch["bootstrap_obs"]), batch)
             td_target = (batch["n_return"]
                          + batch["bootstrap_weight"] * bootstrap_value[batch["bootstrap_index"]])
+            bound_share = 0.0
+            if "bound_return" in batch:
+                td_target, bound_share = self._bounded_target(td_target, batch, mask)
         losses = self._losses(obs[0], action, reward, terminated, batch["next_obs"], next_z,
                               td_target, weights)
         consistency, reward_loss, value_loss, termination_loss, decoder_loss, zs = losses
@@ -356,8 +359,22 @@ class TDMPCAgent(Agent):
             "decoder": float(decoder_loss.detach()) / horizon,
             "novelty": float(novelty_loss.detach()) / horizon,
             "policy": policy_loss, "grad_norm": float(grad_norm), "q_scale": self.q_scale,
+            "bound_share": bound_share,
         }
         return self.last_losses
+
+    def _bounded_target(self, td_target: torch.Tensor, batch: dict[str, torch.Tensor],
+                        mask: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """`td_target` raised to the `return_bound`-step return where that is larger (the
+        return the agent collected bounds its states' worth from below), and the share of
+        the sampled steps it raised: how much the bound decides the value."""
+        bound_value = self.model.value(self.model.encode(batch["bound_obs"]), target=True,
+                                       reduce="min", generator=self.generator,
+                                       heads=self.config.target_heads)
+        floor = batch["bound_return"] + batch["bound_weight"] * bound_value
+        raised = (floor > td_target) & (mask > 0)
+        share = float(raised.sum()) / max(float((mask > 0).sum()), 1.0)
+        return torch.maximum(td_target, floor), share
 
     def _bootstrap_value(self, z: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The value the TD targets bootstrap with at latent `z` (`bootstrap_action`): the

@@ -85,7 +85,8 @@ class SequenceBuffer:
         return self._usable() > 0
 
     def sample(self, batch: int, device: torch.device, td_steps: int | None = None,
-               discount: float = 0.99, absorbing: bool = False) -> dict[str, torch.Tensor]:
+               discount: float = 0.99, absorbing: bool = False,
+               bound_steps: int | None = None) -> dict[str, torch.Tensor]:
         """Tensors shaped (horizon, batch, ...): obs, action, reward, next_obs, terminated,
         `mask` (1 while the step belongs to the start's episode) and every step's n-step TD
         ingredients (`n_step_parts`): `n_return`, `bootstrap_weight`, and the distinct
@@ -104,7 +105,10 @@ class SequenceBuffer:
         filled with the absorbing terminal state (obs and next_obs the terminal observation,
         reward 0, terminated 1, no return and no bootstrap), so the model learns that a
         terminal state stays put and is worth nothing, rather than leaving the value and the
-        dynamics there untrained (`absorbing_steps` marks them). Time-limit ends stay out."""
+        dynamics there untrained (`absorbing_steps` marks them). Time-limit ends stay out.
+
+        `bound_steps` n: every step's n-step parts again, for a lower bound on its target:
+        `bound_return`, `bound_weight` and the state to bootstrap at, `bound_obs` (H, B, obs)."""
         pick = self.rng.integers(self._usable(), size=batch)
         # index the list (no copy of all starts into an array on every update)
         starts = np.fromiter((self.starts[i] for i in pick), dtype=np.int64, count=batch)
@@ -114,6 +118,7 @@ class SequenceBuffer:
         steps = (np.arange(self.horizon, 0, -1)[:, None] if td_steps is None
                  else np.full((1, 1), td_steps))
         n_return, weight, last = self.n_step_parts(index, steps, discount)
+        bound = self.n_step_parts(index, bound_steps, discount) if bound_steps else None
         after = np.zeros_like(same)
         if absorbing:
             ends = (data["terminated"] > 0.5) & same
@@ -128,6 +133,10 @@ class SequenceBuffer:
                 n_return = np.where(after, 0.0, n_return).astype(np.float32)
                 weight = np.where(after, 0.0, weight).astype(np.float32)
                 last = np.where(after, terminal[None, :], last)
+                if bound is not None:
+                    bound = (np.where(after, 0.0, bound[0]).astype(np.float32),
+                             np.where(after, 0.0, bound[1]).astype(np.float32),
+                             np.where(after, terminal[None, :], bound[2]))
         out = {key: torch.as_tensor(value, device=device) for key, value in data.items()}
         out["mask"] = torch.as_tensor((same | after).astype(np.float32), device=device)
         out["absorbing_steps"] = torch.as_tensor(after.astype(np.float32), device=device)
@@ -141,6 +150,10 @@ class SequenceBuffer:
         acted = (unique + 1 < self.size) & (self.episode[following] == self.episode[unique])
         out["bootstrap_action"] = torch.as_tensor(self.data["action"][following], device=device)
         out["bootstrap_acted"] = torch.as_tensor(acted.astype(np.float32), device=device)
+        if bound is not None:
+            out["bound_return"] = torch.as_tensor(bound[0], device=device)
+            out["bound_weight"] = torch.as_tensor(bound[1], device=device)
+            out["bound_obs"] = torch.as_tensor(self.data["next_obs"][bound[2]], device=device)
         return out
 
     def n_step_parts(self, index: np.ndarray, td_steps: int | np.ndarray, discount: float

@@ -80,6 +80,16 @@ class TDMPCConfig(StrictModel):
         "the stored episode, past the sequence if need be (TD-MPC2: 1). Sums stop at "
         "terminations, time-limit ends and the newest step",
     )
+    return_bound: int | None = Field(
+        default=None, ge=1, le=1000,
+        description="real rewards in a second, longer n-step return that bounds every TD "
+        "target from below (the target is the larger of the two; optimality tightening, He "
+        "et al. 2017, and self-imitation, Oh et al. 2018): what the agent has actually "
+        "collected is a floor for what its states are worth, so a rare large reward (a flag "
+        "reached once) reaches the value without long targets everywhere, while an old, "
+        "worse behaviour's short returns never pull a target down. Bootstrapped with the "
+        "target Q at the prior's action. None: off",
+    )
     value_expansion: int = Field(
         default=5, ge=0, le=50,
         description="imagined steps in every TD target (model-based value expansion): the "
