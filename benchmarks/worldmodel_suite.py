@@ -28,7 +28,8 @@ above the task's threshold, or at its budget. Agents:
   action taken, `bootstrap_action: taken`), `gmrl_v2_colored_explore_mve5` (colored noise and
   the novelty bonus on the value-expansion default), `gmrl_v2_td50` (that with 50-step TD
   targets), `gmrl_v2_bound50` (the default's targets bounded from below by the 50-step return
-  collected, `return_bound: 50`);
+  collected, `return_bound: 50`), `gmrl_v2_bound50_exact` (only by those that ended in a
+  termination);
 - on request, ablations of the default config with one mechanism off, on the tasks it is for:
   `gmrl_no_value` (CartPole, Acrobot), `gmrl_no_explore` (MountainCar, MountainCarContinuous),
   `gmrl_white_noise` (Pendulum).
@@ -162,6 +163,8 @@ _WHITE_VARIANTS: dict[str, dict[str, Any]] = {
     # every TD target bounded from below by the 50-step return collected (optimality
     # tightening): a rare large reward reaches the value without 50-step targets everywhere
     "gmrl_v2_bound50": {"return_bound": 50},
+    # ... only by the 50-step returns that ended in a termination (exact, no bootstrap)
+    "gmrl_v2_bound50_exact": {"return_bound": 50, "return_bound_kind": "exact"},
 }
 # v2 with one setting changed (on request): what each choice of the default costs or saves
 V2_VARIANTS: dict[str, dict[str, Any]] = {

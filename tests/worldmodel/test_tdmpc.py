@@ -598,6 +598,11 @@ def test_return_bound_raises_a_target_to_the_collected_return_only() -> None:
     bounded, share = agent._bounded_target(td_target, batch, mask)
     np.testing.assert_allclose(bounded, [[6.0, 4.0], [4.0, 4.0]])
     assert share == pytest.approx(1 / 3)
+    # exact: only the return that ended in a termination (bootstrap weight 0) bounds
+    agent.config = agent.config.model_copy(update={"return_bound_kind": "exact"})
+    exact, exact_share = agent._bounded_target(torch.full((2, 2), -1.0), batch, mask)
+    np.testing.assert_allclose(exact, [[-1.0, -1.0], [0.0, -1.0]])
+    assert exact_share == pytest.approx(1 / 3)
 
 
 def test_learning_with_a_return_bound_logs_how_often_it_decides() -> None:

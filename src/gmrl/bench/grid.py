@@ -129,7 +129,8 @@ class Cell:
 NEUTRAL_SETTINGS: dict[str, dict[str, Any]] = {
     "tdmpc": {"explore": 0.0, "explore_heads": 5, "value_expansion": 0, "noise_beta": 0.0,
               "prior_imitation": 0.0, "bootstrap_action": "prior",
-              "plan_action": "elite"},
+              "plan_action": "elite", "return_bound": None,
+              "return_bound_kind": "bootstrapped"},
 }
 
 

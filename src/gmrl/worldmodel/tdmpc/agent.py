@@ -366,12 +366,15 @@ class TDMPCAgent(Agent):
     def _bounded_target(self, td_target: torch.Tensor, batch: dict[str, torch.Tensor],
                         mask: torch.Tensor) -> tuple[torch.Tensor, float]:
         """`td_target` raised to the `return_bound`-step return where that is larger (the
-        return the agent collected bounds its states' worth from below), and the share of
-        the sampled steps it raised: how much the bound decides the value."""
+        return the agent collected bounds its states' worth from below; with `exact`, only
+        returns that ended in a termination), and the share of the sampled steps it raised:
+        how much the bound decides the value."""
         bound_value = self.model.value(self.model.encode(batch["bound_obs"]), target=True,
                                        reduce="min", generator=self.generator,
                                        heads=self.config.target_heads)
         floor = batch["bound_return"] + batch["bound_weight"] * bound_value
+        if self.config.return_bound_kind == "exact":  # returns that ended in a termination
+            floor = torch.where(batch["bound_weight"] > 0, -torch.inf, floor)
         raised = (floor > td_target) & (mask > 0)
         share = float(raised.sum()) / max(float((mask > 0).sum()), 1.0)
         return torch.maximum(td_target, floor), share

@@ -90,6 +90,13 @@ class TDMPCConfig(StrictModel):
         "worse behaviour's short returns never pull a target down. Bootstrapped with the "
         "target Q at the prior's action. None: off",
     )
+    return_bound_kind: Literal["bootstrapped", "exact"] = Field(
+        default="bootstrapped",
+        description="which long returns bound the targets: bootstrapped, every one (its sum "
+        "plus the discounted target value where it stops); exact, only those that end in a "
+        "termination within `return_bound` steps (a goal reached, a fall): the whole "
+        "discounted return collected, no value estimate in it",
+    )
     value_expansion: int = Field(
         default=5, ge=0, le=50,
         description="imagined steps in every TD target (model-based value expansion): the "
