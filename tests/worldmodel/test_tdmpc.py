@@ -610,3 +610,14 @@ def test_learning_with_a_return_bound_logs_how_often_it_decides() -> None:
     agent.learn(TINY["seed_steps"] + 20)
     assert 0.0 <= agent.last_losses["bound_share"] <= 1.0
     assert np.isfinite(agent.last_losses["value"])
+
+
+def test_exact_return_bound_changes_nothing_on_a_task_without_terminations() -> None:
+    """`exact` bounds only with returns that ended in a termination and draws no random
+    numbers, so on Pendulum (time limits only) learning is the same, weight for weight."""
+    weights = []
+    for change in ({}, {"return_bound": 20, "return_bound_kind": "exact"}):
+        agent = TDMPCAgent(gym.make("Pendulum-v1"), {**TINY, **change}, seed=0)
+        agent.learn(TINY["seed_steps"] + 10)
+        weights.append(torch.cat([p.detach().flatten() for p in agent.model.parameters()]))
+    assert torch.equal(weights[0], weights[1])

@@ -369,12 +369,14 @@ class TDMPCAgent(Agent):
         return the agent collected bounds its states' worth from below; with `exact`, only
         returns that ended in a termination), and the share of the sampled steps it raised:
         how much the bound decides the value."""
-        bound_value = self.model.value(self.model.encode(batch["bound_obs"]), target=True,
-                                       reduce="min", generator=self.generator,
-                                       heads=self.config.target_heads)
-        floor = batch["bound_return"] + batch["bound_weight"] * bound_value
         if self.config.return_bound_kind == "exact":  # returns that ended in a termination
-            floor = torch.where(batch["bound_weight"] > 0, -torch.inf, floor)
+            # (no value, so no random draw: without terminations nothing changes at all)
+            floor = torch.where(batch["bound_weight"] > 0, -torch.inf, batch["bound_return"])
+        else:
+            bound_value = self.model.value(self.model.encode(batch["bound_obs"]), target=True,
+                                           reduce="min", generator=self.generator,
+                                           heads=self.config.target_heads)
+            floor = batch["bound_return"] + batch["bound_weight"] * bound_value
         raised = (floor > td_target) & (mask > 0)
         share = float(raised.sum()) / max(float((mask > 0).sum()), 1.0)
         return torch.maximum(td_target, floor), share
